@@ -1,0 +1,196 @@
+//! mxpipe's own typed extensions, written under `extensions["mxpipe.org"]` of an MXLIMS object.
+//!
+//! MXLIMS 0.6.13 has no Session/visit object, no SSX description and no persistent sample
+//! identifier beyond `uuid`; these small types fill those gaps. They are namespaced, so any MXLIMS
+//! reader can ignore them and mxpipe can read them back without loss.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_with::skip_serializing_none;
+
+use crate::objects::MxlimsObject;
+use crate::primitives::{AwareDateTime, Domain};
+
+/// The extension domain of mxpipe.
+pub const MXPIPE_DOMAIN: &str = "mxpipe.org";
+
+/// Everything mxpipe adds to one object (all parts optional).
+#[skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MxpipeExtension {
+    /// The beamline session (visit) the object belongs to; used on MxExperiment, MxProcessing and Shipment.
+    pub session: Option<Session>,
+    /// Serial-crystallography run description; used on an MxExperiment.
+    pub ssx: Option<SsxRun>,
+    /// Persistent sample identity; used on samples and logistical samples.
+    pub sample_identity: Option<SampleIdentity>,
+}
+
+/// A beamline session (ISPyB BLSession, ICAT Investigation visit, SciCat proposal + visit).
+#[skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Session {
+    /// Proposal code and number as the facility writes it, e.g. `mx23694`, `MX-2345`.
+    pub proposal_code: String,
+    /// Visit (session) number within the proposal (> 0).
+    #[schemars(extend("exclusiveMinimum" = 0))]
+    pub visit_number: Option<i64>,
+    /// Facility, e.g. `DLS`, `ESRF`, `MAX IV`.
+    pub facility: Option<String>,
+    /// Beamline, e.g. `i03`, `ID30A-1`, `BioMAX`.
+    pub beamline: Option<String>,
+    /// Session start (with time zone).
+    pub start_time: Option<AwareDateTime>,
+    /// Session end (with time zone).
+    pub end_time: Option<AwareDateTime>,
+}
+
+impl Session {
+    /// The visit label used by ISPyB and ICAT, e.g. `mx23694-12`.
+    pub fn visit_label(&self) -> String {
+        match self.visit_number {
+            Some(n) => format!("{}-{}", self.proposal_code, n),
+            None => self.proposal_code.clone(),
+        }
+    }
+}
+
+/// How serial crystals were brought into the beam (PDBx
+/// `pdbx_serial_crystallography_sample_delivery.method`: `fixed target`, `injection`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum DeliveryMethod {
+    /// Crystals on a chip or other fixed target (PDBx `fixed target`).
+    #[serde(rename = "fixed-target")]
+    FixedTarget,
+    /// Liquid jet injection (PDBx `injection`).
+    #[serde(rename = "jet")]
+    Jet,
+    /// High-viscosity (lipidic cubic phase) extrusion (PDBx `injection`).
+    #[serde(rename = "lcp")]
+    Lcp,
+}
+
+impl DeliveryMethod {
+    /// The PDBx `pdbx_serial_crystallography_sample_delivery.method` value.
+    pub fn pdbx_method(self) -> &'static str {
+        match self {
+            DeliveryMethod::FixedTarget => "fixed target",
+            DeliveryMethod::Jet | DeliveryMethod::Lcp => "injection",
+        }
+    }
+}
+
+/// A serial-crystallography run, with the PDBx `pdbx_serial_crystallography_*` items that describe it.
+#[skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SsxRun {
+    /// Delivery method.
+    pub delivery_method: DeliveryMethod,
+    /// Free description of the delivery (`..._sample_delivery.description`).
+    pub delivery_description: Option<String>,
+    /// Fixed-target support, e.g. chip type (`..._fixed_target.sample_holding`).
+    pub sample_holding: Option<String>,
+    /// Sample unit (aperture/well) size in µm (`..._fixed_target.sample_unit_size`).
+    #[schemars(extend("exclusiveMinimum" = 0))]
+    pub sample_unit_size_um: Option<f64>,
+    /// Injector nozzle (`..._injection.injector_nozzle`).
+    pub injector_nozzle: Option<String>,
+    /// Jet diameter in µm (`..._injection.jet_diameter`).
+    #[schemars(extend("exclusiveMinimum" = 0))]
+    pub jet_diameter_um: Option<f64>,
+    /// Flow rate in µl/min (`..._injection.flow_rate`).
+    #[schemars(extend("exclusiveMinimum" = 0))]
+    pub flow_rate_ul_per_min: Option<f64>,
+    /// Carrier solvent (`..._injection.carrier_solvent`).
+    pub carrier_solvent: Option<String>,
+    /// Detector frame rate in Hz (`diffrn_detector.pdbx_frequency`).
+    #[schemars(extend("exclusiveMinimum" = 0))]
+    pub frame_rate_hz: Option<f64>,
+    /// Total collection time in s (`..._measurement.collection_time_total`).
+    #[schemars(range(min = 0))]
+    pub collection_time_total_s: Option<f64>,
+    /// Frames recorded (`..._data_reduction.frames_total`).
+    #[schemars(range(min = 0))]
+    pub frames_total: Option<i64>,
+    /// Frames with a hit (`..._data_reduction.crystal_hits`).
+    #[schemars(range(min = 0))]
+    pub crystal_hits: Option<i64>,
+    /// Frames indexed (`..._data_reduction.frames_indexed`).
+    #[schemars(range(min = 0))]
+    pub frames_indexed: Option<i64>,
+    /// Lattices indexed (`..._data_reduction.lattices_indexed`).
+    #[schemars(range(min = 0))]
+    pub lattices_indexed: Option<i64>,
+    /// Lattices merged (`..._data_reduction.lattices_merged`).
+    #[schemars(range(min = 0))]
+    pub lattices_merged: Option<i64>,
+}
+
+impl SsxRun {
+    /// Hit rate as a fraction (0..1), if frames and hits are known.
+    pub fn hit_rate(&self) -> Option<f64> {
+        match (self.crystal_hits, self.frames_total) {
+            (Some(h), Some(t)) if t > 0 => Some(h as f64 / t as f64),
+            _ => None,
+        }
+    }
+    /// Indexing rate as a fraction of hits (0..1), if known.
+    pub fn indexing_rate(&self) -> Option<f64> {
+        match (self.frames_indexed, self.crystal_hits) {
+            (Some(i), Some(h)) if h > 0 => Some(i as f64 / h as f64),
+            _ => None,
+        }
+    }
+}
+
+/// Persistent identity of a sample, distinct from its (reusable) barcode.
+#[skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SampleIdentity {
+    /// Persistent identifier, e.g. an IGSN (`10.58052/IEXXX0001`), a handle or `urn:uuid:...`.
+    /// Never reused, unlike a barcode.
+    #[schemars(length(min = 1))]
+    pub pid: String,
+    /// Scheme of the PID: `igsn`, `handle`, `doi`, `urn`, or a facility name.
+    pub scheme: Option<String>,
+    /// The barcode seen on the physical item when this identity was assigned.
+    pub barcode_at_assignment: Option<String>,
+}
+
+/// Read the mxpipe extension of an object: `Ok(None)` when absent, `Err` with a message when the
+/// extension is present but does not match the typed layout.
+pub fn mxpipe_extension(object: &dyn MxlimsObject) -> Result<Option<MxpipeExtension>, String> {
+    let Some(ext) = object.extensions() else { return Ok(None) };
+    let Some((_, fields)) = ext.iter().find(|(d, _)| d.as_str().eq_ignore_ascii_case(MXPIPE_DOMAIN)) else {
+        return Ok(None);
+    };
+    serde_json::from_value(serde_json::Value::Object(fields.clone()))
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
+/// Write (or with `None`, remove) the mxpipe extension of an object.
+pub fn set_mxpipe_extension(object: &mut dyn MxlimsObject, value: Option<&MxpipeExtension>) {
+    let domain = Domain::parse(MXPIPE_DOMAIN).expect("mxpipe.org is a domain");
+    let slot = object.extensions_mut();
+    match value {
+        Some(v) => {
+            let serde_json::Value::Object(fields) = serde_json::to_value(v).expect("serialisable") else {
+                unreachable!("a struct serialises to an object")
+            };
+            slot.get_or_insert_with(Default::default).insert(domain, fields);
+        }
+        None => {
+            if let Some(map) = slot {
+                map.shift_remove(&domain);
+                if map.is_empty() {
+                    *slot = None;
+                }
+            }
+        }
+    }
+}
