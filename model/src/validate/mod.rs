@@ -134,13 +134,7 @@ pub fn validate_value(value: &Value, target: &Target, options: &Options) -> Resu
     };
     let entry = schema::entry(&name).ok_or_else(|| SetupError::UnknownSchema(name.clone()))?;
     let mut own = schema_layer(entry, value);
-    // The typed model and the semantic rules always run; a typed-model failure is only reported
-    // when the schema layer found nothing (otherwise it repeats a schema finding).
-    match (entry.check)(value) {
-        Ok(found) => own.extend(found),
-        Err((pointer, message)) if own.is_empty() => own.push(Finding::error(Layer::Model, pointer, "model:type", "a value the typed model accepts", message)),
-        Err(_) => {}
-    }
+    own.extend(typed_layers(entry, value, &own));
     let mut findings = Vec::new();
     if let Some(up) = options.upstream {
         let upstream = up.validate(&name, value).map_err(SetupError::Upstream)?;
@@ -187,6 +181,49 @@ pub fn parse_message(value: &Value, options: &Options) -> Result<(AnyMessage, Re
     }
 }
 
+/// Run the typed model and the semantic rules. A value the typed model rejects is reported (unless
+/// the schema layer already reported that spot) and removed from a scratch copy, so the semantic
+/// rules still run on the rest of the document.
+fn typed_layers(entry: &SchemaEntry, value: &Value, schema_findings: &[Finding]) -> Vec<Finding> {
+    const MAX_REPAIRS: usize = 32;
+    let mut out = Vec::new();
+    let mut scratch: Option<Value> = None;
+    for _ in 0..=MAX_REPAIRS {
+        let doc = scratch.as_ref().unwrap_or(value);
+        match (entry.check)(doc) {
+            Ok(found) => {
+                out.extend(found);
+                break;
+            }
+            Err((pointer, message)) => {
+                if !schema_findings.iter().any(|f| f.pointer == pointer) {
+                    out.push(Finding::error(Layer::Model, pointer.clone(), "model:type", "a value the typed model accepts", message.clone()));
+                }
+                let mut copy = doc.clone();
+                if message.starts_with("missing field") || !remove_pointer(&mut copy, &pointer) {
+                    break;
+                }
+                scratch = Some(copy);
+            }
+        }
+    }
+    out
+}
+
+/// Remove the value at a JSON pointer from its parent object or array.
+fn remove_pointer(doc: &mut Value, pointer: &str) -> bool {
+    let Some((parent, last)) = pointer.rsplit_once('/') else { return false };
+    let last = last.replace("~1", "/").replace("~0", "~");
+    match doc.pointer_mut(parent) {
+        Some(Value::Object(map)) => map.shift_remove(&last).is_some(),
+        Some(Value::Array(items)) => match last.parse::<usize>() {
+            Ok(i) if i < items.len() => { items.remove(i); true }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
 fn schema_layer(entry: &SchemaEntry, value: &Value) -> Vec<Finding> {
     let validator = entry.validator();
     let schema_doc = entry.schema_value();
@@ -195,7 +232,11 @@ fn schema_layer(entry: &SchemaEntry, value: &Value) -> Vec<Finding> {
         .map(|e| {
             let keyword = e.kind().keyword().to_owned();
             let schema_path = e.schema_path().as_str().to_owned();
-            let expected = describe_expected(&keyword, schema_doc.pointer(&schema_path), &e.to_string());
+            let described = schema_path.rsplit_once('/').and_then(|(parent, _)| schema_doc.pointer(parent)).and_then(|p| p.get("description")).and_then(Value::as_str);
+            let expected = match (keyword.as_str(), described) {
+                ("pattern" | "format", Some(d)) => d.to_owned(),
+                _ => describe_expected(&keyword, schema_doc.pointer(&schema_path), &e.to_string()),
+            };
             Finding::error(Layer::Schema, e.instance_path().as_str(), format!("schema:{keyword}"), expected, found(&keyword, e.instance()))
         })
         .collect()
@@ -204,10 +245,22 @@ fn schema_layer(entry: &SchemaEntry, value: &Value) -> Vec<Finding> {
 /// Describe what a schema keyword expected, from its value in the schema.
 pub(crate) fn describe_expected(keyword: &str, keyword_value: Option<&Value>, message: &str) -> String {
     match (keyword, keyword_value) {
-        ("required", _) | ("additionalProperties", _) | ("unevaluatedProperties", _) | ("oneOf", _) | ("anyOf", _) | ("not", _) | ("false", _) => message.to_owned(),
+        ("oneOf", _) => "exactly one of the alternatives listed by oneOf to match".to_owned(),
+        ("anyOf", _) => "at least one of the alternatives listed by anyOf to match".to_owned(),
+        ("required", _) | ("additionalProperties", _) | ("unevaluatedProperties", _) | ("not", _) | ("false", _) => message.to_owned(),
         ("enum", Some(Value::Array(items))) if items.len() > 8 => format!("one of {} allowed values ({message})", items.len()),
+        ("exclusiveMinimum", Some(v)) => format!("a number > {v}"),
+        ("minimum", Some(v)) => format!("a number >= {v}"),
+        ("exclusiveMaximum", Some(v)) => format!("a number < {v}"),
+        ("maximum", Some(v)) => format!("a number <= {v}"),
+        ("minItems", Some(v)) => format!("at least {v} items"),
+        ("maxItems", Some(v)) => format!("at most {v} items"),
+        ("minProperties", Some(v)) => format!("at least {v} entries"),
+        ("const", Some(v)) => format!("exactly {v}"),
+        ("type", Some(v)) => format!("a value of type {v}"),
+        ("enum", Some(v)) => format!("one of {}", short(v)),
         (k, Some(v)) => format!("{k} {}", short(v)),
-        (_, None) => message.to_owned(),
+        (k, None) => format!("the {k} constraint to hold ({message})"),
     }
 }
 
