@@ -80,10 +80,10 @@ macro_rules! mxlims_object {
         lists [$($ll:ident = $lljson:literal),*]
         { $($body:tt)* }
     ) => {
-        $(#[$m])*
         #[skip_serializing_none]
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
         #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        $(#[$m])*
         pub struct $name {
             /// Always the type name.
             pub mxlims_type: Tag<$name>,
@@ -290,6 +290,7 @@ mxlims_object! {
 
 mxlims_object! {
     /// A crystallographic sweep (Dataset): one rotation (or mesh/line) with its scans.
+    #[schemars(extend("not" = {"required": ["sourceRef", "derivedFromRef"]}))]
     CollectionSweep: Dataset
     links [source_ref = "sourceRef", derived_from_ref = "derivedFromRef", logistical_sample_ref = "logisticalSampleRef"]
     lists []
@@ -368,6 +369,7 @@ mxlims_object! {
 
 mxlims_object! {
     /// Processed reflections with their statistics (Dataset).
+    #[schemars(extend("not" = {"required": ["sourceRef", "derivedFromRef"]}))]
     ReflectionSet: Dataset
     links [source_ref = "sourceRef", derived_from_ref = "derivedFromRef", logistical_sample_ref = "logisticalSampleRef"]
     lists []

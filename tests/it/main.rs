@@ -1,1 +1,9 @@
-fn main(){}
+//! End-to-end tests of mxpipe (one integration-test binary; modules per area).
+
+mod cli;
+mod common;
+mod conformance;
+mod policy;
+mod probes;
+mod roundtrip;
+mod schemas;
