@@ -99,10 +99,25 @@ Examples:
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
-        Command::Validate { files, schema, against, strict_upstream, format } => {
-            commands::validate::run(&files, schema.as_deref(), against.as_deref(), strict_upstream, format)
-        }
-        Command::Schema { name, out, list, check } => commands::schema::run(name.as_deref(), &out, list, check.as_deref()),
+        Command::Validate {
+            files,
+            schema,
+            against,
+            strict_upstream,
+            format,
+        } => commands::validate::run(
+            &files,
+            schema.as_deref(),
+            against.as_deref(),
+            strict_upstream,
+            format,
+        ),
+        Command::Schema {
+            name,
+            out,
+            list,
+            check,
+        } => commands::schema::run(name.as_deref(), &out, list, check.as_deref()),
     };
     ExitCode::from(code)
 }

@@ -20,16 +20,28 @@ pub fn load_upstream(dir: &Path, strict: bool) -> Result<UpstreamSchemas, String
 }
 
 fn collect(root: &Path, dir: &Path, out: &mut HashMap<String, Value>) -> Result<(), String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: cannot read schema folder: {e}", dir.display()))?;
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: cannot read schema folder: {e}", dir.display()))?;
     for entry in entries {
         let path = entry.map_err(|e| format!("{}: {e}", dir.display()))?.path();
         if path.is_dir() {
             collect(root, &path, out)?;
         } else if path.extension().is_some_and(|x| x == "json") {
-            let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let value: Value = serde_json::from_str(&text)
-                .map_err(|e| format!("{}: line {}, column {}: not JSON: {e}", path.display(), e.line(), e.column()))?;
-            let rel = path.strip_prefix(root).expect("path is under root").to_string_lossy().replace('\\', "/");
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let value: Value = serde_json::from_str(&text).map_err(|e| {
+                format!(
+                    "{}: line {}, column {}: not JSON: {e}",
+                    path.display(),
+                    e.line(),
+                    e.column()
+                )
+            })?;
+            let rel = path
+                .strip_prefix(root)
+                .expect("path is under root")
+                .to_string_lossy()
+                .replace('\\', "/");
             out.insert(rel, value);
         }
     }

@@ -67,7 +67,9 @@ impl SpaceGroupName {
         if SPACE_GROUP_NAMES.contains(&text) {
             Ok(SpaceGroupName(text.to_owned()))
         } else {
-            Err(format!("expected a space-group name such as \"P 21 21 21\" or \"C2\" (one of the MXLIMS spellings), found {text:?}"))
+            Err(format!(
+                "expected a space-group name such as \"P 21 21 21\" or \"C2\" (one of the MXLIMS spellings), found {text:?}"
+            ))
         }
     }
     /// The spelling as written.
@@ -293,12 +295,24 @@ impl PointCloud {
     /// The parallel per-point arrays present, with their lengths.
     pub fn array_lengths(&self) -> Vec<(&'static str, usize)> {
         let mut out = Vec::new();
-        if let Some(v) = &self.coordinates { out.push(("coordinates", v.len())); }
-        if let Some(v) = &self.grouping { out.push(("grouping", v.len())); }
-        if let Some(v) = &self.intensities { out.push(("intensities", v.len())); }
-        if let Some(v) = &self.resolutions { out.push(("resolutions", v.len())); }
-        if let Some(v) = &self.reflection_counts { out.push(("reflectionCounts", v.len())); }
-        if let Some(v) = &self.dozor_scores { out.push(("dozorScores", v.len())); }
+        if let Some(v) = &self.coordinates {
+            out.push(("coordinates", v.len()));
+        }
+        if let Some(v) = &self.grouping {
+            out.push(("grouping", v.len()));
+        }
+        if let Some(v) = &self.intensities {
+            out.push(("intensities", v.len()));
+        }
+        if let Some(v) = &self.resolutions {
+            out.push(("resolutions", v.len()));
+        }
+        if let Some(v) = &self.reflection_counts {
+            out.push(("reflectionCounts", v.len()));
+        }
+        if let Some(v) = &self.dozor_scores {
+            out.push(("dozorScores", v.len()));
+        }
         out
     }
 }
@@ -340,7 +354,13 @@ pub mod shape_kind {
         pub struct $name;
         impl TypeName for $name { const NAME: &'static str = $text; }
     )*}; }
-    kinds!(PointKind = "point", CircleKind = "circle", LineKind = "line", RectangleKind = "rectangle", PolygonKind = "polygon");
+    kinds!(
+        PointKind = "point",
+        CircleKind = "circle",
+        LineKind = "line",
+        RectangleKind = "rectangle",
+        PolygonKind = "polygon"
+    );
 }
 use shape_kind::*;
 

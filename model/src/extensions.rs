@@ -164,8 +164,13 @@ pub struct SampleIdentity {
 /// Read the mxpipe extension of an object: `Ok(None)` when absent, `Err` with a message when the
 /// extension is present but does not match the typed layout.
 pub fn mxpipe_extension(object: &dyn MxlimsObject) -> Result<Option<MxpipeExtension>, String> {
-    let Some(ext) = object.extensions() else { return Ok(None) };
-    let Some((_, fields)) = ext.iter().find(|(d, _)| d.as_str().eq_ignore_ascii_case(MXPIPE_DOMAIN)) else {
+    let Some(ext) = object.extensions() else {
+        return Ok(None);
+    };
+    let Some((_, fields)) = ext
+        .iter()
+        .find(|(d, _)| d.as_str().eq_ignore_ascii_case(MXPIPE_DOMAIN))
+    else {
         return Ok(None);
     };
     serde_json::from_value(serde_json::Value::Object(fields.clone()))
@@ -179,10 +184,12 @@ pub fn set_mxpipe_extension(object: &mut dyn MxlimsObject, value: Option<&Mxpipe
     let slot = object.extensions_mut();
     match value {
         Some(v) => {
-            let serde_json::Value::Object(fields) = serde_json::to_value(v).expect("serialisable") else {
+            let serde_json::Value::Object(fields) = serde_json::to_value(v).expect("serialisable")
+            else {
                 unreachable!("a struct serialises to an object")
             };
-            slot.get_or_insert_with(Default::default).insert(domain, fields);
+            slot.get_or_insert_with(Default::default)
+                .insert(domain, fields);
         }
         None => {
             if let Some(map) = slot {

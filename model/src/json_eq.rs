@@ -25,8 +25,14 @@ fn diff(a: &Value, b: &Value, at: String) -> Option<String> {
         }
         (Value::Object(x), Value::Object(y)) => {
             if x.len() != y.len() {
-                let missing = x.keys().find(|k| !y.contains_key(*k)).or_else(|| y.keys().find(|k| !x.contains_key(*k)));
-                return Some(format!("{at}/{}", missing.map(String::as_str).unwrap_or("?")));
+                let missing = x
+                    .keys()
+                    .find(|k| !y.contains_key(*k))
+                    .or_else(|| y.keys().find(|k| !x.contains_key(*k)));
+                return Some(format!(
+                    "{at}/{}",
+                    missing.map(String::as_str).unwrap_or("?")
+                ));
             }
             x.iter().find_map(|(k, v)| match y.get(k) {
                 Some(w) => diff(v, w, format!("{at}/{}", crate::validate::escape_pointer(k))),
@@ -37,7 +43,10 @@ fn diff(a: &Value, b: &Value, at: String) -> Option<String> {
             if x.len() != y.len() {
                 return Some(at);
             }
-            x.iter().zip(y).enumerate().find_map(|(i, (v, w))| diff(v, w, format!("{at}/{i}")))
+            x.iter()
+                .zip(y)
+                .enumerate()
+                .find_map(|(i, (v, w))| diff(v, w, format!("{at}/{i}")))
         }
         _ => (a != b).then_some(at),
     }

@@ -21,7 +21,11 @@ pub struct Link {
     #[serde(rename = "$ref")]
     pub target: String,
     /// Optional type of the target, as some producers write it.
-    #[serde(rename = "mxlimsType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "mxlimsType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub mxlims_type: Option<String>,
     /// Uuid of the target object, filled by link resolution (never serialised).
     #[serde(skip)]
@@ -31,13 +35,21 @@ pub struct Link {
 impl Link {
     /// A link to `#/<type_name>/<key>`.
     pub fn to(type_name: &str, key: &str) -> Self {
-        Link { target: format!("#/{type_name}/{key}"), mxlims_type: None, uuid: None }
+        Link {
+            target: format!("#/{type_name}/{key}"),
+            mxlims_type: None,
+            uuid: None,
+        }
     }
     /// Split `#/Type/Key` into (`Type`, `Key`); `None` if the reference has another shape.
     pub fn type_and_key(&self) -> Option<(&str, &str)> {
         let rest = self.target.strip_prefix("#/")?;
         let (ty, key) = rest.split_once('/')?;
-        if key.contains('/') { None } else { Some((ty, key)) }
+        if key.contains('/') {
+            None
+        } else {
+            Some((ty, key))
+        }
     }
 }
 
@@ -59,7 +71,10 @@ pub struct Ref<T: Targets> {
 impl<T: Targets> Ref<T> {
     /// A link to `#/<type_name>/<key>` (not checked against `T`; the semantic layer does that).
     pub fn to(type_name: &str, key: &str) -> Self {
-        Ref { link: Link::to(type_name, key), _targets: PhantomData }
+        Ref {
+            link: Link::to(type_name, key),
+            _targets: PhantomData,
+        }
     }
     /// The allowed target types.
     pub fn allowed() -> &'static [&'static str] {
@@ -80,7 +95,10 @@ impl<T: Targets> std::ops::DerefMut for Ref<T> {
 }
 impl<T: Targets> Clone for Ref<T> {
     fn clone(&self) -> Self {
-        Ref { link: self.link.clone(), _targets: PhantomData }
+        Ref {
+            link: self.link.clone(),
+            _targets: PhantomData,
+        }
     }
 }
 impl<T: Targets> PartialEq for Ref<T> {
@@ -100,7 +118,10 @@ impl<T: Targets> Serialize for Ref<T> {
 }
 impl<'de, T: Targets> Deserialize<'de> for Ref<T> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(Ref { link: Link::deserialize(d)?, _targets: PhantomData })
+        Ok(Ref {
+            link: Link::deserialize(d)?,
+            _targets: PhantomData,
+        })
     }
 }
 impl<T: Targets> JsonSchema for Ref<T> {
@@ -108,8 +129,7 @@ impl<T: Targets> JsonSchema for Ref<T> {
         format!("{}Ref", T::NAME).into()
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        let alternatives: Vec<String> =
-            T::TYPES.iter().map(|t| format!("{t}/{t}")).collect();
+        let alternatives: Vec<String> = T::TYPES.iter().map(|t| format!("{t}/{t}")).collect();
         let pattern = format!("^#/(?:{})[1-9][0-9]*$", alternatives.join("|"));
         json_schema!({
             "type": "object",

@@ -82,7 +82,11 @@ pub struct Entry<'a> {
 impl Entry<'_> {
     /// JSON pointer of the object in the message.
     pub fn pointer(&self) -> String {
-        format!("/{}/{}", self.dict, crate::validate::escape_pointer(self.key))
+        format!(
+            "/{}/{}",
+            self.dict,
+            crate::validate::escape_pointer(self.key)
+        )
     }
 }
 
@@ -267,13 +271,21 @@ impl MessageKind {
     /// Pick the schema for a message: a `Shipment` without jobs or datasets is a ShipmentMessage,
     /// a message with stub dictionaries is an MxlimsMessage, anything else is MxlimsMessageStrict.
     pub fn detect(value: &serde_json::Value) -> MessageKind {
-        let Some(obj) = value.as_object() else { return MessageKind::Strict };
-        const JOB_OR_DATA: [&str; 5] =
-            ["MxExperiment", "MxProcessing", "VolumeScan", "CollectionSweep", "ReflectionSet"];
+        let Some(obj) = value.as_object() else {
+            return MessageKind::Strict;
+        };
+        const JOB_OR_DATA: [&str; 5] = [
+            "MxExperiment",
+            "MxProcessing",
+            "VolumeScan",
+            "CollectionSweep",
+            "ReflectionSet",
+        ];
         const STUBS: [&str; 4] = ["Job", "Dataset", "Sample", "LogisticalSample"];
         if STUBS.iter().any(|k| obj.contains_key(*k)) {
             MessageKind::Full
-        } else if obj.contains_key("Shipment") && !JOB_OR_DATA.iter().any(|k| obj.contains_key(*k)) {
+        } else if obj.contains_key("Shipment") && !JOB_OR_DATA.iter().any(|k| obj.contains_key(*k))
+        {
             MessageKind::Shipment
         } else {
             MessageKind::Strict
@@ -294,10 +306,18 @@ pub enum AnyMessage {
 
 impl AnyMessage {
     /// Deserialise as the given kind, reporting the JSON path of the first problem.
-    pub fn from_value(kind: MessageKind, value: &serde_json::Value) -> Result<Self, (String, String)> {
-        fn parse<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<T, (String, String)> {
+    pub fn from_value(
+        kind: MessageKind,
+        value: &serde_json::Value,
+    ) -> Result<Self, (String, String)> {
+        fn parse<T: serde::de::DeserializeOwned>(
+            v: &serde_json::Value,
+        ) -> Result<T, (String, String)> {
             serde_path_to_error::deserialize(v).map_err(|e| {
-                (crate::validate::path_to_pointer(e.path()), e.inner().to_string())
+                (
+                    crate::validate::path_to_pointer(e.path()),
+                    e.inner().to_string(),
+                )
             })
         }
         Ok(match kind {
@@ -359,7 +379,12 @@ impl AnyMessage {
         let mut uuids: std::collections::HashMap<String, MxUuid> = self
             .entries()
             .iter()
-            .filter_map(|e| e.object.as_object().uuid().map(|u| (format!("#/{}/{}", e.dict, e.key), u)))
+            .filter_map(|e| {
+                e.object
+                    .as_object()
+                    .uuid()
+                    .map(|u| (format!("#/{}/{}", e.dict, e.key), u))
+            })
             .collect();
         for stub in self.stubs() {
             uuids.insert(format!("#/{}/{}", stub.dict, stub.key), stub.uuid);
@@ -411,6 +436,24 @@ macro_rules! as_any {
         }
     )*};
 }
-as_any!(MxExperiment, MxProcessing, VolumeScan, CollectionSweep, ReflectionSet, MacromoleculeSample,
-    Macromolecule, Medium, Shipment, Dewar, Puck, Pin, MultiPin, PinPosition, Plate, PlateWell, WellDrop,
-    DropRegion, Crystal);
+as_any!(
+    MxExperiment,
+    MxProcessing,
+    VolumeScan,
+    CollectionSweep,
+    ReflectionSet,
+    MacromoleculeSample,
+    Macromolecule,
+    Medium,
+    Shipment,
+    Dewar,
+    Puck,
+    Pin,
+    MultiPin,
+    PinPosition,
+    Plate,
+    PlateWell,
+    WellDrop,
+    DropRegion,
+    Crystal
+);

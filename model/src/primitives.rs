@@ -18,7 +18,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error as _};
 pub const UUID_PATTERN: &str =
     "^[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$";
 /// The MXLIMS domain-name pattern for `extensions`/`identifiers`/`urls` keys (needs at least one dot).
-pub const DOMAIN_PATTERN: &str = "(?i)^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$";
+pub const DOMAIN_PATTERN: &str =
+    "(?i)^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$";
 /// The MXLIMS HttpUrl pattern.
 pub const HTTP_URL_PATTERN: &str =
     "^https?://(?:[a-zA-Z0-9\\-]+\\.)+[a-zA-Z]{2,}(?::\\d+)?(?:/[^\\s]*)?$";
@@ -101,7 +102,10 @@ impl AwareDateTime {
         }
         let value = DateTime::parse_from_rfc3339(text)
             .map_err(|e| format!("invalid date-time {text:?}: {e}"))?;
-        Ok(AwareDateTime { text: text.to_owned(), value })
+        Ok(AwareDateTime {
+            text: text.to_owned(),
+            value,
+        })
     }
     /// From a chrono value (written in RFC 3339 with microseconds where needed).
     pub fn from_datetime(value: DateTime<FixedOffset>) -> Self {

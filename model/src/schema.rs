@@ -5,8 +5,8 @@
 
 use std::sync::{LazyLock, OnceLock};
 
-use schemars::generate::SchemaSettings;
 use schemars::JsonSchema;
+use schemars::generate::SchemaSettings;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -63,8 +63,14 @@ fn generate<T: JsonSchema>(name: &str) -> Value {
     strip_null(&mut value);
     if let Value::Object(map) = &mut value {
         let mut out = serde_json::Map::new();
-        out.insert("$schema".into(), Value::from("https://json-schema.org/draft/2020-12/schema"));
-        out.insert("$id".into(), Value::from(format!("{SCHEMA_BASE_URI}{name}.json")));
+        out.insert(
+            "$schema".into(),
+            Value::from("https://json-schema.org/draft/2020-12/schema"),
+        );
+        out.insert(
+            "$id".into(),
+            Value::from(format!("{SCHEMA_BASE_URI}{name}.json")),
+        );
         for (k, v) in std::mem::take(map) {
             if k != "$schema" {
                 out.insert(k, v);
@@ -87,7 +93,10 @@ fn strip_null(value: &mut Value) {
                 }
             }
             if let Some(Value::Array(alts)) = map.get_mut("anyOf") {
-                alts.retain(|a| a.get("type") != Some(&Value::from("null")) || a.as_object().is_some_and(|o| o.len() > 1));
+                alts.retain(|a| {
+                    a.get("type") != Some(&Value::from("null"))
+                        || a.as_object().is_some_and(|o| o.len() > 1)
+                });
                 if alts.len() == 1 {
                     let only = alts.remove(0);
                     map.remove("anyOf");
@@ -109,7 +118,8 @@ fn strip_null(value: &mut Value) {
 }
 
 fn parse<T: DeserializeOwned>(value: &Value) -> Result<T, (String, String)> {
-    serde_path_to_error::deserialize(value).map_err(|e| (path_to_pointer(e.path()), e.inner().to_string()))
+    serde_path_to_error::deserialize(value)
+        .map_err(|e| (path_to_pointer(e.path()), e.inner().to_string()))
 }
 
 fn check_message<const KIND: u8>(value: &Value) -> Result<Vec<Finding>, (String, String)> {
@@ -122,7 +132,9 @@ fn check_message<const KIND: u8>(value: &Value) -> Result<Vec<Finding>, (String,
     Ok(semantic::check_message(&message))
 }
 
-fn check_object<T: DeserializeOwned + AsAnyObject>(value: &Value) -> Result<Vec<Finding>, (String, String)> {
+fn check_object<T: DeserializeOwned + AsAnyObject>(
+    value: &Value,
+) -> Result<Vec<Finding>, (String, String)> {
     let object: T = parse(value)?;
     Ok(semantic::check_object(object.as_any_object(), ""))
 }
@@ -218,7 +230,10 @@ pub fn canonical_name(name: &str) -> Option<String> {
     if let Some(e) = entry(trimmed) {
         return Some(e.name.to_owned());
     }
-    let matches: Vec<_> = ENTRIES.iter().filter(|e| e.name.rsplit('/').next() == Some(trimmed)).collect();
+    let matches: Vec<_> = ENTRIES
+        .iter()
+        .filter(|e| e.name.rsplit('/').next() == Some(trimmed))
+        .collect();
     (matches.len() == 1).then(|| matches[0].name.to_owned())
 }
 
@@ -233,4 +248,3 @@ pub fn generated_files() -> Vec<(String, String)> {
         })
         .collect()
 }
-

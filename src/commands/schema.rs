@@ -21,17 +21,21 @@ pub fn run(name: Option<&str>, out: &Path, list: bool, check: Option<&Path>) -> 
             return 2;
         };
         let schema = entry(&full).expect("canonical name exists").generate();
-        println!("{}", serde_json::to_string_pretty(&schema).expect("schema serialises"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&schema).expect("schema serialises")
+        );
         return 0;
     }
     let files = generated_files();
     for (rel, text) in &files {
         let path = out.join(rel);
         if let Some(parent) = path.parent()
-            && let Err(e) = std::fs::create_dir_all(parent) {
-                eprintln!("error: cannot create {}: {e}", parent.display());
-                return 2;
-            }
+            && let Err(e) = std::fs::create_dir_all(parent)
+        {
+            eprintln!("error: cannot create {}: {e}", parent.display());
+            return 2;
+        }
         if let Err(e) = std::fs::write(&path, text) {
             eprintln!("error: cannot write {}: {e}", path.display());
             return 2;
@@ -47,8 +51,22 @@ fn check_dir(dir: &Path) -> u8 {
         let path = dir.join(&rel);
         match std::fs::read_to_string(&path) {
             Ok(on_disk) if on_disk == text => {}
-            Ok(_) => { eprintln!("stale: {} differs from the model; run `mxpipe schema --out {}`", path.display(), dir.display()); stale += 1; }
-            Err(_) => { eprintln!("missing: {}; run `mxpipe schema --out {}`", path.display(), dir.display()); stale += 1; }
+            Ok(_) => {
+                eprintln!(
+                    "stale: {} differs from the model; run `mxpipe schema --out {}`",
+                    path.display(),
+                    dir.display()
+                );
+                stale += 1;
+            }
+            Err(_) => {
+                eprintln!(
+                    "missing: {}; run `mxpipe schema --out {}`",
+                    path.display(),
+                    dir.display()
+                );
+                stale += 1;
+            }
         }
     }
     if stale == 0 {

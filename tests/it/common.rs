@@ -22,7 +22,9 @@ pub fn testdata() -> Option<PathBuf> {
     if std::env::var("MXPIPE_REQUIRE_TESTDATA").as_deref() == Ok("1") {
         panic!("../shared/testdata is missing but MXPIPE_REQUIRE_TESTDATA=1");
     }
-    eprintln!("\n*** SKIPPED: ../shared/testdata not found next to the repository; this test needs it ***\n");
+    eprintln!(
+        "\n*** SKIPPED: ../shared/testdata not found next to the repository; this test needs it ***\n"
+    );
     None
 }
 
@@ -62,7 +64,10 @@ pub fn json_files(dir: &Path) -> Vec<PathBuf> {
 
 /// Our own valid sample messages (every sample except the deliberately invalid one).
 pub fn valid_samples() -> Vec<PathBuf> {
-    json_files(&repo().join("samples")).into_iter().filter(|p| !file_name(p).starts_with("invalid")).collect()
+    json_files(&repo().join("samples"))
+        .into_iter()
+        .filter(|p| !file_name(p).starts_with("invalid"))
+        .collect()
 }
 
 /// File name as text.
@@ -72,5 +77,9 @@ pub fn file_name(p: &Path) -> String {
 
 /// Run the mxpipe binary.
 pub fn mxpipe(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mxpipe")).args(args).current_dir(repo()).output().expect("mxpipe runs")
+    Command::new(env!("CARGO_BIN_EXE_mxpipe"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("mxpipe runs")
 }

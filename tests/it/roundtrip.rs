@@ -31,18 +31,30 @@ fn every_valid_message_round_trips_and_output_validates_upstream() {
             .unwrap_or_else(|r| panic!("{}: not valid: {:?}", path.display(), r.findings));
         assert!(report.is_valid());
         let output = message.to_value();
-        assert!(json_equal(&input, &output), "{}: differs at {:?}", path.display(), first_difference(&input, &output));
+        assert!(
+            json_equal(&input, &output),
+            "{}: differs at {:?}",
+            path.display(),
+            first_difference(&input, &output)
+        );
         if let Some(up) = &up {
             let name = format!("messages/{}", message.kind().schema_name());
             let findings = up.validate(&name, &output).unwrap();
-            assert!(findings.is_empty(), "{}: exported JSON fails upstream {name}: {findings:?}", path.display());
+            assert!(
+                findings.is_empty(),
+                "{}: exported JSON fails upstream {name}: {findings:?}",
+                path.display()
+            );
         }
     }
 }
 
 #[test]
 fn json_equality_compares_numbers_by_value_and_ignores_key_order() {
-    assert!(json_equal(&json!({"a": 785, "b": [1.5, 2]}), &json!({"b": [1.5, 2.0], "a": 785.0})));
+    assert!(json_equal(
+        &json!({"a": 785, "b": [1.5, 2]}),
+        &json!({"b": [1.5, 2.0], "a": 785.0})
+    ));
     assert!(!json_equal(&json!({"a": 785}), &json!({"a": 785.0000001})));
     assert!(!json_equal(&json!({"a": [1, 2]}), &json!({"a": [2, 1]})));
     assert!(!json_equal(&json!({"a": 1}), &json!({"a": 1, "b": null})));
@@ -56,7 +68,11 @@ fn numbers_survive_without_loss() {
     let input: serde_json::Value = serde_json::from_str(text).unwrap();
     let (message, _) = parse_message(&input, &Options::default()).unwrap();
     let out = serde_json::to_string(&message.to_value()).unwrap();
-    for literal in ["7.198800000000001", "-142.000000000043", "0.4618060992421657"] {
+    for literal in [
+        "7.198800000000001",
+        "-142.000000000043",
+        "0.4618060992421657",
+    ] {
         assert!(out.contains(literal), "{literal} lost in {out}");
     }
 }
@@ -65,12 +81,30 @@ fn numbers_survive_without_loss() {
 fn links_resolve_to_the_uuids_of_their_targets() {
     let input = read_json(&repo().join("samples/two-crystal-merge.json"));
     let mut message = AnyMessage::from_value(MessageKind::detect(&input), &input).unwrap();
-    assert_eq!(message.resolve_links(), 0, "every link of the sample resolves");
-    let AnyMessage::Strict(m) = &message else { panic!("strict message expected") };
+    assert_eq!(
+        message.resolve_links(),
+        0,
+        "every link of the sample resolves"
+    );
+    let AnyMessage::Strict(m) = &message else {
+        panic!("strict message expected")
+    };
     let processing = &m.mx_processings.as_ref().unwrap()["MxProcessing1"];
     let sweeps = m.collection_sweeps.as_ref().unwrap();
-    let inputs: Vec<_> = processing.input_data_refs.as_ref().unwrap().iter().map(|r| r.uuid.unwrap()).collect();
-    assert_eq!(inputs, vec![sweeps["CollectionSweep1"].uuid.unwrap(), sweeps["CollectionSweep2"].uuid.unwrap()]);
+    let inputs: Vec<_> = processing
+        .input_data_refs
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|r| r.uuid.unwrap())
+        .collect();
+    assert_eq!(
+        inputs,
+        vec![
+            sweeps["CollectionSweep1"].uuid.unwrap(),
+            sweeps["CollectionSweep2"].uuid.unwrap()
+        ]
+    );
     // Resolution is not serialised: the JSON is unchanged.
     assert!(json_equal(&input, &message.to_value()));
 }
@@ -87,10 +121,12 @@ fn missing_uuids_are_minted_once() {
 
 #[test]
 fn mxpipe_extension_is_typed_and_round_trips() {
-    use mxpipe_model::{mxpipe_extension, set_mxpipe_extension, DeliveryMethod};
+    use mxpipe_model::{DeliveryMethod, mxpipe_extension, set_mxpipe_extension};
     let input = read_json(&repo().join("samples/ssx-chip.json"));
     let message = AnyMessage::from_value(MessageKind::detect(&input), &input).unwrap();
-    let AnyMessage::Strict(m) = &message else { panic!() };
+    let AnyMessage::Strict(m) = &message else {
+        panic!()
+    };
     let mut exp = m.mx_experiments.as_ref().unwrap()["MxExperiment1"].clone();
     let ext = mxpipe_extension(&exp).unwrap().expect("extension present");
     let ssx = ext.ssx.clone().unwrap();

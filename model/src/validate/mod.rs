@@ -66,8 +66,21 @@ pub struct Finding {
 
 impl Finding {
     /// A new error.
-    pub fn error(layer: Layer, pointer: impl Into<String>, rule: impl Into<String>, expected: impl Into<String>, found: impl Into<String>) -> Self {
-        Finding { pointer: pointer.into(), rule: rule.into(), expected: expected.into(), found: found.into(), layer, severity: Severity::Error }
+    pub fn error(
+        layer: Layer,
+        pointer: impl Into<String>,
+        rule: impl Into<String>,
+        expected: impl Into<String>,
+        found: impl Into<String>,
+    ) -> Self {
+        Finding {
+            pointer: pointer.into(),
+            rule: rule.into(),
+            expected: expected.into(),
+            found: found.into(),
+            layer,
+            severity: Severity::Error,
+        }
     }
 }
 
@@ -105,7 +118,9 @@ impl Report {
     }
     /// The error findings.
     pub fn errors(&self) -> impl Iterator<Item = &Finding> {
-        self.findings.iter().filter(|f| f.severity == Severity::Error)
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
     }
 }
 
@@ -124,13 +139,19 @@ pub enum SetupError {
 }
 
 /// Validate a parsed JSON document.
-pub fn validate_value(value: &Value, target: &Target, options: &Options) -> Result<Report, SetupError> {
+pub fn validate_value(
+    value: &Value,
+    target: &Target,
+    options: &Options,
+) -> Result<Report, SetupError> {
     if options.strict_upstream && options.upstream.is_none() {
         return Err(SetupError::StrictWithoutUpstream);
     }
     let name = match target {
         Target::AutoMessage => format!("messages/{}", MessageKind::detect(value).schema_name()),
-        Target::Named(n) => schema::canonical_name(n).ok_or_else(|| SetupError::UnknownSchema(n.clone()))?,
+        Target::Named(n) => {
+            schema::canonical_name(n).ok_or_else(|| SetupError::UnknownSchema(n.clone()))?
+        }
     };
     let entry = schema::entry(&name).ok_or_else(|| SetupError::UnknownSchema(name.clone()))?;
     let mut own = schema_layer(entry, value);
@@ -151,7 +172,10 @@ pub fn validate_value(value: &Value, target: &Target, options: &Options) -> Resu
     } else {
         findings.extend(own);
     }
-    Ok(Report { schema: name, findings })
+    Ok(Report {
+        schema: name,
+        findings,
+    })
 }
 
 /// Validate JSON text (syntax errors become findings with line and column).
@@ -159,9 +183,17 @@ pub fn validate_str(text: &str, target: &Target, options: &Options) -> Result<Re
     match serde_json::from_str::<Value>(text) {
         Ok(value) => validate_value(&value, target, options),
         Err(e) => Ok(Report {
-            schema: match target { Target::AutoMessage => "messages/?".into(), Target::Named(n) => n.clone() },
-            findings: vec![Finding::error(Layer::Syntax, "", "json-syntax",
-                "a JSON document", format!("{} at line {}, column {}", e, e.line(), e.column()))],
+            schema: match target {
+                Target::AutoMessage => "messages/?".into(),
+                Target::Named(n) => n.clone(),
+            },
+            findings: vec![Finding::error(
+                Layer::Syntax,
+                "",
+                "json-syntax",
+                "a JSON document",
+                format!("{} at line {}, column {}", e, e.line(), e.column()),
+            )],
         }),
     }
 }
@@ -170,14 +202,34 @@ pub fn validate_str(text: &str, target: &Target, options: &Options) -> Result<Re
 pub fn parse_message(value: &Value, options: &Options) -> Result<(AnyMessage, Report), Report> {
     let report = match validate_value(value, &Target::AutoMessage, options) {
         Ok(r) => r,
-        Err(e) => return Err(Report { schema: "messages/?".into(), findings: vec![Finding::error(Layer::Schema, "", "setup", "a usable schema", e.to_string())] }),
+        Err(e) => {
+            return Err(Report {
+                schema: "messages/?".into(),
+                findings: vec![Finding::error(
+                    Layer::Schema,
+                    "",
+                    "setup",
+                    "a usable schema",
+                    e.to_string(),
+                )],
+            });
+        }
     };
     if !report.is_valid() {
         return Err(report);
     }
     match AnyMessage::from_value(MessageKind::detect(value), value) {
         Ok(m) => Ok((m, report)),
-        Err((pointer, message)) => Err(Report { schema: report.schema, findings: vec![Finding::error(Layer::Model, pointer, "model:type", "a value the typed model accepts", message)] }),
+        Err((pointer, message)) => Err(Report {
+            schema: report.schema,
+            findings: vec![Finding::error(
+                Layer::Model,
+                pointer,
+                "model:type",
+                "a value the typed model accepts",
+                message,
+            )],
+        }),
     }
 }
 
@@ -197,7 +249,13 @@ fn typed_layers(entry: &SchemaEntry, value: &Value, schema_findings: &[Finding])
             }
             Err((pointer, message)) => {
                 if !schema_findings.iter().any(|f| f.pointer == pointer) {
-                    out.push(Finding::error(Layer::Model, pointer.clone(), "model:type", "a value the typed model accepts", message.clone()));
+                    out.push(Finding::error(
+                        Layer::Model,
+                        pointer.clone(),
+                        "model:type",
+                        "a value the typed model accepts",
+                        message.clone(),
+                    ));
                 }
                 let mut copy = doc.clone();
                 if message.starts_with("missing field") || !remove_pointer(&mut copy, &pointer) {
@@ -212,12 +270,17 @@ fn typed_layers(entry: &SchemaEntry, value: &Value, schema_findings: &[Finding])
 
 /// Remove the value at a JSON pointer from its parent object or array.
 fn remove_pointer(doc: &mut Value, pointer: &str) -> bool {
-    let Some((parent, last)) = pointer.rsplit_once('/') else { return false };
+    let Some((parent, last)) = pointer.rsplit_once('/') else {
+        return false;
+    };
     let last = last.replace("~1", "/").replace("~0", "~");
     match doc.pointer_mut(parent) {
         Some(Value::Object(map)) => map.shift_remove(&last).is_some(),
         Some(Value::Array(items)) => match last.parse::<usize>() {
-            Ok(i) if i < items.len() => { items.remove(i); true }
+            Ok(i) if i < items.len() => {
+                items.remove(i);
+                true
+            }
             _ => false,
         },
         _ => false,
@@ -232,23 +295,43 @@ fn schema_layer(entry: &SchemaEntry, value: &Value) -> Vec<Finding> {
         .map(|e| {
             let keyword = e.kind().keyword().to_owned();
             let schema_path = e.schema_path().as_str().to_owned();
-            let described = schema_path.rsplit_once('/').and_then(|(parent, _)| schema_doc.pointer(parent)).and_then(|p| p.get("description")).and_then(Value::as_str);
+            let described = schema_path
+                .rsplit_once('/')
+                .and_then(|(parent, _)| schema_doc.pointer(parent))
+                .and_then(|p| p.get("description"))
+                .and_then(Value::as_str);
             let expected = match (keyword.as_str(), described) {
                 ("pattern" | "format", Some(d)) => d.to_owned(),
                 _ => describe_expected(&keyword, schema_doc.pointer(&schema_path), &e.to_string()),
             };
-            Finding::error(Layer::Schema, e.instance_path().as_str(), format!("schema:{keyword}"), expected, found(&keyword, e.instance()))
+            Finding::error(
+                Layer::Schema,
+                e.instance_path().as_str(),
+                format!("schema:{keyword}"),
+                expected,
+                found(&keyword, e.instance()),
+            )
         })
         .collect()
 }
 
 /// Describe what a schema keyword expected, from its value in the schema.
-pub(crate) fn describe_expected(keyword: &str, keyword_value: Option<&Value>, message: &str) -> String {
+pub(crate) fn describe_expected(
+    keyword: &str,
+    keyword_value: Option<&Value>,
+    message: &str,
+) -> String {
     match (keyword, keyword_value) {
         ("oneOf", _) => "exactly one of the alternatives listed by oneOf to match".to_owned(),
         ("anyOf", _) => "at least one of the alternatives listed by anyOf to match".to_owned(),
-        ("required", _) | ("additionalProperties", _) | ("unevaluatedProperties", _) | ("not", _) | ("false", _) => message.to_owned(),
-        ("enum", Some(Value::Array(items))) if items.len() > 8 => format!("one of {} allowed values ({message})", items.len()),
+        ("required", _)
+        | ("additionalProperties", _)
+        | ("unevaluatedProperties", _)
+        | ("not", _)
+        | ("false", _) => message.to_owned(),
+        ("enum", Some(Value::Array(items))) if items.len() > 8 => {
+            format!("one of {} allowed values ({message})", items.len())
+        }
         ("exclusiveMinimum", Some(v)) => format!("a number > {v}"),
         ("minimum", Some(v)) => format!("a number >= {v}"),
         ("exclusiveMaximum", Some(v)) => format!("a number < {v}"),
@@ -296,7 +379,10 @@ pub fn path_to_pointer(path: &serde_path_to_error::Path) -> String {
     for seg in path.iter() {
         match seg {
             Segment::Seq { index } => out.push_str(&format!("/{index}")),
-            Segment::Map { key } => { out.push('/'); out.push_str(&escape_pointer(key)); }
+            Segment::Map { key } => {
+                out.push('/');
+                out.push_str(&escape_pointer(key));
+            }
             Segment::Enum { .. } | Segment::Unknown => {}
         }
     }

@@ -36,7 +36,10 @@ fn cc_range(doc: &mut Value) {
 }
 
 fn stub_shape(doc: &mut Value) {
-    if let Some(props) = doc.pointer_mut("/properties").and_then(Value::as_object_mut) {
+    if let Some(props) = doc
+        .pointer_mut("/properties")
+        .and_then(Value::as_object_mut)
+    {
         props.insert("mxlimsType".into(), serde_json::json!({"type": "string"}));
     }
     doc["required"] = serde_json::json!(["mxlimsBaseType", "uuid"]);
@@ -44,12 +47,36 @@ fn stub_shape(doc: &mut Value) {
 
 /// The corrections mxpipe applies by default, with the reason for each.
 pub const LENIENT_PATCHES: &[Patch] = &[
-    Patch { file: "datatypes/ReflectionStatistics.json", why: "CC_one_half and CC_ano have minimum -1 and maximum -1, so only -1 validates; corrected to the range -1..1 of a correlation coefficient", apply: cc_range },
-    Patch { file: "datatypes/ResolutionCutoffs.json", why: "CC_one_half and CC_ano have minimum -1 and maximum -1; corrected to -1..1", apply: cc_range },
-    Patch { file: "datatypes/JobStub.json", why: "requires mxlimsType but does not declare it and forbids extra keys, so no stub validates; mxlimsBaseType + uuid required, mxlimsType optional", apply: stub_shape },
-    Patch { file: "datatypes/DatasetStub.json", why: "same stub bug as JobStub", apply: stub_shape },
-    Patch { file: "datatypes/SampleStub.json", why: "same stub bug as JobStub", apply: stub_shape },
-    Patch { file: "datatypes/LogisticalSampleStub.json", why: "same stub bug as JobStub", apply: stub_shape },
+    Patch {
+        file: "datatypes/ReflectionStatistics.json",
+        why: "CC_one_half and CC_ano have minimum -1 and maximum -1, so only -1 validates; corrected to the range -1..1 of a correlation coefficient",
+        apply: cc_range,
+    },
+    Patch {
+        file: "datatypes/ResolutionCutoffs.json",
+        why: "CC_one_half and CC_ano have minimum -1 and maximum -1; corrected to -1..1",
+        apply: cc_range,
+    },
+    Patch {
+        file: "datatypes/JobStub.json",
+        why: "requires mxlimsType but does not declare it and forbids extra keys, so no stub validates; mxlimsBaseType + uuid required, mxlimsType optional",
+        apply: stub_shape,
+    },
+    Patch {
+        file: "datatypes/DatasetStub.json",
+        why: "same stub bug as JobStub",
+        apply: stub_shape,
+    },
+    Patch {
+        file: "datatypes/SampleStub.json",
+        why: "same stub bug as JobStub",
+        apply: stub_shape,
+    },
+    Patch {
+        file: "datatypes/LogisticalSampleStub.json",
+        why: "same stub bug as JobStub",
+        apply: stub_shape,
+    },
 ];
 
 /// A loaded external schema set.
@@ -65,14 +92,16 @@ struct PathRetriever {
 }
 
 impl jsonschema::Retrieve for PathRetriever {
-    fn retrieve(&self, uri: &jsonschema::Uri<String>) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+    fn retrieve(
+        &self,
+        uri: &jsonschema::Uri<String>,
+    ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
         let text = uri.as_str();
         let rel = text.strip_prefix(UPSTREAM_BASE).unwrap_or(text);
         let rel = rel.split('#').next().unwrap_or(rel);
-        self.documents
-            .get(rel)
-            .cloned()
-            .ok_or_else(|| format!("schema {text} is not in the schema folder (looked for {rel})").into())
+        self.documents.get(rel).cloned().ok_or_else(|| {
+            format!("schema {text} is not in the schema folder (looked for {rel})").into()
+        })
     }
 }
 
@@ -81,10 +110,17 @@ impl UpstreamSchemas {
     /// (`messages/MxlimsMessage.json`, `datatypes/Scan.json`, ...); `label` names the folder in
     /// messages. `strict` = use the documents exactly as published. (Reading the folder is the
     /// caller's job: this crate does no I/O.)
-    pub fn from_documents(label: &str, mut documents: HashMap<String, Value>, strict: bool) -> Result<Self, String> {
+    pub fn from_documents(
+        label: &str,
+        mut documents: HashMap<String, Value>,
+        strict: bool,
+    ) -> Result<Self, String> {
         let dir = PathBuf::from(label);
         if !documents.keys().any(|k| k.starts_with("messages/")) {
-            return Err(format!("{}: no messages/*.json found; expected the MXLIMS schema folder (with core/, data/, datatypes/, messages/, objects/, references/)", dir.display()));
+            return Err(format!(
+                "{}: no messages/*.json found; expected the MXLIMS schema folder (with core/, data/, datatypes/, messages/, objects/, references/)",
+                dir.display()
+            ));
         }
         if !strict {
             for patch in LENIENT_PATCHES {
@@ -93,7 +129,12 @@ impl UpstreamSchemas {
                 }
             }
         }
-        Ok(UpstreamSchemas { dir, strict, documents: Arc::new(documents), validators: Mutex::new(HashMap::new()) })
+        Ok(UpstreamSchemas {
+            dir,
+            strict,
+            documents: Arc::new(documents),
+            validators: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Whether the files are used unpatched.
@@ -109,8 +150,18 @@ impl UpstreamSchemas {
             .iter_errors(value)
             .map(|e| {
                 let keyword = e.kind().keyword().to_owned();
-                let expected = describe_expected(&keyword, doc.pointer(e.schema_path().as_str()), &e.to_string());
-                Finding::error(Layer::Upstream, e.instance_path().as_str(), format!("upstream:{keyword}"), expected, found(&keyword, e.instance()))
+                let expected = describe_expected(
+                    &keyword,
+                    doc.pointer(e.schema_path().as_str()),
+                    &e.to_string(),
+                );
+                Finding::error(
+                    Layer::Upstream,
+                    e.instance_path().as_str(),
+                    format!("upstream:{keyword}"),
+                    expected,
+                    found(&keyword, e.instance()),
+                )
             })
             .collect())
     }
@@ -121,11 +172,16 @@ impl UpstreamSchemas {
             return Ok(v.clone());
         }
         let rel = format!("{name}.json");
-        let doc = self.documents.get(&rel).ok_or_else(|| format!("{}: no schema {rel}", self.dir.display()))?;
+        let doc = self
+            .documents
+            .get(&rel)
+            .ok_or_else(|| format!("{}: no schema {rel}", self.dir.display()))?;
         let validator = jsonschema::options()
             .with_draft(jsonschema::Draft::Draft202012)
             .with_base_uri(format!("{UPSTREAM_BASE}{rel}"))
-            .with_retriever(PathRetriever { documents: self.documents.clone() })
+            .with_retriever(PathRetriever {
+                documents: self.documents.clone(),
+            })
             .build(doc)
             .map_err(|e| format!("{}: schema {rel} does not compile: {e}", self.dir.display()))?;
         let validator = Arc::new(validator);
