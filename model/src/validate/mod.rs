@@ -11,6 +11,8 @@
 //! with `strict_upstream` the verdict is exactly the upstream schema's and mxpipe's own findings are
 //! reported as warnings.
 
+mod rules_logistics;
+mod rules_objects;
 pub mod semantic;
 pub mod upstream;
 
