@@ -6,13 +6,18 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::commands;
+use crate::config::{Config, parse_offset};
 
 const EXAMPLES: &str = "\
 Examples:
   mxpipe validate samples/*.json
-  mxpipe validate --against ../shared/testdata/mxlims/0.6.13/schemas message.json
-  mxpipe validate --format json --schema datatypes/DropImage image.json
-  mxpipe schema --out schemas";
+  mxpipe ingest samples/ /data/visit/mx23694-12/ --site DLS --session mx23694-12
+  mxpipe export mxlims --experiment 3b5b8750-4f0c-44d2-bb09-bbf948ab0cda > exp.json
+  mxpipe store stats
+  mxpipe schema --out schemas
+
+Configuration: --config FILE, $MXPIPE_CONFIG or ./mxpipe.toml (see README); the store defaults to
+./mxpipe-store.";
 
 /// mxpipe: a typed, documented pipeline for macromolecular-crystallography experiment metadata.
 ///
@@ -24,6 +29,26 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// Configuration file (TOML); default $MXPIPE_CONFIG, then ./mxpipe.toml if present.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Store location: a folder or an object-store URL (default ./mxpipe-store).
+    #[arg(long, global = true, value_name = "LOCATION")]
+    pub store: Option<String>,
+    /// Site name written on every stored row (default from the configuration, else "local").
+    #[arg(long, global = true, value_name = "NAME")]
+    pub site: Option<String>,
+}
+
+/// Format of tables printed by ingest and store commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TableFormat {
+    /// Aligned columns.
+    Table,
+    /// Comma-separated values.
+    Csv,
+    /// A JSON array of objects.
+    Json,
 }
 
 /// Output format of reports.
@@ -38,6 +63,47 @@ pub enum ReportFormat {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Read collection files and MXLIMS messages into the store (one atomic commit per run).
+    ///
+    /// Folders are walked. The format is detected from content (MXLIMS JSON, NXmx/HDF5, CBF);
+    /// --format overrides. Re-running the same ingest adds nothing. Exit status 0 only if no
+    /// file failed.
+    #[command(after_help = "\
+Examples:
+  mxpipe ingest samples/
+  mxpipe ingest --site ESRF --session mx2532-3 /data/visitor/mx2532/id23eh1/20260410/RAW_DATA/
+  mxpipe ingest --keep-going --output json incoming/ > summary.json
+  mxpipe ingest --format cbf --timezone +01:00 images/
+
+Collection files are grouped per folder into one MxExperiment; one CollectionSweep per
+wavelength and orientation; one Scan per contiguous run of images, in acquisition order.")]
+    Ingest {
+        /// Files or folders.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Session (visit) for collection files, e.g. mx23694-12 (proposal-visit).
+        #[arg(long, value_name = "VISIT")]
+        session: Option<String>,
+        /// Continue with the other files when one is bad (the bad ones are reported and skipped).
+        #[arg(long)]
+        keep_going: bool,
+        /// Force a reader instead of detecting the format: mxlims, nxmx or cbf.
+        #[arg(long, value_name = "READER")]
+        format: Option<String>,
+        /// UTC offset of naive timestamps (CBF headers), e.g. +01:00 (default from the
+        /// configuration, else UTC).
+        #[arg(long, value_name = "OFFSET")]
+        timezone: Option<String>,
+        /// Summary format.
+        #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+        output: TableFormat,
+    },
+    /// Write stored records back out.
+    #[command(subcommand)]
+    Export(ExportCommand),
+    /// Maintain the store.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Validate MXLIMS JSON files (schema layer + semantic layer).
     ///
     /// Exit status: 0 = every file valid, 1 = at least one file invalid, 2 = a file could not be
@@ -95,6 +161,58 @@ Examples:
     },
 }
 
+/// `mxpipe export ...`.
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Write an MXLIMS message built from the store (latest version of each object).
+    #[command(after_help = "\
+Examples:
+  mxpipe export mxlims --experiment 3b5b8750-4f0c-44d2-bb09-bbf948ab0cda
+  mxpipe export mxlims --session mx23694-12 --out visit.json
+  mxpipe export mxlims --shipment 0196f23a-dce0-2560-baac-f1b23ec9e051")]
+    Mxlims {
+        /// An experiment (or processing job) with its sweeps, processing and results.
+        #[arg(long, value_name = "UUID", group = "selection")]
+        experiment: Option<String>,
+        /// A sample with the jobs and containers that name it.
+        #[arg(long, value_name = "UUID", group = "selection")]
+        sample: Option<String>,
+        /// A shipment with everything in it.
+        #[arg(long, value_name = "UUID", group = "selection")]
+        shipment: Option<String>,
+        /// Every experiment, processing job and shipment of a session (visit label, e.g. mx23694-12).
+        #[arg(long, value_name = "VISIT", group = "selection")]
+        session: Option<String>,
+        /// Write to a file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+/// `mxpipe store ...`.
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Committed rows per table.
+    Stats {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+        output: TableFormat,
+    },
+    /// Remove rows left by ingests that never committed (e.g. a killed process). Do not run while
+    /// ingests are in progress.
+    Repair,
+    /// Compact small data files (a new table version; readers are not disturbed).
+    Optimize,
+    /// Delete data files no longer referenced by table versions newer than the retention.
+    Vacuum {
+        /// Keep files referenced in the last HOURS hours (default one week).
+        #[arg(long, value_name = "HOURS", default_value_t = 168)]
+        retention_hours: u64,
+    },
+    /// Print the store layout (tables, columns, units) as Markdown.
+    Describe,
+}
+
 /// Parse the command line and run; returns the process exit status.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
@@ -118,6 +236,145 @@ pub fn run() -> ExitCode {
             list,
             check,
         } => commands::schema::run(name.as_deref(), &out, list, check.as_deref()),
+        Command::Store(StoreCommand::Describe) => {
+            print!("{}", mxpipe_store::tables::markdown());
+            0
+        }
+        command => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
+            runtime.block_on(run_with_store(
+                command,
+                cli.config.as_deref(),
+                cli.store,
+                cli.site,
+            ))
+        }
     };
     ExitCode::from(code)
+}
+
+fn fail(message: impl std::fmt::Display, code: u8) -> u8 {
+    eprintln!("error: {message}");
+    code
+}
+
+async fn run_with_store(
+    command: Command,
+    config: Option<&std::path::Path>,
+    store: Option<String>,
+    site: Option<String>,
+) -> u8 {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let config = match Config::load(config) {
+        Ok(c) => c,
+        Err(e) => return fail(e, 2),
+    };
+    let location = store
+        .or(config.store.location.clone())
+        .unwrap_or_else(|| mxpipe_store::DEFAULT_LOCATION.to_owned());
+    let site = site
+        .or(config.store.site.clone())
+        .unwrap_or_else(|| "local".to_owned());
+    let store = match mxpipe_store::Store::open(&location, &site, config.storage_options()) {
+        Ok(s) => s,
+        Err(e) => return fail(e, 2),
+    };
+    match command {
+        Command::Ingest {
+            paths,
+            session,
+            keep_going,
+            format,
+            timezone,
+            output,
+        } => {
+            let offset = match timezone
+                .or(config.ingest.timezone.clone())
+                .map(|t| parse_offset(&t))
+                .transpose()
+            {
+                Ok(o) => o,
+                Err(e) => return fail(format!("--timezone: {e}"), 2),
+            };
+            let session = match session.map(|s| parse_session(&s)).transpose() {
+                Ok(s) => s,
+                Err(e) => return fail(format!("--session: {e}"), 2),
+            };
+            let store_dir = (!location.contains("://")).then(|| PathBuf::from(&location));
+            let args = commands::ingest::IngestArgs {
+                paths: &paths,
+                format: format.as_deref(),
+                keep_going,
+                session,
+                read: mxpipe_ingest::ReadOptions {
+                    naive_time_offset: offset,
+                },
+                output,
+                store_dir,
+            };
+            commands::ingest::run(&store, args).await
+        }
+        Command::Export(ExportCommand::Mxlims {
+            experiment,
+            sample,
+            shipment,
+            session,
+            out,
+        }) => {
+            let selection = match (experiment, sample, shipment, session) {
+                (Some(u), _, _, _) => mxpipe_store::Selection::Experiment(u),
+                (_, Some(u), _, _) => mxpipe_store::Selection::Sample(u),
+                (_, _, Some(u), _) => mxpipe_store::Selection::Shipment(u),
+                (_, _, _, Some(v)) => mxpipe_store::Selection::Session(v),
+                _ => {
+                    return fail(
+                        "choose what to export: --experiment, --sample, --shipment or --session",
+                        2,
+                    );
+                }
+            };
+            commands::store::export_mxlims(&store, selection, out.as_deref()).await
+        }
+        Command::Store(StoreCommand::Stats { output }) => {
+            commands::store::maintenance(&store, "stats", 0, output).await
+        }
+        Command::Store(StoreCommand::Repair) => {
+            commands::store::maintenance(&store, "repair", 0, TableFormat::Table).await
+        }
+        Command::Store(StoreCommand::Optimize) => {
+            commands::store::maintenance(&store, "optimize", 0, TableFormat::Table).await
+        }
+        Command::Store(StoreCommand::Vacuum { retention_hours }) => {
+            commands::store::maintenance(&store, "vacuum", retention_hours, TableFormat::Table)
+                .await
+        }
+        Command::Validate { .. }
+        | Command::Schema { .. }
+        | Command::Store(StoreCommand::Describe) => unreachable!("handled without a store"),
+    }
+}
+
+/// `mx23694-12` → proposal `mx23694`, visit 12; a label without a numeric suffix is a proposal.
+pub fn parse_session(text: &str) -> Result<mxpipe_model::Session, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("expected a visit such as mx23694-12".into());
+    }
+    let (proposal, visit) = match text.rsplit_once('-') {
+        Some((p, v)) if !p.is_empty() && !v.is_empty() && v.chars().all(|c| c.is_ascii_digit()) => {
+            (p, v.parse::<i64>().ok())
+        }
+        _ => (text, None),
+    };
+    Ok(mxpipe_model::Session {
+        proposal_code: proposal.to_owned(),
+        visit_number: visit,
+        facility: None,
+        beamline: None,
+        start_time: None,
+        end_time: None,
+    })
 }

@@ -25,6 +25,25 @@ pub struct MxpipeExtension {
     pub ssx: Option<SsxRun>,
     /// Persistent sample identity; used on samples and logistical samples.
     pub sample_identity: Option<SampleIdentity>,
+    /// Files of each scan of a CollectionSweep whose scans are stored in different files (e.g. one
+    /// NXmx master file per wedge of an interleaved collection).
+    pub scan_files: Option<Vec<ScanFile>>,
+}
+
+/// Where the images of one scan are stored.
+#[skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScanFile {
+    /// Ordinal of the scan (as in `scans[].ordinal`).
+    pub ordinal: i64,
+    /// Directory.
+    pub path: String,
+    /// File name or template, e.g. `wedge_3_master.h5`.
+    pub filename_template: String,
+    /// Number of the scan's first image within that file (1-based).
+    #[schemars(range(min = 1))]
+    pub first_image_in_file: i64,
 }
 
 /// A beamline session (ISPyB BLSession, ICAT Investigation visit, SciCat proposal + visit).

@@ -457,3 +457,45 @@ as_any!(
     DropRegion,
     Crystal
 );
+
+impl AnyObject<'_> {
+    /// The object as JSON, exactly as it is written in a message.
+    pub fn to_value(&self) -> serde_json::Value {
+        macro_rules! ser {
+            ($($v:ident),*) => { match self { $(AnyObject::$v(o) => serde_json::to_value(o),)* } };
+        }
+        ser!(
+            MxExperiment,
+            MxProcessing,
+            VolumeScan,
+            CollectionSweep,
+            ReflectionSet,
+            MacromoleculeSample,
+            Macromolecule,
+            Medium,
+            Shipment,
+            Dewar,
+            Puck,
+            Pin,
+            MultiPin,
+            PinPosition,
+            Plate,
+            PlateWell,
+            WellDrop,
+            DropRegion,
+            Crystal
+        )
+        .expect("a typed object always serialises")
+    }
+}
+
+impl AnyMessage {
+    /// Every object, mutable, with its dictionary and key.
+    pub fn entries_mut(&mut self) -> Vec<(&'static str, &str, &mut dyn MxlimsObject)> {
+        match self {
+            AnyMessage::Full(m) => m.entries_mut(),
+            AnyMessage::Strict(m) => m.entries_mut(),
+            AnyMessage::Shipment(m) => m.entries_mut(),
+        }
+    }
+}

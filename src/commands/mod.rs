@@ -1,4 +1,7 @@
 //! One module per subcommand.
 
+pub mod ingest;
 pub mod schema;
+pub mod store;
+pub mod table;
 pub mod validate;

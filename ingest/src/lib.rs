@@ -1,0 +1,225 @@
+//! # mxpipe-ingest
+//!
+//! Readers for collection output, one module per format, each implementing [`Reader`] and
+//! registered by one line in [`READERS`]:
+//! - [`mxlims`]: MXLIMS messages (any of the three kinds), validated by both layers first;
+//! - [`nxmx`]: NeXus/NXmx master files (HDF5), metadata only — data links are never opened;
+//! - [`cbf`]: Pilatus mini-CBF headers — the text before the binary section only.
+//!
+//! Collection files become [`ImageRun`]s, which [`assemble`] groups into MXLIMS messages:
+//! one MxExperiment per directory, one CollectionSweep per wavelength and orientation, one Scan
+//! per contiguous run of images, ordinals in acquisition order.
+
+pub mod assemble;
+pub mod cbf;
+pub mod mxlims;
+pub mod nxmx;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use mxpipe_model::AnyMessage;
+use serde_json::Value;
+
+/// A problem with one input file: which file, where in it, what was expected and what was found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadError {
+    /// The file.
+    pub path: PathBuf,
+    /// Place in the file: an HDF5 path, a header line, a JSON pointer.
+    pub location: String,
+    /// What was expected there.
+    pub expected: String,
+    /// What was found.
+    pub found: String,
+}
+
+impl ReadError {
+    /// A new error.
+    pub fn new(
+        path: &Path,
+        location: impl Into<String>,
+        expected: impl Into<String>,
+        found: impl Into<String>,
+    ) -> Self {
+        ReadError {
+            path: path.to_owned(),
+            location: location.into(),
+            expected: expected.into(),
+            found: found.into(),
+        }
+    }
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {}: expected {}; found {}",
+            self.path.display(),
+            self.location,
+            self.expected,
+            self.found
+        )
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+/// Metadata of a run of images read from one collection file (an NXmx master file, or one CBF image).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageRun {
+    /// The file read.
+    pub source: PathBuf,
+    /// Reader name.
+    pub format: &'static str,
+    /// Image directory.
+    pub directory: String,
+    /// File name template, e.g. `x_%04d.cbf` or the master file name `x_master.h5`.
+    pub template: String,
+    /// Prefix of the file names.
+    pub prefix: String,
+    /// Number of the first image (1-based within the file series).
+    pub first_image: i64,
+    /// Number of images.
+    pub number_images: i64,
+    /// `HDF5` or `cbf`.
+    pub file_type: &'static str,
+    /// Scan axis, e.g. `omega`, `phi`, or a translation such as `sam_x` for grid scans.
+    pub scan_axis: String,
+    /// Scan-axis position of the first image (degrees, or mm for translations).
+    pub scan_start: f64,
+    /// Signed step per image along the scan axis (0 for stills).
+    pub scan_step: f64,
+    /// `simple` (rotation), `mesh` (grid), `line`, or `still`.
+    pub sweep_type: &'static str,
+    /// Grid lines (mesh scans).
+    pub number_lines: Option<i64>,
+    /// Grid extent [fast, slow] in mm (mesh scans).
+    pub mesh_range: Option<[f64; 2]>,
+    /// Positions of all goniometer axes at the first image (degrees / mm).
+    pub axes_start: IndexMap<String, f64>,
+    /// Positions at the last image, for the axes that move.
+    pub axes_end: IndexMap<String, f64>,
+    /// Exposure per image (s).
+    pub exposure_s: Option<f64>,
+    /// Wavelength (Å).
+    pub wavelength_a: Option<f64>,
+    /// Detector distance (mm).
+    pub distance_mm: Option<f64>,
+    /// Beam centre (pixels).
+    pub beam_center_px: Option<[f64; 2]>,
+    /// Detector description, e.g. `Eiger 16M`, `PILATUS 300K`.
+    pub detector: Option<String>,
+    /// Detector serial number.
+    pub detector_serial: Option<String>,
+    /// Transmission (%).
+    pub transmission_pct: Option<f64>,
+    /// Start (ISO 8601 with zone).
+    pub start_time: Option<String>,
+    /// End (ISO 8601 with zone).
+    pub end_time: Option<String>,
+    /// Sample name.
+    pub sample_name: Option<String>,
+    /// Beamline / instrument name.
+    pub instrument: Option<String>,
+}
+
+/// What a reader produced from one file.
+#[derive(Debug, Clone)]
+pub enum Fragment {
+    /// A complete MXLIMS message (validated).
+    Message {
+        /// The JSON as read.
+        value: Value,
+        /// The typed message.
+        message: Box<AnyMessage>,
+    },
+    /// Collection metadata to be assembled into a message with other runs.
+    Images(Box<ImageRun>),
+}
+
+/// Settings readers need.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// Time-zone offset for naive timestamps (e.g. CBF headers), such as `+01:00`; UTC if unset.
+    pub naive_time_offset: Option<chrono::FixedOffset>,
+}
+
+/// A source format.
+pub trait Reader: Sync {
+    /// Short name (`mxlims`, `nxmx`, `cbf`), as used by `--format`.
+    fn name(&self) -> &'static str;
+    /// Does this look like our format? `head` is the first bytes of the file (up to 4 KiB).
+    fn sniff(&self, path: &Path, head: &[u8]) -> bool;
+    /// Read the file.
+    fn read(&self, path: &Path, options: &ReadOptions) -> Result<Vec<Fragment>, ReadError>;
+}
+
+/// Every reader; adding a format = one module + one line here.
+pub static READERS: &[&dyn Reader] = &[&mxlims::MxlimsReader, &nxmx::NxmxReader, &cbf::CbfReader];
+
+/// Find a reader by name.
+pub fn reader_named(name: &str) -> Option<&'static dyn Reader> {
+    READERS.iter().copied().find(|r| r.name() == name)
+}
+
+/// Detect the format of a file from its content.
+pub fn detect(path: &Path) -> Result<&'static dyn Reader, ReadError> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(4096);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(4096).read_to_end(&mut head))
+        .map_err(|e| ReadError::new(path, "file", "a readable file", e.to_string()))?;
+    READERS
+        .iter()
+        .copied()
+        .find(|r| r.sniff(path, &head))
+        .ok_or_else(|| {
+            ReadError::new(
+                path,
+                "start of file",
+                "an MXLIMS JSON message, an HDF5 (NXmx) master file or a CBF image",
+                describe_head(&head),
+            )
+        })
+}
+
+fn describe_head(head: &[u8]) -> String {
+    if head.is_empty() {
+        return "an empty file".into();
+    }
+    let text: String = head
+        .iter()
+        .take(24)
+        .map(|&b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                b as char
+            } else {
+                '.'
+            }
+        })
+        .collect();
+    format!("content starting {text:?}")
+}
+
+/// Split a file name into (prefix, template, image number): `x_0012.cbf` → (`x`, `x_%04d.cbf`, 12).
+pub fn template_of(file_name: &str) -> (String, String, Option<i64>) {
+    let (stem, ext) = match file_name.rfind('.') {
+        Some(i) => (&file_name[..i], &file_name[i..]),
+        None => (file_name, ""),
+    };
+    let digits = stem
+        .chars()
+        .rev()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    if digits == 0 {
+        return (stem.to_owned(), file_name.to_owned(), None);
+    }
+    let cut = stem.len() - digits;
+    let number = stem[cut..].parse().ok();
+    let prefix = stem[..cut].trim_end_matches(['_', '.', '-']).to_owned();
+    (prefix, format!("{}%0{digits}d{ext}", &stem[..cut]), number)
+}

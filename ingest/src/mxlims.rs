@@ -1,0 +1,72 @@
+//! MXLIMS messages (JSON): validated with both layers of `mxpipe-model` before anything is stored.
+
+use std::path::Path;
+
+use mxpipe_model::validate::{Options, parse_message};
+
+use crate::{Fragment, ReadError, ReadOptions, Reader};
+
+/// Reader for MXLIMS JSON messages.
+pub struct MxlimsReader;
+
+impl Reader for MxlimsReader {
+    fn name(&self) -> &'static str {
+        "mxlims"
+    }
+
+    fn sniff(&self, _path: &Path, head: &[u8]) -> bool {
+        let text = String::from_utf8_lossy(head);
+        text.trim_start().starts_with('{') && text.contains("\"version\"")
+    }
+
+    fn read(&self, path: &Path, _options: &ReadOptions) -> Result<Vec<Fragment>, ReadError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ReadError::new(path, "file", "a readable UTF-8 file", e.to_string()))?;
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+            ReadError::new(
+                path,
+                format!("line {}, column {}", e.line(), e.column()),
+                "valid JSON",
+                e.to_string(),
+            )
+        })?;
+        match parse_message(&value, &Options::default()) {
+            Ok((message, _)) => Ok(vec![Fragment::Message {
+                value,
+                message: Box::new(message),
+            }]),
+            Err(report) => {
+                let first = report.errors().next().cloned();
+                let n = report.errors().count();
+                Err(match first {
+                    Some(f) => ReadError::new(
+                        path,
+                        format!(
+                            "{} [{}]",
+                            if f.pointer.is_empty() {
+                                "(document)"
+                            } else {
+                                &f.pointer
+                            },
+                            f.rule
+                        ),
+                        f.expected,
+                        format!(
+                            "{}{}",
+                            f.found,
+                            if n > 1 {
+                                format!(
+                                    " (and {} more errors; run `mxpipe validate` for all)",
+                                    n - 1
+                                )
+                            } else {
+                                String::new()
+                            }
+                        ),
+                    ),
+                    None => ReadError::new(path, "(document)", "a valid MXLIMS message", "invalid"),
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,479 @@
+//! NeXus/NXmx master files (HDF5). Reads metadata datasets only; `/entry/data/data_*` external
+//! links and virtual datasets are never opened. Paths follow the NXmx application definition,
+//! with the fallbacks seen in DLS/nexgen and DECTRIS files (see `docs/ingest.md`).
+
+use std::path::Path;
+
+use hdf5::types::{FixedAscii, FixedUnicode, TypeDescriptor, VarLenAscii, VarLenUnicode};
+use indexmap::IndexMap;
+
+use crate::{Fragment, ImageRun, ReadError, ReadOptions, Reader, template_of};
+
+/// Reader for NXmx master files.
+pub struct NxmxReader;
+
+const HDF5_SIGNATURE: &[u8] = b"\x89HDF\r\n\x1a\n";
+
+impl Reader for NxmxReader {
+    fn name(&self) -> &'static str {
+        "nxmx"
+    }
+
+    fn sniff(&self, _path: &Path, head: &[u8]) -> bool {
+        head.starts_with(HDF5_SIGNATURE)
+    }
+
+    fn read(&self, path: &Path, options: &ReadOptions) -> Result<Vec<Fragment>, ReadError> {
+        let _quiet = hdf5::silence_errors(true);
+        let file = hdf5::File::open(path).map_err(|e| {
+            ReadError::new(
+                path,
+                "file",
+                "an HDF5 file (NeXus/NXmx master)",
+                short(&e.to_string()),
+            )
+        })?;
+        let run = read_run(&File { f: &file, path }, options)?;
+        Ok(vec![Fragment::Images(Box::new(run))])
+    }
+}
+
+fn short(text: &str) -> String {
+    text.lines()
+        .next()
+        .unwrap_or(text)
+        .chars()
+        .take(160)
+        .collect()
+}
+
+struct File<'a> {
+    f: &'a hdf5::File,
+    path: &'a Path,
+}
+
+impl File<'_> {
+    fn err(&self, location: &str, expected: &str, found: impl Into<String>) -> ReadError {
+        ReadError::new(self.path, location, expected, found)
+    }
+
+    fn dataset(&self, p: &str) -> Option<hdf5::Dataset> {
+        self.f.dataset(p).ok()
+    }
+
+    fn units(&self, p: &str) -> Option<String> {
+        let ds = self.dataset(p)?;
+        let attr = ds.attr("units").ok()?;
+        read_attr_string(&attr)
+    }
+
+    /// Numbers of a dataset (scalar or array), with the dataset path for error messages.
+    fn floats(&self, p: &str) -> Result<Option<Vec<f64>>, ReadError> {
+        let Some(ds) = self.dataset(p) else {
+            return Ok(None);
+        };
+        let values = if ds.shape().is_empty() {
+            ds.read_scalar::<f64>().map(|v| vec![v])
+        } else {
+            ds.read_raw::<f64>()
+        };
+        values
+            .map(Some)
+            .map_err(|e| self.err(p, "a numeric dataset", short(&e.to_string())))
+    }
+
+    fn float(&self, p: &str) -> Result<Option<f64>, ReadError> {
+        Ok(self.floats(p)?.and_then(|v| v.first().copied()))
+    }
+
+    fn first_float(&self, paths: &[&str]) -> Result<Option<(f64, String)>, ReadError> {
+        for p in paths {
+            if let Some(v) = self.float(p)? {
+                return Ok(Some((v, (*p).to_owned())));
+            }
+        }
+        Ok(None)
+    }
+
+    fn string(&self, p: &str) -> Result<Option<String>, ReadError> {
+        let Some(ds) = self.dataset(p) else {
+            return Ok(None);
+        };
+        read_dataset_string(&ds)
+            .map(Some)
+            .ok_or_else(|| self.err(p, "a string (fixed- or variable-length)", "another type"))
+    }
+}
+
+fn read_dataset_string(ds: &hdf5::Dataset) -> Option<String> {
+    let desc = ds.dtype().ok()?.to_descriptor().ok()?;
+    let text = match desc {
+        TypeDescriptor::FixedAscii(_) => ds
+            .read_scalar::<FixedAscii<1024>>()
+            .ok()
+            .map(|s| s.as_str().to_owned())
+            .or_else(|| {
+                ds.read_raw::<FixedAscii<1024>>()
+                    .ok()
+                    .and_then(|v| v.first().map(|s| s.as_str().to_owned()))
+            }),
+        TypeDescriptor::FixedUnicode(_) => ds
+            .read_scalar::<FixedUnicode<1024>>()
+            .ok()
+            .map(|s| s.as_str().to_owned())
+            .or_else(|| {
+                ds.read_raw::<FixedUnicode<1024>>()
+                    .ok()
+                    .and_then(|v| v.first().map(|s| s.as_str().to_owned()))
+            }),
+        TypeDescriptor::VarLenAscii => ds
+            .read_scalar::<VarLenAscii>()
+            .ok()
+            .map(|s| s.as_str().to_owned())
+            .or_else(|| {
+                ds.read_raw::<VarLenAscii>()
+                    .ok()
+                    .and_then(|v| v.first().map(|s| s.as_str().to_owned()))
+            }),
+        TypeDescriptor::VarLenUnicode => ds
+            .read_scalar::<VarLenUnicode>()
+            .ok()
+            .map(|s| s.as_str().to_owned())
+            .or_else(|| {
+                ds.read_raw::<VarLenUnicode>()
+                    .ok()
+                    .and_then(|v| v.first().map(|s| s.as_str().to_owned()))
+            }),
+        _ => None,
+    }?;
+    Some(text.trim_end_matches('\0').trim().to_owned())
+}
+
+fn read_attr_string(attr: &hdf5::Attribute) -> Option<String> {
+    let desc = attr.dtype().ok()?.to_descriptor().ok()?;
+    let text = match desc {
+        TypeDescriptor::FixedAscii(_) => attr
+            .read_scalar::<FixedAscii<1024>>()
+            .ok()
+            .map(|s| s.as_str().to_owned()),
+        TypeDescriptor::FixedUnicode(_) => attr
+            .read_scalar::<FixedUnicode<1024>>()
+            .ok()
+            .map(|s| s.as_str().to_owned()),
+        TypeDescriptor::VarLenAscii => attr
+            .read_scalar::<VarLenAscii>()
+            .ok()
+            .map(|s| s.as_str().to_owned()),
+        TypeDescriptor::VarLenUnicode => attr
+            .read_scalar::<VarLenUnicode>()
+            .ok()
+            .map(|s| s.as_str().to_owned()),
+        _ => None,
+    }?;
+    Some(text.trim_end_matches('\0').trim().to_owned())
+}
+
+/// Factor from a length unit to mm.
+fn to_mm(units: Option<&str>) -> f64 {
+    match units.map(|u| u.trim().to_ascii_lowercase()).as_deref() {
+        Some("m" | "meter" | "metre" | "meters" | "metres") => 1000.0,
+        Some("um" | "micron" | "microns" | "micrometer" | "micrometre" | "µm") => 0.001,
+        Some("nm") => 1e-6,
+        _ => 1.0,
+    }
+}
+
+/// Factor from an angle unit to degrees.
+fn to_deg(units: Option<&str>) -> f64 {
+    match units.map(|u| u.trim().to_ascii_lowercase()).as_deref() {
+        Some("rad" | "radian" | "radians") => 180.0 / std::f64::consts::PI,
+        _ => 1.0,
+    }
+}
+
+struct Axis {
+    name: String,
+    rotation: bool,
+    values: Vec<f64>,
+    increment: Option<f64>,
+}
+
+fn read_axes(f: &File<'_>) -> Result<Vec<Axis>, ReadError> {
+    let mut out: Vec<Axis> = Vec::new();
+    for group in ["/entry/sample/transformations", "/entry/data"] {
+        let Ok(g) = f.f.group(group) else { continue };
+        let names = g.member_names().unwrap_or_default();
+        for name in names {
+            if name.starts_with("data")
+                || name.ends_with("_end")
+                || name.ends_with("_increment_set")
+                || out.iter().any(|a| a.name == name)
+            {
+                continue;
+            }
+            let p = format!("{group}/{name}");
+            let Some(ds) = f.dataset(&p) else { continue };
+            let kind = ds
+                .attr("transformation_type")
+                .ok()
+                .and_then(|a| read_attr_string(&a));
+            let units = f.units(&p);
+            let rotation = match kind.as_deref() {
+                Some("rotation") => true,
+                Some("translation") => false,
+                _ => matches!(units.as_deref(), Some("deg" | "degree" | "degrees" | "rad")),
+            };
+            if kind.is_none() && units.is_none() {
+                continue;
+            }
+            let Ok(Some(raw)) = f.floats(&p) else {
+                continue;
+            };
+            let factor = if rotation {
+                to_deg(units.as_deref())
+            } else {
+                to_mm(units.as_deref())
+            };
+            let increment = f
+                .float(&format!("{group}/{name}_increment_set"))?
+                .map(|v| v * factor);
+            out.push(Axis {
+                name,
+                rotation,
+                values: raw.into_iter().map(|v| v * factor).collect(),
+                increment,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn moves(a: &Axis) -> bool {
+    a.values.len() > 1 && a.values.iter().any(|v| (v - a.values[0]).abs() > 1e-9)
+}
+
+fn with_zone(text: &str, options: &ReadOptions) -> String {
+    if chrono::DateTime::parse_from_rfc3339(text).is_ok() {
+        return text.to_owned();
+    }
+    match chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f") {
+        Ok(naive) => {
+            let offset = options
+                .naive_time_offset
+                .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("zero offset"));
+            naive
+                .and_local_timezone(offset)
+                .single()
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_else(|| text.to_owned())
+        }
+        Err(_) => text.to_owned(),
+    }
+}
+
+fn read_run(f: &File<'_>, options: &ReadOptions) -> Result<ImageRun, ReadError> {
+    if f.f.group("/entry").is_err() {
+        return Err(f.err(
+            "/entry",
+            "an NXentry group /entry (NeXus/NXmx master file)",
+            "no /entry group",
+        ));
+    }
+    if let Some(def) = f.string("/entry/definition")?
+        && !def.eq_ignore_ascii_case("NXmx")
+    {
+        return Err(f.err("/entry/definition", "\"NXmx\"", format!("{def:?}")));
+    }
+    let wavelength_paths = [
+        "/entry/instrument/beam/incident_wavelength",
+        "/entry/instrument/beam/wavelength",
+        "/entry/instrument/monochromator/wavelength",
+        "/entry/sample/beam/incident_wavelength",
+    ];
+    let (wavelength_raw, wl_path) = f.first_float(&wavelength_paths)?.ok_or_else(|| {
+        f.err(
+            "/entry/instrument/beam/incident_wavelength",
+            "the incident wavelength (NXmx requires it)",
+            "no such dataset",
+        )
+    })?;
+    let wavelength_a = match f.units(&wl_path).map(|u| u.to_ascii_lowercase()).as_deref() {
+        Some("nm") => wavelength_raw * 10.0,
+        Some("m") => wavelength_raw * 1e10,
+        _ => wavelength_raw,
+    };
+    if !(wavelength_a > 0.0 && wavelength_a < 100.0) {
+        return Err(f.err(
+            &wl_path,
+            "a wavelength in Å between 0 and 100",
+            wavelength_raw.to_string(),
+        ));
+    }
+    let axes = read_axes(f)?;
+    let nimages = f
+        .float("/entry/instrument/detector/detectorSpecific/nimages")?
+        .map(|v| v as i64);
+    let rotating: Vec<&Axis> = axes
+        .iter()
+        .filter(|a| a.rotation && (moves(a) || a.increment.is_some_and(|i| i.abs() > 1e-12)))
+        .collect();
+    let translating: Vec<&Axis> = axes.iter().filter(|a| !a.rotation && moves(a)).collect();
+    let number_images = axes
+        .iter()
+        .map(|a| a.values.len() as i64)
+        .filter(|&n| n > 1)
+        .max()
+        .or(nimages)
+        .ok_or_else(|| {
+            f.err(
+                "/entry/data",
+                "per-image axis positions or detectorSpecific/nimages",
+                "neither",
+            )
+        })?;
+    let (scan, sweep_type, step) = if let Some(a) = rotating.first() {
+        let step = a.increment.filter(|i| i.abs() > 1e-12).unwrap_or_else(|| {
+            if a.values.len() > 1 {
+                a.values[1] - a.values[0]
+            } else {
+                0.0
+            }
+        });
+        ((*a).name.clone(), "simple", step)
+    } else if let Some(fast) = translating
+        .iter()
+        .find(|a| (a.values[1] - a.values[0]).abs() > 1e-9)
+        .or(translating.first())
+    {
+        let kind = if translating.len() > 1 {
+            "mesh"
+        } else {
+            "line"
+        };
+        (fast.name.clone(), kind, fast.values[1] - fast.values[0])
+    } else {
+        let name = axes
+            .iter()
+            .find(|a| a.rotation)
+            .map(|a| a.name.clone())
+            .unwrap_or_else(|| "omega".into());
+        (name, "still", 0.0)
+    };
+    let scan_axis = axes.iter().find(|a| a.name == scan);
+    let scan_start = scan_axis
+        .and_then(|a| a.values.first().copied())
+        .unwrap_or(0.0);
+    let mut axes_start = IndexMap::new();
+    let mut axes_end = IndexMap::new();
+    for a in &axes {
+        if let Some(v) = a.values.first() {
+            axes_start.insert(a.name.clone(), *v);
+        }
+        if moves(a) || (a.name == scan && sweep_type == "simple") {
+            let last = if a.name == scan && sweep_type == "simple" {
+                scan_start + step * number_images as f64
+            } else {
+                *a.values.last().expect("non-empty")
+            };
+            axes_end.insert(a.name.clone(), last);
+        }
+    }
+    let (number_lines, mesh_range) = if sweep_type == "mesh" {
+        let fast = translating
+            .iter()
+            .find(|a| a.name == scan)
+            .expect("scan axis translates");
+        let slow = translating
+            .iter()
+            .find(|a| a.name != scan)
+            .expect("mesh has two moving axes");
+        let mut rows: Vec<i64> = slow
+            .values
+            .iter()
+            .map(|v| (v * 1e6).round() as i64)
+            .collect();
+        rows.dedup();
+        let range = |a: &Axis| {
+            a.values.iter().cloned().fold(f64::MIN, f64::max)
+                - a.values.iter().cloned().fold(f64::MAX, f64::min)
+        };
+        (Some(rows.len() as i64), Some([range(fast), range(slow)]))
+    } else {
+        (None, None)
+    };
+    let distance = match f.first_float(&[
+        "/entry/instrument/detector/distance",
+        "/entry/instrument/detector/detector_distance",
+    ])? {
+        Some((v, p)) => Some(v * to_mm(f.units(&p).as_deref().or(Some("m")))),
+        None => None,
+    };
+    let beam = match (
+        f.float("/entry/instrument/detector/beam_center_x")?,
+        f.float("/entry/instrument/detector/beam_center_y")?,
+    ) {
+        (Some(x), Some(y)) => Some([x, y]),
+        _ => None,
+    };
+    let file_name = f
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let prefix = file_name
+        .trim_end_matches(".nxs")
+        .trim_end_matches(".h5")
+        .trim_end_matches("_master")
+        .to_owned();
+    let directory = f
+        .path
+        .parent()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let _ = template_of;
+    Ok(ImageRun {
+        source: f.path.to_owned(),
+        format: "nxmx",
+        directory,
+        template: file_name,
+        prefix,
+        first_image: 1,
+        number_images,
+        file_type: "HDF5",
+        scan_axis: scan,
+        scan_start,
+        scan_step: step,
+        sweep_type,
+        number_lines,
+        mesh_range,
+        axes_start,
+        axes_end,
+        exposure_s: f.float("/entry/instrument/detector/count_time")?,
+        wavelength_a: Some(wavelength_a),
+        distance_mm: distance,
+        beam_center_px: beam,
+        detector: f.string("/entry/instrument/detector/description")?,
+        detector_serial: f.string("/entry/instrument/detector/detector_number")?,
+        transmission_pct: f
+            .float("/entry/instrument/attenuator/attenuator_transmission")?
+            .map(|t| t * 100.0),
+        start_time: f
+            .string("/entry/start_time")?
+            .map(|t| with_zone(&t, options)),
+        end_time: match f.string("/entry/end_time")? {
+            Some(t) => Some(t),
+            None => f.string("/entry/end_time_estimated")?,
+        }
+        .map(|t| with_zone(&t, options)),
+        sample_name: f.string("/entry/sample/name")?.filter(|s| !s.is_empty()),
+        instrument: match f.string("/entry/instrument/name")? {
+            Some(n) => Some(n),
+            None => f.string("/entry/source/name")?,
+        },
+    })
+}
+
+/// Give a naive ISO timestamp the configured offset (used by other readers too).
+pub fn zone_naive(text: &str, options: &ReadOptions) -> String {
+    with_zone(text, options)
+}

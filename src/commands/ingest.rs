@@ -1,0 +1,291 @@
+//! `mxpipe ingest`: read files, assemble collection metadata into messages, store them in one run.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use mxpipe_ingest::assemble::{AssembleOptions, assemble};
+use mxpipe_ingest::{Fragment, ImageRun, ReadError, ReadOptions, Reader, detect, reader_named};
+use mxpipe_model::validate::{Options, parse_message};
+use mxpipe_store::{PreparedMessage, SourceFile, Store, prepare_message};
+use serde_json::Value;
+
+use crate::cli::TableFormat;
+use crate::commands::table::print_table;
+
+/// Settings of one ingest run.
+pub struct IngestArgs<'a> {
+    /// Files and folders.
+    pub paths: &'a [PathBuf],
+    /// Forced reader.
+    pub format: Option<&'a str>,
+    /// Continue after bad files.
+    pub keep_going: bool,
+    /// Session for collection files.
+    pub session: Option<mxpipe_model::Session>,
+    /// Read options.
+    pub read: ReadOptions,
+    /// Summary format.
+    pub output: TableFormat,
+    /// Store folder (skipped when walking).
+    pub store_dir: Option<PathBuf>,
+}
+
+struct Failure {
+    path: String,
+    reason: String,
+}
+
+/// Run; returns the exit status.
+pub async fn run(store: &Store, args: IngestArgs<'_>) -> u8 {
+    let files = match expand(args.paths, args.store_dir.as_deref()) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let forced = match args.format.map(|f| reader_named(f).ok_or(f)) {
+        Some(Ok(r)) => Some(r),
+        Some(Err(f)) => {
+            eprintln!("error: unknown --format {f:?}; use one of mxlims, nxmx, cbf");
+            return 2;
+        }
+        None => None,
+    };
+    let started = Instant::now();
+    let bar = ProgressBar::new(files.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} reading [{bar:30}] {pos}/{len} files  {per_sec}  {msg}",
+        )
+        .expect("template")
+        .progress_chars("=> "),
+    );
+    let mut failures: Vec<Failure> = Vec::new();
+    let mut prepared: Vec<PreparedMessage> = Vec::new();
+    let mut runs: Vec<ImageRun> = Vec::new();
+    for file in &files {
+        bar.set_message(
+            file.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+        let result = read_one(file, forced, &args.read);
+        bar.inc(1);
+        match result {
+            Ok(fragments) => {
+                for fragment in fragments {
+                    match fragment {
+                        Fragment::Message { value, message } => match source_file(file, "mxlims") {
+                            Ok(src) => prepared.push(prepare_message(&value, *message, vec![src])),
+                            Err(e) => failures.push(Failure {
+                                path: file.display().to_string(),
+                                reason: e,
+                            }),
+                        },
+                        Fragment::Images(run) => runs.push(*run),
+                    }
+                }
+            }
+            Err(e) => {
+                failures.push(Failure {
+                    path: file.display().to_string(),
+                    reason: format!("{}: expected {}; found {}", e.location, e.expected, e.found),
+                });
+                if !args.keep_going {
+                    bar.finish_and_clear();
+                    eprintln!(
+                        "error: {e}\nnothing was stored; fix the file or pass --keep-going to ingest the others"
+                    );
+                    return 1;
+                }
+            }
+        }
+    }
+    bar.finish_and_clear();
+    let assembled = assemble(
+        runs,
+        &AssembleOptions {
+            session: args.session.clone(),
+        },
+    );
+    for a in assembled {
+        let formats: Vec<&str> = a
+            .sources
+            .iter()
+            .map(|p| {
+                if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("cbf")) {
+                    "cbf"
+                } else {
+                    "nxmx"
+                }
+            })
+            .collect();
+        match validate_assembled(&a.message) {
+            Ok(message) => {
+                let sources: Result<Vec<SourceFile>, String> = a
+                    .sources
+                    .iter()
+                    .zip(formats)
+                    .map(|(p, f)| source_file(p, f))
+                    .collect();
+                match sources {
+                    Ok(s) => prepared.push(prepare_message(&a.message, message, s)),
+                    Err(e) => failures.push(Failure {
+                        path: a.sources[0].display().to_string(),
+                        reason: e,
+                    }),
+                }
+            }
+            Err(reason) => {
+                for p in &a.sources {
+                    failures.push(Failure {
+                        path: p.display().to_string(),
+                        reason: format!("assembled message is not valid MXLIMS: {reason}"),
+                    });
+                }
+                if !args.keep_going {
+                    eprintln!(
+                        "error: {}: {reason}\nnothing was stored",
+                        a.sources[0].display()
+                    );
+                    return 1;
+                }
+            }
+        }
+    }
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let spinner = ProgressBar::new_spinner();
+    spinner.set_message(format!(
+        "committing {} messages to {}",
+        prepared.len(),
+        store.root()
+    ));
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    let outcome = store.ingest(&prepared, Some(&command)).await;
+    spinner.finish_and_clear();
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!(
+                "error: {e}\nnothing was committed (leftover rows are invisible; `mxpipe store repair` removes them)"
+            );
+            return 1;
+        }
+    };
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for p in &prepared {
+        let (new, changed, unchanged) = outcome
+            .per_message
+            .get(&p.message_id)
+            .copied()
+            .unwrap_or_default();
+        let status = if new + changed > 0 {
+            "ingested"
+        } else {
+            "unchanged"
+        };
+        for s in &p.sources {
+            rows.push(vec![
+                s.path.clone(),
+                s.format.clone(),
+                status.into(),
+                format!("{new} new, {changed} changed, {unchanged} unchanged objects"),
+            ]);
+        }
+    }
+    for f in &failures {
+        rows.push(vec![
+            f.path.clone(),
+            "-".into(),
+            "failed".into(),
+            f.reason.clone(),
+        ]);
+    }
+    print_table(&["file", "format", "status", "detail"], &rows, args.output);
+    let (new, changed, unchanged) = outcome.totals();
+    eprintln!(
+        "{} files in {:.1} s ({:.0} files/s): {new} new, {changed} changed, {unchanged} unchanged objects; {} failed; {}",
+        files.len(),
+        started.elapsed().as_secs_f64(),
+        files.len() as f64 / started.elapsed().as_secs_f64().max(1e-9),
+        failures.len(),
+        if outcome.committed {
+            format!("committed as ingest {}", outcome.ingest_id)
+        } else {
+            "nothing new to commit".into()
+        }
+    );
+    if failures.is_empty() { 0 } else { 1 }
+}
+
+fn read_one(
+    file: &Path,
+    forced: Option<&'static dyn Reader>,
+    options: &ReadOptions,
+) -> Result<Vec<Fragment>, ReadError> {
+    let reader = match forced {
+        Some(r) => r,
+        None => detect(file)?,
+    };
+    reader.read(file, options)
+}
+
+fn validate_assembled(message: &Value) -> Result<mxpipe_model::AnyMessage, String> {
+    match parse_message(message, &Options::default()) {
+        Ok((m, _)) => Ok(m),
+        Err(report) => Err(report
+            .errors()
+            .map(|f| {
+                format!(
+                    "{} [{}]: expected {}; found {}",
+                    f.pointer, f.rule, f.expected, f.found
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")),
+    }
+}
+
+fn source_file(path: &Path, format: &str) -> Result<SourceFile, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    Ok(SourceFile {
+        path: abs.display().to_string(),
+        sha256: mxpipe_store::prepare::sha256_hex(&bytes),
+        bytes: bytes.len() as u64,
+        format: format.to_owned(),
+    })
+}
+
+/// Files named, and files below folders (sorted; hidden files and the store itself skipped).
+fn expand(paths: &[PathBuf], store_dir: Option<&Path>) -> Result<Vec<PathBuf>, String> {
+    let store_abs = store_dir.and_then(|p| p.canonicalize().ok());
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            for entry in walkdir::WalkDir::new(p)
+                .sort_by_file_name()
+                .into_iter()
+                .filter_entry(|e| {
+                    let hidden = e.depth() > 0 && e.file_name().to_string_lossy().starts_with('.');
+                    let is_store = store_abs
+                        .as_ref()
+                        .is_some_and(|s| e.path().canonicalize().ok().as_ref() == Some(s));
+                    !hidden && !is_store
+                })
+            {
+                let entry = entry.map_err(|e| format!("{}: {e}", p.display()))?;
+                if entry.file_type().is_file() {
+                    out.push(entry.into_path());
+                }
+            }
+        } else if p.is_file() {
+            out.push(p.clone());
+        } else {
+            return Err(format!("{}: no such file or folder", p.display()));
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,61 @@
+//! Printing rows as an aligned table, CSV or JSON (`--output table|csv|json`).
+
+use crate::cli::TableFormat;
+
+/// Print `rows` under `header` in the chosen format.
+pub fn print_table(header: &[&str], rows: &[Vec<String>], format: TableFormat) {
+    match format {
+        TableFormat::Table => {
+            let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+            for r in rows {
+                for (i, c) in r.iter().enumerate() {
+                    widths[i] = widths[i].max(c.chars().count().min(100));
+                }
+            }
+            let line = |cells: Vec<String>| {
+                let parts: Vec<String> = cells
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| format!("{:<w$}", c, w = widths[i]))
+                    .collect();
+                println!("{}", parts.join("  ").trim_end());
+            };
+            line(header.iter().map(|h| h.to_string()).collect());
+            line(widths.iter().map(|w| "-".repeat(*w)).collect());
+            for r in rows {
+                line(r.clone());
+            }
+        }
+        TableFormat::Csv => {
+            let esc = |s: &str| {
+                if s.contains([',', '"', '\n']) {
+                    format!("\"{}\"", s.replace('"', "\"\""))
+                } else {
+                    s.to_owned()
+                }
+            };
+            println!(
+                "{}",
+                header.iter().map(|h| esc(h)).collect::<Vec<_>>().join(",")
+            );
+            for r in rows {
+                println!("{}", r.iter().map(|c| esc(c)).collect::<Vec<_>>().join(","));
+            }
+        }
+        TableFormat::Json => {
+            let list: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| {
+                    serde_json::Value::Object(
+                        header
+                            .iter()
+                            .zip(r)
+                            .map(|(h, c)| ((*h).to_owned(), serde_json::Value::from(c.as_str())))
+                            .collect(),
+                    )
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&list).expect("JSON"));
+        }
+    }
+}

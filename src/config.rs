@@ -1,0 +1,99 @@
+//! The configuration file (TOML). Looked for at `--config FILE`, then `$MXPIPE_CONFIG`, then
+//! `./mxpipe.toml`; every setting has a default, so no file is needed. Secrets are never written in
+//! the file: object-store credentials come from the environment (`AWS_ACCESS_KEY_ID`,
+//! `AWS_SECRET_ACCESS_KEY`, ...), and are never logged.
+//!
+//! ```toml
+//! [store]
+//! location = "./mxpipe-store"   # or s3://bucket/prefix
+//! site = "DLS"                  # written on every row
+//!
+//! [ingest]
+//! timezone = "+01:00"           # offset for naive timestamps (CBF headers)
+//! ```
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Store settings.
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// Ingest settings.
+    #[serde(default)]
+    pub ingest: IngestConfig,
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Store location (path or URL).
+    pub location: Option<String>,
+    /// Site name.
+    pub site: Option<String>,
+    /// Object-store options that are not secret (endpoint, region, allow_http).
+    #[serde(default)]
+    pub options: HashMap<String, String>,
+}
+
+/// `[ingest]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Offset for naive timestamps, e.g. `+01:00`.
+    pub timezone: Option<String>,
+}
+
+/// Environment variables passed to the object store when set (credentials stay out of files).
+const STORAGE_ENV: &[&str] = &[
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_ALLOW_HTTP",
+];
+
+impl Config {
+    /// Load the configuration (see the module docs for where it is looked for).
+    pub fn load(explicit: Option<&Path>) -> Result<Config, String> {
+        let path: Option<PathBuf> = explicit
+            .map(Path::to_owned)
+            .or_else(|| std::env::var_os("MXPIPE_CONFIG").map(PathBuf::from))
+            .or_else(|| Some(PathBuf::from("mxpipe.toml")).filter(|p| p.is_file()));
+        let Some(path) = path else {
+            return Ok(Config::default());
+        };
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("{}: cannot read the configuration: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Storage options: the file's non-secret options plus credentials from the environment.
+    pub fn storage_options(&self) -> HashMap<String, String> {
+        let mut out = self.store.options.clone();
+        for key in STORAGE_ENV {
+            if let Ok(v) = std::env::var(key) {
+                out.insert((*key).to_owned(), v);
+            }
+        }
+        out
+    }
+}
+
+/// Parse `+01:00`, `-05:00`, `Z` or `UTC`.
+pub fn parse_offset(text: &str) -> Result<chrono::FixedOffset, String> {
+    if text.eq_ignore_ascii_case("z") || text.eq_ignore_ascii_case("utc") {
+        return Ok(chrono::FixedOffset::east_opt(0).expect("zero"));
+    }
+    let probe = format!("2000-01-01T00:00:00{text}");
+    chrono::DateTime::parse_from_rfc3339(&probe)
+        .map(|t| *t.offset())
+        .map_err(|_| format!("expected a UTC offset such as +01:00 or Z, found {text:?}"))
+}

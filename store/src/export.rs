@@ -1,0 +1,332 @@
+//! Export from the store back to an MXLIMS message: choose objects (an experiment with its
+//! results, a sample, a shipment, a session), take each object's latest committed version, give
+//! it a key (its original key where free) and rewrite links to those keys.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde_json::{Map, Value};
+
+use crate::read::{COMMITTED, strings};
+use crate::{Result, Store, StoreError};
+
+/// What to export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// An experiment (or any job), its datasets, the processing that used them and its results,
+    /// and everything these link to.
+    Experiment(String),
+    /// A sample, the jobs and logistical samples that name it (with their results), and
+    /// everything these link to.
+    Sample(String),
+    /// A shipment, everything contained in it at any depth, and everything these link to.
+    Shipment(String),
+    /// Every experiment, processing job and shipment whose mxpipe session is this visit label
+    /// (e.g. `mx23694-12`).
+    Session(String),
+}
+
+/// Fields followed backwards from an object to the data and jobs derived from it.
+const RESULT_FIELDS: &[&str] = &[
+    "sourceRef",
+    "inputDataRefs",
+    "derivedFromRef",
+    "startedFromRef",
+];
+/// Dictionary order of an exported message.
+const TYPE_ORDER: &[&str] = &[
+    "MxExperiment",
+    "MxProcessing",
+    "VolumeScan",
+    "CollectionSweep",
+    "ReflectionSet",
+    "Shipment",
+    "Dewar",
+    "Puck",
+    "Pin",
+    "MultiPin",
+    "PinPosition",
+    "Plate",
+    "PlateWell",
+    "WellDrop",
+    "DropRegion",
+    "Crystal",
+    "MacromoleculeSample",
+    "Macromolecule",
+    "Medium",
+];
+
+struct StoredObject {
+    mxlims_type: String,
+    key: String,
+    json: Value,
+}
+
+struct Link {
+    from: String,
+    field: String,
+    index: Option<usize>,
+    to: Option<String>,
+    to_type: String,
+}
+
+impl Store {
+    /// Build an MXLIMS message for a selection; errors if the selection matches nothing.
+    pub async fn export_message(&self, selection: &Selection) -> Result<Value> {
+        let ctx = self.session().await?;
+        // Latest committed version of every object.
+        let sql = "SELECT o.uuid, o.ingest_id, o.mxlims_type, o.message_key, o.object_json FROM objects o \
+                   JOIN ingests i ON o.ingest_id = i.ingest_id ORDER BY i.committed_at";
+        let mut latest: HashMap<String, (String, StoredObject)> = HashMap::new();
+        for b in ctx.sql(sql).await?.collect().await? {
+            let (u, ing, ty, key, js) = (
+                strings(&b, 0),
+                strings(&b, 1),
+                strings(&b, 2),
+                strings(&b, 3),
+                strings(&b, 4),
+            );
+            for i in 0..b.num_rows() {
+                let json: Value = serde_json::from_str(js.value(i)).map_err(|e| {
+                    StoreError::Data(format!(
+                        "object {}: stored JSON unreadable: {e}",
+                        u.value(i)
+                    ))
+                })?;
+                latest.insert(
+                    u.value(i).to_owned(),
+                    (
+                        ing.value(i).to_owned(),
+                        StoredObject {
+                            mxlims_type: ty.value(i).to_owned(),
+                            key: key.value(i).to_owned(),
+                            json,
+                        },
+                    ),
+                );
+            }
+        }
+        let mut links: Vec<Link> = Vec::new();
+        let sql = format!(
+            "SELECT from_uuid, ingest_id, field, list_index, to_uuid, to_type FROM links WHERE {COMMITTED}"
+        );
+        for b in ctx.sql(&sql).await?.collect().await? {
+            let (f, ing, field, to, to_type) = (
+                strings(&b, 0),
+                strings(&b, 1),
+                strings(&b, 2),
+                strings(&b, 4),
+                strings(&b, 5),
+            );
+            let idx = b
+                .column(3)
+                .as_any()
+                .downcast_ref::<arrow::array::Int64Array>()
+                .expect("list_index is int64");
+            for i in 0..b.num_rows() {
+                // Only links of the latest version of each object.
+                if latest
+                    .get(f.value(i))
+                    .is_some_and(|(ing_latest, _)| ing_latest == ing.value(i))
+                {
+                    links.push(Link {
+                        from: f.value(i).to_owned(),
+                        field: field.value(i).to_owned(),
+                        index: (!arrow::array::Array::is_null(idx, i))
+                            .then(|| idx.value(i) as usize),
+                        to: (!to.is_null(i)).then(|| to.value(i).to_owned()),
+                        to_type: to_type.value(i).to_owned(),
+                    });
+                }
+            }
+        }
+        let start = self
+            .starting_points(&ctx, selection, &latest, &links)
+            .await?;
+        if start.is_empty() {
+            return Err(StoreError::Data(format!(
+                "nothing stored matches {selection:?}"
+            )));
+        }
+        let chosen = closure(start, selection, &links);
+        Ok(build_message(
+            &chosen,
+            &latest.into_iter().map(|(k, (_, o))| (k, o)).collect(),
+            &links,
+        ))
+    }
+
+    async fn starting_points(
+        &self,
+        ctx: &datafusion::prelude::SessionContext,
+        selection: &Selection,
+        latest: &HashMap<String, (String, StoredObject)>,
+        links: &[Link],
+    ) -> Result<HashSet<String>> {
+        let mut start = HashSet::new();
+        match selection {
+            Selection::Experiment(u) | Selection::Shipment(u) | Selection::Sample(u) => {
+                if latest.contains_key(u) {
+                    start.insert(u.clone());
+                }
+                if let Selection::Sample(u) = selection {
+                    for l in links
+                        .iter()
+                        .filter(|l| l.field == "sampleRef" && l.to.as_deref() == Some(u))
+                    {
+                        start.insert(l.from.clone());
+                    }
+                }
+            }
+            Selection::Session(visit) => {
+                let sql = format!(
+                    "SELECT DISTINCT object_uuid FROM sessions WHERE {COMMITTED} AND visit = '{}'",
+                    visit.replace('\'', "''")
+                );
+                for b in ctx.sql(&sql).await?.collect().await? {
+                    let c = strings(&b, 0);
+                    start.extend(
+                        (0..b.num_rows())
+                            .map(|i| c.value(i).to_owned())
+                            .filter(|u| latest.contains_key(u)),
+                    );
+                }
+            }
+        }
+        Ok(start)
+    }
+}
+
+fn closure(start: HashSet<String>, selection: &Selection, links: &[Link]) -> HashSet<String> {
+    let mut set = start;
+    // Backwards: contents of a shipment; results of jobs and datasets.
+    loop {
+        let before = set.len();
+        for l in links {
+            let Some(to) = &l.to else { continue };
+            let follow = RESULT_FIELDS.contains(&l.field.as_str())
+                || (l.field == "containerRef"
+                    && matches!(selection, Selection::Shipment(_) | Selection::Session(_)));
+            if follow && set.contains(to) && !set.contains(&l.from) {
+                set.insert(l.from.clone());
+            }
+        }
+        if set.len() == before {
+            break;
+        }
+    }
+    // Forwards: everything the chosen objects link to.
+    loop {
+        let before = set.len();
+        for l in links {
+            if let Some(to) = &l.to
+                && set.contains(&l.from)
+            {
+                set.insert(to.clone());
+            }
+        }
+        if set.len() == before {
+            break;
+        }
+    }
+    set
+}
+
+fn key_number(key: &str, ty: &str) -> u64 {
+    key.strip_prefix(ty)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(u64::MAX)
+}
+
+fn build_message(
+    chosen: &HashSet<String>,
+    objects: &HashMap<String, StoredObject>,
+    links: &[Link],
+) -> Value {
+    // Assign keys: original key where free, else the next free number.
+    let mut by_type: BTreeMap<&str, Vec<(&String, &StoredObject)>> = BTreeMap::new();
+    for u in chosen {
+        if let Some(o) = objects.get(u) {
+            by_type
+                .entry(o.mxlims_type.as_str())
+                .or_default()
+                .push((u, o));
+        }
+    }
+    let mut keys: HashMap<&str, String> = HashMap::new();
+    for (ty, list) in &mut by_type {
+        list.sort_by_key(|(u, o)| (key_number(&o.key, ty), (*u).clone()));
+        let mut used: HashSet<String> = HashSet::new();
+        let mut pending = Vec::new();
+        for (u, o) in list.iter() {
+            if key_number(&o.key, ty) != u64::MAX && used.insert(o.key.clone()) {
+                keys.insert(u.as_str(), o.key.clone());
+            } else {
+                pending.push(u.as_str());
+            }
+        }
+        let mut n = 1;
+        for u in pending {
+            while used.contains(&format!("{ty}{n}")) {
+                n += 1;
+            }
+            used.insert(format!("{ty}{n}"));
+            keys.insert(u, format!("{ty}{n}"));
+        }
+    }
+    let mut stubs: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
+    let mut dicts: BTreeMap<&str, Vec<(String, Value)>> = BTreeMap::new();
+    for (ty, list) in &by_type {
+        for (u, o) in list {
+            let mut json = o.json.clone();
+            for l in links.iter().filter(|l| &&l.from == u) {
+                let target = match l.to.as_deref() {
+                    Some(to) if keys.contains_key(to) => {
+                        format!("#/{}/{}", objects[to].mxlims_type, keys[to])
+                    }
+                    Some(to)
+                        if ["Job", "Dataset", "Sample", "LogisticalSample"]
+                            .contains(&l.to_type.as_str()) =>
+                    {
+                        let dict = stubs.entry(l.to_type.clone()).or_default();
+                        let existing = dict
+                            .iter()
+                            .find(|(_, v)| v["uuid"] == to)
+                            .map(|(k, _)| k.clone());
+                        let key = existing.unwrap_or_else(|| {
+                            let k = format!("{}{}", l.to_type, dict.len() + 1);
+                            dict.insert(
+                                k.clone(),
+                                serde_json::json!({"mxlimsBaseType": l.to_type, "uuid": to}),
+                            );
+                            k
+                        });
+                        format!("#/{}/{key}", l.to_type)
+                    }
+                    _ => continue,
+                };
+                let slot = match l.index {
+                    Some(i) => json.get_mut(&l.field).and_then(|a| a.get_mut(i)),
+                    None => json.get_mut(&l.field),
+                };
+                if let Some(Value::Object(r)) = slot {
+                    r.insert("$ref".into(), Value::from(target));
+                }
+            }
+            dicts
+                .entry(ty)
+                .or_default()
+                .push((keys[u.as_str()].clone(), json));
+        }
+    }
+    let mut out = Map::new();
+    out.insert("version".into(), Value::from(mxpipe_model::MXLIMS_VERSION));
+    for ty in TYPE_ORDER {
+        if let Some(list) = dicts.remove(ty) {
+            out.insert((*ty).into(), Value::Object(list.into_iter().collect()));
+        }
+    }
+    for (dict, entries) in stubs {
+        out.insert(dict, Value::Object(entries));
+    }
+    Value::Object(out)
+}

@@ -1,0 +1,166 @@
+//! # mxpipe-store
+//!
+//! The mxpipe store: a directory (or object-store prefix) of **Delta Lake tables** — Parquet data
+//! files plus a transaction log — readable by DataFusion here and by Spark, Trino, DuckDB or polars
+//! elsewhere. The layout is defined in [`tables`] and documented in `docs/store.md`.
+//!
+//! Guarantees:
+//! - **Atomic across tables**: every row carries its `ingest_id`; an ingest writes all data tables
+//!   first and its `ingests` record last, and readers only see rows whose ingest is recorded.
+//!   [`Store::repair`] deletes rows of ingests that never committed (a crashed process).
+//! - **Idempotent**: an object is written only if its (uuid, content hash) is not stored yet; the
+//!   same uuid with new content becomes a new version. Re-ingesting the same input writes nothing.
+//! - **Concurrent**: appends from several processes are serialised by Delta's optimistic
+//!   concurrency control, with retries.
+
+pub mod export;
+pub mod maintenance;
+pub mod prepare;
+pub mod read;
+pub mod rows;
+pub mod tables;
+pub mod write;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use url::Url;
+
+pub use export::Selection;
+pub use prepare::{PreparedMessage, SourceFile, prepare_message};
+pub use write::{IngestOutcome, ObjectStatus};
+
+/// Default store location (embedded, no server).
+pub const DEFAULT_LOCATION: &str = "./mxpipe-store";
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Delta Lake failed.
+    #[error("store table {table}: {source}")]
+    Delta {
+        /// Table.
+        table: String,
+        /// Cause.
+        #[source]
+        source: deltalake::DeltaTableError,
+    },
+    /// DataFusion failed.
+    #[error("store query failed: {0}")]
+    Query(#[from] datafusion::error::DataFusionError),
+    /// Arrow failed.
+    #[error("store data conversion failed: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+    /// Bad location.
+    #[error("store location {location:?}: {reason}")]
+    Location {
+        /// The location given.
+        location: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Something in the stored data is not as expected.
+    #[error("{0}")]
+    Data(String),
+}
+
+/// Result type of the store.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// An opened store.
+#[derive(Clone)]
+pub struct Store {
+    root: Url,
+    site: String,
+    storage_options: HashMap<String, String>,
+}
+
+impl Store {
+    /// Open (creating the folder if needed) a store at a local path or an object-store URL
+    /// (`file://`, `s3://` with `storage_options` such as `AWS_ENDPOINT_URL`). Rows written
+    /// through this handle carry `site`.
+    pub fn open(
+        location: &str,
+        site: &str,
+        storage_options: HashMap<String, String>,
+    ) -> Result<Store> {
+        let root = if location.contains("://") {
+            let mut url = Url::parse(location).map_err(|e| StoreError::Location {
+                location: location.into(),
+                reason: e.to_string(),
+            })?;
+            if !url.path().ends_with('/') {
+                url.set_path(&format!("{}/", url.path()));
+            }
+            if url.scheme() == "file" {
+                let path = url.to_file_path().map_err(|_| StoreError::Location {
+                    location: location.into(),
+                    reason: "not a local path".into(),
+                })?;
+                std::fs::create_dir_all(&path).map_err(|e| StoreError::Location {
+                    location: location.into(),
+                    reason: e.to_string(),
+                })?;
+            }
+            url
+        } else {
+            let path = Path::new(location);
+            std::fs::create_dir_all(path).map_err(|e| StoreError::Location {
+                location: location.into(),
+                reason: format!("cannot create the folder: {e}"),
+            })?;
+            let abs = path.canonicalize().map_err(|e| StoreError::Location {
+                location: location.into(),
+                reason: e.to_string(),
+            })?;
+            Url::from_directory_path(&abs).map_err(|_| StoreError::Location {
+                location: location.into(),
+                reason: "not an absolute path".into(),
+            })?
+        };
+        if root.scheme() == "file"
+            && let Ok(dir) = root.to_file_path()
+        {
+            for def in tables::ALL {
+                std::fs::create_dir_all(dir.join(def.name)).map_err(|e| StoreError::Location {
+                    location: location.into(),
+                    reason: format!("cannot create table folder {}: {e}", def.name),
+                })?;
+            }
+        }
+        Ok(Store {
+            root,
+            site: site.to_owned(),
+            storage_options,
+        })
+    }
+
+    /// The store's root URL.
+    pub fn root(&self) -> &Url {
+        &self.root
+    }
+
+    /// The site name written on new rows.
+    pub fn site(&self) -> &str {
+        &self.site
+    }
+
+    /// URL of one table.
+    pub fn table_url(&self, table: &str) -> Url {
+        self.root
+            .join(&format!("{table}/"))
+            .expect("table names are URL-safe")
+    }
+
+    pub(crate) async fn open_table(&self, table: &str) -> Result<deltalake::DeltaTable> {
+        deltalake::DeltaTable::try_from_url_with_storage_options(
+            self.table_url(table),
+            self.storage_options.clone(),
+        )
+        .await
+        .map_err(|source| StoreError::Delta {
+            table: table.into(),
+            source,
+        })
+    }
+}

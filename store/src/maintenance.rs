@@ -1,0 +1,123 @@
+//! Store maintenance: remove leftovers of crashed ingests, compact files, vacuum old files.
+
+use std::collections::HashSet;
+
+use crate::read::strings;
+use crate::tables;
+use crate::{Result, Store, StoreError};
+
+/// What maintenance did, per table.
+#[derive(Debug, Default, Clone)]
+pub struct MaintenanceReport {
+    /// (table, number) pairs: rows deleted (repair), files rewritten (optimize), files removed (vacuum).
+    pub per_table: Vec<(String, u64)>,
+}
+
+impl Store {
+    /// Delete rows whose ingest never committed (a process that crashed or was killed). Do not run
+    /// while ingests are in progress: their rows are not committed yet either.
+    pub async fn repair(&self) -> Result<MaintenanceReport> {
+        let ctx = self.session().await?;
+        let mut committed: HashSet<String> = HashSet::new();
+        for b in ctx
+            .sql("SELECT ingest_id FROM ingests")
+            .await?
+            .collect()
+            .await?
+        {
+            let c = strings(&b, 0);
+            committed.extend((0..b.num_rows()).map(|i| c.value(i).to_owned()));
+        }
+        let mut report = MaintenanceReport::default();
+        for def in tables::ALL.iter().filter(|t| t.name != "ingests") {
+            let table = self.open_table(def.name).await?;
+            if table.version().is_none() {
+                continue;
+            }
+            let mut stray = 0u64;
+            for b in ctx
+                .sql(&format!(
+                    "SELECT ingest_id, count(*) FROM {} GROUP BY ingest_id",
+                    def.name
+                ))
+                .await?
+                .collect()
+                .await?
+            {
+                let c = strings(&b, 0);
+                let n = b
+                    .column(1)
+                    .as_any()
+                    .downcast_ref::<arrow::array::Int64Array>()
+                    .expect("count is int64");
+                for i in 0..b.num_rows() {
+                    if !committed.contains(c.value(i)) {
+                        stray += n.value(i) as u64;
+                    }
+                }
+            }
+            if stray == 0 {
+                continue;
+            }
+            let predicate = if committed.is_empty() {
+                "true".to_owned()
+            } else {
+                let list: Vec<String> = committed.iter().map(|i| format!("'{i}'")).collect();
+                format!("ingest_id NOT IN ({})", list.join(", "))
+            };
+            table
+                .delete()
+                .with_predicate(predicate)
+                .await
+                .map_err(|source| StoreError::Delta {
+                    table: def.name.into(),
+                    source,
+                })?;
+            report.per_table.push((def.name.to_owned(), stray));
+        }
+        Ok(report)
+    }
+
+    /// Compact small files of every table into larger ones (a new table version; readers unaffected).
+    pub async fn optimize(&self) -> Result<MaintenanceReport> {
+        let mut report = MaintenanceReport::default();
+        for def in tables::ALL {
+            let table = self.open_table(def.name).await?;
+            if table.version().is_none() {
+                continue;
+            }
+            let (_, metrics) = table.optimize().await.map_err(|source| StoreError::Delta {
+                table: def.name.into(),
+                source,
+            })?;
+            report
+                .per_table
+                .push((def.name.to_owned(), metrics.num_files_removed));
+        }
+        Ok(report)
+    }
+
+    /// Delete data files no table version newer than `retention_hours` refers to.
+    pub async fn vacuum(&self, retention_hours: u64) -> Result<MaintenanceReport> {
+        let mut report = MaintenanceReport::default();
+        for def in tables::ALL {
+            let table = self.open_table(def.name).await?;
+            if table.version().is_none() {
+                continue;
+            }
+            let (_, metrics) = table
+                .vacuum()
+                .with_retention_period(chrono::Duration::hours(retention_hours as i64))
+                .with_enforce_retention_duration(false)
+                .await
+                .map_err(|source| StoreError::Delta {
+                    table: def.name.into(),
+                    source,
+                })?;
+            report
+                .per_table
+                .push((def.name.to_owned(), metrics.files_deleted.len() as u64));
+        }
+        Ok(report)
+    }
+}

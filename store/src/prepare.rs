@@ -1,0 +1,88 @@
+//! Turn a validated MXLIMS message into what the store writes: deterministic uuids for objects
+//! that had none, resolved links, and content hashes.
+
+use std::collections::HashSet;
+
+use mxpipe_model::{AnyMessage, MxUuid};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// Namespace of the uuids mxpipe mints (uuid v5 of message id + key).
+const MINT_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6d78_7069_7065_5000_8000_6d69_6e74_6564);
+
+/// A source file that contributed to a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFile {
+    /// Absolute path.
+    pub path: String,
+    /// SHA-256 of the content (hex).
+    pub sha256: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Reader that read it.
+    pub format: String,
+}
+
+/// A message ready to be stored.
+pub struct PreparedMessage {
+    /// SHA-256 of the message JSON as ingested (hex).
+    pub message_id: String,
+    /// The message JSON as ingested (compact).
+    pub json: String,
+    /// Typed message with minted uuids and resolved links.
+    pub message: AnyMessage,
+    /// Uuids minted by mxpipe (left out again on export).
+    pub minted: HashSet<MxUuid>,
+    /// Files it came from.
+    pub sources: Vec<SourceFile>,
+}
+
+/// SHA-256 of bytes, hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// JSON with object keys sorted recursively, compact: the form content hashes are taken of.
+pub fn canonical_json(value: &Value) -> String {
+    fn sort(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                Value::Object(keys.into_iter().map(|k| (k.clone(), sort(&m[k]))).collect())
+            }
+            Value::Array(a) => Value::Array(a.iter().map(sort).collect()),
+            other => other.clone(),
+        }
+    }
+    serde_json::to_string(&sort(value)).expect("JSON serialises")
+}
+
+/// Prepare a validated message: `original` is the JSON as read (or assembled).
+pub fn prepare_message(
+    original: &Value,
+    mut message: AnyMessage,
+    sources: Vec<SourceFile>,
+) -> PreparedMessage {
+    let json = serde_json::to_string(original).expect("JSON serialises");
+    let message_id = sha256_hex(canonical_json(original).as_bytes());
+    let mut minted = HashSet::new();
+    for (dict, key, object) in message.entries_mut() {
+        if object.uuid().is_none() {
+            let uuid = MxUuid(uuid::Uuid::new_v5(
+                &MINT_NAMESPACE,
+                format!("{message_id}/{dict}/{key}").as_bytes(),
+            ));
+            object.set_uuid(uuid);
+            minted.insert(uuid);
+        }
+    }
+    message.resolve_links();
+    PreparedMessage {
+        message_id,
+        json,
+        message,
+        minted,
+        sources,
+    }
+}

@@ -1,0 +1,161 @@
+//! Reading the store with DataFusion: every table registered under its name, and the queries the
+//! store itself needs (what is stored already, committed ingests).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
+
+use crate::tables::{self, TableDef};
+use crate::{Result, Store, StoreError};
+
+/// SQL condition that keeps only rows of committed ingests.
+pub const COMMITTED: &str = "ingest_id IN (SELECT ingest_id FROM ingests)";
+
+impl Store {
+    /// A DataFusion session with every table of the store registered under its name (an empty
+    /// table when it has never been written). Rows of uncommitted ingests are included: filter
+    /// with [`COMMITTED`] (the query views do).
+    pub async fn session(&self) -> Result<SessionContext> {
+        let ctx = SessionContext::new();
+        self.register_into(&ctx, "").await?;
+        Ok(ctx)
+    }
+
+    /// Register every table into `ctx` with a name prefix (for several sites in one session).
+    pub async fn register_into(&self, ctx: &SessionContext, prefix: &str) -> Result<()> {
+        for def in tables::ALL {
+            let name = format!("{prefix}{}", def.name);
+            let table = self.open_table(def.name).await?;
+            if table.version().is_some() {
+                table
+                    .update_datafusion_session(&ctx.state())
+                    .map_err(|source| StoreError::Delta {
+                        table: def.name.into(),
+                        source,
+                    })?;
+                let provider = table.table_provider().await.map_err(StoreError::Query)?;
+                ctx.register_table(name, provider)?;
+            } else {
+                ctx.register_table(name, empty_table(def)?)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Committed content hashes per uuid, for the given uuids.
+    pub async fn stored_versions(
+        &self,
+        uuids: &[String],
+    ) -> Result<HashMap<String, HashSet<String>>> {
+        let mut out: HashMap<String, HashSet<String>> = HashMap::new();
+        if uuids.is_empty() {
+            return Ok(out);
+        }
+        let ctx = self.session().await?;
+        let wanted: HashSet<&str> = uuids.iter().map(String::as_str).collect();
+        let batches = ctx
+            .sql(&format!(
+                "SELECT uuid, content_sha256 FROM objects WHERE {COMMITTED}"
+            ))
+            .await?
+            .collect()
+            .await?;
+        for b in &batches {
+            let (u, h) = (strings(b, 0), strings(b, 1));
+            for i in 0..b.num_rows() {
+                if wanted.contains(u.value(i)) {
+                    out.entry(u.value(i).to_owned())
+                        .or_default()
+                        .insert(h.value(i).to_owned());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Ids of committed messages.
+    pub async fn stored_message_ids(&self) -> Result<HashSet<String>> {
+        let ctx = self.session().await?;
+        let batches = ctx
+            .sql(&format!(
+                "SELECT DISTINCT message_id FROM messages WHERE {COMMITTED}"
+            ))
+            .await?
+            .collect()
+            .await?;
+        Ok(batches
+            .iter()
+            .flat_map(|b| {
+                let c = strings(b, 0);
+                (0..b.num_rows()).map(move |i| c.value(i).to_owned())
+            })
+            .collect())
+    }
+
+    /// Run a query and return its batches.
+    pub async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>> {
+        let ctx = self.session().await?;
+        Ok(ctx.sql(sql).await?.collect().await?)
+    }
+
+    /// Committed row counts per table.
+    pub async fn row_counts(&self) -> Result<Vec<(String, usize)>> {
+        let ctx = self.session().await?;
+        let mut out = Vec::new();
+        for def in tables::ALL {
+            let sql = if def.name == "ingests" {
+                "SELECT count(*) FROM ingests".to_owned()
+            } else {
+                format!("SELECT count(*) FROM {} WHERE {COMMITTED}", def.name)
+            };
+            let b = ctx.sql(&sql).await?.collect().await?;
+            let n = b
+                .first()
+                .map(|b| {
+                    b.column(0)
+                        .as_primitive::<arrow::datatypes::Int64Type>()
+                        .value(0)
+                })
+                .unwrap_or(0);
+            out.push((def.name.to_owned(), n as usize));
+        }
+        Ok(out)
+    }
+}
+
+fn empty_table(def: &TableDef) -> Result<Arc<MemTable>> {
+    Ok(Arc::new(MemTable::try_new(def.schema(), vec![vec![]])?))
+}
+
+/// Column `i` of a batch as strings (Utf8 or Utf8View).
+pub fn strings(batch: &RecordBatch, i: usize) -> StringColumn<'_> {
+    StringColumn(batch.column(i).as_ref())
+}
+
+/// A string column of either Arrow string layout.
+pub struct StringColumn<'a>(&'a dyn Array);
+
+impl StringColumn<'_> {
+    /// Value at row `i` ("" when null).
+    pub fn value(&self, i: usize) -> &str {
+        if self.0.is_null(i) {
+            return "";
+        }
+        if let Some(a) = self.0.as_string_opt::<i32>() {
+            a.value(i)
+        } else if let Some(a) = self.0.as_string_view_opt() {
+            a.value(i)
+        } else if let Some(a) = self.0.as_string_opt::<i64>() {
+            a.value(i)
+        } else {
+            ""
+        }
+    }
+    /// Is row `i` null?
+    pub fn is_null(&self, i: usize) -> bool {
+        self.0.is_null(i)
+    }
+}

@@ -1,0 +1,238 @@
+//! The mapping from the typed model to store rows, one function per table family. This is the
+//! one place that decides which MXLIMS field lands in which column (see `docs/store.md`).
+
+use std::collections::BTreeMap;
+
+use mxpipe_model::{AnyObject, Entry, MxlimsObject, mxpipe_extension};
+use serde_json::{Value, json};
+
+use crate::prepare::{PreparedMessage, canonical_json, sha256_hex};
+
+/// Rows per table name, as JSON objects (converted to Arrow with the table schema).
+pub type Rows = BTreeMap<&'static str, Vec<Value>>;
+
+/// `hc / e` in eV·Å.
+pub const HC_EV_ANGSTROM: f64 = 12_398.419_843;
+
+/// Energy in eV from a value as written: MXLIMS documents eV, but producers (and the upstream
+/// examples) write keV; an X-ray energy below 1000 can only be keV.
+pub fn energy_ev(as_written: f64) -> f64 {
+    if as_written < 1000.0 {
+        as_written * 1000.0
+    } else {
+        as_written
+    }
+}
+
+/// One object of a prepared message with its content hash.
+pub struct ObjectVersion<'a> {
+    /// The entry.
+    pub entry: Entry<'a>,
+    /// Object uuid (always set after preparation).
+    pub uuid: String,
+    /// SHA-256 of the canonical object JSON.
+    pub content_sha256: String,
+    /// The object JSON.
+    pub json: Value,
+}
+
+/// Every object of a message with its hash.
+pub fn object_versions(p: &PreparedMessage) -> Vec<ObjectVersion<'_>> {
+    p.message
+        .entries()
+        .into_iter()
+        .map(|entry| {
+            let json = entry.object.to_value();
+            let uuid = entry
+                .object
+                .as_object()
+                .uuid()
+                .expect("uuids are minted in prepare")
+                .to_string();
+            let content_sha256 = sha256_hex(canonical_json(&json).as_bytes());
+            ObjectVersion {
+                entry,
+                uuid,
+                content_sha256,
+                json,
+            }
+        })
+        .collect()
+}
+
+fn link_uuid(o: &dyn MxlimsObject, field: &str) -> Value {
+    o.links()
+        .into_iter()
+        .find(|l| l.field == field && l.index.is_none())
+        .and_then(|l| l.link.uuid)
+        .map(|u| Value::from(u.to_string()))
+        .unwrap_or(Value::Null)
+}
+
+fn time(t: &Option<mxpipe_model::AwareDateTime>) -> Value {
+    t.as_ref()
+        .map(|t| Value::from(t.value().to_rfc3339()))
+        .unwrap_or(Value::Null)
+}
+
+/// Append every row one object version produces.
+pub fn object_rows(p: &PreparedMessage, v: &ObjectVersion<'_>, rows: &mut Rows) {
+    let o = v.entry.object.as_object();
+    let uuid = v.uuid.as_str();
+    let minted = p.minted.iter().any(|m| m.to_string() == uuid);
+    let mut stored_json = v.json.clone();
+    if minted && let Value::Object(m) = &mut stored_json {
+        m.shift_remove("uuid");
+    }
+    rows.entry("objects").or_default().push(json!({
+        "uuid": uuid, "uuid_minted": minted, "mxlims_type": o.type_name(), "core_class": o.core_class().as_str(),
+        "message_id": p.message_id, "message_key": v.entry.key, "content_sha256": v.content_sha256,
+        "name": v.json.get("name"), "annotation": v.json.get("annotation"),
+        "object_json": serde_json::to_string(&stored_json).expect("JSON serialises"),
+    }));
+    for l in o.links() {
+        let (to_type, to_key) = l
+            .link
+            .type_and_key()
+            .unwrap_or(("", l.link.target.as_str()));
+        rows.entry("links").or_default().push(json!({
+            "from_uuid": uuid, "from_type": o.type_name(), "field": l.field, "list_index": l.index,
+            "to_uuid": l.link.uuid.map(|u| u.to_string()), "to_type": to_type, "to_key": to_key,
+        }));
+    }
+    for (kind, field) in [("identifier", "identifiers"), ("url", "urls")] {
+        if let Some(Value::Object(m)) = v.json.get(field) {
+            for (domain, value) in m {
+                rows.entry("identifiers").or_default().push(
+                    json!({"object_uuid": uuid, "kind": kind, "domain": domain, "value": value}),
+                );
+            }
+        }
+    }
+    if let Some(ext) = o.extensions() {
+        for (domain, fields) in ext {
+            rows.entry("extensions").or_default().push(json!({"object_uuid": uuid, "domain": domain.as_str(), "fields_json": Value::Object(fields.clone()).to_string()}));
+        }
+    }
+    let ext = mxpipe_extension(o).ok().flatten();
+    let visit = ext
+        .as_ref()
+        .and_then(|e| e.session.as_ref())
+        .map(|s| s.visit_label());
+    if let Some(e) = &ext {
+        if let Some(s) = &e.session {
+            rows.entry("sessions").or_default().push(json!({
+                "object_uuid": uuid, "proposal_code": s.proposal_code, "visit_number": s.visit_number, "visit": s.visit_label(),
+                "facility": s.facility, "beamline": s.beamline, "start_time": time(&s.start_time), "end_time": time(&s.end_time),
+            }));
+        }
+        if let Some(x) = &e.ssx {
+            rows.entry("ssx_runs").or_default().push(json!({
+                "experiment_uuid": uuid, "delivery_method": serde_json::to_value(x.delivery_method).unwrap(), "pdbx_method": x.delivery_method.pdbx_method(),
+                "sample_holding": x.sample_holding, "sample_unit_size_um": x.sample_unit_size_um, "jet_diameter_um": x.jet_diameter_um,
+                "flow_rate_ul_per_min": x.flow_rate_ul_per_min, "frame_rate_hz": x.frame_rate_hz, "collection_time_total_s": x.collection_time_total_s,
+                "frames_total": x.frames_total, "crystal_hits": x.crystal_hits, "frames_indexed": x.frames_indexed,
+                "lattices_indexed": x.lattices_indexed, "lattices_merged": x.lattices_merged, "hit_rate": x.hit_rate(), "indexing_rate": x.indexing_rate(),
+            }));
+        }
+    }
+    let identity = ext.as_ref().and_then(|e| e.sample_identity.as_ref());
+    let (pid, pid_scheme) = (
+        identity.map(|i| i.pid.clone()),
+        identity.and_then(|i| i.scheme.clone()),
+    );
+    let j = &v.json;
+    match v.entry.object {
+        AnyObject::MxExperiment(_) | AnyObject::MxProcessing(_) | AnyObject::VolumeScan(_) => {
+            let (start, end) = match v.entry.object {
+                AnyObject::MxExperiment(x) => (&x.start_time, &x.end_time),
+                AnyObject::MxProcessing(x) => (&x.start_time, &x.end_time),
+                AnyObject::VolumeScan(x) => (&x.start_time, &x.end_time),
+                _ => unreachable!(),
+            };
+            rows.entry("jobs").or_default().push(json!({
+                "uuid": uuid, "mxlims_type": o.type_name(), "start_time": time(start), "end_time": time(end),
+                "start_time_text": j.get("startTime"), "job_status": j.get("jobStatus"), "experiment_strategy": j.get("experimentStrategy"),
+                "experiment_type": j.get("experimentType"), "program_name": j.get("programName"), "program_version": j.get("programVersion"),
+                "sample_uuid": link_uuid(o, "sampleRef"), "logistical_sample_uuid": link_uuid(o, "logisticalSampleRef"),
+                "started_from_uuid": link_uuid(o, "startedFromRef"),
+                "space_group": j.get("expectedSpaceGroupName").or(j.get("spaceGroupName")), "expected_resolution_a": j.get("expectedResolution"),
+                "visit": visit,
+            }));
+        }
+        AnyObject::CollectionSweep(s) => sweep_rows(uuid, s, o, rows),
+        AnyObject::MacromoleculeSample(_) | AnyObject::Macromolecule(_) | AnyObject::Medium(_) => {
+            rows.entry("samples").or_default().push(json!({
+                "uuid": uuid, "mxlims_type": o.type_name(), "name": j.get("name"), "acronym": j.get("acronym"),
+                "parent_uuid": link_uuid(o, "parentSampleRef"), "medium_uuid": link_uuid(o, "mediumRef"), "pid": pid, "pid_scheme": pid_scheme,
+            }));
+        }
+        AnyObject::ReflectionSet(_) => {}
+        _ => {
+            let position = [
+                "positionInDewar",
+                "positionInPuck",
+                "positionInPin",
+                "dropNumber",
+            ]
+            .iter()
+            .find_map(|k| j.get(*k));
+            rows.entry("logistical_samples").or_default().push(json!({
+                "uuid": uuid, "mxlims_type": o.type_name(), "name": j.get("name"), "barcode": j.get("barcode"),
+                "container_uuid": link_uuid(o, "containerRef"), "sample_uuid": link_uuid(o, "sampleRef"), "position": position,
+                "row_number": j.get("rowNumber"), "column_number": j.get("columnNumber"), "proposal_code": j.get("proposalCode"),
+                "pid": pid, "pid_scheme": pid_scheme,
+            }));
+        }
+    }
+}
+
+fn sweep_rows(
+    uuid: &str,
+    s: &mxpipe_model::CollectionSweep,
+    o: &dyn MxlimsObject,
+    rows: &mut Rows,
+) {
+    let experiment = link_uuid(o, "sourceRef");
+    let ev = s.energy.map(energy_ev);
+    let pair = |a: &Option<[f64; 2]>, i: usize| a.map(|v| v[i]);
+    rows.entry("sweeps").or_default().push(json!({
+        "uuid": uuid, "experiment_uuid": experiment, "derived_from_uuid": link_uuid(o, "derivedFromRef"),
+        "logistical_sample_uuid": link_uuid(o, "logisticalSampleRef"), "role": s.role, "sweep_type": s.sweep_type, "scan_axis": s.scan_axis,
+        "exposure_time_s": s.exposure_time, "image_width_deg": s.image_width, "overlap_deg": s.overlap, "number_images": s.number_images,
+        "energy_as_written": s.energy, "energy_ev": ev, "wavelength_a": ev.map(|e| HC_EV_ANGSTROM / e),
+        "transmission_pct": s.transmission, "resolution_a": s.resolution,
+        "detector_distance_mm": s.axis_positions_start.as_ref().and_then(|m| m.get("detector_distance")),
+        "beam_position_x_px": pair(&s.beam_position, 0), "beam_position_y_px": pair(&s.beam_position, 1),
+        "beam_size_h_mm": pair(&s.beam_size, 0), "beam_size_v_mm": pair(&s.beam_size, 1),
+        "detector_type": s.detector_type, "file_type": s.file_type, "prefix": s.prefix, "filename_template": s.filename_template,
+        "path": s.path, "number_scans": s.scans.as_ref().map_or(0, Vec::len),
+    }));
+    for (which, map) in [
+        ("start", &s.axis_positions_start),
+        ("end", &s.axis_positions_end),
+    ] {
+        for (axis, value) in map.iter().flatten() {
+            rows.entry("axis_positions")
+                .or_default()
+                .push(json!({"sweep_uuid": uuid, "which": which, "axis": axis, "value": value}));
+        }
+    }
+    let series_id = s.filename_template.as_ref().map(|t| {
+        sha256_hex(format!("{}\0{t}", s.path.as_deref().unwrap_or("")).as_bytes())[..16].to_owned()
+    });
+    for (i, scan) in s.scans.iter().flatten().enumerate() {
+        let last = scan.first_image_number + scan.number_images - 1;
+        rows.entry("scans").or_default().push(json!({
+            "sweep_uuid": uuid, "experiment_uuid": experiment, "list_index": i, "ordinal": scan.ordinal,
+            "scan_position_start": scan.scan_position_start, "first_image_number": scan.first_image_number,
+            "number_images": scan.number_images, "last_image_number": last,
+        }));
+        if let (Some(id), Some(t)) = (&series_id, &s.filename_template) {
+            rows.entry("image_series").or_default().push(json!({
+                "series_id": id, "path": s.path, "filename_template": t, "sweep_uuid": uuid, "scan_list_index": i,
+                "ordinal": scan.ordinal, "first_image_number": scan.first_image_number, "last_image_number": last,
+            }));
+        }
+    }
+}

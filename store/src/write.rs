@@ -1,0 +1,265 @@
+//! The ingest protocol: data tables first (one Delta commit per table per run), the `ingests`
+//! record last. Appends retry on commit conflicts, so concurrent ingests lose nothing.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::{ArrayRef, BinaryArray, Int64Array, ListBuilder, StringArray, StringBuilder};
+use arrow::record_batch::RecordBatch;
+use deltalake::protocol::SaveMode;
+use serde_json::{Value, json};
+
+use crate::prepare::PreparedMessage;
+use crate::rows::{Rows, object_rows, object_versions};
+use crate::tables::{self, TableDef};
+use crate::{Result, Store, StoreError};
+
+/// What happened to one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectStatus {
+    /// Stored for the first time.
+    New,
+    /// A new version of a stored uuid.
+    Changed,
+    /// Already stored with the same content.
+    Unchanged,
+}
+
+/// The result of one ingest run.
+#[derive(Debug, Clone, Default)]
+pub struct IngestOutcome {
+    /// The run's id (also when nothing was committed).
+    pub ingest_id: String,
+    /// True when anything was written.
+    pub committed: bool,
+    /// Per message id: (new, changed, unchanged) object counts.
+    pub per_message: HashMap<String, (usize, usize, usize)>,
+    /// Rows written per table.
+    pub rows_written: HashMap<String, usize>,
+}
+
+impl IngestOutcome {
+    /// Totals (new, changed, unchanged).
+    pub fn totals(&self) -> (usize, usize, usize) {
+        self.per_message
+            .values()
+            .fold((0, 0, 0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2))
+    }
+}
+
+/// How many times a commit is retried after a conflict.
+const MAX_ATTEMPTS: usize = 25;
+
+impl Store {
+    /// Store a batch of prepared messages as one ingest run. Nothing is written when every object
+    /// and message is already stored.
+    pub async fn ingest(
+        &self,
+        messages: &[PreparedMessage],
+        command: Option<&str>,
+    ) -> Result<IngestOutcome> {
+        let started = chrono::Utc::now();
+        let ingest_id = uuid::Uuid::new_v4().to_string();
+        let mut outcome = IngestOutcome {
+            ingest_id: ingest_id.clone(),
+            ..Default::default()
+        };
+
+        let all_uuids: Vec<String> = messages
+            .iter()
+            .flat_map(|p| object_versions(p).into_iter().map(|v| v.uuid))
+            .collect();
+        let stored = self.stored_versions(&all_uuids).await?;
+        let stored_messages = self.stored_message_ids().await?;
+
+        let mut rows: Rows = Rows::new();
+        let mut seen_in_run: HashSet<(String, String)> = HashSet::new();
+        let mut n_sources = 0usize;
+        let mut messages_in_run: HashSet<String> = HashSet::new();
+        for p in messages {
+            let mut counts = (0, 0, 0);
+            for v in object_versions(p) {
+                let key = (v.uuid.clone(), v.content_sha256.clone());
+                let known = stored.get(&v.uuid);
+                if known.is_some_and(|h| h.contains(&v.content_sha256))
+                    || seen_in_run.contains(&key)
+                {
+                    counts.2 += 1;
+                    continue;
+                }
+                if known.is_some() {
+                    counts.1 += 1
+                } else {
+                    counts.0 += 1
+                }
+                seen_in_run.insert(key);
+                object_rows(p, &v, &mut rows);
+            }
+            outcome.per_message.insert(p.message_id.clone(), counts);
+            if !stored_messages.contains(&p.message_id)
+                && messages_in_run.insert(p.message_id.clone())
+            {
+                rows.entry("messages")
+                    .or_default()
+                    .push(json!({"message_id": p.message_id}));
+                for s in &p.sources {
+                    n_sources += 1;
+                    rows.entry("sources").or_default().push(json!({"path": s.path, "sha256": s.sha256, "bytes": s.bytes, "format": s.format, "message_id": p.message_id}));
+                }
+            }
+        }
+        if rows.is_empty() {
+            return Ok(outcome);
+        }
+        let (new, changed, unchanged) = outcome.totals();
+        for def in tables::ALL.iter().filter(|t| t.name != "ingests") {
+            let Some(table_rows) = rows.get(def.name) else {
+                continue;
+            };
+            let batch = if def.name == "messages" {
+                self.message_batch(def, &ingest_id, messages, table_rows)?
+            } else {
+                self.json_batch(def, &ingest_id, table_rows)?
+            };
+            self.append(def, batch).await?;
+            outcome
+                .rows_written
+                .insert(def.name.to_owned(), table_rows.len());
+        }
+        pause_for_crash_test();
+        let committed = chrono::Utc::now();
+        let record = json!({
+            "started_at": started.to_rfc3339(), "committed_at": committed.to_rfc3339(),
+            "user_name": std::env::var("USER").ok(), "host": hostname(), "tool_version": env!("CARGO_PKG_VERSION"),
+            "command": command, "n_sources": n_sources, "n_objects_new": new, "n_objects_changed": changed, "n_objects_unchanged": unchanged,
+        });
+        let batch = self.json_batch(&tables::INGESTS, &ingest_id, &[record])?;
+        self.append(&tables::INGESTS, batch).await?;
+        outcome.rows_written.insert("ingests".into(), 1);
+        outcome.committed = true;
+        Ok(outcome)
+    }
+
+    /// Rows as JSON objects → an Arrow batch of the table's schema (adding site and ingest_id).
+    pub(crate) fn json_batch(
+        &self,
+        def: &TableDef,
+        ingest_id: &str,
+        rows: &[Value],
+    ) -> Result<RecordBatch> {
+        let schema = def.schema();
+        let mut decoder = arrow::json::ReaderBuilder::new(schema.clone()).build_decoder()?;
+        let full: Vec<Value> = rows
+            .iter()
+            .map(|r| {
+                let mut m = r.as_object().cloned().unwrap_or_default();
+                m.insert("site".into(), Value::from(self.site()));
+                m.insert("ingest_id".into(), Value::from(ingest_id));
+                Value::Object(m)
+            })
+            .collect();
+        decoder.serialize(&full)?;
+        Ok(decoder
+            .flush()?
+            .unwrap_or_else(|| RecordBatch::new_empty(schema)))
+    }
+
+    fn message_batch(
+        &self,
+        def: &TableDef,
+        ingest_id: &str,
+        messages: &[PreparedMessage],
+        rows: &[Value],
+    ) -> Result<RecordBatch> {
+        let chosen: Vec<&PreparedMessage> = rows
+            .iter()
+            .filter_map(|r| r["message_id"].as_str())
+            .filter_map(|id| messages.iter().find(|p| p.message_id == id))
+            .collect();
+        let n = chosen.len();
+        let mut paths = ListBuilder::new(StringBuilder::new()).with_field(Arc::new(
+            arrow::datatypes::Field::new("element", arrow::datatypes::DataType::Utf8, true),
+        ));
+        for p in &chosen {
+            for s in &p.sources {
+                paths.values().append_value(&s.path);
+            }
+            paths.append(true);
+        }
+        let compressed: Vec<Vec<u8>> = chosen
+            .iter()
+            .map(|p| {
+                zstd::encode_all(p.json.as_bytes(), 9)
+                    .map_err(|e| StoreError::Data(format!("compressing a message: {e}")))
+            })
+            .collect::<Result<_>>()?;
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(vec![self.site(); n])),
+            Arc::new(StringArray::from(vec![ingest_id; n])),
+            Arc::new(StringArray::from(
+                chosen
+                    .iter()
+                    .map(|p| p.message_id.as_str())
+                    .collect::<Vec<_>>(),
+            )),
+            Arc::new(StringArray::from(
+                chosen
+                    .iter()
+                    .map(|p| p.message.kind().schema_name())
+                    .collect::<Vec<_>>(),
+            )),
+            Arc::new(paths.finish()),
+            Arc::new(Int64Array::from(
+                chosen
+                    .iter()
+                    .map(|p| p.json.len() as i64)
+                    .collect::<Vec<_>>(),
+            )),
+            Arc::new(BinaryArray::from(
+                compressed.iter().map(|c| c.as_slice()).collect::<Vec<_>>(),
+            )),
+        ];
+        Ok(RecordBatch::try_new(def.schema(), columns)?)
+    }
+
+    /// Append a batch to a table (creating it on first use), retrying on commit conflicts.
+    pub(crate) async fn append(&self, def: &TableDef, batch: RecordBatch) -> Result<()> {
+        let mut last_error = None;
+        for attempt in 0..MAX_ATTEMPTS {
+            let table = self.open_table(def.name).await?;
+            match table
+                .write(vec![batch.clone()])
+                .with_save_mode(SaveMode::Append)
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(e) => {
+                    tracing::debug!(table = def.name, attempt, error = %e, "append failed, retrying");
+                    last_error = Some(e);
+                    tokio::time::sleep(Duration::from_millis(20 + 37 * attempt as u64)).await;
+                }
+            }
+        }
+        Err(StoreError::Delta {
+            table: def.name.into(),
+            source: last_error.expect("at least one attempt"),
+        })
+    }
+}
+
+fn hostname() -> Option<String> {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+}
+
+/// Test hook: with `MXPIPE_PAUSE_BEFORE_COMMIT=<file>` the run writes every data table, creates
+/// `<file>`, and sleeps before its commit record, so a test can kill it at the worst moment.
+fn pause_for_crash_test() {
+    if let Ok(marker) = std::env::var("MXPIPE_PAUSE_BEFORE_COMMIT") {
+        let _ = std::fs::write(&marker, b"data tables written; commit record not yet");
+        std::thread::sleep(Duration::from_secs(120));
+    }
+}
