@@ -194,7 +194,7 @@ impl Header {
         let beam = self.get("Beam_xy").and_then(|(_, v)| {
             let nums: Vec<f64> = v
                 .trim_start_matches('(')
-                .split(|c| c == ',' || c == ')')
+                .split([',', ')'])
                 .filter_map(|s| s.trim().parse().ok())
                 .collect();
             (nums.len() >= 2).then(|| [nums[0], nums[1]])

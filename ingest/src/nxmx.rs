@@ -24,7 +24,7 @@ impl Reader for NxmxReader {
     }
 
     fn read(&self, path: &Path, options: &ReadOptions) -> Result<Vec<Fragment>, ReadError> {
-        let _quiet = hdf5::silence_errors(true);
+        hdf5::silence_errors(true);
         let file = hdf5::File::open(path).map_err(|e| {
             ReadError::new(
                 path,
@@ -339,7 +339,7 @@ fn read_run(f: &File<'_>, options: &ReadOptions) -> Result<ImageRun, ReadError> 
                 0.0
             }
         });
-        ((*a).name.clone(), "simple", step)
+        (a.name.clone(), "simple", step)
     } else if let Some(fast) = translating
         .iter()
         .find(|a| (a.values[1] - a.values[0]).abs() > 1e-9)
@@ -354,7 +354,8 @@ fn read_run(f: &File<'_>, options: &ReadOptions) -> Result<ImageRun, ReadError> 
     } else {
         let name = axes
             .iter()
-            .find(|a| a.rotation)
+            .find(|a| a.rotation && a.name == "omega")
+            .or_else(|| axes.iter().find(|a| a.rotation))
             .map(|a| a.name.clone())
             .unwrap_or_else(|| "omega".into());
         (name, "still", 0.0)
@@ -401,13 +402,12 @@ fn read_run(f: &File<'_>, options: &ReadOptions) -> Result<ImageRun, ReadError> 
     } else {
         (None, None)
     };
-    let distance = match f.first_float(&[
-        "/entry/instrument/detector/distance",
-        "/entry/instrument/detector/detector_distance",
-    ])? {
-        Some((v, p)) => Some(v * to_mm(f.units(&p).as_deref().or(Some("m")))),
-        None => None,
-    };
+    let distance = f
+        .first_float(&[
+            "/entry/instrument/detector/distance",
+            "/entry/instrument/detector/detector_distance",
+        ])?
+        .map(|(v, p)| v * to_mm(f.units(&p).as_deref().or(Some("m"))));
     let beam = match (
         f.float("/entry/instrument/detector/beam_center_x")?,
         f.float("/entry/instrument/detector/beam_center_y")?,

@@ -83,3 +83,77 @@ pub fn mxpipe(args: &[&str]) -> Output {
         .output()
         .expect("mxpipe runs")
 }
+
+/// Run `mxpipe --store STORE ARGS...`.
+pub fn mxpipe_store(store: &Path, args: &[&str]) -> Output {
+    let mut all = vec!["--store", store.to_str().unwrap()];
+    all.extend_from_slice(args);
+    mxpipe(&all)
+}
+
+/// Output text of a finished process (stdout + stderr) for assertion messages.
+pub fn text_of(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Run SQL on a store with DataFusion; rows as JSON objects.
+pub fn query(store: &Path, sql: &str) -> Vec<Value> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let batches = rt.block_on(async {
+        let s =
+            mxpipe_store::Store::open(store.to_str().unwrap(), "test", Default::default()).unwrap();
+        s.query(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
+    });
+    let mut writer = arrow::json::ArrayWriter::new(Vec::new());
+    for b in &batches {
+        writer.write(b).unwrap();
+    }
+    writer.finish().unwrap();
+    let bytes = writer.into_inner();
+    if bytes.is_empty() {
+        Vec::new()
+    } else {
+        serde_json::from_slice(&bytes).unwrap()
+    }
+}
+
+/// Committed rows per table (`mxpipe store stats`).
+pub fn counts(store: &Path) -> std::collections::BTreeMap<String, u64> {
+    let out = mxpipe_store(store, &["store", "stats", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    rows.iter()
+        .map(|r| {
+            (
+                r["table"].as_str().unwrap().to_owned(),
+                r["committed rows"].as_str().unwrap().parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The Python interpreter with h5py and deltalake (set by scripts/test), or None with a loud skip.
+pub fn python() -> Option<PathBuf> {
+    match std::env::var_os("MXPIPE_PYTHON") {
+        Some(p) => Some(PathBuf::from(p)),
+        None => {
+            if std::env::var("MXPIPE_REQUIRE_TESTDATA").as_deref() == Ok("1") {
+                panic!("MXPIPE_PYTHON is not set; run the tests through scripts/test");
+            }
+            eprintln!(
+                "\n*** SKIPPED: MXPIPE_PYTHON not set (scripts/test sets it); this test needs h5py/deltalake ***\n"
+            );
+            None
+        }
+    }
+}
+
+/// Approximate equality for floats read back from the store.
+pub fn close(a: &Value, b: f64) -> bool {
+    a.as_f64()
+        .is_some_and(|a| (a - b).abs() <= 1e-6 * b.abs().max(1.0))
+}

@@ -5,5 +5,7 @@ mod common;
 mod conformance;
 mod policy;
 mod probes;
+mod readers;
 mod roundtrip;
 mod schemas;
+mod store;
