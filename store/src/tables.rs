@@ -88,510 +88,239 @@ impl TableDef {
 use Col::*;
 
 /// The commit record of each ingest run; written last, so it is the visibility switch.
+#[rustfmt::skip]
 pub const INGESTS: TableDef = TableDef {
     name: "ingests",
     doc: "one committed ingest run",
     columns: &[
         ("started_at", Time, false, "when the run started (UTC)"),
-        (
-            "committed_at",
-            Time,
-            false,
-            "when the run committed (UTC); later commits are newer versions",
-        ),
-        (
-            "user_name",
-            Text,
-            true,
-            "operating-system user that ran the ingest",
-        ),
+        ("committed_at", Time, false, "when the run committed (UTC); later commits are newer versions"),
+        ("user_name", Text, true, "operating-system user that ran the ingest"),
         ("host", Text, true, "host name"),
         ("tool_version", Text, false, "mxpipe version"),
         ("command", Text, true, "command line"),
         ("n_sources", Int, false, "source files read"),
-        (
-            "n_objects_new",
-            Int,
-            false,
-            "objects stored for the first time",
-        ),
-        (
-            "n_objects_changed",
-            Int,
-            false,
-            "objects stored as a new version (same uuid, new content)",
-        ),
-        (
-            "n_objects_unchanged",
-            Int,
-            false,
-            "objects already stored with the same content (not written again)",
-        ),
+        ("n_objects_new", Int, false, "objects stored for the first time"),
+        ("n_objects_changed", Int, false, "objects stored as a new version (same uuid, new content)"),
+        ("n_objects_unchanged", Int, false, "objects already stored with the same content (not written again)"),
     ],
 };
 
 /// Source files of each ingest.
+#[rustfmt::skip]
 pub const SOURCES: TableDef = TableDef {
     name: "sources",
     doc: "one source file read by an ingest run",
     columns: &[
-        (
-            "path",
-            Text,
-            false,
-            "path as given to `mxpipe ingest`, made absolute",
-        ),
+        ("path", Text, false, "path as given to `mxpipe ingest`, made absolute"),
         ("sha256", Text, false, "SHA-256 of the file content (hex)"),
         ("bytes", Int, false, "file size in bytes"),
-        (
-            "format",
-            Text,
-            false,
-            "reader that read it: mxlims, nxmx, cbf",
-        ),
+        ("format", Text, false, "reader that read it: mxlims, nxmx, cbf"),
         ("message_id", Text, false, "message the file contributed to"),
     ],
 };
 
 /// The MXLIMS message of each ingest, compressed: the lossless fallback.
+#[rustfmt::skip]
 pub const MESSAGES: TableDef = TableDef {
     name: "messages",
     doc: "one MXLIMS message as stored (read from a file or assembled from collection files)",
     columns: &[
-        (
-            "message_id",
-            Text,
-            false,
-            "SHA-256 of the message JSON (hex)",
-        ),
-        (
-            "kind",
-            Text,
-            false,
-            "MxlimsMessage, MxlimsMessageStrict or ShipmentMessage",
-        ),
-        (
-            "source_paths",
-            TextList,
-            false,
-            "files the message came from",
-        ),
-        (
-            "json_bytes",
-            Int,
-            false,
-            "size of the uncompressed JSON in bytes",
-        ),
-        (
-            "json_zstd",
-            Bytes,
-            false,
-            "the message JSON exactly as ingested, zstd-compressed",
-        ),
+        ("message_id", Text, false, "SHA-256 of the message JSON (hex)"),
+        ("kind", Text, false, "MxlimsMessage, MxlimsMessageStrict or ShipmentMessage"),
+        ("source_paths", TextList, false, "files the message came from"),
+        ("json_bytes", Int, false, "size of the uncompressed JSON in bytes"),
+        ("json_zstd", Bytes, false, "the message JSON exactly as ingested, zstd-compressed"),
     ],
 };
 
 /// Every MXLIMS object, all types, with its exact JSON.
+#[rustfmt::skip]
 pub const OBJECTS: TableDef = TableDef {
     name: "objects",
     doc: "one version of one MXLIMS object (any type)",
     columns: &[
-        (
-            "uuid",
-            Text,
-            false,
-            "object uuid (minted deterministically when the message had none)",
-        ),
-        (
-            "uuid_minted",
-            Bool,
-            false,
-            "true when mxpipe minted the uuid (it is left out again on export)",
-        ),
-        (
-            "mxlims_type",
-            Text,
-            false,
-            "concrete type, e.g. CollectionSweep",
-        ),
-        (
-            "core_class",
-            Text,
-            false,
-            "Job, Dataset, Sample or LogisticalSample",
-        ),
+        ("uuid", Text, false, "object uuid (minted deterministically when the message had none)"),
+        ("uuid_minted", Bool, false, "true when mxpipe minted the uuid (it is left out again on export)"),
+        ("mxlims_type", Text, false, "concrete type, e.g. CollectionSweep"),
+        ("core_class", Text, false, "Job, Dataset, Sample or LogisticalSample"),
         ("message_id", Text, false, "message the version came from"),
-        (
-            "message_key",
-            Text,
-            false,
-            "key in that message, e.g. CollectionSweep2",
-        ),
-        (
-            "content_sha256",
-            Text,
-            false,
-            "SHA-256 of the object's canonical JSON; with uuid the idempotency key",
-        ),
+        ("message_key", Text, false, "key in that message, e.g. CollectionSweep2"),
+        ("content_sha256", Text, false, "SHA-256 of the object's canonical JSON; with uuid the idempotency key"),
         ("name", Text, true, "name, if the type has one"),
         ("annotation", Text, true, "free-text annotation"),
-        (
-            "object_json",
-            Text,
-            false,
-            "the object exactly as in the message (links as `#/Type/Key`)",
-        ),
+        ("object_json", Text, false, "the object exactly as in the message (links as `#/Type/Key`)"),
     ],
 };
 
 /// Links between objects.
+#[rustfmt::skip]
 pub const LINKS: TableDef = TableDef {
     name: "links",
     doc: "one link (`$ref`) from an object version to another object",
     columns: &[
         ("from_uuid", Text, false, "object holding the link"),
         ("from_type", Text, false, "its type"),
-        (
-            "field",
-            Text,
-            false,
-            "link field: sampleRef, containerRef, sourceRef, inputDataRefs, ...",
-        ),
-        (
-            "list_index",
-            Int,
-            true,
-            "position in a list field (inputDataRefs[i]); null for single links",
-        ),
-        (
-            "to_uuid",
-            Text,
-            true,
-            "target uuid (null only if the target had no uuid and was not in the message)",
-        ),
+        ("field", Text, false, "link field: sampleRef, containerRef, sourceRef, inputDataRefs, ..."),
+        ("list_index", Int, true, "position in a list field (inputDataRefs[i]); null for single links"),
+        ("to_uuid", Text, true, "target uuid (null only if the target had no uuid and was not in the message)"),
         ("to_type", Text, false, "target type from the reference"),
         ("to_key", Text, false, "target key in the message"),
     ],
 };
 
 /// Identifiers and URLs.
+#[rustfmt::skip]
 pub const IDENTIFIERS: TableDef = TableDef {
     name: "identifiers",
     doc: "one identifier or URL of an object, keyed by the issuing domain",
     columns: &[
         ("object_uuid", Text, false, "object"),
         ("kind", Text, false, "identifier or url"),
-        (
-            "domain",
-            Text,
-            false,
-            "issuing organisation's domain, as written",
-        ),
+        ("domain", Text, false, "issuing organisation's domain, as written"),
         ("value", Text, false, "identifier or URL"),
     ],
 };
 
 /// Extensions by domain.
+#[rustfmt::skip]
 pub const EXTENSIONS: TableDef = TableDef {
     name: "extensions",
     doc: "one extension block of an object (all domains, including mxpipe.org)",
     columns: &[
         ("object_uuid", Text, false, "object"),
-        (
-            "domain",
-            Text,
-            false,
-            "owning organisation's domain, as written",
-        ),
+        ("domain", Text, false, "owning organisation's domain, as written"),
         ("fields_json", Text, false, "the extension fields as JSON"),
     ],
 };
 
 /// Jobs: experiments, processing, volume scans.
+#[rustfmt::skip]
 pub const JOBS: TableDef = TableDef {
     name: "jobs",
     doc: "one version of a Job (MxExperiment, MxProcessing, VolumeScan)",
     columns: &[
         ("uuid", Text, false, "job uuid"),
-        (
-            "mxlims_type",
-            Text,
-            false,
-            "MxExperiment, MxProcessing or VolumeScan",
-        ),
+        ("mxlims_type", Text, false, "MxExperiment, MxProcessing or VolumeScan"),
         ("start_time", Time, true, "start (UTC)"),
         ("end_time", Time, true, "end (UTC)"),
-        (
-            "start_time_text",
-            Text,
-            true,
-            "start as written, with its original offset",
-        ),
-        (
-            "job_status",
-            Text,
-            true,
-            "Template, Ready, Running, Completed, Failed, Aborted",
-        ),
-        (
-            "experiment_strategy",
-            Text,
-            true,
-            "MxExperiment.experimentStrategy",
-        ),
+        ("start_time_text", Text, true, "start as written, with its original offset"),
+        ("job_status", Text, true, "Template, Ready, Running, Completed, Failed, Aborted"),
+        ("experiment_strategy", Text, true, "MxExperiment.experimentStrategy"),
         ("experiment_type", Text, true, "VolumeScan.experimentType"),
         ("program_name", Text, true, "MxProcessing.programName"),
         ("program_version", Text, true, "MxProcessing.programVersion"),
         ("sample_uuid", Text, true, "sample (sampleRef)"),
-        (
-            "logistical_sample_uuid",
-            Text,
-            true,
-            "crystal/pin/... (logisticalSampleRef)",
-        ),
-        (
-            "started_from_uuid",
-            Text,
-            true,
-            "parent job (startedFromRef)",
-        ),
-        (
-            "space_group",
-            Text,
-            true,
-            "expected (experiment) or input (processing) space group, as written",
-        ),
-        (
-            "expected_resolution_a",
-            Float,
-            true,
-            "MxExperiment.expectedResolution (Å)",
-        ),
-        (
-            "visit",
-            Text,
-            true,
-            "session label proposal-visit from the mxpipe.org session extension",
-        ),
+        ("logistical_sample_uuid", Text, true, "crystal/pin/... (logisticalSampleRef)"),
+        ("started_from_uuid", Text, true, "parent job (startedFromRef)"),
+        ("space_group", Text, true, "expected (experiment) or input (processing) space group, as written"),
+        ("expected_resolution_a", Float, true, "MxExperiment.expectedResolution (Å)"),
+        ("visit", Text, true, "session label proposal-visit from the mxpipe.org session extension"),
     ],
 };
 
 /// Collection sweeps with typed columns.
+#[rustfmt::skip]
 pub const SWEEPS: TableDef = TableDef {
     name: "sweeps",
     doc: "one version of a CollectionSweep",
     columns: &[
         ("uuid", Text, false, "sweep uuid"),
-        (
-            "experiment_uuid",
-            Text,
-            true,
-            "experiment that produced it (sourceRef)",
-        ),
-        (
-            "derived_from_uuid",
-            Text,
-            true,
-            "sweep it was derived from (derivedFromRef)",
-        ),
-        (
-            "logistical_sample_uuid",
-            Text,
-            true,
-            "crystal/pin/... (logisticalSampleRef)",
-        ),
-        (
-            "role",
-            Text,
-            true,
-            "Result, Characterisation, Centring, ...",
-        ),
+        ("experiment_uuid", Text, true, "experiment that produced it (sourceRef)"),
+        ("derived_from_uuid", Text, true, "sweep it was derived from (derivedFromRef)"),
+        ("logistical_sample_uuid", Text, true, "crystal/pin/... (logisticalSampleRef)"),
+        ("role", Text, true, "Result, Characterisation, Centring, ..."),
         ("sweep_type", Text, true, "simple, mesh, line, helical, ..."),
         ("scan_axis", Text, false, "scan axis name, e.g. omega"),
         ("exposure_time_s", Float, true, "exposure per image (s)"),
-        (
-            "image_width_deg",
-            Float,
-            true,
-            "rotation per image (degrees)",
-        ),
+        ("image_width_deg", Float, true, "rotation per image (degrees)"),
         ("overlap_deg", Float, true, "overlap (degrees)"),
         ("number_images", Int, true, "images in the sweep"),
-        (
-            "energy_as_written",
-            Float,
-            true,
-            "`energy` exactly as in the message (MXLIMS says eV; examples use keV)",
-        ),
-        (
-            "energy_ev",
-            Float,
-            true,
-            "beam energy in eV (values below 1000 are read as keV and converted)",
-        ),
-        (
-            "wavelength_a",
-            Float,
-            true,
-            "wavelength in Å = 12398.4198 / energy_ev",
-        ),
+        ("energy_as_written", Float, true, "`energy` exactly as in the message (MXLIMS says eV; examples use keV)"),
+        ("energy_ev", Float, true, "beam energy in eV (values below 1000 are read as keV and converted)"),
+        ("wavelength_a", Float, true, "wavelength in Å = 12398.4198 / energy_ev"),
         ("transmission_pct", Float, true, "transmission (%)"),
-        (
-            "resolution_a",
-            Float,
-            true,
-            "resolution at the detector edge (Å)",
-        ),
-        (
-            "detector_distance_mm",
-            Float,
-            true,
-            "axisPositionsStart.detector_distance (mm) when present",
-        ),
+        ("resolution_a", Float, true, "resolution at the detector edge (Å)"),
+        ("detector_distance_mm", Float, true, "axisPositionsStart.detector_distance (mm) when present"),
         ("beam_position_x_px", Float, true, "beam centre x (pixels)"),
         ("beam_position_y_px", Float, true, "beam centre y (pixels)"),
         ("beam_size_h_mm", Float, true, "beam size, horizontal (mm)"),
         ("beam_size_v_mm", Float, true, "beam size, vertical (mm)"),
-        (
-            "detector_type",
-            Text,
-            true,
-            "detector type (mmCIF diffrn_detector.type)",
-        ),
+        ("detector_type", Text, true, "detector type (mmCIF diffrn_detector.type)"),
         ("file_type", Text, true, "file type, e.g. HDF5, cbf"),
         ("prefix", Text, true, "file prefix"),
-        (
-            "filename_template",
-            Text,
-            true,
-            "file name template, e.g. x_1_%04d.cbf",
-        ),
+        ("filename_template", Text, true, "file name template, e.g. x_1_%04d.cbf"),
         ("path", Text, true, "image directory"),
         ("number_scans", Int, false, "scans (wedges) in the sweep"),
     ],
 };
 
 /// Scans (wedges) in acquisition order.
+#[rustfmt::skip]
 pub const SCANS: TableDef = TableDef {
     name: "scans",
     doc: "one scan (wedge) of a sweep version",
     columns: &[
         ("sweep_uuid", Text, false, "sweep"),
-        (
-            "experiment_uuid",
-            Text,
-            true,
-            "experiment of the sweep; ordinals are unique within it",
-        ),
-        (
-            "list_index",
-            Int,
-            false,
-            "position in the sweep's scans list",
-        ),
-        (
-            "ordinal",
-            Int,
-            false,
-            "acquisition order across the experiment",
-        ),
-        (
-            "scan_position_start",
-            Float,
-            false,
-            "scan-axis position of the first image (degrees or mm)",
-        ),
+        ("experiment_uuid", Text, true, "experiment of the sweep; ordinals are unique within it"),
+        ("list_index", Int, false, "position in the sweep's scans list"),
+        ("ordinal", Int, false, "acquisition order across the experiment"),
+        ("scan_position_start", Float, false, "scan-axis position of the first image (degrees or mm)"),
         ("first_image_number", Int, false, "first image number"),
         ("number_images", Int, false, "images in the scan"),
-        (
-            "last_image_number",
-            Int,
-            false,
-            "first_image_number + number_images - 1",
-        ),
+        ("last_image_number", Int, false, "first_image_number + number_images - 1"),
     ],
 };
 
 /// Axis positions with free axis names.
+#[rustfmt::skip]
 pub const AXIS_POSITIONS: TableDef = TableDef {
     name: "axis_positions",
     doc: "one axis position at the start or end of a sweep version",
     columns: &[
         ("sweep_uuid", Text, false, "sweep"),
         ("which", Text, false, "start or end"),
-        (
-            "axis",
-            Text,
-            false,
-            "axis name as written (omega, kappa, kappa_phi, sampx, detector_distance, ...)",
-        ),
-        (
-            "value",
-            Float,
-            false,
-            "position (degrees for rotations, mm for translations)",
-        ),
+        ("axis", Text, false, "axis name as written (omega, kappa, kappa_phi, sampx, detector_distance, ...)"),
+        ("value", Float, false, "position (degrees for rotations, mm for translations)"),
     ],
 };
 
 /// Image files, one row per contiguous run of images.
+#[rustfmt::skip]
 pub const IMAGE_SERIES: TableDef = TableDef {
     name: "image_series",
     doc: "one contiguous run of image numbers of a file series used by a scan; a series (path + template) may span several sweeps and have gaps",
     columns: &[
-        (
-            "series_id",
-            Text,
-            false,
-            "first 16 hex digits of SHA-256(path + NUL + template)",
-        ),
+        ("series_id", Text, false, "first 16 hex digits of SHA-256(path + NUL + template)"),
         ("path", Text, true, "directory"),
         ("filename_template", Text, false, "template, e.g. x_%06d.h5"),
         ("sweep_uuid", Text, false, "sweep"),
         ("scan_list_index", Int, false, "scan within the sweep"),
         ("ordinal", Int, false, "acquisition ordinal of the scan"),
-        (
-            "first_image_number",
-            Int,
-            false,
-            "first image number of the run",
-        ),
-        (
-            "last_image_number",
-            Int,
-            false,
-            "last image number of the run",
-        ),
+        ("first_image_number", Int, false, "first image number of the run"),
+        ("last_image_number", Int, false, "last image number of the run"),
     ],
 };
 
 /// Samples with persistent identifiers.
+#[rustfmt::skip]
 pub const SAMPLES: TableDef = TableDef {
     name: "samples",
     doc: "one version of a Sample (MacromoleculeSample, Macromolecule, Medium)",
     columns: &[
         ("uuid", Text, false, "sample uuid"),
-        (
-            "mxlims_type",
-            Text,
-            false,
-            "MacromoleculeSample, Macromolecule or Medium",
-        ),
+        ("mxlims_type", Text, false, "MacromoleculeSample, Macromolecule or Medium"),
         ("name", Text, true, "name"),
         ("acronym", Text, true, "acronym"),
         ("parent_uuid", Text, true, "macromolecule (parentSampleRef)"),
         ("medium_uuid", Text, true, "medium (mediumRef)"),
-        (
-            "pid",
-            Text,
-            true,
-            "persistent identifier (mxpipe.org sampleIdentity), never reused",
-        ),
+        ("pid", Text, true, "persistent identifier (mxpipe.org sampleIdentity), never reused"),
         ("pid_scheme", Text, true, "igsn, handle, doi, urn, ..."),
     ],
 };
 
 /// Logistical samples with barcodes and positions.
+#[rustfmt::skip]
 pub const LOGISTICAL_SAMPLES: TableDef = TableDef {
     name: "logistical_samples",
     doc: "one version of a LogisticalSample (Shipment, Dewar, Puck, Pin, MultiPin, PinPosition, Plate, PlateWell, WellDrop, DropRegion, Crystal)",
@@ -599,44 +328,25 @@ pub const LOGISTICAL_SAMPLES: TableDef = TableDef {
         ("uuid", Text, false, "uuid"),
         ("mxlims_type", Text, false, "type"),
         ("name", Text, true, "name"),
-        (
-            "barcode",
-            Text,
-            true,
-            "barcode (may be reused over time; see pid)",
-        ),
+        ("barcode", Text, true, "barcode (may be reused over time; see pid)"),
         ("container_uuid", Text, true, "container (containerRef)"),
         ("sample_uuid", Text, true, "sample (sampleRef)"),
-        (
-            "position",
-            Int,
-            true,
-            "positionInDewar / positionInPuck / positionInPin / dropNumber",
-        ),
+        ("position", Int, true, "positionInDewar / positionInPuck / positionInPin / dropNumber"),
         ("row_number", Int, true, "PlateWell row"),
         ("column_number", Int, true, "PlateWell column"),
         ("proposal_code", Text, true, "Shipment proposal code"),
-        (
-            "pid",
-            Text,
-            true,
-            "persistent identifier (mxpipe.org sampleIdentity)",
-        ),
+        ("pid", Text, true, "persistent identifier (mxpipe.org sampleIdentity)"),
         ("pid_scheme", Text, true, "PID scheme"),
     ],
 };
 
 /// Sessions (visits) from the mxpipe.org extension.
+#[rustfmt::skip]
 pub const SESSIONS: TableDef = TableDef {
     name: "sessions",
     doc: "one session (visit) attached to an object through the mxpipe.org extension",
     columns: &[
-        (
-            "object_uuid",
-            Text,
-            false,
-            "object carrying the session (experiment, processing, shipment)",
-        ),
+        ("object_uuid", Text, false, "object carrying the session (experiment, processing, shipment)"),
         ("proposal_code", Text, false, "proposal"),
         ("visit_number", Int, true, "visit number"),
         ("visit", Text, false, "label proposal-visit"),
@@ -648,55 +358,32 @@ pub const SESSIONS: TableDef = TableDef {
 };
 
 /// SSX runs from the mxpipe.org extension.
+#[rustfmt::skip]
 pub const SSX_RUNS: TableDef = TableDef {
     name: "ssx_runs",
     doc: "one serial-crystallography run (mxpipe.org ssx extension of an MxExperiment)",
     columns: &[
         ("experiment_uuid", Text, false, "experiment"),
         ("delivery_method", Text, false, "fixed-target, jet or lcp"),
-        (
-            "pdbx_method",
-            Text,
-            false,
-            "PDBx sample_delivery.method: fixed target or injection",
-        ),
+        ("pdbx_method", Text, false, "PDBx sample_delivery.method: fixed target or injection"),
         ("sample_holding", Text, true, "chip / support"),
-        (
-            "sample_unit_size_um",
-            Float,
-            true,
-            "aperture/well size (µm)",
-        ),
+        ("sample_unit_size_um", Float, true, "aperture/well size (µm)"),
         ("jet_diameter_um", Float, true, "jet diameter (µm)"),
         ("flow_rate_ul_per_min", Float, true, "flow rate (µl/min)"),
         ("frame_rate_hz", Float, true, "detector frame rate (Hz)"),
-        (
-            "collection_time_total_s",
-            Float,
-            true,
-            "total collection time (s)",
-        ),
+        ("collection_time_total_s", Float, true, "total collection time (s)"),
         ("frames_total", Int, true, "frames recorded"),
         ("crystal_hits", Int, true, "frames with a hit"),
         ("frames_indexed", Int, true, "frames indexed"),
         ("lattices_indexed", Int, true, "lattices indexed"),
         ("lattices_merged", Int, true, "lattices merged"),
-        (
-            "hit_rate",
-            Float,
-            true,
-            "crystal_hits / frames_total (fraction 0..1)",
-        ),
-        (
-            "indexing_rate",
-            Float,
-            true,
-            "frames_indexed / crystal_hits (fraction 0..1)",
-        ),
+        ("hit_rate", Float, true, "crystal_hits / frames_total (fraction 0..1)"),
+        ("indexing_rate", Float, true, "frames_indexed / crystal_hits (fraction 0..1)"),
     ],
 };
 
 /// Every table, `ingests` last (it is committed last).
+#[rustfmt::skip]
 pub const ALL: &[&TableDef] = &[
     &SOURCES,
     &MESSAGES,
