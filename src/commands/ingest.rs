@@ -104,6 +104,7 @@ pub async fn run(store: &Store, args: IngestArgs<'_>) -> u8 {
         }
     }
     bar.finish_and_clear();
+    let read_s = started.elapsed().as_secs_f64();
     let assembled = assemble(
         runs,
         &AssembleOptions {
@@ -163,7 +164,10 @@ pub async fn run(store: &Store, args: IngestArgs<'_>) -> u8 {
         store.root()
     ));
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    let prepare_s = started.elapsed().as_secs_f64() - read_s;
+    let commit_started = Instant::now();
     let outcome = store.ingest(&prepared, Some(&command)).await;
+    let commit_s = commit_started.elapsed().as_secs_f64();
     spinner.finish_and_clear();
     let outcome = match outcome {
         Ok(o) => o,
@@ -217,6 +221,7 @@ pub async fn run(store: &Store, args: IngestArgs<'_>) -> u8 {
             "nothing new to commit".into()
         }
     );
+    eprintln!("time: reading {read_s:.2} s, assembling + validating + preparing {prepare_s:.2} s, comparing + committing {commit_s:.2} s");
     if failures.is_empty() { 0 } else { 1 }
 }
 
