@@ -123,7 +123,11 @@ fn assemble_experiment(runs: Vec<ImageRun>, options: &AssembleOptions) -> Assemb
     let mut sweeps: Vec<(String, Vec<(usize, &ImageRun)>)> = Vec::new();
     for (ordinal, (r, _)) in runs.iter().enumerate() {
         let key = sweep_key(r);
-        match sweeps.iter_mut().find(|(k, _)| *k == key) {
+        // A run that covers angles already collected in a sweep (a repeat) starts a new sweep.
+        match sweeps
+            .iter_mut()
+            .find(|(k, list)| *k == key && !list.iter().any(|(_, other)| overlaps(other, r)))
+        {
             Some((_, list)) => list.push((ordinal, r)),
             None => sweeps.push((key, vec![(ordinal, r)])),
         }
@@ -180,6 +184,19 @@ fn assemble_experiment(runs: Vec<ImageRun>, options: &AssembleOptions) -> Assemb
     message["MxExperiment"] = json!({"MxExperiment1": experiment});
     message["CollectionSweep"] = Value::Object(sweep_dict);
     Assembled { message, sources }
+}
+
+/// Do two runs cover overlapping scan-axis ranges (rotation or translation)? Stills never do.
+fn overlaps(a: &ImageRun, b: &ImageRun) -> bool {
+    if a.scan_step.abs() < 1e-12 || b.scan_step.abs() < 1e-12 {
+        return false;
+    }
+    let span = |r: &ImageRun| {
+        let end = r.scan_start + r.scan_step * r.number_images as f64;
+        (r.scan_start.min(end), r.scan_start.max(end))
+    };
+    let ((a0, a1), (b0, b1)) = (span(a), span(b));
+    a0 < b1 - 1e-6 && b0 < a1 - 1e-6
 }
 
 fn sweep_json(scans: &[(usize, &ImageRun)]) -> Value {

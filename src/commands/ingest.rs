@@ -221,7 +221,9 @@ pub async fn run(store: &Store, args: IngestArgs<'_>) -> u8 {
             "nothing new to commit".into()
         }
     );
-    eprintln!("time: reading {read_s:.2} s, assembling + validating + preparing {prepare_s:.2} s, comparing + committing {commit_s:.2} s");
+    eprintln!(
+        "time: reading {read_s:.2} s, assembling + validating + preparing {prepare_s:.2} s, comparing + committing {commit_s:.2} s"
+    );
     if failures.is_empty() { 0 } else { 1 }
 }
 

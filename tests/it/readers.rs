@@ -294,6 +294,38 @@ fn generated_nxmx_rotation_interleaved_and_stills() {
     assert_eq!(counts(&store), before);
 }
 
+#[test]
+fn a_repeated_wedge_becomes_a_second_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    if !make_fixtures(dir.path()) {
+        return;
+    }
+    let store = dir.path().join("store");
+    let out = mxpipe_store(
+        &store,
+        &["ingest", dir.path().join("repeat").to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    let scans = scan_rows(&store);
+    let got: Vec<(String, i64, i64)> = scans
+        .iter()
+        .map(|s| {
+            (
+                s["filename_template"].as_str().unwrap().to_owned(),
+                s["ordinal"].as_i64().unwrap(),
+                s["first_image_number"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("first_master.h5".into(), 0, 1),
+            ("again_master.h5".into(), 1, 1)
+        ]
+    );
+}
+
 /// A mini-CBF header of our own (not copied from any file).
 fn cbf(path: &Path, angle: f64, wavelength: &str) {
     let header = format!(
