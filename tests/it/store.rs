@@ -314,3 +314,105 @@ fn store_layout_doc_is_up_to_date() {
         "docs/store.md is stale: paste the output of `mxpipe store describe`"
     );
 }
+
+#[test]
+fn optimize_and_vacuum_keep_every_committed_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    for name in [
+        "mad-interleaved.json",
+        "ssx-chip.json",
+        "two-crystal-merge.json",
+    ] {
+        let out = mxpipe_store(
+            &store,
+            &[
+                "ingest",
+                repo().join("samples").join(name).to_str().unwrap(),
+            ],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    }
+    let before = counts(&store);
+    let files = |table: &str| {
+        std::fs::read_dir(store.join(table))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "parquet")
+            })
+            .count()
+    };
+    assert_eq!(files("objects"), 3, "one data file per ingest run");
+    let out = mxpipe_store(&store, &["store", "optimize"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    assert_eq!(counts(&store), before);
+    let out = mxpipe_store(&store, &["store", "vacuum", "--retention-hours", "0"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    assert_eq!(
+        files("objects"),
+        1,
+        "the three small files were compacted into one and the old ones removed"
+    );
+    assert_eq!(counts(&store), before, "no committed row lost");
+    let uuid =
+        read_json(&repo().join("samples/ssx-chip.json"))["MxExperiment"]["MxExperiment1"]["uuid"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    assert_eq!(
+        mxpipe_store(&store, &["export", "mxlims", "--experiment", &uuid])
+            .status
+            .code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn export_by_sample_and_by_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    for name in ["two-crystal-merge.json", "ssx-chip.json"] {
+        assert_eq!(
+            mxpipe_store(
+                &store,
+                &[
+                    "ingest",
+                    repo().join("samples").join(name).to_str().unwrap()
+                ]
+            )
+            .status
+            .code(),
+            Some(0)
+        );
+    }
+    let two = read_json(&repo().join("samples/two-crystal-merge.json"));
+    let sample = two["MacromoleculeSample"]["MacromoleculeSample1"]["uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for args in [
+        vec!["--sample", sample.as_str()],
+        vec!["--session", "mx2532-3"],
+    ] {
+        let mut all = vec!["export", "mxlims"];
+        all.extend(args.iter().copied());
+        let out = mxpipe_store(&store, &all);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text_of(&out));
+        let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(
+            json_equal(&two, &got),
+            "{args:?}: differs at {:?}",
+            first_difference(&two, &got)
+        );
+    }
+    let out = mxpipe_store(
+        &store,
+        &["export", "mxlims", "--session", "no-such-visit-1"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text_of(&out).contains("nothing stored matches"));
+}
