@@ -16,6 +16,39 @@ use crate::primitives::{MxUuid, Version};
 /// `{key → object}` dictionary of one type, in input order.
 pub type ObjectMap<T> = IndexMap<String, T>;
 
+/// Call `$m!` with the 19 concrete MXLIMS object types (the one list of them).
+macro_rules! for_each_object_type {
+    (items $m:ident) => {
+        $m! {
+            MxExperiment, MxProcessing, VolumeScan, CollectionSweep, ReflectionSet, MacromoleculeSample, Macromolecule,
+            Medium, Shipment, Dewar, Puck, Pin, MultiPin, PinPosition, Plate, PlateWell, WellDrop, DropRegion, Crystal
+        }
+    };
+    ($m:ident) => {
+        $m!(
+            MxExperiment,
+            MxProcessing,
+            VolumeScan,
+            CollectionSweep,
+            ReflectionSet,
+            MacromoleculeSample,
+            Macromolecule,
+            Medium,
+            Shipment,
+            Dewar,
+            Puck,
+            Pin,
+            MultiPin,
+            PinPosition,
+            Plate,
+            PlateWell,
+            WellDrop,
+            DropRegion,
+            Crystal
+        )
+    };
+}
+
 /// A borrowed object of any concrete type.
 #[derive(Debug, Clone, Copy)]
 #[allow(missing_docs)]
@@ -44,27 +77,10 @@ pub enum AnyObject<'a> {
 impl<'a> AnyObject<'a> {
     /// The object behind its common trait.
     pub fn as_object(&self) -> &'a dyn MxlimsObject {
-        match *self {
-            AnyObject::MxExperiment(o) => o,
-            AnyObject::MxProcessing(o) => o,
-            AnyObject::VolumeScan(o) => o,
-            AnyObject::CollectionSweep(o) => o,
-            AnyObject::ReflectionSet(o) => o,
-            AnyObject::MacromoleculeSample(o) => o,
-            AnyObject::Macromolecule(o) => o,
-            AnyObject::Medium(o) => o,
-            AnyObject::Shipment(o) => o,
-            AnyObject::Dewar(o) => o,
-            AnyObject::Puck(o) => o,
-            AnyObject::Pin(o) => o,
-            AnyObject::MultiPin(o) => o,
-            AnyObject::PinPosition(o) => o,
-            AnyObject::Plate(o) => o,
-            AnyObject::PlateWell(o) => o,
-            AnyObject::WellDrop(o) => o,
-            AnyObject::DropRegion(o) => o,
-            AnyObject::Crystal(o) => o,
+        macro_rules! dyn_object {
+            ($($v:ident),*) => { match *self { $(AnyObject::$v(o) => o,)* } };
         }
+        for_each_object_type!(dyn_object)
     }
 }
 
@@ -436,27 +452,7 @@ macro_rules! as_any {
         }
     )*};
 }
-as_any!(
-    MxExperiment,
-    MxProcessing,
-    VolumeScan,
-    CollectionSweep,
-    ReflectionSet,
-    MacromoleculeSample,
-    Macromolecule,
-    Medium,
-    Shipment,
-    Dewar,
-    Puck,
-    Pin,
-    MultiPin,
-    PinPosition,
-    Plate,
-    PlateWell,
-    WellDrop,
-    DropRegion,
-    Crystal
-);
+for_each_object_type!(items as_any);
 
 impl AnyObject<'_> {
     /// The object as JSON, exactly as it is written in a message.
@@ -464,28 +460,7 @@ impl AnyObject<'_> {
         macro_rules! ser {
             ($($v:ident),*) => { match self { $(AnyObject::$v(o) => serde_json::to_value(o),)* } };
         }
-        ser!(
-            MxExperiment,
-            MxProcessing,
-            VolumeScan,
-            CollectionSweep,
-            ReflectionSet,
-            MacromoleculeSample,
-            Macromolecule,
-            Medium,
-            Shipment,
-            Dewar,
-            Puck,
-            Pin,
-            MultiPin,
-            PinPosition,
-            Plate,
-            PlateWell,
-            WellDrop,
-            DropRegion,
-            Crystal
-        )
-        .expect("a typed object always serialises")
+        for_each_object_type!(ser).expect("a typed object always serialises")
     }
 }
 
