@@ -4,13 +4,15 @@
 //! registered by one line in [`READERS`]:
 //! - [`mxlims`]: MXLIMS messages (any of the three kinds), validated by both layers first;
 //! - [`nxmx`]: NeXus/NXmx master files (HDF5), metadata only — data links are never opened;
-//! - [`cbf`]: Pilatus mini-CBF headers — the text before the binary section only.
+//! - [`cbf`]: Pilatus mini-CBF headers — the text before the binary section only;
+//! - [`autoproc_xml`]: AutoProcContainer XML (autoPROC, xia2, fast_dp processing results).
 //!
 //! Collection files become [`ImageRun`]s, which [`assemble`] groups into MXLIMS messages:
 //! one MxExperiment per directory, one CollectionSweep per wavelength and orientation, one Scan
 //! per contiguous run of images, ordinals in acquisition order.
 
 pub mod assemble;
+pub mod autoproc_xml;
 pub mod cbf;
 pub mod mxlims;
 pub mod nxmx;
@@ -158,7 +160,12 @@ pub trait Reader: Sync {
 }
 
 /// Every reader; adding a format = one module + one line here.
-pub static READERS: &[&dyn Reader] = &[&mxlims::MxlimsReader, &nxmx::NxmxReader, &cbf::CbfReader];
+pub static READERS: &[&dyn Reader] = &[
+    &mxlims::MxlimsReader,
+    &nxmx::NxmxReader,
+    &cbf::CbfReader,
+    &autoproc_xml::AutoProcXmlReader,
+];
 
 /// Find a reader by name.
 pub fn reader_named(name: &str) -> Option<&'static dyn Reader> {
@@ -180,7 +187,7 @@ pub fn detect(path: &Path) -> Result<&'static dyn Reader, ReadError> {
             ReadError::new(
                 path,
                 "start of file",
-                "an MXLIMS JSON message, an HDF5 (NXmx) master file or a CBF image",
+                "a supported format: an MXLIMS JSON message, an HDF5 (NXmx) master file, a CBF image or AutoProcContainer XML",
                 describe_head(&head),
             )
         })

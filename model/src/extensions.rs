@@ -28,6 +28,28 @@ pub struct MxpipeExtension {
     /// Files of each scan of a CollectionSweep whose scans are stored in different files (e.g. one
     /// NXmx master file per wedge of an interleaved collection).
     pub scan_files: Option<Vec<ScanFile>>,
+    /// Images a processing job read, as the processing program reports them (used to link the
+    /// job to stored sweeps by directory + template + image range); used on MxProcessing.
+    pub input_images: Option<Vec<InputImages>>,
+    /// Command line of a processing job.
+    pub command_line: Option<String>,
+}
+
+/// A range of images read by a processing job.
+#[skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InputImages {
+    /// Image directory.
+    pub path: String,
+    /// File name template, e.g. `x_1_%05d.cbf` (or the master file name).
+    pub filename_template: String,
+    /// First image number read.
+    pub first_image_number: i64,
+    /// Last image number read.
+    pub last_image_number: i64,
+    /// ISPyB dataCollectionId, when the program reports one.
+    pub data_collection_id: Option<i64>,
 }
 
 /// Where the images of one scan are stored.

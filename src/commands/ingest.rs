@@ -74,10 +74,10 @@ pub async fn run(store: &Store, args: IngestArgs<'_>) -> u8 {
         let result = read_one(file, forced, &args.read);
         bar.inc(1);
         match result {
-            Ok(fragments) => {
+            Ok((format, fragments)) => {
                 for fragment in fragments {
                     match fragment {
-                        Fragment::Message { value, message } => match source_file(file, "mxlims") {
+                        Fragment::Message { value, message } => match source_file(file, format) {
                             Ok(src) => prepared.push(prepare_message(&value, *message, vec![src])),
                             Err(e) => failures.push(Failure {
                                 path: file.display().to_string(),
@@ -231,12 +231,12 @@ fn read_one(
     file: &Path,
     forced: Option<&'static dyn Reader>,
     options: &ReadOptions,
-) -> Result<Vec<Fragment>, ReadError> {
+) -> Result<(&'static str, Vec<Fragment>), ReadError> {
     let reader = match forced {
         Some(r) => r,
         None => detect(file)?,
     };
-    reader.read(file, options)
+    Ok((reader.name(), reader.read(file, options)?))
 }
 
 fn validate_assembled(message: &Value) -> Result<mxpipe_model::AnyMessage, String> {

@@ -150,6 +150,9 @@ pub fn object_rows(p: &PreparedMessage, v: &ObjectVersion<'_>, rows: &mut Rows) 
                 AnyObject::VolumeScan(x) => (&x.start_time, &x.end_time),
                 _ => unreachable!(),
             };
+            if let AnyObject::MxProcessing(p) = v.entry.object {
+                processing_inputs(uuid, p, ext.as_ref(), rows);
+            }
             rows.entry("jobs").or_default().push(json!({
                 "uuid": uuid, "mxlims_type": o.type_name(), "start_time": time(start), "end_time": time(end),
                 "start_time_text": j.get("startTime"), "job_status": j.get("jobStatus"), "experiment_strategy": j.get("experimentStrategy"),
@@ -167,7 +170,7 @@ pub fn object_rows(p: &PreparedMessage, v: &ObjectVersion<'_>, rows: &mut Rows) 
                 "parent_uuid": link_uuid(o, "parentSampleRef"), "medium_uuid": link_uuid(o, "mediumRef"), "pid": pid, "pid_scheme": pid_scheme,
             }));
         }
-        AnyObject::ReflectionSet(_) => {}
+        AnyObject::ReflectionSet(r) => reflection_rows(uuid, r, o, rows),
         _ => {
             let position = [
                 "positionInDewar",
@@ -234,5 +237,76 @@ fn sweep_rows(
                 "ordinal": scan.ordinal, "first_image_number": scan.first_image_number, "last_image_number": last,
             }));
         }
+    }
+}
+
+fn processing_inputs(
+    uuid: &str,
+    p: &mxpipe_model::MxProcessing,
+    ext: Option<&mxpipe_model::MxpipeExtension>,
+    rows: &mut Rows,
+) {
+    let mut index = 0;
+    for r in p.input_data_refs.iter().flatten() {
+        rows.entry("processing_inputs").or_default().push(json!({
+            "processing_uuid": uuid, "list_index": index, "kind": "sweep", "sweep_uuid": r.uuid.map(|u| u.to_string()),
+        }));
+        index += 1;
+    }
+    for i in ext
+        .and_then(|e| e.input_images.as_ref())
+        .into_iter()
+        .flatten()
+    {
+        rows.entry("processing_inputs").or_default().push(json!({
+            "processing_uuid": uuid, "list_index": index, "kind": "images", "path": i.path, "filename_template": i.filename_template,
+            "first_image_number": i.first_image_number, "last_image_number": i.last_image_number, "data_collection_id": i.data_collection_id,
+        }));
+        index += 1;
+    }
+}
+
+fn reflection_rows(
+    uuid: &str,
+    r: &mxpipe_model::ReflectionSet,
+    o: &dyn MxlimsObject,
+    rows: &mut Rows,
+) {
+    let cell = r.refined_unit_cell.as_ref();
+    rows.entry("reflection_sets").or_default().push(json!({
+        "uuid": uuid, "processing_uuid": link_uuid(o, "sourceRef"), "space_group": r.space_group_name.as_ref().map(|s| s.as_str()),
+        "cell_a_a": cell.map(|c| c.a), "cell_b_a": cell.map(|c| c.b), "cell_c_a": cell.map(|c| c.c),
+        "cell_alpha_deg": cell.map(|c| c.alpha), "cell_beta_deg": cell.map(|c| c.beta), "cell_gamma_deg": cell.map(|c| c.gamma),
+        "wavelength_a": r.wavelengths.as_ref().and_then(|w| w.first()), "operational_resolution_a": r.operational_resolution,
+        "number_reflections": r.number_reflections, "number_reflections_unique": r.number_reflections_unique,
+        "file_type": r.file_type.map(|f| f.as_str()), "filename": r.filename, "path": r.path,
+    }));
+    let shells = r
+        .reflection_statistics_shells
+        .as_deref()
+        .unwrap_or_default();
+    let all = r
+        .reflection_statistics_overall
+        .iter()
+        .map(|s| ("overall", None, s))
+        .chain(shells.iter().enumerate().map(|(i, s)| {
+            let name = if i == 0 {
+                "inner"
+            } else if i + 1 == shells.len() {
+                "outer"
+            } else {
+                "shell"
+            };
+            (name, Some(i), s)
+        }));
+    for (shell, index, s) in all {
+        rows.entry("reflection_statistics").or_default().push(json!({
+            "reflection_set_uuid": uuid, "shell": shell, "shell_index": index,
+            "resolution_low_a": s.resolution_limits[0], "resolution_high_a": s.resolution_limits[1],
+            "number_observations": s.number_observations, "number_observations_unique": s.number_observations_unique,
+            "r_merge": s.r_merge, "r_meas": s.r_meas, "r_pim": s.r_pim, "i_over_sigma": s.i_over_sig_i, "cc_half": s.cc_one_half,
+            "cc_ano": s.cc_ano, "sig_ano": s.sig_ano, "completeness_pct": s.completeness, "multiplicity": s.redundancy,
+            "completeness_ano_pct": s.completeness_ano, "multiplicity_ano": s.redundancy_ano,
+        }));
     }
 }

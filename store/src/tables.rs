@@ -382,6 +382,76 @@ pub const SSX_RUNS: TableDef = TableDef {
     ],
 };
 
+/// Reflection sets (processing results).
+#[rustfmt::skip]
+pub const REFLECTION_SETS: TableDef = TableDef {
+    name: "reflection_sets",
+    doc: "one version of a ReflectionSet",
+    columns: &[
+        ("uuid", Text, false, "reflection set uuid"),
+        ("processing_uuid", Text, true, "processing job that produced it (sourceRef)"),
+        ("space_group", Text, true, "space group as written"),
+        ("cell_a_a", Float, true, "refined cell a (Å)"),
+        ("cell_b_a", Float, true, "refined cell b (Å)"),
+        ("cell_c_a", Float, true, "refined cell c (Å)"),
+        ("cell_alpha_deg", Float, true, "refined cell alpha (degrees)"),
+        ("cell_beta_deg", Float, true, "refined cell beta (degrees)"),
+        ("cell_gamma_deg", Float, true, "refined cell gamma (degrees)"),
+        ("wavelength_a", Float, true, "first wavelength (Å)"),
+        ("operational_resolution_a", Float, true, "operational resolution (Å)"),
+        ("number_reflections", Int, true, "reflections measured"),
+        ("number_reflections_unique", Int, true, "unique reflections"),
+        ("file_type", Text, true, "reflection file type"),
+        ("filename", Text, true, "reflection file name"),
+        ("path", Text, true, "reflection file directory"),
+    ],
+};
+
+/// Reflection statistics per shell.
+#[rustfmt::skip]
+pub const REFLECTION_STATISTICS: TableDef = TableDef {
+    name: "reflection_statistics",
+    doc: "one statistics block (overall or one resolution shell) of a ReflectionSet version",
+    columns: &[
+        ("reflection_set_uuid", Text, false, "reflection set"),
+        ("shell", Text, false, "overall, inner (first shell), outer (last shell) or shell (any other)"),
+        ("shell_index", Int, true, "position in reflectionStatisticsShells (low to high resolution); null for overall"),
+        ("resolution_low_a", Float, false, "low-resolution limit (Å)"),
+        ("resolution_high_a", Float, false, "high-resolution limit (Å)"),
+        ("number_observations", Int, true, "observations"),
+        ("number_observations_unique", Int, true, "unique observations"),
+        ("r_merge", Float, true, "R_merge (fraction)"),
+        ("r_meas", Float, true, "R_meas (fraction)"),
+        ("r_pim", Float, true, "R_pim (fraction)"),
+        ("i_over_sigma", Float, true, "mean I/σ(I)"),
+        ("cc_half", Float, true, "CC½ as a correlation coefficient (-1..1)"),
+        ("cc_ano", Float, true, "anomalous CC as a correlation coefficient (-1..1)"),
+        ("sig_ano", Float, true, "mean |ΔF|/σ (SigAno)"),
+        ("completeness_pct", Float, true, "completeness (%)"),
+        ("multiplicity", Float, true, "multiplicity (Redundancy)"),
+        ("completeness_ano_pct", Float, true, "anomalous completeness (%)"),
+        ("multiplicity_ano", Float, true, "anomalous multiplicity"),
+    ],
+};
+
+/// Inputs of processing jobs.
+#[rustfmt::skip]
+pub const PROCESSING_INPUTS: TableDef = TableDef {
+    name: "processing_inputs",
+    doc: "one input of a processing job version: a linked sweep (inputDataRefs) or an image range the program reported (mxpipe.org inputImages); image ranges are matched to sweeps through image_series at query time, so a collection ingested later links automatically",
+    columns: &[
+        ("processing_uuid", Text, false, "processing job"),
+        ("list_index", Int, false, "position among the job's inputs"),
+        ("kind", Text, false, "sweep (inputDataRefs) or images (inputImages)"),
+        ("sweep_uuid", Text, true, "linked sweep (inputDataRefs)"),
+        ("path", Text, true, "image directory (images)"),
+        ("filename_template", Text, true, "file name template (images)"),
+        ("first_image_number", Int, true, "first image read (images)"),
+        ("last_image_number", Int, true, "last image read (images)"),
+        ("data_collection_id", Int, true, "ISPyB dataCollectionId, if reported"),
+    ],
+};
+
 /// Every table, `ingests` last (it is committed last).
 #[rustfmt::skip]
 pub const ALL: &[&TableDef] = &[
@@ -400,6 +470,9 @@ pub const ALL: &[&TableDef] = &[
     &LOGISTICAL_SAMPLES,
     &SESSIONS,
     &SSX_RUNS,
+    &REFLECTION_SETS,
+    &REFLECTION_STATISTICS,
+    &PROCESSING_INPUTS,
     &INGESTS,
 ];
 

@@ -5,6 +5,7 @@ mod common;
 mod conformance;
 mod policy;
 mod probes;
+mod processing;
 mod readers;
 mod roundtrip;
 mod schemas;

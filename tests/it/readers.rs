@@ -408,7 +408,9 @@ fn bad_input_is_rejected_with_file_place_and_expectation() {
     assert_rejected(
         &store,
         &fake,
-        &["expected an MXLIMS JSON message, an HDF5 (NXmx) master file or a CBF image"],
+        &[
+            "expected a supported format: an MXLIMS JSON message, an HDF5 (NXmx) master file, a CBF image or AutoProcContainer XML",
+        ],
     );
     // Truncated HDF5.
     if let Some(td) = testdata() {

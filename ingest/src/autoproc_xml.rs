@@ -1,0 +1,475 @@
+//! AutoProcContainer XML: the ISPyB processing format written by autoPROC, xia2 and fast_dp.
+//!
+//! Each `AutoProcScalingContainer` (with the `AutoProc` block before it: space group, cell,
+//! wavelength) becomes one ReflectionSet with overall statistics and the inner and outer shells
+//! (in that order: low to high resolution); the `AutoProcProgram` becomes the MxProcessing job.
+//! The images each integration read are kept in the mxpipe.org `inputImages` extension, from which
+//! the store links the job to stored sweeps. CC½ and CC_ano are stored as correlation
+//! coefficients: a value above 1 is read as a percentage and divided by 100.
+
+use std::path::Path;
+
+use mxpipe_model::SpaceGroupName;
+use mxpipe_model::validate::{Options, parse_message};
+use quick_xml::events::Event;
+use serde_json::{Map, Value, json};
+
+use crate::{Fragment, ReadError, ReadOptions, Reader, template_of};
+
+/// Reader for AutoProcContainer XML.
+pub struct AutoProcXmlReader;
+
+impl Reader for AutoProcXmlReader {
+    fn name(&self) -> &'static str {
+        "autoproc-xml"
+    }
+
+    fn sniff(&self, _path: &Path, head: &[u8]) -> bool {
+        String::from_utf8_lossy(head).contains("<AutoProcContainer")
+    }
+
+    fn read(&self, path: &Path, options: &ReadOptions) -> Result<Vec<Fragment>, ReadError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ReadError::new(path, "file", "a readable UTF-8 file", e.to_string()))?;
+        let root = parse_tree(path, &text)?;
+        if root.name != "AutoProcContainer" {
+            return Err(ReadError::new(
+                path,
+                format!("<{}>", root.name),
+                "root element <AutoProcContainer>",
+                format!("<{}>", root.name),
+            ));
+        }
+        let value = to_message(path, &root, options)?;
+        match parse_message(&value, &Options::default()) {
+            Ok((message, _)) => Ok(vec![Fragment::Message {
+                value,
+                message: Box::new(message),
+            }]),
+            Err(report) => {
+                let f = report
+                    .errors()
+                    .next()
+                    .cloned()
+                    .expect("an invalid report has an error");
+                Err(ReadError::new(
+                    path,
+                    format!("{} (in the MXLIMS built from it) [{}]", f.pointer, f.rule),
+                    f.expected,
+                    f.found,
+                ))
+            }
+        }
+    }
+}
+
+/// A minimal element tree.
+#[derive(Debug, Default)]
+struct Element {
+    name: String,
+    text: String,
+    line: usize,
+    children: Vec<Element>,
+}
+
+impl Element {
+    fn child(&self, name: &str) -> Option<&Element> {
+        self.children.iter().find(|c| c.name == name)
+    }
+    fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Element> {
+        self.children.iter().filter(move |c| c.name == name)
+    }
+    fn text_of(&self, name: &str) -> Option<&str> {
+        self.child(name)
+            .map(|c| c.text.trim())
+            .filter(|t| !t.is_empty())
+    }
+    fn number(&self, path: &Path, name: &str) -> Result<Option<f64>, ReadError> {
+        let Some(c) = self.child(name) else {
+            return Ok(None);
+        };
+        let t = c.text.trim();
+        if t.is_empty() {
+            return Ok(None);
+        }
+        t.parse::<f64>().map(Some).map_err(|_| {
+            ReadError::new(
+                path,
+                format!("line {}, <{}>", c.line, name),
+                "a number",
+                format!("{t:?}"),
+            )
+        })
+    }
+}
+
+fn line_of(text: &str, pos: usize) -> usize {
+    text[..pos.min(text.len())]
+        .bytes()
+        .filter(|&b| b == b'\n')
+        .count()
+        + 1
+}
+
+fn parse_tree(path: &Path, text: &str) -> Result<Element, ReadError> {
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut stack: Vec<Element> = vec![Element::default()];
+    loop {
+        let pos = reader.buffer_position() as usize;
+        let event = reader.read_event().map_err(|e| {
+            ReadError::new(
+                path,
+                format!("line {}", line_of(text, pos)),
+                "well-formed XML",
+                e.to_string(),
+            )
+        })?;
+        match event {
+            Event::Start(e) => stack.push(Element {
+                name: String::from_utf8_lossy(e.name().as_ref()).into_owned(),
+                line: line_of(text, pos),
+                ..Default::default()
+            }),
+            Event::Empty(e) => {
+                let el = Element {
+                    name: String::from_utf8_lossy(e.name().as_ref()).into_owned(),
+                    line: line_of(text, pos),
+                    ..Default::default()
+                };
+                stack.last_mut().expect("root").children.push(el);
+            }
+            Event::Text(t) => {
+                let s = t.decode().map_err(|e| {
+                    ReadError::new(
+                        path,
+                        format!("line {}", line_of(text, pos)),
+                        "text",
+                        e.to_string(),
+                    )
+                })?;
+                stack
+                    .last_mut()
+                    .expect("root")
+                    .text
+                    .push_str(&quick_xml::escape::unescape(&s).unwrap_or(s.clone()));
+            }
+            Event::CData(t) => stack
+                .last_mut()
+                .expect("root")
+                .text
+                .push_str(&String::from_utf8_lossy(&t)),
+            Event::GeneralRef(r) => {
+                let name = String::from_utf8_lossy(&r).into_owned();
+                let ch = match name.as_str() {
+                    "lt" => "<",
+                    "gt" => ">",
+                    "amp" => "&",
+                    "quot" => "\"",
+                    "apos" => "'",
+                    _ => "",
+                };
+                stack.last_mut().expect("root").text.push_str(ch);
+            }
+            Event::End(_) => {
+                let el = stack.pop().expect("balanced");
+                stack
+                    .last_mut()
+                    .ok_or_else(|| {
+                        ReadError::new(
+                            path,
+                            format!("line {}", line_of(text, pos)),
+                            "well-formed XML",
+                            "an unmatched closing tag",
+                        )
+                    })?
+                    .children
+                    .push(el);
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if stack.len() != 1 {
+        let open = stack.last().map(|e| e.name.clone()).unwrap_or_default();
+        return Err(ReadError::new(
+            path,
+            format!("end of file (line {})", line_of(text, text.len())),
+            format!("</{open}> before the end"),
+            "a truncated document",
+        ));
+    }
+    let top = stack.pop().expect("root");
+    top.children
+        .into_iter()
+        .next()
+        .ok_or_else(|| ReadError::new(path, "line 1", "an XML element", "no element"))
+}
+
+/// `Mon Jun 14 15:09:27 PDT 2021` (date(1) style) or ISO forms → ISO 8601 with offset.
+fn parse_time(text: &str, options: &ReadOptions) -> Option<String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Some(t.to_rfc3339());
+    }
+    let zones = [
+        ("UTC", 0),
+        ("GMT", 0),
+        ("BST", 1),
+        ("CET", 1),
+        ("CEST", 2),
+        ("EET", 2),
+        ("EEST", 3),
+        ("PST", -8),
+        ("PDT", -7),
+        ("EST", -5),
+        ("EDT", -4),
+        ("CST", -6),
+        ("CDT", -5),
+        ("MST", -7),
+        ("MDT", -6),
+        ("AEST", 10),
+        ("AEDT", 11),
+        ("JST", 9),
+    ];
+    let parts: Vec<&str> = text.split_whitespace().collect();
+    if parts.len() == 6 {
+        let zone = zones
+            .iter()
+            .find(|(z, _)| *z == parts[4])
+            .map(|(_, h)| *h)?;
+        let naive = chrono::NaiveDateTime::parse_from_str(
+            &format!("{} {} {} {}", parts[1], parts[2], parts[3], parts[5]),
+            "%b %d %H:%M:%S %Y",
+        )
+        .ok()?;
+        let offset = chrono::FixedOffset::east_opt(zone * 3600)?;
+        return naive
+            .and_local_timezone(offset)
+            .single()
+            .map(|t| t.to_rfc3339());
+    }
+    for f in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+    ] {
+        if let Ok(n) = chrono::NaiveDateTime::parse_from_str(text, f) {
+            let offset = options
+                .naive_time_offset
+                .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("zero"));
+            return n
+                .and_local_timezone(offset)
+                .single()
+                .map(|t| t.to_rfc3339());
+        }
+    }
+    None
+}
+
+/// CC values as correlation coefficients (some programs print percentages).
+fn cc(v: Option<f64>) -> Option<f64> {
+    v.map(|x| if x.abs() > 1.0 { x / 100.0 } else { x })
+}
+
+fn statistics(path: &Path, s: &Element) -> Result<Value, ReadError> {
+    let n = |name: &str| s.number(path, name);
+    let low = n("resolutionLimitLow")?.ok_or_else(|| {
+        ReadError::new(
+            path,
+            format!("line {}, <AutoProcScalingStatistics>", s.line),
+            "<resolutionLimitLow>",
+            "no such element",
+        )
+    })?;
+    let high = n("resolutionLimitHigh")?.ok_or_else(|| {
+        ReadError::new(
+            path,
+            format!("line {}, <AutoProcScalingStatistics>", s.line),
+            "<resolutionLimitHigh>",
+            "no such element",
+        )
+    })?;
+    let mut m = Map::new();
+    m.insert("resolutionLimits".into(), json!([low, high]));
+    let mut put = |k: &str, v: Option<f64>, int: bool| {
+        if let Some(v) = v {
+            m.insert(
+                k.into(),
+                if int {
+                    json!(v.round() as i64)
+                } else {
+                    json!(v)
+                },
+            );
+        }
+    };
+    put("numberObservations", n("nTotalObservations")?, true);
+    put(
+        "numberObservationsUnique",
+        n("nTotalUniqueObservations")?,
+        true,
+    );
+    put("R_merge", n("rMerge")?, false);
+    put(
+        "R_meas",
+        n("rMeasAllIPlusIMinus")?.or(n("rMeasWithinIPlusIMinus")?),
+        false,
+    );
+    put(
+        "R_pim",
+        n("rPimAllIPlusIMinus")?.or(n("rPimWithinIPlusIMinus")?),
+        false,
+    );
+    put("I_over_SigI", n("meanIOverSigI")?, false);
+    put("CC_one_half", cc(n("ccHalf")?), false);
+    put("CC_ano", cc(n("ccAnomalous")?), false);
+    put("SigAno", n("DanoOverSigDano")?, false);
+    put("Completeness", n("completeness")?, false);
+    put("Redundancy", n("multiplicity")?, false);
+    put("CompletenessAno", n("anomalousCompleteness")?, false);
+    put("RedundancyAno", n("anomalousMultiplicity")?, false);
+    Ok(Value::Object(m))
+}
+
+fn to_message(path: &Path, root: &Element, options: &ReadOptions) -> Result<Value, ReadError> {
+    let program = root
+        .child("AutoProcProgramContainer")
+        .and_then(|c| c.child("AutoProcProgram"));
+    let mut job = json!({"mxlimsType": "MxProcessing"});
+    let mut inputs: Vec<Value> = Vec::new();
+    if let Some(p) = program {
+        if let Some(programs) = p.text_of("processingPrograms") {
+            let (name, version) = programs.split_once(' ').unwrap_or((programs, ""));
+            job["programName"] = json!(name);
+            if !version.trim().is_empty() {
+                job["programVersion"] = json!(version.trim());
+            }
+        }
+        let status = p.text_of("processingStatus").unwrap_or("");
+        job["jobStatus"] = json!(if status.is_empty()
+            || matches!(status, "1" | "SUCCESS" | "success")
+        {
+            "Completed"
+        } else {
+            "Failed"
+        });
+        for (field, tag) in [
+            ("startTime", "processingStartTime"),
+            ("endTime", "processingEndTime"),
+        ] {
+            if let Some(t) = p.text_of(tag).and_then(|t| parse_time(t, options)) {
+                job[field] = json!(t);
+            }
+        }
+    }
+    let mut sets = Map::new();
+    let mut current_autoproc: Option<&Element> = None;
+    for child in &root.children {
+        match child.name.as_str() {
+            "AutoProc" => current_autoproc = Some(child),
+            "AutoProcScalingContainer" => {
+                let mut set = json!({"mxlimsType": "ReflectionSet", "role": "Result", "sourceRef": {"$ref": "#/MxProcessing/MxProcessing1"}});
+                if let Some(ap) = current_autoproc {
+                    if let Some(sg) = ap
+                        .text_of("spaceGroup")
+                        .filter(|sg| SpaceGroupName::parse(sg).is_ok())
+                    {
+                        set["spaceGroupName"] = json!(sg);
+                    }
+                    let cell: Vec<Option<f64>> = ["a", "b", "c", "alpha", "beta", "gamma"]
+                        .iter()
+                        .map(|k| ap.number(path, &format!("refinedCell_{k}")))
+                        .collect::<Result<_, _>>()?;
+                    if cell.iter().all(|c| c.is_some_and(|v| v > 0.0)) {
+                        let c: Vec<f64> = cell.into_iter().flatten().collect();
+                        set["refinedUnitCell"] = json!({"a": c[0], "b": c[1], "c": c[2], "alpha": c[3], "beta": c[4], "gamma": c[5]});
+                    }
+                    if let Some(w) = ap.number(path, "wavelength")?.filter(|w| *w > 0.0) {
+                        set["wavelengths"] = json!([w]);
+                    }
+                }
+                let mut shells = (None, None);
+                for s in child.all("AutoProcScalingStatistics") {
+                    let stats = statistics(path, s)?;
+                    match s.text_of("scalingStatisticsType") {
+                        Some("overall") => {
+                            set["operationalResolution"] = stats["resolutionLimits"][1].clone();
+                            if let Some(n) = stats.get("numberObservations") {
+                                set["numberReflections"] = n.clone();
+                            }
+                            if let Some(n) = stats.get("numberObservationsUnique") {
+                                set["numberReflectionsUnique"] = n.clone();
+                            }
+                            set["reflectionStatisticsOverall"] = stats;
+                        }
+                        Some("innerShell") => shells.0 = Some(stats),
+                        Some("outerShell") => shells.1 = Some(stats),
+                        other => {
+                            return Err(ReadError::new(
+                                path,
+                                format!("line {}, <scalingStatisticsType>", s.line),
+                                "overall, innerShell or outerShell",
+                                format!("{other:?}"),
+                            ));
+                        }
+                    }
+                }
+                if set.get("reflectionStatisticsOverall").is_none() {
+                    return Err(ReadError::new(
+                        path,
+                        format!("line {}, <AutoProcScalingContainer>", child.line),
+                        "an <AutoProcScalingStatistics> of type overall",
+                        "none",
+                    ));
+                }
+                let list: Vec<Value> = [shells.0, shells.1].into_iter().flatten().collect();
+                if !list.is_empty() {
+                    set["reflectionStatisticsShells"] = Value::Array(list);
+                }
+                for ic in child.all("AutoProcIntegrationContainer") {
+                    let image = ic.child("Image");
+                    let integ = ic.child("AutoProcIntegration");
+                    let (Some(image), Some(integ)) = (image, integ) else {
+                        continue;
+                    };
+                    let file = image.text_of("fileName").unwrap_or("");
+                    let dir = image.text_of("fileLocation").unwrap_or("");
+                    let (_, template, _) = template_of(file);
+                    let first = integ.number(path, "startImageNumber")?.map(|v| v as i64);
+                    let last = integ.number(path, "endImageNumber")?.map(|v| v as i64);
+                    if let (Some(first), Some(last)) = (first, last) {
+                        let mut input = json!({"path": dir, "filenameTemplate": template, "firstImageNumber": first, "lastImageNumber": last});
+                        if let Some(id) = integ.number(path, "dataCollectionId")? {
+                            input["dataCollectionId"] = json!(id as i64);
+                        }
+                        if !inputs.contains(&input) {
+                            inputs.push(input);
+                        }
+                    }
+                }
+                sets.insert(format!("ReflectionSet{}", sets.len() + 1), set);
+            }
+            _ => {}
+        }
+    }
+    if sets.is_empty() {
+        return Err(ReadError::new(
+            path,
+            format!("line {}, <AutoProcContainer>", root.line),
+            "at least one <AutoProcScalingContainer>",
+            "none",
+        ));
+    }
+    let mut ext = Map::new();
+    if !inputs.is_empty() {
+        ext.insert("inputImages".into(), Value::Array(inputs));
+    }
+    if let Some(cmd) = program.and_then(|p| p.text_of("processingCommandLine")) {
+        ext.insert("commandLine".into(), json!(cmd));
+    }
+    if !ext.is_empty() {
+        job["extensions"] = json!({"mxpipe.org": ext});
+    }
+    Ok(
+        json!({"version": mxpipe_model::MXLIMS_VERSION, "MxProcessing": {"MxProcessing1": job}, "ReflectionSet": sets}),
+    )
+}

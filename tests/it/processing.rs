@@ -1,0 +1,148 @@
+//! Processing results: AutoProcContainer XML (autoPROC / xia2 / fast_dp) into ReflectionSets with
+//! their statistics. Expected values are read by hand from the files (quoted per assertion).
+
+use serde_json::Value;
+
+use crate::common::*;
+
+fn stats(store: &std::path::Path) -> Vec<Value> {
+    query(
+        store,
+        "SELECT r.space_group, r.cell_a_a, r.wavelength_a, s.* FROM reflection_statistics s \
+                  JOIN reflection_sets r ON r.uuid = s.reflection_set_uuid ORDER BY r.uuid, s.shell",
+    )
+}
+
+#[test]
+fn autoproc_xml_with_two_scaling_containers() {
+    let Some(td) = testdata() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let file = td.join("processing/ispyb-xml/autoPROC-two-ap_scaling_containers.xml");
+    let out = mxpipe_store(&store, &["ingest", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    assert!(text_of(&out).contains("autoproc-xml"), "{}", text_of(&out));
+    let rows = stats(&store);
+    assert_eq!(
+        rows.len(),
+        6,
+        "two reflection sets x overall/inner/outer: {rows:?}"
+    );
+    // First container, lines 56-99: overall 67.417-2.506 Å, rMerge .058, nTotalObservations 39330,
+    // completeness 84.3, multiplicity 3.3, ccHalf 0.995; innerShell high 6.685, rMerge .035;
+    // outerShell 2.552-2.506, rMerge .441. AutoProc (line 141): P 2 2 2, a 42.687, wavelength 1.11583.
+    let overall = rows
+        .iter()
+        .find(|r| r["shell"] == "overall" && close(&r["r_merge"], 0.058))
+        .expect("overall of the first container");
+    assert!(
+        close(&overall["resolution_low_a"], 67.417) && close(&overall["resolution_high_a"], 2.506)
+    );
+    assert_eq!(overall["number_observations"], 39330);
+    assert!(
+        close(&overall["completeness_pct"], 84.3)
+            && close(&overall["multiplicity"], 3.3)
+            && close(&overall["cc_half"], 0.995)
+    );
+    assert_eq!(overall["space_group"], "P 2 2 2");
+    assert!(close(&overall["cell_a_a"], 42.687) && close(&overall["wavelength_a"], 1.11583));
+    let same_set = |shell: &str| {
+        rows.iter()
+            .find(|r| {
+                r["shell"] == shell && r["reflection_set_uuid"] == overall["reflection_set_uuid"]
+            })
+            .unwrap()
+            .clone()
+    };
+    let inner = same_set("inner");
+    assert!(close(&inner["resolution_high_a"], 6.685) && close(&inner["r_merge"], 0.035));
+    let outer = same_set("outer");
+    assert!(close(&outer["resolution_low_a"], 2.552) && close(&outer["r_merge"], 0.441));
+    // Program block: autoPROC 1.0.5, "Mon Jun 14 15:09:27 PDT 2021"; inputs abc2_1_00001.cbf, images 1-21 and 1-184.
+    let job = &query(
+        &store,
+        "SELECT program_name, start_time_text, job_status FROM jobs",
+    )[0];
+    assert_eq!(job["program_name"], "autoPROC");
+    assert_eq!(job["start_time_text"], "2021-06-14T15:09:27-07:00");
+    assert_eq!(job["job_status"], "Completed");
+    let inputs = query(
+        &store,
+        "SELECT path, filename_template, first_image_number, last_image_number FROM processing_inputs ORDER BY last_image_number",
+    );
+    assert_eq!(inputs.len(), 2);
+    assert_eq!(inputs[0]["filename_template"], "abc2_1_%05d.cbf");
+    assert_eq!(
+        inputs[0]["path"],
+        "/synchrotron/bl-123/data/2019/mx19004-3/abc2"
+    );
+    assert_eq!(
+        (
+            inputs[0]["last_image_number"].as_i64(),
+            inputs[1]["last_image_number"].as_i64()
+        ),
+        (Some(21), Some(184))
+    );
+    // The stored processing exports back as MXLIMS that validates (CC½ corrected policy).
+    let uuid = query(&store, "SELECT uuid FROM jobs")[0]["uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let out = mxpipe_store(&store, &["export", "mxlims", "--experiment", &uuid]);
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    let msg: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(msg["ReflectionSet"].as_object().unwrap().len(), 2);
+    let up = upstream(&td, false);
+    assert!(
+        up.validate("messages/MxlimsMessageStrict", &msg)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn every_autoproc_xml_file_ingests_and_truncated_xml_is_rejected() {
+    let Some(td) = testdata() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    for f in [
+        "processing/autoproc/autoPROC.xml",
+        "processing/ispyb-xml/mx_data_reduction_pipeline_results.xml",
+    ] {
+        let out = mxpipe_store(&store, &["ingest", td.join(f).to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{f}: {}", text_of(&out));
+    }
+    // autoPROC.xml line 61-64: overall 100.654-2.199 Å, rMerge .513, ccHalf 0.968; program started
+    // "Wed Feb 21 13:44:19 CET 2024"; four sweeps of 235 images in four directories.
+    let o = query(
+        &store,
+        "SELECT * FROM reflection_statistics WHERE shell = 'overall' AND resolution_high_a < 2.2 AND resolution_high_a > 2.19",
+    );
+    assert!(
+        !o.is_empty() && close(&o[0]["r_merge"], 0.513) && close(&o[0]["cc_half"], 0.968),
+        "{o:?}"
+    );
+    let starts = query(
+        &store,
+        "SELECT start_time_text FROM jobs WHERE start_time_text LIKE '2024-%'",
+    );
+    assert_eq!(starts[0]["start_time_text"], "2024-02-21T13:44:19+01:00");
+    let inputs = query(
+        &store,
+        "SELECT DISTINCT path FROM processing_inputs WHERE path LIKE '%INS-Helical_test1%'",
+    );
+    assert_eq!(inputs.len(), 4, "{inputs:?}");
+    let before = counts(&store);
+    let text = std::fs::read_to_string(td.join("processing/autoproc/autoPROC.xml")).unwrap();
+    let cut = dir.path().join("cut.xml");
+    let at = text[..text.len() / 2].rfind('\n').unwrap() + 1; // cut between two elements
+    std::fs::write(&cut, &text[..at]).unwrap();
+    let out = mxpipe_store(&store, &["ingest", cut.to_str().unwrap()]);
+    let t = text_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("cut.xml") && t.contains("truncated document") && t.contains("line"),
+        "{t}"
+    );
+    assert_eq!(counts(&store), before, "nothing stored changes");
+}
