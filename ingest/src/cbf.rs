@@ -267,10 +267,7 @@ impl Header {
         Ok(ImageRun {
             source: path.to_owned(),
             format: "cbf",
-            directory: path
-                .parent()
-                .map(|p| p.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+            directory: crate::directory_of(path),
             template,
             prefix,
             first_image: number.unwrap_or(1),

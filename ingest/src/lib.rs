@@ -230,3 +230,23 @@ pub fn template_of(file_name: &str) -> (String, String, Option<i64>) {
     let prefix = stem[..cut].trim_end_matches(['_', '.', '-']).to_owned();
     (prefix, format!("{}%0{digits}d{ext}", &stem[..cut]), number)
 }
+
+/// The absolute, normalised directory of a file (`a/./b/../x.cbf` → `/cwd/a/x.cbf`'s folder), so
+/// that image directories compare equal however the path was given.
+pub fn directory_of(path: &Path) -> String {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let mut clean = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                clean.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => clean.push(other),
+        }
+    }
+    clean
+        .parent()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}

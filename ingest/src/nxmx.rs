@@ -7,7 +7,7 @@ use std::path::Path;
 use hdf5::types::{FixedAscii, FixedUnicode, TypeDescriptor, VarLenAscii, VarLenUnicode};
 use indexmap::IndexMap;
 
-use crate::{Fragment, ImageRun, ReadError, ReadOptions, Reader, template_of};
+use crate::{Fragment, ImageRun, ReadError, ReadOptions, Reader};
 
 /// Reader for NXmx master files.
 pub struct NxmxReader;
@@ -425,12 +425,7 @@ fn read_run(f: &File<'_>, options: &ReadOptions) -> Result<ImageRun, ReadError> 
         .trim_end_matches(".h5")
         .trim_end_matches("_master")
         .to_owned();
-    let directory = f
-        .path
-        .parent()
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let _ = template_of;
+    let directory = crate::directory_of(f.path);
     Ok(ImageRun {
         source: f.path.to_owned(),
         format: "nxmx",

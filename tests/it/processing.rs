@@ -146,3 +146,53 @@ fn every_autoproc_xml_file_ingests_and_truncated_xml_is_rejected() {
     );
     assert_eq!(counts(&store), before, "nothing stored changes");
 }
+
+#[test]
+fn processing_that_arrives_before_its_collection_links_when_the_collection_arrives() {
+    let Some(td) = testdata() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let images = dir.path().join("abc2");
+    std::fs::create_dir_all(&images).unwrap();
+    let xml = std::fs::read_to_string(
+        td.join("processing/ispyb-xml/autoPROC-two-ap_scaling_containers.xml"),
+    )
+    .unwrap()
+    .replace(
+        "/synchrotron/bl-123/data/2019/mx19004-3/abc2<",
+        &format!("{}<", images.display()),
+    );
+    let xml_path = dir.path().join("autoPROC.xml");
+    std::fs::write(&xml_path, xml).unwrap();
+    let link_sql = "SELECT p.first_image_number AS first, p.last_image_number AS last, i.sweep_uuid FROM processing_inputs p \
+        JOIN image_series i ON i.path = p.path AND i.filename_template = p.filename_template \
+        AND i.first_image_number <= p.last_image_number AND i.last_image_number >= p.first_image_number \
+        WHERE p.ingest_id IN (SELECT ingest_id FROM ingests) AND i.ingest_id IN (SELECT ingest_id FROM ingests) ORDER BY last";
+    assert_eq!(
+        mxpipe_store(&store, &["ingest", xml_path.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert!(
+        query(&store, link_sql).is_empty(),
+        "no collection yet: the inputs are unresolved"
+    );
+    for n in 1..=30 {
+        crate::readers::cbf(
+            &images.join(format!("abc2_1_{n:05}.cbf")),
+            (n - 1) as f64 * 0.2,
+            "1.11583",
+        );
+    }
+    let out = mxpipe_store(&store, &["ingest", images.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    let linked = query(&store, link_sql);
+    let sweep = query(&store, "SELECT uuid FROM sweeps")[0]["uuid"].clone();
+    assert_eq!(
+        linked.len(),
+        2,
+        "both integrations (images 1-21 and 1-184) now link to the sweep: {linked:?}"
+    );
+    assert!(linked.iter().all(|r| r["sweep_uuid"] == sweep));
+}

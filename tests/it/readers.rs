@@ -327,7 +327,7 @@ fn a_repeated_wedge_becomes_a_second_sweep() {
 }
 
 /// A mini-CBF header of our own (not copied from any file).
-fn cbf(path: &Path, angle: f64, wavelength: &str) {
+pub(crate) fn cbf(path: &Path, angle: f64, wavelength: &str) {
     let header = format!(
         "###CBF: VERSION 1.5\r\ndata_test\r\n_array_data.header_convention \"PILATUS_1.2\"\r\n_array_data.header_contents\r\n;\r\n\
          # Detector: PILATUS3 6M, S/N 60-0123\r\n# 2026-01-05T08:00:{:02}.000\r\n# Exposure_time 0.1000000 s\r\n# Wavelength {wavelength} A\r\n\
