@@ -16,6 +16,7 @@ pub mod autoproc_xml;
 pub mod cbf;
 pub mod mxlims;
 pub mod nxmx;
+pub mod xds_correct;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -165,6 +166,7 @@ pub static READERS: &[&dyn Reader] = &[
     &nxmx::NxmxReader,
     &cbf::CbfReader,
     &autoproc_xml::AutoProcXmlReader,
+    &xds_correct::XdsCorrectReader,
 ];
 
 /// Find a reader by name.
@@ -187,7 +189,7 @@ pub fn detect(path: &Path) -> Result<&'static dyn Reader, ReadError> {
             ReadError::new(
                 path,
                 "start of file",
-                "a supported format: an MXLIMS JSON message, an HDF5 (NXmx) master file, a CBF image or AutoProcContainer XML",
+                "a supported format: an MXLIMS JSON message, an HDF5 (NXmx) master file, a CBF image, AutoProcContainer XML or XDS CORRECT.LP",
                 describe_head(&head),
             )
         })

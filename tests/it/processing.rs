@@ -196,3 +196,108 @@ fn processing_that_arrives_before_its_collection_links_when_the_collection_arriv
     );
     assert!(linked.iter().all(|r| r["sweep_uuid"] == sweep));
 }
+
+/// CORRECT.LP lines 1176-1185 (last "SUBSET OF INTENSITY DATA ... AS FUNCTION OF RESOLUTION"
+/// table): first shell 5.04 Å, 20207 observed, R 2.6%, I/σ 71.42, R-meas 2.8%, CC(1/2) 100.0;
+/// last shell 1.69 Å (from 1.79), R 373.0%, CC(1/2) 23.5; total 489902 observed, 99.8%, R 4.8%,
+/// I/σ 16.42, R-meas 5.1%, Anomal corr 1, SigAno 0.730. Header: INCLUDE_RESOLUTION_RANGE 50.000 1.690,
+/// X-RAY_WAVELENGTH 0.918400, SPACE_GROUP_NUMBER 5 (C2), UNIT_CELL_CONSTANTS 88.68 82.26 93.70 90 108.65 90,
+/// NAME_TEMPLATE_OF_DATA_FRAMES images/ARwoDMSO-F2XEntry-A07a_1_????.cbf, DATA_RANGE 1 3600.
+#[test]
+fn xds_correct_lp_statistics_and_the_single_image_edge_case() {
+    let Some(td) = testdata() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let out = mxpipe_store(
+        &store,
+        &[
+            "ingest",
+            td.join("processing/xds/CORRECT.LP").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    let rows = stats(&store);
+    let get = |shell: &str| rows.iter().find(|r| r["shell"] == shell).unwrap().clone();
+    let o = get("overall");
+    assert!(close(&o["resolution_low_a"], 50.0) && close(&o["resolution_high_a"], 1.69));
+    assert_eq!(o["number_observations"], 489902);
+    assert!(
+        close(&o["r_merge"], 0.048)
+            && close(&o["r_meas"], 0.051)
+            && close(&o["cc_half"], 1.0)
+            && close(&o["cc_ano"], 0.01)
+    );
+    assert!(
+        close(&o["completeness_pct"], 99.8)
+            && close(&o["i_over_sigma"], 16.42)
+            && close(&o["sig_ano"], 0.73)
+    );
+    assert_eq!(o["space_group"], "C2");
+    assert!(close(&o["cell_a_a"], 88.68) && close(&o["wavelength_a"], 0.9184));
+    let i = get("inner");
+    assert!(
+        close(&i["resolution_high_a"], 5.04)
+            && close(&i["r_merge"], 0.026)
+            && close(&i["i_over_sigma"], 71.42)
+    );
+    let u = get("outer");
+    assert!(
+        close(&u["resolution_low_a"], 1.79)
+            && close(&u["r_merge"], 3.73)
+            && close(&u["cc_half"], 0.235)
+    );
+    assert_eq!(rows.len(), 10, "overall + 9 shells");
+    let input = &query(
+        &store,
+        "SELECT path, filename_template, last_image_number FROM processing_inputs",
+    )[0];
+    assert_eq!(
+        input["filename_template"],
+        "ARwoDMSO-F2XEntry-A07a_1_%04d.cbf"
+    );
+    assert!(
+        input["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("processing/xds/images")
+    );
+    assert_eq!(input["last_image_number"], 3600);
+    // Single image: "-99.9%" R-factors and zero compared reflections are left out, not stored as values.
+    let out = mxpipe_store(
+        &store,
+        &[
+            "ingest",
+            td.join("processing/xds/CORRECT_single_image.LP")
+                .to_str()
+                .unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    let single = query(
+        &store,
+        "SELECT * FROM reflection_statistics WHERE shell = 'overall' AND resolution_high_a = 1.5",
+    );
+    assert_eq!(single[0]["number_observations"], 572);
+    assert!(
+        single[0]["r_merge"].is_null() && single[0]["cc_half"].is_null(),
+        "{single:?}"
+    );
+    // CORRECT.LP without its tables.
+    let text = std::fs::read_to_string(td.join("processing/xds/CORRECT.LP")).unwrap();
+    let cut = dir.path().join("CORRECT.LP");
+    std::fs::write(
+        &cut,
+        &text[..text.find("SUBSET OF INTENSITY DATA").unwrap()],
+    )
+    .unwrap();
+    let before = counts(&store);
+    let out = mxpipe_store(&store, &["ingest", cut.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text_of(&out).contains("AS FUNCTION OF RESOLUTION")
+            && text_of(&out).contains("no such table"),
+        "{}",
+        text_of(&out)
+    );
+    assert_eq!(counts(&store), before);
+}
