@@ -16,6 +16,7 @@ pub mod autoproc_xml;
 pub mod cbf;
 pub mod mxlims;
 pub mod nxmx;
+pub mod xds_ascii;
 pub mod xds_correct;
 
 use std::fmt;
@@ -167,6 +168,7 @@ pub static READERS: &[&dyn Reader] = &[
     &cbf::CbfReader,
     &autoproc_xml::AutoProcXmlReader,
     &xds_correct::XdsCorrectReader,
+    &xds_ascii::XdsAsciiReader,
 ];
 
 /// Find a reader by name.
@@ -189,7 +191,7 @@ pub fn detect(path: &Path) -> Result<&'static dyn Reader, ReadError> {
             ReadError::new(
                 path,
                 "start of file",
-                "a supported format: an MXLIMS JSON message, an HDF5 (NXmx) master file, a CBF image, AutoProcContainer XML or XDS CORRECT.LP",
+                "a supported format: an MXLIMS JSON message, an HDF5 (NXmx) master file, a CBF image, AutoProcContainer XML, XDS CORRECT.LP or XDS_ASCII.HKL",
                 describe_head(&head),
             )
         })

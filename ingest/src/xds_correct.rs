@@ -69,7 +69,7 @@ impl Reader for XdsCorrectReader {
 }
 
 /// The value after `KEY=` on the first line that has it (input parameters, echoed at the top).
-fn first_value<'a>(text: &'a str, key: &str) -> Option<(usize, &'a str)> {
+pub(crate) fn first_value<'a>(text: &'a str, key: &str) -> Option<(usize, &'a str)> {
     text.lines()
         .enumerate()
         .find_map(|(i, l)| l.find(key).map(|p| (i + 1, l[p + key.len()..].trim())))
@@ -83,7 +83,7 @@ fn last_value<'a>(text: &'a str, key: &str) -> Option<(usize, &'a str)> {
         .last()
 }
 
-fn numbers(s: &str) -> Vec<f64> {
+pub(crate) fn numbers(s: &str) -> Vec<f64> {
     s.split_whitespace()
         .map_while(|t| {
             t.trim_end_matches('%')
@@ -211,6 +211,59 @@ fn to_message(path: &Path, text: &str) -> Result<Value, ReadError> {
     {
         set["numberReflectionsUnique"] = n;
     }
+    symmetry_into(path, text, &mut set)?;
+    let mut job =
+        json!({"mxlimsType": "MxProcessing", "programName": "XDS", "jobStatus": "Completed"});
+    if let Some(version) = lines
+        .iter()
+        .find(|l| l.contains("***** CORRECT *****"))
+        .and_then(|l| l.split("VERSION").nth(1))
+        .and_then(|v| v.split(')').next())
+        .map(str::trim)
+    {
+        job["programVersion"] = json!(version);
+    }
+    if let Some(inputs) = input_images(path, text) {
+        job["extensions"] = json!({"mxpipe.org": {"inputImages": [inputs]}});
+    }
+    Ok(
+        json!({"version": mxpipe_model::MXLIMS_VERSION, "MxProcessing": {"MxProcessing1": job}, "ReflectionSet": {"ReflectionSet1": set}}),
+    )
+}
+
+/// The frames an XDS run read (`NAME_TEMPLATE_OF_DATA_FRAMES=`, relative to the file's folder,
+/// `????` → `%04d`; `DATA_RANGE=`), as an mxpipe.org `inputImages` entry.
+pub(crate) fn input_images(path: &Path, text: &str) -> Option<Value> {
+    let (_, template) = first_value(text, "NAME_TEMPLATE_OF_DATA_FRAMES=")?;
+    let (_, range) = first_value(text, "DATA_RANGE=")?;
+    let frames = template
+        .split_whitespace()
+        .next()
+        .filter(|f| !f.is_empty())?;
+    let r = numbers(range);
+    if r.len() < 2 {
+        return None;
+    }
+    let full = path.parent().unwrap_or(Path::new(".")).join(frames);
+    let dir = crate::directory_of(&full);
+    let name = full
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let hashes = name.chars().filter(|&c| c == '?').count();
+    let template = if hashes > 0 {
+        name.replacen(&"?".repeat(hashes), &format!("%0{hashes}d"), 1)
+    } else {
+        template_of(&name).1
+    };
+    Some(
+        json!({"path": dir, "filenameTemplate": template, "firstImageNumber": r[0] as i64, "lastImageNumber": r[1] as i64}),
+    )
+}
+
+/// Space group, cell and wavelength (`SPACE_GROUP_NUMBER=` and `UNIT_CELL_CONSTANTS=`, last
+/// occurrences; `X-RAY_WAVELENGTH=`) into a ReflectionSet.
+pub(crate) fn symmetry_into(path: &Path, text: &str, set: &mut Value) -> Result<(), ReadError> {
     if let Some((line, v)) = last_value(text, "SPACE_GROUP_NUMBER=") {
         let n = numbers(v).first().copied().ok_or_else(|| {
             ReadError::new(
@@ -243,41 +296,5 @@ fn to_message(path: &Path, text: &str) -> Result<Value, ReadError> {
     {
         set["wavelengths"] = json!([w]);
     }
-    let mut job =
-        json!({"mxlimsType": "MxProcessing", "programName": "XDS", "jobStatus": "Completed"});
-    if let Some(version) = lines
-        .iter()
-        .find(|l| l.contains("***** CORRECT *****"))
-        .and_then(|l| l.split("VERSION").nth(1))
-        .and_then(|v| v.split(')').next())
-        .map(str::trim)
-    {
-        job["programVersion"] = json!(version);
-    }
-    if let (Some((_, template)), Some((_, range))) = (
-        first_value(text, "NAME_TEMPLATE_OF_DATA_FRAMES="),
-        first_value(text, "DATA_RANGE="),
-    ) {
-        let frames = template.split_whitespace().next().unwrap_or("");
-        let r = numbers(range);
-        if !frames.is_empty() && r.len() >= 2 {
-            let base = path.parent().unwrap_or(Path::new("."));
-            let full = base.join(frames);
-            let dir = crate::directory_of(&full);
-            let name = full
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let hashes = name.chars().filter(|&c| c == '?').count();
-            let template = if hashes > 0 {
-                name.replacen(&"?".repeat(hashes), &format!("%0{hashes}d"), 1)
-            } else {
-                template_of(&name).1
-            };
-            job["extensions"] = json!({"mxpipe.org": {"inputImages": [{"path": dir, "filenameTemplate": template, "firstImageNumber": r[0] as i64, "lastImageNumber": r[1] as i64}]}});
-        }
-    }
-    Ok(
-        json!({"version": mxpipe_model::MXLIMS_VERSION, "MxProcessing": {"MxProcessing1": job}, "ReflectionSet": {"ReflectionSet1": set}}),
-    )
+    Ok(())
 }

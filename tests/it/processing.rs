@@ -301,3 +301,46 @@ fn xds_correct_lp_statistics_and_the_single_image_edge_case() {
     );
     assert_eq!(counts(&store), before);
 }
+
+/// XDS_ASCII.HKL header: SPACE_GROUP_NUMBER 1 (P1), UNIT_CELL_CONSTANTS 92.548 92.628 128.546 90.004
+/// 90.055 120.029, X-RAY_WAVELENGTH 0.965000, NAME_TEMPLATE ref-opid30a1_4_xdslink_?????.cbf,
+/// DATA_RANGE 1 1; 266 reflection records before !END_OF_DATA (`grep -vc '^!'`).
+#[test]
+fn xds_ascii_hkl_header_and_record_count() {
+    let Some(td) = testdata() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let file = td.join("processing/xds/XDS_ASCII.HKL");
+    let out = mxpipe_store(&store, &["ingest", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    let r = &query(&store, "SELECT * FROM reflection_sets")[0];
+    assert_eq!(r["space_group"], "P1");
+    assert!(
+        close(&r["cell_c_a"], 128.546)
+            && close(&r["cell_gamma_deg"], 120.029)
+            && close(&r["wavelength_a"], 0.965)
+    );
+    assert_eq!(r["number_reflections"], 266);
+    assert_eq!(r["filename"], "XDS_ASCII.HKL");
+    let input = &query(
+        &store,
+        "SELECT filename_template, first_image_number, last_image_number FROM processing_inputs",
+    )[0];
+    assert_eq!(
+        input["filename_template"],
+        "ref-opid30a1_4_xdslink_%05d.cbf"
+    );
+    assert_eq!(
+        (
+            input["first_image_number"].as_i64(),
+            input["last_image_number"].as_i64()
+        ),
+        (Some(1), Some(1))
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    let cut = dir.path().join("XDS_ASCII.HKL");
+    std::fs::write(&cut, text.replace("!END_OF_DATA", "")).unwrap();
+    let out = mxpipe_store(&store, &["ingest", cut.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text_of(&out).contains("!END_OF_DATA"), "{}", text_of(&out));
+}
