@@ -10,7 +10,6 @@
 use std::path::Path;
 
 use mxpipe_model::SpaceGroupName;
-use mxpipe_model::validate::{Options, parse_message};
 use quick_xml::events::Event;
 use serde_json::{Map, Value, json};
 
@@ -41,25 +40,7 @@ impl Reader for AutoProcXmlReader {
             ));
         }
         let value = to_message(path, &root, options)?;
-        match parse_message(&value, &Options::default()) {
-            Ok((message, _)) => Ok(vec![Fragment::Message {
-                value,
-                message: Box::new(message),
-            }]),
-            Err(report) => {
-                let f = report
-                    .errors()
-                    .next()
-                    .cloned()
-                    .expect("an invalid report has an error");
-                Err(ReadError::new(
-                    path,
-                    format!("{} (in the MXLIMS built from it) [{}]", f.pointer, f.rule),
-                    f.expected,
-                    f.found,
-                ))
-            }
-        }
+        crate::validated(path, value)
     }
 }
 

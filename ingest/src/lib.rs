@@ -254,3 +254,28 @@ pub fn directory_of(path: &Path) -> String {
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default()
 }
+
+/// Validate a message a reader built from a file (both layers); an invalid one is reported
+/// against that file with the first problem.
+pub(crate) fn validated(path: &Path, value: Value) -> Result<Vec<Fragment>, ReadError> {
+    match mxpipe_model::validate::parse_message(&value, &mxpipe_model::validate::Options::default())
+    {
+        Ok((message, _)) => Ok(vec![Fragment::Message {
+            value,
+            message: Box::new(message),
+        }]),
+        Err(report) => {
+            let f = report
+                .errors()
+                .next()
+                .cloned()
+                .expect("an invalid report has an error");
+            Err(ReadError::new(
+                path,
+                format!("{} (in the MXLIMS built from it) [{}]", f.pointer, f.rule),
+                f.expected,
+                f.found,
+            ))
+        }
+    }
+}

@@ -4,7 +4,6 @@
 use std::io::BufRead;
 use std::path::Path;
 
-use mxpipe_model::validate::{Options, parse_message};
 use serde_json::json;
 
 use crate::xds_correct::{input_images, symmetry_into};
@@ -71,24 +70,6 @@ impl Reader for XdsAsciiReader {
             job["extensions"] = json!({"mxpipe.org": {"inputImages": [inputs]}});
         }
         let value = json!({"version": mxpipe_model::MXLIMS_VERSION, "MxProcessing": {"MxProcessing1": job}, "ReflectionSet": {"ReflectionSet1": set}});
-        match parse_message(&value, &Options::default()) {
-            Ok((message, _)) => Ok(vec![Fragment::Message {
-                value,
-                message: Box::new(message),
-            }]),
-            Err(report) => {
-                let f = report
-                    .errors()
-                    .next()
-                    .cloned()
-                    .expect("an invalid report has an error");
-                Err(ReadError::new(
-                    path,
-                    format!("{} (in the MXLIMS built from it) [{}]", f.pointer, f.rule),
-                    f.expected,
-                    f.found,
-                ))
-            }
-        }
+        crate::validated(path, value)
     }
 }

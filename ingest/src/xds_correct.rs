@@ -8,7 +8,6 @@
 use std::path::Path;
 
 use mxpipe_model::space_groups::CHIRAL_SPACE_GROUP_NAMES;
-use mxpipe_model::validate::{Options, parse_message};
 use serde_json::{Map, Value, json};
 
 use crate::{Fragment, ReadError, ReadOptions, Reader, template_of};
@@ -46,25 +45,7 @@ impl Reader for XdsCorrectReader {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ReadError::new(path, "file", "a readable text file", e.to_string()))?;
         let value = to_message(path, &text)?;
-        match parse_message(&value, &Options::default()) {
-            Ok((message, _)) => Ok(vec![Fragment::Message {
-                value,
-                message: Box::new(message),
-            }]),
-            Err(report) => {
-                let f = report
-                    .errors()
-                    .next()
-                    .cloned()
-                    .expect("an invalid report has an error");
-                Err(ReadError::new(
-                    path,
-                    format!("{} (in the MXLIMS built from it) [{}]", f.pointer, f.rule),
-                    f.expected,
-                    f.found,
-                ))
-            }
-        }
+        crate::validated(path, value)
     }
 }
 
