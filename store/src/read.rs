@@ -45,16 +45,15 @@ impl Store {
         Ok(())
     }
 
-    /// Committed content hashes per uuid, for the given uuids.
+    /// Committed content hashes per uuid, for the given uuids (`ctx` from [`Store::session`]).
     pub async fn stored_versions(
-        &self,
+        ctx: &SessionContext,
         uuids: &[String],
     ) -> Result<HashMap<String, HashSet<String>>> {
         let mut out: HashMap<String, HashSet<String>> = HashMap::new();
         if uuids.is_empty() {
             return Ok(out);
         }
-        let ctx = self.session().await?;
         let wanted: HashSet<&str> = uuids.iter().map(String::as_str).collect();
         let batches = ctx
             .sql(&format!(
@@ -76,9 +75,8 @@ impl Store {
         Ok(out)
     }
 
-    /// Ids of committed messages.
-    pub async fn stored_message_ids(&self) -> Result<HashSet<String>> {
-        let ctx = self.session().await?;
+    /// Ids of committed messages (`ctx` from [`Store::session`]).
+    pub async fn stored_message_ids(ctx: &SessionContext) -> Result<HashSet<String>> {
         let batches = ctx
             .sql(&format!(
                 "SELECT DISTINCT message_id FROM messages WHERE {COMMITTED}"

@@ -70,8 +70,9 @@ impl Store {
             .iter()
             .flat_map(|p| object_versions(p).into_iter().map(|v| v.uuid))
             .collect();
-        let stored = self.stored_versions(&all_uuids).await?;
-        let stored_messages = self.stored_message_ids().await?;
+        let ctx = self.session().await?;
+        let stored = Store::stored_versions(&ctx, &all_uuids).await?;
+        let stored_messages = Store::stored_message_ids(&ctx).await?;
 
         let mut rows: Rows = Rows::new();
         let mut seen_in_run: HashSet<(String, String)> = HashSet::new();

@@ -7,6 +7,103 @@ use crate::messages::{AnyObject, Entry};
 use super::Finding;
 use super::semantic::{err, link_target};
 
+/// Where an item sits in its container: the limits its numbers must respect and the slot it takes.
+struct Placement {
+    /// (field, value, capacity) checks: value must be <= capacity.
+    limits: Vec<(&'static str, i64, i64)>,
+    /// (field reported, what the slot is, slot number, second slot number or 0).
+    slot: (&'static str, &'static str, i64, i64),
+}
+
+fn placement(
+    e: &Entry<'_>,
+    parent: Option<AnyObject<'_>>,
+    grandparent: Option<AnyObject<'_>>,
+) -> Option<Placement> {
+    let (limits, slot) = match (e.object, parent) {
+        (AnyObject::Pin(pin), parent) => {
+            let p = pin.position_in_puck?;
+            let cap = match parent {
+                Some(AnyObject::Puck(puck)) => puck.number_positions,
+                _ => None,
+            };
+            (
+                cap.map(|c| ("positionInPuck", p, c)).into_iter().collect(),
+                ("positionInPuck", "puck position", p, 0),
+            )
+        }
+        (AnyObject::MultiPin(mp), parent) => {
+            let cap = match parent {
+                Some(AnyObject::Puck(puck)) => puck.number_positions,
+                _ => None,
+            };
+            (
+                cap.map(|c| ("positionInPuck", mp.position_in_puck, c))
+                    .into_iter()
+                    .collect(),
+                ("positionInPuck", "puck position", mp.position_in_puck, 0),
+            )
+        }
+        (AnyObject::PinPosition(pp), parent) => {
+            let cap = match parent {
+                Some(AnyObject::MultiPin(mp)) => Some(mp.number_positions),
+                _ => None,
+            };
+            (
+                cap.map(|c| ("positionInPin", pp.position_in_pin, c))
+                    .into_iter()
+                    .collect(),
+                ("positionInPin", "pin position", pp.position_in_pin, 0),
+            )
+        }
+        (AnyObject::Puck(puck), _) => (
+            Vec::new(),
+            (
+                "positionInDewar",
+                "dewar position",
+                puck.position_in_dewar?,
+                0,
+            ),
+        ),
+        (AnyObject::PlateWell(well), parent) => {
+            let limits = match parent {
+                Some(AnyObject::Plate(plate)) => plate.plate_type.as_ref().map(|pt| {
+                    vec![
+                        ("rowNumber", well.row_number, pt.number_rows),
+                        ("columnNumber", well.column_number, pt.number_columns),
+                    ]
+                }),
+                _ => None,
+            };
+            (
+                limits.unwrap_or_default(),
+                (
+                    "rowNumber",
+                    "well (row,column)",
+                    well.row_number,
+                    well.column_number,
+                ),
+            )
+        }
+        (AnyObject::WellDrop(drop), _) => {
+            let cap = match grandparent {
+                Some(AnyObject::Plate(plate)) => {
+                    plate.plate_type.as_ref().map(|pt| pt.number_sub_positions)
+                }
+                _ => None,
+            };
+            (
+                cap.map(|c| ("dropNumber", drop.drop_number, c))
+                    .into_iter()
+                    .collect(),
+                ("dropNumber", "drop number", drop.drop_number, 0),
+            )
+        }
+        _ => return None,
+    };
+    Some(Placement { limits, slot })
+}
+
 pub(super) fn check_positions(entries: &[Entry<'_>], out: &mut Vec<Finding>) {
     let by_ref: HashMap<String, &Entry<'_>> = entries
         .iter()
@@ -15,181 +112,41 @@ pub(super) fn check_positions(entries: &[Entry<'_>], out: &mut Vec<Finding>) {
     let container =
         |e: &Entry<'_>| link_target(e, "containerRef").and_then(|t| by_ref.get(t).copied());
     let mut occupied: HashMap<(String, &'static str, i64, i64), String> = HashMap::new();
-    let mut place = |out: &mut Vec<Finding>,
-                     holder: &str,
-                     what: &'static str,
-                     a: i64,
-                     b: i64,
-                     pointer: String| {
-        if let Some(first) = occupied.get(&(holder.to_owned(), what, a, b)) {
-            out.push(err(
-                pointer,
-                "position-duplicate",
-                format!("a {what} not already taken in {holder} (taken by {first})"),
-                if b == 0 {
-                    a.to_string()
-                } else {
-                    format!("{a},{b}")
-                },
-            ));
-        } else {
-            occupied.insert((holder.to_owned(), what, a, b), pointer);
-        }
-    };
-    let limit =
-        |out: &mut Vec<Finding>, pointer: String, value: i64, max: Option<i64>, what: &str| {
-            if let Some(max) = max
-                && value > max
-            {
+    for e in entries {
+        let parent = container(e);
+        let grandparent = parent.and_then(container);
+        let Some(p) = placement(e, parent.map(|p| p.object), grandparent.map(|g| g.object)) else {
+            continue;
+        };
+        for (field, value, max) in p.limits {
+            if value > max {
                 out.push(err(
-                    pointer,
+                    format!("{}/{field}", e.pointer()),
                     "position-range",
-                    format!("{what} between 1 and {max} (the container's capacity)"),
+                    format!("{field} between 1 and {max} (the container's capacity)"),
                     value.to_string(),
                 ));
             }
-        };
-    for e in entries {
-        let holder = link_target(e, "containerRef").unwrap_or("").to_owned();
-        match (e.object, container(e).map(|c| c.object)) {
-            (AnyObject::Pin(pin), parent) => {
-                if let Some(p) = pin.position_in_puck {
-                    if let Some(AnyObject::Puck(puck)) = parent {
-                        limit(
-                            out,
-                            format!("{}/positionInPuck", e.pointer()),
-                            p,
-                            puck.number_positions,
-                            "positionInPuck",
-                        );
-                    }
-                    if !holder.is_empty() {
-                        place(
-                            out,
-                            &holder,
-                            "puck position",
-                            p,
-                            0,
-                            format!("{}/positionInPuck", e.pointer()),
-                        );
-                    }
+        }
+        let holder = link_target(e, "containerRef").unwrap_or("");
+        if !holder.is_empty() {
+            let (field, what, a, b) = p.slot;
+            let pointer = format!("{}/{field}", e.pointer());
+            match occupied.get(&(holder.to_owned(), what, a, b)) {
+                Some(first) => out.push(err(
+                    pointer,
+                    "position-duplicate",
+                    format!("a {what} not already taken in {holder} (taken by {first})"),
+                    if b == 0 {
+                        a.to_string()
+                    } else {
+                        format!("{a},{b}")
+                    },
+                )),
+                None => {
+                    occupied.insert((holder.to_owned(), what, a, b), pointer);
                 }
             }
-            (AnyObject::MultiPin(mp), parent) => {
-                if let Some(AnyObject::Puck(puck)) = parent {
-                    limit(
-                        out,
-                        format!("{}/positionInPuck", e.pointer()),
-                        mp.position_in_puck,
-                        puck.number_positions,
-                        "positionInPuck",
-                    );
-                }
-                if !holder.is_empty() {
-                    place(
-                        out,
-                        &holder,
-                        "puck position",
-                        mp.position_in_puck,
-                        0,
-                        format!("{}/positionInPuck", e.pointer()),
-                    );
-                }
-            }
-            (AnyObject::PinPosition(pp), parent) => {
-                if let Some(AnyObject::MultiPin(mp)) = parent {
-                    limit(
-                        out,
-                        format!("{}/positionInPin", e.pointer()),
-                        pp.position_in_pin,
-                        Some(mp.number_positions),
-                        "positionInPin",
-                    );
-                }
-                if !holder.is_empty() {
-                    place(
-                        out,
-                        &holder,
-                        "pin position",
-                        pp.position_in_pin,
-                        0,
-                        format!("{}/positionInPin", e.pointer()),
-                    );
-                }
-            }
-            (AnyObject::Puck(puck), _) => {
-                if let Some(p) = puck.position_in_dewar
-                    && !holder.is_empty()
-                {
-                    place(
-                        out,
-                        &holder,
-                        "dewar position",
-                        p,
-                        0,
-                        format!("{}/positionInDewar", e.pointer()),
-                    );
-                }
-            }
-            (AnyObject::PlateWell(well), parent) => {
-                if let Some(AnyObject::Plate(plate)) = parent
-                    && let Some(pt) = &plate.plate_type
-                {
-                    limit(
-                        out,
-                        format!("{}/rowNumber", e.pointer()),
-                        well.row_number,
-                        Some(pt.number_rows),
-                        "rowNumber",
-                    );
-                    limit(
-                        out,
-                        format!("{}/columnNumber", e.pointer()),
-                        well.column_number,
-                        Some(pt.number_columns),
-                        "columnNumber",
-                    );
-                }
-                if !holder.is_empty() {
-                    place(
-                        out,
-                        &holder,
-                        "well (row,column)",
-                        well.row_number,
-                        well.column_number,
-                        format!("{}/rowNumber", e.pointer()),
-                    );
-                }
-            }
-            (AnyObject::WellDrop(drop), parent) => {
-                let plate_type = parent
-                    .and_then(|_| container(e))
-                    .and_then(container)
-                    .and_then(|p| match p.object {
-                        AnyObject::Plate(plate) => plate.plate_type.as_ref(),
-                        _ => None,
-                    });
-                if let Some(pt) = plate_type {
-                    limit(
-                        out,
-                        format!("{}/dropNumber", e.pointer()),
-                        drop.drop_number,
-                        Some(pt.number_sub_positions),
-                        "dropNumber",
-                    );
-                }
-                if !holder.is_empty() {
-                    place(
-                        out,
-                        &holder,
-                        "drop number",
-                        drop.drop_number,
-                        0,
-                        format!("{}/dropNumber", e.pointer()),
-                    );
-                }
-            }
-            _ => {}
         }
     }
 }

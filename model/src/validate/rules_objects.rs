@@ -38,14 +38,6 @@ pub fn check_object(object: AnyObject<'_>, pointer: &str) -> Vec<Finding> {
             }
         }
         AnyObject::CollectionSweep(o) => {
-            if o.source_ref.is_some() && o.derived_from_ref.is_some() {
-                out.push(err(
-                    format!("{pointer}/derivedFromRef"),
-                    "source-xor-derived",
-                    "either sourceRef or derivedFromRef, not both",
-                    "both",
-                ));
-            }
             let mut ranges: Vec<(i64, i64, usize)> = o
                 .scans
                 .iter()
@@ -75,14 +67,6 @@ pub fn check_object(object: AnyObject<'_>, pointer: &str) -> Vec<Finding> {
             }
         }
         AnyObject::ReflectionSet(o) => {
-            if o.source_ref.is_some() && o.derived_from_ref.is_some() {
-                out.push(err(
-                    format!("{pointer}/derivedFromRef"),
-                    "source-xor-derived",
-                    "either sourceRef or derivedFromRef, not both",
-                    "both",
-                ));
-            }
             if let Some(s) = &o.reflection_statistics_overall {
                 check_shell(
                     s,
@@ -109,6 +93,18 @@ pub fn check_object(object: AnyObject<'_>, pointer: &str) -> Vec<Finding> {
         _ => {}
     }
     let dyn_object: &dyn MxlimsObject = object.as_object();
+    let links = dyn_object.links();
+    if ["sourceRef", "derivedFromRef"]
+        .iter()
+        .all(|f| links.iter().any(|l| l.field == *f))
+    {
+        out.push(err(
+            format!("{pointer}/derivedFromRef"),
+            "source-xor-derived",
+            "either sourceRef or derivedFromRef, not both",
+            "both",
+        ));
+    }
     match mxpipe_extension(dyn_object) {
         Ok(Some(ext)) => out.extend(check_mxpipe_extension(
             &ext,
