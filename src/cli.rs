@@ -98,6 +98,29 @@ wavelength and orientation; one Scan per contiguous run of images, in acquisitio
         #[arg(long, value_enum, default_value_t = TableFormat::Table)]
         output: TableFormat,
     },
+    /// Show how processing inputs link to stored sweeps (directory + template + image range, or
+    /// ISPyB dataCollectionId).
+    ///
+    /// Links are computed from committed rows whenever they are read, so processing ingested
+    /// before its collection links as soon as the collection is ingested; nothing needs
+    /// rewriting. This command reports every input and whether it is resolved. Exit status 0,
+    /// or 1 with --fail-unresolved when some input is still unresolved.
+    #[command(after_help = "\
+Examples:
+  mxpipe relink
+  mxpipe relink --unresolved --output csv
+  mxpipe relink --fail-unresolved      # in a pipeline: wait until every input has its collection")]
+    Relink {
+        /// Only list the unresolved inputs.
+        #[arg(long)]
+        unresolved: bool,
+        /// Exit 1 when any input is unresolved.
+        #[arg(long)]
+        fail_unresolved: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+        output: TableFormat,
+    },
     /// Write stored records back out.
     #[command(subcommand)]
     Export(ExportCommand),
@@ -338,6 +361,11 @@ async fn run_with_store(
             };
             commands::store::export_mxlims(&store, selection, out.as_deref()).await
         }
+        Command::Relink {
+            unresolved,
+            fail_unresolved,
+            output,
+        } => commands::store::relink(&store, unresolved, fail_unresolved, output).await,
         Command::Store(StoreCommand::Stats { output }) => {
             commands::store::maintenance(&store, "stats", 0, output).await
         }

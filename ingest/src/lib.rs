@@ -5,7 +5,11 @@
 //! - [`mxlims`]: MXLIMS messages (any of the three kinds), validated by both layers first;
 //! - [`nxmx`]: NeXus/NXmx master files (HDF5), metadata only — data links are never opened;
 //! - [`cbf`]: Pilatus mini-CBF headers — the text before the binary section only;
-//! - [`autoproc_xml`]: AutoProcContainer XML (autoPROC, xia2, fast_dp processing results).
+//! - [`autoproc_xml`]: AutoProcContainer XML (autoPROC, xia2, fast_dp processing results);
+//! - [`xds_correct`], [`xds_ascii`]: XDS CORRECT.LP statistics and the XDS_ASCII.HKL header;
+//! - [`mmcif`]: PDBx/mmCIF reflection statistics and SSX counts (with our own CIF reader, [`cif`]);
+//! - [`dials`]: DIALS experiment lists (`.expt`);
+//! - [`crystfel`]: CrystFEL streams (SSX), streamed with constant memory.
 //!
 //! Collection files become [`ImageRun`]s, which [`assemble`] groups into MXLIMS messages:
 //! one MxExperiment per directory, one CollectionSweep per wavelength and orientation, one Scan
@@ -14,8 +18,13 @@
 pub mod assemble;
 pub mod autoproc_xml;
 pub mod cbf;
+pub mod cif;
+pub mod crystfel;
+pub mod dials;
+pub mod mmcif;
 pub mod mxlims;
 pub mod nxmx;
+pub mod synthetic;
 pub mod xds_ascii;
 pub mod xds_correct;
 
@@ -130,6 +139,28 @@ pub struct ImageRun {
     pub instrument: Option<String>,
 }
 
+/// A batch of bulk rows: (store table name, rows as JSON objects without the owner column).
+pub type RowBatch = Result<(&'static str, Vec<Value>), ReadError>;
+
+/// Rows too many for an MXLIMS message (one per SSX frame, say), streamed from the source file
+/// again when the store writes them, so memory stays flat however large the file.
+#[derive(Clone)]
+pub struct BulkSource {
+    /// Dictionary and key of the message object that owns the rows.
+    pub owner: (String, String),
+    /// Column of the bulk tables that receives the owner's uuid.
+    pub owner_column: &'static str,
+    /// Opens the stream of row batches.
+    #[allow(clippy::type_complexity)]
+    pub open: std::sync::Arc<dyn Fn() -> Box<dyn Iterator<Item = RowBatch> + Send> + Send + Sync>,
+}
+
+impl fmt::Debug for BulkSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BulkSource({}/{})", self.owner.0, self.owner.1)
+    }
+}
+
 /// What a reader produced from one file.
 #[derive(Debug, Clone)]
 pub enum Fragment {
@@ -139,6 +170,8 @@ pub enum Fragment {
         value: Value,
         /// The typed message.
         message: Box<AnyMessage>,
+        /// Bulk rows that go with it (e.g. SSX frames).
+        bulk: Vec<BulkSource>,
     },
     /// Collection metadata to be assembled into a message with other runs.
     Images(Box<ImageRun>),
@@ -163,12 +196,15 @@ pub trait Reader: Sync {
 
 /// Every reader; adding a format = one module + one line here.
 pub static READERS: &[&dyn Reader] = &[
+    &dials::DialsReader,
     &mxlims::MxlimsReader,
     &nxmx::NxmxReader,
     &cbf::CbfReader,
     &autoproc_xml::AutoProcXmlReader,
     &xds_correct::XdsCorrectReader,
     &xds_ascii::XdsAsciiReader,
+    &mmcif::MmcifReader,
+    &crystfel::CrystfelReader,
 ];
 
 /// Find a reader by name.
@@ -191,7 +227,7 @@ pub fn detect(path: &Path) -> Result<&'static dyn Reader, ReadError> {
             ReadError::new(
                 path,
                 "start of file",
-                "a supported format: an MXLIMS JSON message, an HDF5 (NXmx) master file, a CBF image, AutoProcContainer XML, XDS CORRECT.LP or XDS_ASCII.HKL",
+                "a supported format: an MXLIMS JSON message, an HDF5 (NXmx) master file, a CBF image, AutoProcContainer XML, XDS CORRECT.LP, XDS_ASCII.HKL, PDBx/mmCIF, a DIALS experiment list or a CrystFEL stream",
                 describe_head(&head),
             )
         })
@@ -217,10 +253,15 @@ fn describe_head(head: &[u8]) -> String {
 
 /// Split a file name into (prefix, template, image number): `x_0012.cbf` → (`x`, `x_%04d.cbf`, 12).
 pub fn template_of(file_name: &str) -> (String, String, Option<i64>) {
-    let (stem, ext) = match file_name.rfind('.') {
-        Some(i) => (&file_name[..i], &file_name[i..]),
-        None => (file_name, ""),
+    // The extension, including a compression suffix: `x_0001.cbf.gz` → `.cbf.gz`.
+    let last_dot = |s: &str| s.rfind('.');
+    let cut = match last_dot(file_name) {
+        Some(i) if matches!(&file_name[i..], ".gz" | ".bz2" | ".xz" | ".zst") => {
+            last_dot(&file_name[..i]).unwrap_or(i)
+        }
+        other => other.unwrap_or(file_name.len()),
     };
+    let (stem, ext) = (&file_name[..cut], &file_name[cut..]);
     let digits = stem
         .chars()
         .rev()
@@ -263,6 +304,7 @@ pub(crate) fn validated(path: &Path, value: Value) -> Result<Vec<Fragment>, Read
         Ok((message, _)) => Ok(vec![Fragment::Message {
             value,
             message: Box::new(message),
+            bulk: Vec::new(),
         }]),
         Err(report) => {
             let f = report

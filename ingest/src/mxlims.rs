@@ -32,6 +32,7 @@ impl Reader for MxlimsReader {
         })?;
         match parse_message(&value, &Options::default()) {
             Ok((message, _)) => Ok(vec![Fragment::Message {
+                bulk: Vec::new(),
                 value,
                 message: Box::new(message),
             }]),

@@ -33,6 +33,57 @@ pub struct MxpipeExtension {
     pub input_images: Option<Vec<InputImages>>,
     /// Command line of a processing job.
     pub command_line: Option<String>,
+    /// Serial-crystallography hit finding and indexing counts of a processing job (PDBx
+    /// `pdbx_serial_crystallography_data_reduction`); used on MxProcessing.
+    pub ssx_data_reduction: Option<SsxDataReduction>,
+}
+
+/// Hit-finding and indexing counts of a serial-crystallography processing job, with the PDBx
+/// `pdbx_serial_crystallography_data_reduction` item each field maps to.
+#[skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SsxDataReduction {
+    /// Frames (images or events) processed (`frames_total`).
+    #[schemars(range(min = 0))]
+    pub frames_total: Option<i64>,
+    /// Frames classified as hits (`frame_hits`).
+    #[schemars(range(min = 0))]
+    pub frame_hits: Option<i64>,
+    /// Frames with at least one indexed lattice (`frames_indexed`).
+    #[schemars(range(min = 0))]
+    pub frames_indexed: Option<i64>,
+    /// Hits that failed to index (`frames_failed_index`).
+    #[schemars(range(min = 0))]
+    pub frames_failed_index: Option<i64>,
+    /// Lattices indexed, several per frame possible (`lattices_indexed`).
+    #[schemars(range(min = 0))]
+    pub lattices_indexed: Option<i64>,
+    /// Lattices merged into the final data (`lattices_merged`).
+    #[schemars(range(min = 0))]
+    pub lattices_merged: Option<i64>,
+    /// Indexing methods used, as the program names them (e.g. `xgandalf`).
+    pub indexing_methods: Option<Vec<String>>,
+    /// The per-frame file the counts were taken from (e.g. a CrystFEL stream); its frames are in
+    /// the store's `ssx_frames` and `ssx_lattices` tables.
+    pub frames_file: Option<String>,
+}
+
+impl SsxDataReduction {
+    /// Hit rate as a fraction (0..1): frame hits / frames.
+    pub fn hit_rate(&self) -> Option<f64> {
+        match (self.frame_hits, self.frames_total) {
+            (Some(h), Some(t)) if t > 0 => Some(h as f64 / t as f64),
+            _ => None,
+        }
+    }
+    /// Indexing rate as a fraction of hits (0..1): indexed frames / frame hits.
+    pub fn indexing_rate(&self) -> Option<f64> {
+        match (self.frames_indexed, self.frame_hits) {
+            (Some(i), Some(h)) if h > 0 => Some(i as f64 / h as f64),
+            _ => None,
+        }
+    }
 }
 
 /// A range of images read by a processing job.

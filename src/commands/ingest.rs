@@ -77,8 +77,16 @@ pub async fn run(store: &Store, args: IngestArgs<'_>) -> u8 {
             Ok((format, fragments)) => {
                 for fragment in fragments {
                     match fragment {
-                        Fragment::Message { value, message } => match source_file(file, format) {
-                            Ok(src) => prepared.push(prepare_message(&value, *message, vec![src])),
+                        Fragment::Message {
+                            value,
+                            message,
+                            bulk,
+                        } => match source_file(file, format) {
+                            Ok(src) => {
+                                let mut p = prepare_message(&value, *message, vec![src]);
+                                p.bulk = bulk.into_iter().map(to_store_bulk).collect();
+                                prepared.push(p);
+                            }
                             Err(e) => failures.push(Failure {
                                 path: file.display().to_string(),
                                 reason: e,
@@ -224,7 +232,45 @@ pub async fn run(store: &Store, args: IngestArgs<'_>) -> u8 {
     eprintln!(
         "time: reading {read_s:.2} s, assembling + validating + preparing {prepare_s:.2} s, comparing + committing {commit_s:.2} s"
     );
+    if outcome.committed {
+        warn_unresolved(store, &prepared).await;
+    }
     if failures.is_empty() { 0 } else { 1 }
+}
+
+/// Warn about inputs of this run's processing jobs that match no stored sweep yet.
+async fn warn_unresolved(store: &Store, prepared: &[PreparedMessage]) {
+    let jobs: std::collections::HashSet<String> = prepared
+        .iter()
+        .flat_map(|p| p.message.entries())
+        .filter(|e| e.dict == "MxProcessing")
+        .filter_map(|e| e.object.as_object().uuid().map(|u| u.to_string()))
+        .collect();
+    if jobs.is_empty() {
+        return;
+    }
+    let Ok(links) = store.processing_links().await else {
+        return;
+    };
+    let open: Vec<_> = links
+        .iter()
+        .filter(|l| l.sweep_uuid.is_none() && jobs.contains(&l.processing_uuid))
+        .collect();
+    if !open.is_empty() {
+        eprintln!(
+            "warning: {} processing input(s) match no stored sweep yet; they are kept as unresolved references and link automatically when their collection is ingested (`mxpipe relink` lists them):",
+            open.len()
+        );
+        for l in open.iter().take(10) {
+            eprintln!(
+                "  {} input {}: {}",
+                l.processing_uuid, l.list_index, l.input
+            );
+        }
+        if open.len() > 10 {
+            eprintln!("  ... and {} more", open.len() - 10);
+        }
+    }
 }
 
 fn read_one(
@@ -255,13 +301,31 @@ fn validate_assembled(message: &Value) -> Result<mxpipe_model::AnyMessage, Strin
     }
 }
 
+/// A reader's bulk rows as the store takes them (read errors become messages naming the file).
+fn to_store_bulk(b: mxpipe_ingest::BulkSource) -> mxpipe_store::BulkRows {
+    let open = b.open.clone();
+    mxpipe_store::BulkRows {
+        owner: b.owner,
+        owner_column: b.owner_column,
+        open: std::sync::Arc::new(move || {
+            Box::new(open().map(|r| r.map_err(|e| e.to_string())))
+                as Box<dyn Iterator<Item = mxpipe_store::BulkBatch> + Send>
+        }),
+    }
+}
+
+/// Path, size and SHA-256 of a source file, read in pieces (streams may be tens of GB).
 fn source_file(path: &Path, format: &str) -> Result<SourceFile, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    use sha2::Digest;
+    let cannot = |e: std::io::Error| format!("{}: cannot read: {e}", path.display());
+    let mut file = std::fs::File::open(path).map_err(cannot)?;
+    let mut hasher = sha2::Sha256::new();
+    let bytes = std::io::copy(&mut file, &mut hasher).map_err(cannot)?;
     let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
     Ok(SourceFile {
         path: abs.display().to_string(),
-        sha256: mxpipe_store::prepare::sha256_hex(&bytes),
-        bytes: bytes.len() as u64,
+        sha256: hex::encode(hasher.finalize()),
+        bytes,
         format: format.to_owned(),
     })
 }

@@ -79,3 +79,43 @@ pub async fn maintenance(
         }
     }
 }
+
+/// `mxpipe relink`: every processing input and the sweep it resolves to.
+pub async fn relink(store: &Store, only_unresolved: bool, fail: bool, format: TableFormat) -> u8 {
+    let links = match store.processing_links().await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let unresolved = links.iter().filter(|l| l.sweep_uuid.is_none()).count();
+    let rows: Vec<Vec<String>> = links
+        .iter()
+        .filter(|l| !only_unresolved || l.sweep_uuid.is_none())
+        .map(|l| {
+            vec![
+                l.processing_uuid.clone(),
+                l.list_index.to_string(),
+                l.input.clone(),
+                l.sweep_uuid.clone().unwrap_or_else(|| "unresolved".into()),
+                l.linked_by.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    print_table(
+        &["processing", "input", "images", "sweep", "linked by"],
+        &rows,
+        format,
+    );
+    eprintln!(
+        "{} input link(s), {unresolved} unresolved{}",
+        links.len(),
+        if unresolved > 0 {
+            " (they link when the collection with those images is ingested)"
+        } else {
+            ""
+        }
+    );
+    if fail && unresolved > 0 { 1 } else { 0 }
+}

@@ -14,6 +14,7 @@
 //!   concurrency control, with retries.
 
 pub mod export;
+pub mod links;
 pub mod maintenance;
 pub mod prepare;
 pub mod read;
@@ -27,7 +28,8 @@ use std::path::Path;
 use url::Url;
 
 pub use export::Selection;
-pub use prepare::{PreparedMessage, SourceFile, prepare_message};
+pub use links::InputLink;
+pub use prepare::{BulkBatch, BulkRows, PreparedMessage, SourceFile, prepare_message};
 pub use write::{IngestOutcome, ObjectStatus};
 
 /// Default store location (embedded, no server).

@@ -23,6 +23,29 @@ pub struct SourceFile {
     pub format: String,
 }
 
+/// A batch of rows for one bulk table: (table name, rows as JSON objects without the owner column).
+pub type BulkBatch = std::result::Result<(&'static str, Vec<Value>), String>;
+
+/// Rows too many to live in an MXLIMS message (e.g. one per SSX frame), streamed into store tables
+/// beside it. They are written only when their owner object is new or changed, so a re-run adds
+/// nothing, and they become visible with the rest of the ingest run.
+#[derive(Clone)]
+pub struct BulkRows {
+    /// Dictionary and key of the object that owns the rows (e.g. `MxProcessing`, `MxProcessing1`).
+    pub owner: (String, String),
+    /// Column of each bulk table that receives the owner's uuid (e.g. `processing_uuid`).
+    pub owner_column: &'static str,
+    /// Opens the stream of row batches (called at most once per ingest run).
+    #[allow(clippy::type_complexity)]
+    pub open: std::sync::Arc<dyn Fn() -> Box<dyn Iterator<Item = BulkBatch> + Send> + Send + Sync>,
+}
+
+impl std::fmt::Debug for BulkRows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BulkRows({}/{})", self.owner.0, self.owner.1)
+    }
+}
+
 /// A message ready to be stored.
 pub struct PreparedMessage {
     /// SHA-256 of the message JSON as ingested (hex).
@@ -35,6 +58,8 @@ pub struct PreparedMessage {
     pub minted: HashSet<MxUuid>,
     /// Files it came from.
     pub sources: Vec<SourceFile>,
+    /// Bulk rows that go with it.
+    pub bulk: Vec<BulkRows>,
 }
 
 /// SHA-256 of bytes, hex.
@@ -84,5 +109,6 @@ pub fn prepare_message(
         message,
         minted,
         sources,
+        bulk: Vec::new(),
     }
 }

@@ -136,6 +136,13 @@ pub fn object_rows(p: &PreparedMessage, v: &ObjectVersion<'_>, rows: &mut Rows) 
             }));
         }
     }
+    if let Some(x) = ext.as_ref().and_then(|e| e.ssx_data_reduction.as_ref()) {
+        rows.entry("ssx_data_reduction").or_default().push(json!({
+            "processing_uuid": uuid, "frames_total": x.frames_total, "frame_hits": x.frame_hits, "frames_indexed": x.frames_indexed,
+            "frames_failed_index": x.frames_failed_index, "lattices_indexed": x.lattices_indexed, "lattices_merged": x.lattices_merged,
+            "hit_rate": x.hit_rate(), "indexing_rate": x.indexing_rate(), "indexing_methods": x.indexing_methods, "frames_file": x.frames_file,
+        }));
+    }
     let identity = ext.as_ref().and_then(|e| e.sample_identity.as_ref());
     let (pid, pid_scheme) = (
         identity.map(|i| i.pid.clone()),
@@ -153,6 +160,11 @@ pub fn object_rows(p: &PreparedMessage, v: &ObjectVersion<'_>, rows: &mut Rows) 
             if let AnyObject::MxProcessing(p) = v.entry.object {
                 processing_inputs(uuid, p, ext.as_ref(), rows);
             }
+            let cell = j
+                .get("unitCell")
+                .or(j.get("expectedUnitCell"))
+                .cloned()
+                .unwrap_or(Value::Null);
             rows.entry("jobs").or_default().push(json!({
                 "uuid": uuid, "mxlims_type": o.type_name(), "start_time": time(start), "end_time": time(end),
                 "start_time_text": j.get("startTime"), "job_status": j.get("jobStatus"), "experiment_strategy": j.get("experimentStrategy"),
@@ -160,7 +172,8 @@ pub fn object_rows(p: &PreparedMessage, v: &ObjectVersion<'_>, rows: &mut Rows) 
                 "sample_uuid": link_uuid(o, "sampleRef"), "logistical_sample_uuid": link_uuid(o, "logisticalSampleRef"),
                 "started_from_uuid": link_uuid(o, "startedFromRef"),
                 "space_group": j.get("expectedSpaceGroupName").or(j.get("spaceGroupName")), "expected_resolution_a": j.get("expectedResolution"),
-                "visit": visit,
+                "visit": visit, "cell_a_a": cell.get("a"), "cell_b_a": cell.get("b"), "cell_c_a": cell.get("c"),
+                "cell_alpha_deg": cell.get("alpha"), "cell_beta_deg": cell.get("beta"), "cell_gamma_deg": cell.get("gamma"),
             }));
         }
         AnyObject::CollectionSweep(s) => sweep_rows(uuid, s, o, rows),

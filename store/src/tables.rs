@@ -215,6 +215,12 @@ pub const JOBS: TableDef = TableDef {
         ("started_from_uuid", Text, true, "parent job (startedFromRef)"),
         ("space_group", Text, true, "expected (experiment) or input (processing) space group, as written"),
         ("expected_resolution_a", Float, true, "MxExperiment.expectedResolution (Å)"),
+        ("cell_a_a", Float, true, "expected (experiment) or input/indexed (processing) cell a (Å)"),
+        ("cell_b_a", Float, true, "cell b (Å)"),
+        ("cell_c_a", Float, true, "cell c (Å)"),
+        ("cell_alpha_deg", Float, true, "cell alpha (degrees)"),
+        ("cell_beta_deg", Float, true, "cell beta (degrees)"),
+        ("cell_gamma_deg", Float, true, "cell gamma (degrees)"),
         ("visit", Text, true, "session label proposal-visit from the mxpipe.org session extension"),
     ],
 };
@@ -452,6 +458,72 @@ pub const PROCESSING_INPUTS: TableDef = TableDef {
     ],
 };
 
+/// SSX hit-finding/indexing counts of processing jobs.
+#[rustfmt::skip]
+pub const SSX_DATA_REDUCTION: TableDef = TableDef {
+    name: "ssx_data_reduction",
+    doc: "the serial-crystallography counts of one processing job version (mxpipe.org ssxDataReduction of an MxProcessing; PDBx pdbx_serial_crystallography_data_reduction)",
+    columns: &[
+        ("processing_uuid", Text, false, "processing job"),
+        ("frames_total", Int, true, "frames (images or events) processed"),
+        ("frame_hits", Int, true, "frames classified as hits"),
+        ("frames_indexed", Int, true, "frames with at least one indexed lattice"),
+        ("frames_failed_index", Int, true, "hits that failed to index"),
+        ("lattices_indexed", Int, true, "lattices indexed"),
+        ("lattices_merged", Int, true, "lattices merged"),
+        ("hit_rate", Float, true, "frame_hits / frames_total (fraction 0..1)"),
+        ("indexing_rate", Float, true, "frames_indexed / frame_hits (fraction 0..1)"),
+        ("indexing_methods", TextList, true, "indexing methods as the program names them"),
+        ("frames_file", Text, true, "per-frame file the counts come from (rows in ssx_frames)"),
+    ],
+};
+
+/// One frame (image or event) of an SSX processing run.
+#[rustfmt::skip]
+pub const SSX_FRAMES: TableDef = TableDef {
+    name: "ssx_frames",
+    doc: "one frame (image or detector event) of a serial-crystallography processing job, from its per-frame output (e.g. one CrystFEL stream chunk); written in bulk, not part of the MXLIMS message",
+    columns: &[
+        ("processing_uuid", Text, false, "processing job"),
+        ("frame_index", Int, false, "position of the frame in the file (0-based)"),
+        ("image_filename", Text, false, "image file as the program names it"),
+        ("event", Text, true, "event within a multi-frame file (e.g. CrystFEL `//12`)"),
+        ("serial_number", Int, true, "program's serial number of the frame"),
+        ("hit", Bool, false, "classified as a hit"),
+        ("indexed_by", Text, true, "indexing method that succeeded; null when not indexed"),
+        ("indexing_tries", Int, true, "indexing attempts"),
+        ("photon_energy_ev", Float, true, "photon energy (eV)"),
+        ("camera_length_mm", Float, true, "average camera length (mm)"),
+        ("num_peaks", Int, true, "peaks found"),
+        ("peak_resolution_a", Float, true, "resolution of the highest-resolution peak (Å)"),
+        ("num_lattices", Int, false, "lattices (crystals) indexed on this frame"),
+        ("source_line", Int, false, "line of the frame's start in the file (1-based)"),
+    ],
+};
+
+/// One indexed lattice of an SSX frame.
+#[rustfmt::skip]
+pub const SSX_LATTICES: TableDef = TableDef {
+    name: "ssx_lattices",
+    doc: "one indexed lattice (crystal) of an SSX frame",
+    columns: &[
+        ("processing_uuid", Text, false, "processing job"),
+        ("frame_index", Int, false, "frame (ssx_frames.frame_index)"),
+        ("lattice_index", Int, false, "position of the lattice within its frame (0-based)"),
+        ("cell_a_a", Float, false, "cell a (Å; CrystFEL writes nm)"),
+        ("cell_b_a", Float, false, "cell b (Å)"),
+        ("cell_c_a", Float, false, "cell c (Å)"),
+        ("cell_alpha_deg", Float, false, "cell alpha (degrees)"),
+        ("cell_beta_deg", Float, false, "cell beta (degrees)"),
+        ("cell_gamma_deg", Float, false, "cell gamma (degrees)"),
+        ("lattice_type", Text, true, "lattice type, e.g. tetragonal"),
+        ("centering", Text, true, "centering letter, e.g. P"),
+        ("resolution_limit_a", Float, true, "diffraction resolution limit estimate (Å)"),
+        ("num_reflections", Int, true, "reflections integrated"),
+        ("profile_radius_nm_inv", Float, true, "profile radius (nm⁻¹)"),
+    ],
+};
+
 /// Every table, `ingests` last (it is committed last).
 #[rustfmt::skip]
 pub const ALL: &[&TableDef] = &[
@@ -473,6 +545,9 @@ pub const ALL: &[&TableDef] = &[
     &REFLECTION_SETS,
     &REFLECTION_STATISTICS,
     &PROCESSING_INPUTS,
+    &SSX_DATA_REDUCTION,
+    &SSX_FRAMES,
+    &SSX_LATTICES,
     &INGESTS,
 ];
 

@@ -78,6 +78,7 @@ impl Store {
         let mut seen_in_run: HashSet<(String, String)> = HashSet::new();
         let mut n_sources = 0usize;
         let mut messages_in_run: HashSet<String> = HashSet::new();
+        let mut bulk: Vec<(String, crate::prepare::BulkRows)> = Vec::new();
         for p in messages {
             let mut counts = (0, 0, 0);
             for v in object_versions(p) {
@@ -95,6 +96,11 @@ impl Store {
                     counts.0 += 1
                 }
                 seen_in_run.insert(key);
+                for b in &p.bulk {
+                    if b.owner.0 == v.entry.dict && b.owner.1 == v.entry.key {
+                        bulk.push((v.uuid.clone(), b.clone()));
+                    }
+                }
                 object_rows(p, &v, &mut rows);
             }
             outcome.per_message.insert(p.message_id.clone(), counts);
@@ -127,6 +133,21 @@ impl Store {
             outcome
                 .rows_written
                 .insert(def.name.to_owned(), table_rows.len());
+        }
+        for (owner_uuid, b) in bulk {
+            for item in (b.open)() {
+                let (table, mut batch_rows) = item.map_err(StoreError::Data)?;
+                let def = tables::by_name(table)
+                    .ok_or_else(|| StoreError::Data(format!("no store table named {table}")))?;
+                for r in &mut batch_rows {
+                    if let Some(m) = r.as_object_mut() {
+                        m.insert(b.owner_column.into(), Value::from(owner_uuid.as_str()));
+                    }
+                }
+                let batch = self.json_batch(def, &ingest_id, &batch_rows)?;
+                self.append(def, batch).await?;
+                *outcome.rows_written.entry(table.to_owned()).or_default() += batch_rows.len();
+            }
         }
         pause_for_crash_test();
         let committed = chrono::Utc::now();

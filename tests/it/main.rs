@@ -1,5 +1,6 @@
 //! End-to-end tests of mxpipe (one integration-test binary; modules per area).
 
+mod cif_dials;
 mod cli;
 mod common;
 mod conformance;
@@ -9,4 +10,5 @@ mod processing;
 mod readers;
 mod roundtrip;
 mod schemas;
+mod ssx;
 mod store;

@@ -409,7 +409,7 @@ fn bad_input_is_rejected_with_file_place_and_expectation() {
         &store,
         &fake,
         &[
-            "expected a supported format: an MXLIMS JSON message, an HDF5 (NXmx) master file, a CBF image, AutoProcContainer XML, XDS CORRECT.LP or XDS_ASCII.HKL",
+            "expected a supported format: an MXLIMS JSON message, an HDF5 (NXmx) master file, a CBF image, AutoProcContainer XML, XDS CORRECT.LP, XDS_ASCII.HKL, PDBx/mmCIF, a DIALS experiment list or a CrystFEL stream",
         ],
     );
     // Truncated HDF5.

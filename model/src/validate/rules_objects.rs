@@ -207,5 +207,41 @@ pub fn check_mxpipe_extension(ext: &MxpipeExtension, pointer: &str) -> Vec<Findi
             }
         }
     }
+    if let Some(x) = &ext.ssx_data_reduction {
+        let pairs = [
+            ("frameHits", x.frame_hits, "framesTotal", x.frames_total),
+            ("framesIndexed", x.frames_indexed, "frameHits", x.frame_hits),
+            (
+                "framesFailedIndex",
+                x.frames_failed_index,
+                "frameHits",
+                x.frame_hits,
+            ),
+            (
+                "latticesMerged",
+                x.lattices_merged,
+                "latticesIndexed",
+                x.lattices_indexed,
+            ),
+            (
+                "framesIndexed",
+                x.frames_indexed,
+                "latticesIndexed",
+                x.lattices_indexed,
+            ),
+        ];
+        for (name, small, big_name, big) in pairs {
+            if let (Some(s), Some(b)) = (small, big)
+                && s > b
+            {
+                out.push(err(
+                    format!("{pointer}/ssxDataReduction/{name}"),
+                    "ssx-counts",
+                    format!("{name} <= {big_name} ({b})"),
+                    s.to_string(),
+                ));
+            }
+        }
+    }
     out
 }
