@@ -65,7 +65,8 @@ pub enum ReportFormat {
 pub enum Command {
     /// Read collection files and MXLIMS messages into the store (one atomic commit per run).
     ///
-    /// Folders are walked. The format is detected from content (MXLIMS JSON, NXmx/HDF5, CBF);
+    /// Folders are walked. The format is detected from content (MXLIMS JSON, NXmx/HDF5, CBF,
+    /// AutoProcContainer XML, XDS CORRECT.LP / XDS_ASCII.HKL, mmCIF, DIALS .expt, CrystFEL stream);
     /// --format overrides. Re-running the same ingest adds nothing. Exit status 0 only if no
     /// file failed.
     #[command(after_help = "\
@@ -87,7 +88,8 @@ wavelength and orientation; one Scan per contiguous run of images, in acquisitio
         /// Continue with the other files when one is bad (the bad ones are reported and skipped).
         #[arg(long)]
         keep_going: bool,
-        /// Force a reader instead of detecting the format: mxlims, nxmx or cbf.
+        /// Force a reader instead of detecting the format: mxlims, nxmx, cbf, autoproc-xml,
+        /// xds-correct, xds-ascii, mmcif, dials or crystfel.
         #[arg(long, value_name = "READER")]
         format: Option<String>,
         /// UTC offset of naive timestamps (CBF headers), e.g. +01:00 (default from the

@@ -48,7 +48,11 @@ pub async fn run(store: &Store, args: IngestArgs<'_>) -> u8 {
     let forced = match args.format.map(|f| reader_named(f).ok_or(f)) {
         Some(Ok(r)) => Some(r),
         Some(Err(f)) => {
-            eprintln!("error: unknown --format {f:?}; use one of mxlims, nxmx, cbf");
+            let names: Vec<&str> = mxpipe_ingest::READERS.iter().map(|r| r.name()).collect();
+            eprintln!(
+                "error: unknown --format {f:?}; use one of {}",
+                names.join(", ")
+            );
             return 2;
         }
         None => None,

@@ -344,3 +344,119 @@ fn xds_ascii_hkl_header_and_record_count() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text_of(&out).contains("!END_OF_DATA"), "{}", text_of(&out));
 }
+
+/// autoPROC.xml (ESRF ID30A-1, 2024): one job that integrated four sweeps, images 1-235 each, in
+/// four directories …/run_01_07_datacollection, _09, _11 and _13 (lines 122-133, 222-233, 322-333,
+/// 422-433). Two of those collections (two crystals, one folder each) are ingested as CBF series,
+/// a third sweep is known only by its ISPyB dataCollectionId, the fourth is missing.
+#[test]
+fn multi_sweep_multi_crystal_processing_links_each_input_to_its_own_sweep() {
+    let Some(td) = testdata() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let root =
+        "/data/visitor/mx2532/id30a1/20240220/RAW_DATA/INS/INS-Helical_test1/run_01_MXPressA";
+    let mut xml = std::fs::read_to_string(td.join("processing/autoproc/autoPROC.xml"))
+        .unwrap()
+        .replace(root, dir.path().to_str().unwrap());
+    // ISPyB ids for the first three integrations: 2001231, 2001232, 2001234 (only the last is mapped).
+    for id in ["2001231", "2001232", "2001234"] {
+        xml = xml.replacen(
+            "<startImageNumber>1</startImageNumber>",
+            &format!(
+                "<dataCollectionId>{id}</dataCollectionId><startImageNumber>1</startImageNumber >"
+            ),
+            1,
+        );
+    }
+    let xml = xml.replace("</startImageNumber >", "</startImageNumber>");
+    let xml_path = dir.path().join("autoPROC.xml");
+    std::fs::write(&xml_path, xml).unwrap();
+    for (run, wavelength) in [("07", "0.96546"), ("09", "0.96546")] {
+        let images = dir.path().join(format!("run_01_{run}_datacollection"));
+        std::fs::create_dir_all(&images).unwrap();
+        for n in 1..=5 {
+            let name = format!(
+                "INS-Helical_test1_1_{}_{n:04}.cbf",
+                run.trim_start_matches('0')
+            );
+            crate::readers::cbf(&images.join(name), (n - 1) as f64 * 0.2, wavelength);
+        }
+        let out = mxpipe_store(&store, &["ingest", images.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    }
+    // A sweep known to ISPyB as dataCollectionId 2001234 (an MXLIMS message with the id map).
+    let mut msg = read_json(&repo().join("samples/mad-interleaved.json"));
+    msg["CollectionSweep"]["CollectionSweep2"]["identifiers"] =
+        serde_json::json!({"ispyb.esrf.fr": "2001234"});
+    let msg_path = dir.path().join("with-id-map.json");
+    std::fs::write(&msg_path, msg.to_string()).unwrap();
+    assert_eq!(
+        mxpipe_store(&store, &["ingest", msg_path.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    let out = mxpipe_store(&store, &["ingest", xml_path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    assert!(
+        text_of(&out).contains("warning: 1 processing input(s) match no stored sweep yet"),
+        "the fourth sweep is missing: {}",
+        text_of(&out)
+    );
+    let out = mxpipe_store(&store, &["relink", "--output", "json", "--fail-unresolved"]);
+    assert_eq!(out.status.code(), Some(1), "one input is unresolved");
+    let links: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let sweep_of = |dir_name: &str| {
+        query(
+            &store,
+            &format!("SELECT uuid FROM sweeps WHERE path LIKE '%{dir_name}'"),
+        )[0]["uuid"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let by_input = |part: &str| -> Vec<(String, String)> {
+        links
+            .iter()
+            .filter(|l| l["images"].as_str().unwrap().contains(part))
+            .map(|l| {
+                (
+                    l["sweep"].as_str().unwrap().to_owned(),
+                    l["linked by"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let id_mapped = query(
+        &store,
+        "SELECT object_uuid FROM identifiers WHERE value = '2001234'",
+    )[0]["object_uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Inputs 1 and 2 link by images to the two crystals' sweeps (their ids are not mapped).
+    let first = by_input("run_01_07_datacollection");
+    assert_eq!(
+        first,
+        vec![(sweep_of("run_01_07_datacollection"), "images".into())]
+    );
+    let second = by_input("run_01_09_datacollection");
+    assert_eq!(
+        second,
+        vec![(sweep_of("run_01_09_datacollection"), "images".into())]
+    );
+    assert_ne!(
+        sweep_of("run_01_07_datacollection"),
+        sweep_of("run_01_09_datacollection"),
+        "two crystals, two sweeps"
+    );
+    assert_eq!(
+        by_input("run_01_11_datacollection"),
+        vec![(id_mapped, "dataCollectionId".to_owned())]
+    );
+    assert_eq!(
+        by_input("run_01_13_datacollection"),
+        vec![("unresolved".to_owned(), String::new())]
+    );
+}
