@@ -36,8 +36,9 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "LOCATION")]
     pub store: Option<String>,
     /// Site name written on every stored row (default from the configuration, else "local").
+    /// For `query`: NAME=LOCATION, repeatable, one per site to query together.
     #[arg(long, global = true, value_name = "NAME")]
-    pub site: Option<String>,
+    pub site: Vec<String>,
 }
 
 /// Format of tables printed by ingest and store commands.
@@ -49,6 +50,19 @@ pub enum TableFormat {
     Csv,
     /// A JSON array of objects.
     Json,
+}
+
+/// Output format of query results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum QueryFormat {
+    /// Aligned columns.
+    Table,
+    /// Comma-separated values.
+    Csv,
+    /// A JSON array of objects.
+    Json,
+    /// A Parquet file (needs --out).
+    Parquet,
 }
 
 /// Output format of reports.
@@ -99,6 +113,35 @@ wavelength and orientation; one Scan per contiguous run of images, in acquisitio
         /// Summary format.
         #[arg(long, value_enum, default_value_t = TableFormat::Table)]
         output: TableFormat,
+    },
+    /// Run SQL over one or many sites' stores (DataFusion SQL), with views for scientists.
+    ///
+    /// Every site's committed rows are visible through the views (`\d` in `mxpipe sql` lists
+    /// them; docs/queries.md documents each): ingests, samples, crystals, experiments, sweeps,
+    /// scans, image_index, processing, reflection_sets, ssx_frames, ssx_runs, barcode_reuse. Each
+    /// view has a `site` column. Raw tables are under `store.` (e.g. store.sweeps). Exit status
+    /// 1 for an SQL error, 2 for an unreachable site or a bad command line.
+    #[command(after_help = "\
+Examples:
+  mxpipe query \"SELECT sweep_uuid, energy_ev, number_images FROM sweeps\"
+  mxpipe query --site ESRF=/data/esrf-store --site MAXIV=s3://mx/store \\
+      \"SELECT site, avg(hit_rate) FROM ssx_runs GROUP BY site\"
+  mxpipe query --format parquet --out best.parquet \"SELECT * FROM reflection_sets\"
+
+Sites come from --site NAME=LOCATION (repeatable), else the [sites] table of the configuration,
+else the one store (--store). s3:// credentials come from the environment.")]
+    Query {
+        /// The SQL statement.
+        sql: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = QueryFormat::Table)]
+        format: QueryFormat,
+        /// Write to a file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Skip unreachable sites with a warning instead of failing.
+        #[arg(long)]
+        allow_missing_sites: bool,
     },
     /// Show how processing inputs link to stored sweeps (directory + template + image range, or
     /// ISPyB dataCollectionId).
@@ -270,11 +313,39 @@ pub fn run() -> ExitCode {
                 .enable_all()
                 .build()
                 .expect("tokio runtime");
+            let (specs, names): (Vec<String>, Vec<String>) =
+                cli.site.into_iter().partition(|s| s.contains('='));
+            if let Command::Query {
+                sql,
+                format,
+                out,
+                allow_missing_sites,
+            } = command
+            {
+                let args = commands::query::QueryArgs {
+                    sql,
+                    format,
+                    out,
+                    allow_missing_sites,
+                    site_specs: specs,
+                    store: cli.store,
+                    site: names.last().cloned(),
+                };
+                return ExitCode::from(
+                    runtime.block_on(commands::query::run(args, cli.config.as_deref())),
+                );
+            }
+            if !specs.is_empty() {
+                return ExitCode::from(fail(
+                    "--site NAME=LOCATION is for `mxpipe query`; other commands take --site NAME",
+                    2,
+                ));
+            }
             runtime.block_on(run_with_store(
                 command,
                 cli.config.as_deref(),
                 cli.store,
-                cli.site,
+                names.last().cloned(),
             ))
         }
     };
@@ -382,6 +453,7 @@ async fn run_with_store(
                 .await
         }
         Command::Validate { .. }
+        | Command::Query { .. }
         | Command::Schema { .. }
         | Command::Store(StoreCommand::Describe) => unreachable!("handled without a store"),
     }

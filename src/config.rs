@@ -27,6 +27,9 @@ pub struct Config {
     /// Ingest settings.
     #[serde(default)]
     pub ingest: IngestConfig,
+    /// Sites for queries: `[sites]` NAME = "LOCATION" (used when no --site NAME=LOCATION is given).
+    #[serde(default)]
+    pub sites: std::collections::BTreeMap<String, String>,
 }
 
 /// `[store]`.

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod ingest;
+pub mod query;
 pub mod schema;
 pub mod store;
 pub mod table;

@@ -7,6 +7,7 @@ mod conformance;
 mod policy;
 mod probes;
 mod processing;
+mod queries;
 mod readers;
 mod roundtrip;
 mod schemas;

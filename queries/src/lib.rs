@@ -1,0 +1,156 @@
+//! # mxpipe-queries
+//!
+//! SQL over one or many sites' stores with DataFusion. Every site's Delta tables are registered
+//! in a schema of their own (`site_0`, `site_1`, …); the schema `store` holds, per table, the
+//! union over sites of the **committed** rows with the site's name in `site`; the default schema
+//! holds the views scientists use ([`views::VIEWS`]: `sweeps`, `scans`, `image_index`,
+//! `reflection_sets`, `ssx_runs`, …), documented with examples in `docs/queries.md`.
+
+pub mod views;
+
+use std::collections::HashMap;
+
+use datafusion::prelude::SessionContext;
+use mxpipe_store::{Store, tables};
+
+/// A site: a name and a store location (folder, `file://`, `s3://`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Site {
+    /// Name shown in every view's `site` column (empty: the site written on the rows).
+    pub name: String,
+    /// Store location.
+    pub location: String,
+}
+
+/// Errors of the query layer.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// A site could not be opened or read.
+    #[error(
+        "site {site} ({location}) is unreachable: {reason} (pass --allow-missing-sites to skip it)"
+    )]
+    Site {
+        /// Site name.
+        site: String,
+        /// Location.
+        location: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// SQL or planning error.
+    #[error("{0}")]
+    Sql(#[from] datafusion::error::DataFusionError),
+}
+
+/// `NAME=LOCATION` → a site.
+pub fn parse_site(text: &str) -> Result<Site, String> {
+    match text.split_once('=') {
+        Some((n, l)) if !n.is_empty() && !l.is_empty() => Ok(Site {
+            name: n.to_owned(),
+            location: l.to_owned(),
+        }),
+        _ => Err(format!(
+            "expected NAME=LOCATION (e.g. ESRF=/data/mxpipe-store or MAXIV=s3://bucket/store); found {text:?}"
+        )),
+    }
+}
+
+/// A session with every site's tables, the `store` unions and the views. Sites that cannot be
+/// opened are an error, or skipped with a warning (returned) when `allow_missing` is set.
+pub async fn open_sites(
+    sites: &[Site],
+    options: &HashMap<String, String>,
+    allow_missing: bool,
+) -> Result<(SessionContext, Vec<String>), QueryError> {
+    let ctx = SessionContext::new();
+    ctx.sql("CREATE SCHEMA store").await?;
+    let mut warnings = Vec::new();
+    let mut opened: Vec<(usize, &Site)> = Vec::new();
+    for (i, site) in sites.iter().enumerate() {
+        let unreachable = |reason: String| QueryError::Site {
+            site: site.name.clone(),
+            location: site.location.clone(),
+            reason,
+        };
+        let result = async {
+            let local = !site.location.contains("://") || site.location.starts_with("file://");
+            let path = site.location.trim_start_matches("file://");
+            if local && !std::path::Path::new(path).is_dir() {
+                return Err(unreachable("no such folder".into()));
+            }
+            ctx.sql(&format!("CREATE SCHEMA site_{i}")).await?;
+            let store = Store::open(&site.location, &site.name, options.clone())
+                .map_err(|e| unreachable(e.to_string()))?;
+            store
+                .register_into(&ctx, &format!("site_{i}."))
+                .await
+                .map_err(|e| unreachable(e.to_string()))
+        }
+        .await;
+        match result {
+            Ok(()) => opened.push((i, site)),
+            Err(e) if allow_missing => warnings.push(format!("skipped: {e}")),
+            Err(e) => return Err(e),
+        }
+    }
+    for def in tables::ALL {
+        let columns: Vec<String> = def
+            .all_columns()
+            .iter()
+            .skip(1)
+            .map(|c| format!("t.\"{}\"", c.0))
+            .collect();
+        let parts: Vec<String> = opened
+            .iter()
+            .map(|(i, site)| {
+                // An empty name keeps the site written on the rows.
+                let name = if site.name.is_empty() {
+                    "t.site".to_owned()
+                } else {
+                    format!("'{}'", site.name.replace('\'', "''"))
+                };
+                if def.name == "ingests" {
+                    format!("SELECT {name} AS site, {} FROM site_{i}.ingests t", columns.join(", "))
+                } else {
+                    format!(
+                        "SELECT {name} AS site, {}, g.committed_at AS committed_at FROM site_{i}.{} t \
+                         JOIN site_{i}.ingests g ON g.ingest_id = t.ingest_id",
+                        columns.join(", "),
+                        def.name
+                    )
+                }
+            })
+            .collect();
+        let body = if parts.is_empty() {
+            // No site: an empty relation with the right columns.
+            let cols: Vec<String> = def
+                .all_columns()
+                .iter()
+                .map(|c| format!("CAST(NULL AS {}) AS \"{}\"", sql_type(c.1), c.0))
+                .collect();
+            format!("SELECT {} WHERE false", cols.join(", "))
+        } else {
+            parts.join(" UNION ALL ")
+        };
+        ctx.sql(&format!("CREATE VIEW store.{} AS {body}", def.name))
+            .await?;
+    }
+    for v in views::VIEWS {
+        ctx.sql(&format!("CREATE VIEW {} AS {}", v.name, v.sql))
+            .await
+            .map_err(|e| e.context(format!("defining view {}", v.name)))?;
+    }
+    Ok((ctx, warnings))
+}
+
+fn sql_type(col: tables::Col) -> &'static str {
+    use tables::Col::*;
+    match col {
+        Text | TextList => "VARCHAR",
+        Int => "BIGINT",
+        Float => "DOUBLE",
+        Bool => "BOOLEAN",
+        Time => "TIMESTAMP",
+        Bytes => "BYTEA",
+    }
+}

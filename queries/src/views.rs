@@ -1,0 +1,187 @@
+//! The views: plain names, units in column names, latest version of every object, committed rows
+//! only, every site. Defined here as data (name, what a row is, SQL, an example query);
+//! `docs/queries.md` is generated from this list (a test keeps it in sync).
+
+/// A view.
+pub struct View {
+    /// Name (`store.` views are building blocks, the others are for users).
+    pub name: &'static str,
+    /// What one row is.
+    pub doc: &'static str,
+    /// The SELECT.
+    pub sql: &'static str,
+    /// An example query.
+    pub example: &'static str,
+}
+
+/// Latest committed version of each object of a table keyed by `uuid` (per site).
+macro_rules! latest {
+    ($table:literal) => {
+        concat!(
+            "SELECT * FROM (SELECT t.*, ROW_NUMBER() OVER (PARTITION BY t.site, t.uuid ORDER BY t.committed_at DESC) AS version_rank FROM store.",
+            $table,
+            " t) WHERE version_rank = 1"
+        )
+    };
+}
+
+/// Every view, building blocks first.
+pub const VIEWS: &[View] = &[
+    View {
+        name: "store.current_jobs",
+        doc: "latest version of each job",
+        sql: latest!("jobs"),
+        example: "",
+    },
+    View {
+        name: "store.current_sweeps",
+        doc: "latest version of each sweep",
+        sql: latest!("sweeps"),
+        example: "",
+    },
+    View {
+        name: "store.current_samples",
+        doc: "latest version of each sample",
+        sql: latest!("samples"),
+        example: "",
+    },
+    View {
+        name: "store.current_logistical_samples",
+        doc: "latest version of each logistical sample",
+        sql: latest!("logistical_samples"),
+        example: "",
+    },
+    View {
+        name: "store.current_reflection_sets",
+        doc: "latest version of each reflection set",
+        sql: latest!("reflection_sets"),
+        example: "",
+    },
+    View {
+        name: "ingests",
+        doc: "one committed ingest run (when, who, what command, objects new/changed/unchanged)",
+        sql: "SELECT site, ingest_id, started_at, committed_at, user_name, host, tool_version, command, n_sources, \
+              n_objects_new, n_objects_changed, n_objects_unchanged FROM store.ingests",
+        example: "SELECT site, count(*) AS runs, sum(n_objects_new) AS new_objects FROM ingests GROUP BY site",
+    },
+    View {
+        name: "samples",
+        doc: "one sample (MacromoleculeSample, Macromolecule, Medium) with its persistent id and the barcodes of the containers and crystals that held it",
+        sql: "SELECT s.site, s.uuid AS sample_uuid, s.mxlims_type, s.name, s.acronym, s.pid, s.pid_scheme, \
+              (SELECT string_agg(DISTINCT l.barcode, ', ') FROM store.current_logistical_samples l \
+               WHERE l.site = s.site AND l.sample_uuid = s.uuid AND l.barcode IS NOT NULL) AS barcodes \
+              FROM store.current_samples s",
+        example: "SELECT name, pid, barcodes FROM samples WHERE mxlims_type = 'MacromoleculeSample'",
+    },
+    View {
+        name: "crystals",
+        doc: "one crystal (MXLIMS Crystal) with its sample and container",
+        sql: "SELECT c.site, c.uuid AS crystal_uuid, c.name, c.barcode, c.pid, c.sample_uuid, s.name AS sample_name, \
+              c.container_uuid, p.mxlims_type AS container_type, p.barcode AS container_barcode \
+              FROM store.current_logistical_samples c \
+              LEFT JOIN store.current_samples s ON s.site = c.site AND s.uuid = c.sample_uuid \
+              LEFT JOIN store.current_logistical_samples p ON p.site = c.site AND p.uuid = c.container_uuid \
+              WHERE c.mxlims_type = 'Crystal'",
+        example: "SELECT crystal_uuid, sample_name, container_barcode FROM crystals",
+    },
+    View {
+        name: "experiments",
+        doc: "one MxExperiment with its session, sample and number of sweeps",
+        sql: "SELECT j.site, j.uuid AS experiment_uuid, j.experiment_strategy, j.start_time, j.end_time, j.job_status, j.visit, \
+              j.sample_uuid, s.name AS sample_name, j.logistical_sample_uuid AS crystal_uuid, j.space_group AS expected_space_group, \
+              (SELECT count(*) FROM store.current_sweeps w WHERE w.site = j.site AND w.experiment_uuid = j.uuid) AS number_sweeps \
+              FROM store.current_jobs j LEFT JOIN store.current_samples s ON s.site = j.site AND s.uuid = j.sample_uuid \
+              WHERE j.mxlims_type = 'MxExperiment'",
+        example: "SELECT visit, count(*) AS experiments, sum(number_sweeps) AS sweeps FROM experiments GROUP BY visit",
+    },
+    View {
+        name: "sweeps",
+        doc: "one CollectionSweep: energy (eV) and wavelength (Å), exposure (s), image width (°), images, image range, sample, crystal, experiment, session",
+        sql: "SELECT w.site, w.uuid AS sweep_uuid, w.experiment_uuid, j.visit, j.start_time AS experiment_start_time, \
+              w.sweep_type, w.scan_axis, w.energy_ev, w.wavelength_a, w.exposure_time_s, w.image_width_deg, w.number_images, \
+              w.number_scans, w.transmission_pct, w.resolution_a, w.detector_distance_mm, w.path, w.filename_template, \
+              (SELECT min(c.first_image_number) FROM store.scans c WHERE c.site = w.site AND c.sweep_uuid = w.uuid AND c.ingest_id = w.ingest_id) AS first_image_number, \
+              (SELECT max(c.last_image_number) FROM store.scans c WHERE c.site = w.site AND c.sweep_uuid = w.uuid AND c.ingest_id = w.ingest_id) AS last_image_number, \
+              COALESCE(x.sample_uuid, j.sample_uuid) AS sample_uuid, COALESCE(w.logistical_sample_uuid, j.logistical_sample_uuid) AS crystal_uuid \
+              FROM store.current_sweeps w \
+              LEFT JOIN store.current_jobs j ON j.site = w.site AND j.uuid = w.experiment_uuid \
+              LEFT JOIN store.current_logistical_samples x ON x.site = w.site AND x.uuid = w.logistical_sample_uuid",
+        example: "SELECT sweep_uuid, energy_ev, wavelength_a, number_images FROM sweeps ORDER BY experiment_start_time",
+    },
+    View {
+        name: "scans",
+        doc: "one scan (wedge) of a sweep, in acquisition order within its experiment",
+        sql: "SELECT c.site, c.experiment_uuid, c.sweep_uuid, c.ordinal, c.list_index AS scan_in_sweep, c.scan_position_start, \
+              c.first_image_number, c.last_image_number, c.number_images, w.energy_ev, w.wavelength_a, w.image_width_deg, \
+              w.path, w.filename_template \
+              FROM store.scans c JOIN store.current_sweeps w ON w.site = c.site AND w.uuid = c.sweep_uuid AND w.ingest_id = c.ingest_id",
+        example: "SELECT ordinal, energy_ev, first_image_number, last_image_number FROM scans WHERE experiment_uuid = '…' ORDER BY ordinal",
+    },
+    View {
+        name: "image_index",
+        doc: "one image: its sweep, scan (wedge), acquisition ordinal and scan-axis position — which sweep/wedge is image N of an interleaved collection",
+        sql: "SELECT site, experiment_uuid, sweep_uuid, ordinal AS scan_ordinal, scan_in_sweep, path, filename_template, image_number, \
+              scan_position_start + (image_number - first_image_number) * image_width_deg AS scan_position_deg, energy_ev \
+              FROM (SELECT s.*, unnest(range(s.first_image_number, s.last_image_number + 1)) AS image_number FROM scans s)",
+        example: "SELECT sweep_uuid, scan_ordinal, scan_position_deg FROM image_index WHERE filename_template LIKE 'selmet%' AND image_number = 450",
+    },
+    View {
+        name: "processing",
+        doc: "one MxProcessing job: program, status, times, cell/space group, inputs and how many of them link to stored sweeps",
+        sql: "SELECT j.site, j.uuid AS processing_uuid, j.program_name, j.program_version, j.job_status, j.start_time, j.end_time, \
+              j.visit, j.space_group, j.cell_a_a, j.cell_b_a, j.cell_c_a, j.cell_alpha_deg, j.cell_beta_deg, j.cell_gamma_deg, \
+              (SELECT count(*) FROM store.processing_inputs p WHERE p.site = j.site AND p.processing_uuid = j.uuid AND p.ingest_id = j.ingest_id) AS number_inputs \
+              FROM store.current_jobs j WHERE j.mxlims_type = 'MxProcessing'",
+        example: "SELECT program_name, count(*) FROM processing GROUP BY program_name",
+    },
+    View {
+        name: "reflection_sets",
+        doc: "one ReflectionSet with overall, inner and outer statistics as columns (R as fractions, completeness in %, CC½ as a coefficient)",
+        sql: "SELECT r.site, r.uuid AS reflection_set_uuid, r.processing_uuid, j.program_name, r.space_group, r.cell_a_a, r.cell_b_a, r.cell_c_a, \
+              r.cell_alpha_deg, r.cell_beta_deg, r.cell_gamma_deg, r.wavelength_a, \
+              max(CASE WHEN s.shell = 'overall' THEN s.resolution_low_a END) AS resolution_low_a, \
+              max(CASE WHEN s.shell = 'overall' THEN s.resolution_high_a END) AS resolution_high_a, \
+              max(CASE WHEN s.shell = 'outer' THEN s.resolution_low_a END) AS outer_resolution_low_a, \
+              max(CASE WHEN s.shell = 'overall' THEN s.r_merge END) AS r_merge, max(CASE WHEN s.shell = 'inner' THEN s.r_merge END) AS inner_r_merge, max(CASE WHEN s.shell = 'outer' THEN s.r_merge END) AS outer_r_merge, \
+              max(CASE WHEN s.shell = 'overall' THEN s.r_meas END) AS r_meas, max(CASE WHEN s.shell = 'outer' THEN s.r_meas END) AS outer_r_meas, \
+              max(CASE WHEN s.shell = 'overall' THEN s.r_pim END) AS r_pim, \
+              max(CASE WHEN s.shell = 'overall' THEN s.i_over_sigma END) AS i_over_sigma, max(CASE WHEN s.shell = 'outer' THEN s.i_over_sigma END) AS outer_i_over_sigma, \
+              max(CASE WHEN s.shell = 'overall' THEN s.cc_half END) AS cc_half, max(CASE WHEN s.shell = 'inner' THEN s.cc_half END) AS inner_cc_half, max(CASE WHEN s.shell = 'outer' THEN s.cc_half END) AS outer_cc_half, \
+              max(CASE WHEN s.shell = 'overall' THEN s.cc_ano END) AS cc_ano, \
+              max(CASE WHEN s.shell = 'overall' THEN s.completeness_pct END) AS completeness_pct, max(CASE WHEN s.shell = 'outer' THEN s.completeness_pct END) AS outer_completeness_pct, \
+              max(CASE WHEN s.shell = 'overall' THEN s.multiplicity END) AS multiplicity, \
+              max(CASE WHEN s.shell = 'overall' THEN s.number_observations END) AS number_observations, \
+              max(CASE WHEN s.shell = 'overall' THEN s.number_observations_unique END) AS number_observations_unique \
+              FROM store.current_reflection_sets r \
+              LEFT JOIN store.reflection_statistics s ON s.site = r.site AND s.reflection_set_uuid = r.uuid AND s.ingest_id = r.ingest_id \
+              LEFT JOIN store.current_jobs j ON j.site = r.site AND j.uuid = r.processing_uuid \
+              GROUP BY r.site, r.uuid, r.processing_uuid, j.program_name, r.space_group, r.cell_a_a, r.cell_b_a, r.cell_c_a, \
+              r.cell_alpha_deg, r.cell_beta_deg, r.cell_gamma_deg, r.wavelength_a",
+        example: "SELECT program_name, resolution_high_a, cc_half, outer_cc_half FROM reflection_sets ORDER BY resolution_high_a",
+    },
+    View {
+        name: "ssx_frames",
+        doc: "one SSX frame (image or event) of a processing job: hit, indexing, peaks, lattices",
+        sql: "SELECT f.site, f.processing_uuid, f.frame_index, f.image_filename, f.event, f.serial_number, f.hit, f.indexed_by, \
+              f.indexing_tries, f.photon_energy_ev, f.camera_length_mm, f.num_peaks, f.peak_resolution_a, f.num_lattices FROM store.ssx_frames f",
+        example: "SELECT image_filename, count(*) AS frames, avg(CAST(hit AS INT)) AS hit_rate FROM ssx_frames GROUP BY image_filename",
+    },
+    View {
+        name: "ssx_runs",
+        doc: "one SSX run: experiment-level (delivery, counts from the ssx extension) or processing-level (hit finding/indexing counts); rates as fractions 0..1",
+        sql: "SELECT site, 'experiment' AS level, experiment_uuid AS job_uuid, delivery_method, frames_total, crystal_hits AS hits, frames_indexed, \
+              lattices_indexed, lattices_merged, hit_rate, indexing_rate, committed_at FROM store.ssx_runs \
+              UNION ALL \
+              SELECT site, 'processing', processing_uuid, NULL, frames_total, frame_hits, frames_indexed, lattices_indexed, lattices_merged, \
+              hit_rate, indexing_rate, committed_at FROM store.ssx_data_reduction",
+        example: "SELECT site, level, frames_total, hit_rate, indexing_rate FROM ssx_runs ORDER BY hit_rate DESC",
+    },
+    View {
+        name: "barcode_reuse",
+        doc: "one barcode seen on more than one logistical sample (different uuids), with the first and last time seen and the sites",
+        sql: "SELECT barcode, count(DISTINCT uuid) AS objects, count(DISTINCT sample_uuid) AS samples, string_agg(DISTINCT site, ', ') AS sites, \
+              string_agg(DISTINCT mxlims_type, ', ') AS types, min(committed_at) AS first_seen, max(committed_at) AS last_seen \
+              FROM store.current_logistical_samples WHERE barcode IS NOT NULL GROUP BY barcode HAVING count(DISTINCT uuid) > 1",
+        example: "SELECT barcode, samples, sites, first_seen, last_seen FROM barcode_reuse ORDER BY last_seen DESC",
+    },
+];

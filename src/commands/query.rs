@@ -1,0 +1,159 @@
+//! `mxpipe query`: SQL over one or many sites' stores, printed as a table, CSV, JSON or Parquet.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use datafusion::arrow::array::RecordBatch;
+use mxpipe_queries::{Site, open_sites, parse_site};
+
+use crate::cli::QueryFormat;
+use crate::config::Config;
+
+/// What `mxpipe query` was asked.
+pub struct QueryArgs {
+    /// The SQL.
+    pub sql: String,
+    /// Output format.
+    pub format: QueryFormat,
+    /// Output file.
+    pub out: Option<PathBuf>,
+    /// Skip unreachable sites.
+    pub allow_missing_sites: bool,
+    /// `--site NAME=LOCATION` values.
+    pub site_specs: Vec<String>,
+    /// `--store` (single-site default).
+    pub store: Option<String>,
+    /// `--site NAME` (name of that single site).
+    pub site: Option<String>,
+}
+
+/// The sites to query: flags, else the configuration's `[sites]`, else the one store.
+fn sites(args: &QueryArgs, config: &Config) -> Result<Vec<Site>, String> {
+    if !args.site_specs.is_empty() {
+        return args.site_specs.iter().map(|s| parse_site(s)).collect();
+    }
+    if !config.sites.is_empty() && args.store.is_none() {
+        return Ok(config
+            .sites
+            .iter()
+            .map(|(n, l)| Site {
+                name: n.clone(),
+                location: l.clone(),
+            })
+            .collect());
+    }
+    Ok(vec![Site {
+        // Without a name, each row keeps the site it was ingested with.
+        name: args.site.clone().unwrap_or_default(),
+        location: args
+            .store
+            .clone()
+            .or(config.store.location.clone())
+            .unwrap_or_else(|| mxpipe_store::DEFAULT_LOCATION.to_owned()),
+    }])
+}
+
+/// Run the query; exit status 0, 1 (SQL error) or 2 (sites, usage, output).
+pub async fn run(args: QueryArgs, config: Option<&Path>) -> u8 {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let config = match Config::load(config) {
+        Ok(c) => c,
+        Err(e) => return fail(e, 2),
+    };
+    let sites = match sites(&args, &config) {
+        Ok(s) => s,
+        Err(e) => return fail(format!("--site: {e}"), 2),
+    };
+    if args.format == QueryFormat::Parquet && args.out.is_none() {
+        return fail("--format parquet needs --out FILE", 2);
+    }
+    let (ctx, warnings) =
+        match open_sites(&sites, &config.storage_options(), args.allow_missing_sites).await {
+            Ok(c) => c,
+            Err(e @ mxpipe_queries::QueryError::Site { .. }) => return fail(e, 2),
+            Err(e) => return fail(e, 1),
+        };
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    let batches = match ctx.sql(&args.sql).await {
+        Ok(df) => df.collect().await,
+        Err(e) => Err(e),
+    };
+    let batches = match batches {
+        Ok(b) => b,
+        Err(e) => {
+            return fail(
+                format!("{e}\n(views: `mxpipe query \"SHOW TABLES\"`; columns: docs/queries.md)"),
+                1,
+            );
+        }
+    };
+    match write(&batches, args.format, args.out.as_deref()) {
+        Ok(()) => 0,
+        Err(e) => fail(e, 2),
+    }
+}
+
+fn fail(message: impl std::fmt::Display, code: u8) -> u8 {
+    eprintln!("error: {message}");
+    code
+}
+
+/// Write batches in a format to a file or standard output.
+pub fn write(
+    batches: &[RecordBatch],
+    format: QueryFormat,
+    out: Option<&Path>,
+) -> Result<(), String> {
+    use datafusion::arrow;
+    let mut sink: Box<dyn Write> = match out {
+        Some(p) => Box::new(
+            std::fs::File::create(p).map_err(|e| format!("{}: cannot create: {e}", p.display()))?,
+        ),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let err = |e: &dyn std::fmt::Display| format!("writing the result: {e}");
+    match format {
+        QueryFormat::Table => {
+            let text = arrow::util::pretty::pretty_format_batches(batches).map_err(|e| err(&e))?;
+            writeln!(sink, "{text}").map_err(|e| err(&e))?;
+            let n: usize = batches.iter().map(|b| b.num_rows()).sum();
+            eprintln!("{n} row(s)");
+        }
+        QueryFormat::Csv => {
+            let mut w = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(sink);
+            for b in batches {
+                w.write(b).map_err(|e| err(&e))?;
+            }
+        }
+        QueryFormat::Json => {
+            let mut w = arrow::json::ArrayWriter::new(Vec::new());
+            for b in batches {
+                w.write(b).map_err(|e| err(&e))?;
+            }
+            w.finish().map_err(|e| err(&e))?;
+            let bytes = w.into_inner();
+            sink.write_all(if bytes.is_empty() { b"[]" } else { &bytes })
+                .and_then(|_| writeln!(sink))
+                .map_err(|e| err(&e))?;
+        }
+        QueryFormat::Parquet => {
+            let Some(schema) = batches.first().map(|b| b.schema()) else {
+                return Err("the query returned no batches; nothing to write".into());
+            };
+            let path = out.expect("checked");
+            let file = std::fs::File::create(path)
+                .map_err(|e| format!("{}: cannot create: {e}", path.display()))?;
+            let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(file, schema, None)
+                .map_err(|e| err(&e))?;
+            for b in batches {
+                w.write(b).map_err(|e| err(&e))?;
+            }
+            w.close().map_err(|e| err(&e))?;
+        }
+    }
+    Ok(())
+}
