@@ -143,6 +143,21 @@ else the one store (--store). s3:// credentials come from the environment.")]
         #[arg(long)]
         allow_missing_sites: bool,
     },
+    /// Interactive SQL shell over the same sites and views as `query`.
+    ///
+    /// Statements end with `;` and may span lines. `\d` lists the views and tables, `\d NAME`
+    /// describes one, `\q` quits. History is appended to ~/.mxpipe_history. Reads standard
+    /// input, so scripts can pipe statements in.
+    #[command(after_help = "\
+Examples:
+  mxpipe sql
+  mxpipe sql --site ESRF=/data/esrf-store --site DLS=./mxpipe-store
+  echo 'SELECT count(*) FROM sweeps;' | mxpipe sql")]
+    Sql {
+        /// Skip unreachable sites with a warning instead of failing.
+        #[arg(long)]
+        allow_missing_sites: bool,
+    },
     /// Show how processing inputs link to stored sweeps (directory + template + image range, or
     /// ISPyB dataCollectionId).
     ///
@@ -315,6 +330,23 @@ pub fn run() -> ExitCode {
                 .expect("tokio runtime");
             let (specs, names): (Vec<String>, Vec<String>) =
                 cli.site.into_iter().partition(|s| s.contains('='));
+            if let Command::Sql {
+                allow_missing_sites,
+            } = command
+            {
+                let args = commands::query::QueryArgs {
+                    sql: String::new(),
+                    format: QueryFormat::Table,
+                    out: None,
+                    allow_missing_sites,
+                    site_specs: specs,
+                    store: cli.store,
+                    site: names.last().cloned(),
+                };
+                return ExitCode::from(
+                    runtime.block_on(commands::query::shell(args, cli.config.as_deref())),
+                );
+            }
             if let Command::Query {
                 sql,
                 format,
@@ -454,6 +486,7 @@ async fn run_with_store(
         }
         Command::Validate { .. }
         | Command::Query { .. }
+        | Command::Sql { .. }
         | Command::Schema { .. }
         | Command::Store(StoreCommand::Describe) => unreachable!("handled without a store"),
     }

@@ -62,7 +62,9 @@ pub async fn open_sites(
     options: &HashMap<String, String>,
     allow_missing: bool,
 ) -> Result<(SessionContext, Vec<String>), QueryError> {
-    let ctx = SessionContext::new();
+    let ctx = SessionContext::new_with_config(
+        datafusion::prelude::SessionConfig::new().with_information_schema(true),
+    );
     ctx.sql("CREATE SCHEMA store").await?;
     let mut warnings = Vec::new();
     let mut opened: Vec<(usize, &Site)> = Vec::new();

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use datafusion::arrow::array::RecordBatch;
+use datafusion::prelude::SessionContext;
 use mxpipe_queries::{Site, open_sites, parse_site};
 
 use crate::cli::QueryFormat;
@@ -53,29 +54,113 @@ fn sites(args: &QueryArgs, config: &Config) -> Result<Vec<Site>, String> {
     }])
 }
 
-/// Run the query; exit status 0, 1 (SQL error) or 2 (sites, usage, output).
-pub async fn run(args: QueryArgs, config: Option<&Path>) -> u8 {
+/// Open the sites of `args` (exit status on failure).
+async fn session(args: &QueryArgs, config: Option<&Path>) -> Result<SessionContext, u8> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let config = match Config::load(config) {
-        Ok(c) => c,
-        Err(e) => return fail(e, 2),
-    };
-    let sites = match sites(&args, &config) {
-        Ok(s) => s,
-        Err(e) => return fail(format!("--site: {e}"), 2),
-    };
-    if args.format == QueryFormat::Parquet && args.out.is_none() {
-        return fail("--format parquet needs --out FILE", 2);
-    }
+    let config = Config::load(config).map_err(|e| fail(e, 2))?;
+    let sites = sites(args, &config).map_err(|e| fail(format!("--site: {e}"), 2))?;
     let (ctx, warnings) =
         match open_sites(&sites, &config.storage_options(), args.allow_missing_sites).await {
             Ok(c) => c,
-            Err(e @ mxpipe_queries::QueryError::Site { .. }) => return fail(e, 2),
-            Err(e) => return fail(e, 1),
+            Err(e @ mxpipe_queries::QueryError::Site { .. }) => return Err(fail(e, 2)),
+            Err(e) => return Err(fail(e, 1)),
         };
     for w in warnings {
         eprintln!("warning: {w}");
     }
+    Ok(ctx)
+}
+
+/// `mxpipe sql`: statements from standard input, ended by `;`; `\d`, `\d NAME`, `\q`.
+pub async fn shell(args: QueryArgs, config: Option<&Path>) -> u8 {
+    use std::io::{BufRead, IsTerminal};
+    let ctx = match session(&args, config).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let interactive = std::io::stdin().is_terminal();
+    let mut history = std::env::var_os("HOME").and_then(|h| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(Path::new(&h).join(".mxpipe_history"))
+            .ok()
+    });
+    let prompt = |pending: &str| {
+        if interactive {
+            eprint!(
+                "{}",
+                if pending.is_empty() {
+                    "mxpipe> "
+                } else {
+                    "   ...> "
+                }
+            );
+        }
+    };
+    let mut failed = false;
+    let mut pending = String::new();
+    prompt(&pending);
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        let trimmed = line.trim();
+        let statement = if pending.is_empty() && trimmed.starts_with('\\') {
+            match trimmed.split_whitespace().collect::<Vec<_>>().as_slice() {
+                ["\\q"] => break,
+                ["\\d"] => Some("SELECT table_schema, table_name, table_type FROM information_schema.tables WHERE table_schema IN ('public', 'store') ORDER BY table_schema, table_name".to_owned()),
+                ["\\d", name] => Some(format!("DESCRIBE {name}")),
+                _ => {
+                    eprintln!("commands: \\d, \\d NAME, \\q; SQL ends with ;");
+                    None
+                }
+            }
+        } else {
+            pending.push_str(&line);
+            pending.push('\n');
+            if trimmed.ends_with(';') {
+                Some(std::mem::take(&mut pending))
+            } else {
+                None
+            }
+        };
+        if let Some(sql) = statement {
+            if let Some(h) = history.as_mut() {
+                let _ = writeln!(h, "{}", sql.trim().replace('\n', " "));
+            }
+            let result = match ctx.sql(sql.trim().trim_end_matches(';')).await {
+                Ok(df) => df.collect().await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(b) => {
+                    if let Err(e) = write(&b, QueryFormat::Table, None) {
+                        eprintln!("error: {e}");
+                    }
+                }
+                Err(e) => {
+                    failed = true;
+                    eprintln!("error: {e}");
+                }
+            }
+        }
+        prompt(&pending);
+    }
+    if !pending.trim().is_empty() {
+        eprintln!("error: the last statement has no closing ;");
+        failed = true;
+    }
+    if failed && !interactive { 1 } else { 0 }
+}
+
+/// Run the query; exit status 0, 1 (SQL error) or 2 (sites, usage, output).
+pub async fn run(args: QueryArgs, config: Option<&Path>) -> u8 {
+    if args.format == QueryFormat::Parquet && args.out.is_none() {
+        return fail("--format parquet needs --out FILE", 2);
+    }
+    let ctx = match session(&args, config).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     let batches = match ctx.sql(&args.sql).await {
         Ok(df) => df.collect().await,
         Err(e) => Err(e),

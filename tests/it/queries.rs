@@ -248,3 +248,67 @@ fn queries_doc_lists_every_view() {
         );
     }
 }
+
+#[test]
+fn sql_shell_reads_multi_line_statements_and_describes_views() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    ingest(
+        &store,
+        "DLS",
+        &[&repo().join("samples/mad-interleaved.json")],
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mxpipe"))
+        .args(["--store", store.to_str().unwrap(), "sql"])
+        .env("HOME", dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"\\d\n\\d sweeps\nSELECT count(*)\n  AS sweeps_counted FROM sweeps;\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("image_index") && text.contains("barcode_reuse"),
+        "{text}"
+    );
+    assert!(
+        text.contains("energy_ev") && text.contains("Float64"),
+        "{text}"
+    );
+    assert!(
+        text.contains("sweeps_counted") && text.contains("| 2 "),
+        "{text}"
+    );
+    let history = std::fs::read_to_string(dir.path().join(".mxpipe_history")).unwrap();
+    assert!(
+        history.contains("SELECT count(*)   AS sweeps_counted FROM sweeps;"),
+        "{history}"
+    );
+    // A bad statement from a script makes the exit status 1.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mxpipe"))
+        .args(["--store", store.to_str().unwrap(), "sql"])
+        .env("HOME", dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"SELECT * FROM nope;\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text_of(&out).contains("nope"));
+}
