@@ -249,9 +249,23 @@ fn queries_doc_lists_every_view() {
     }
 }
 
+/// Run `mxpipe sql` on a store with `input` on standard input and HOME in `home`.
+fn sql_shell(store: &Path, home: &Path, input: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mxpipe"))
+        .args(["--store", store.to_str().unwrap(), "sql"])
+        .env("HOME", home)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 #[test]
 fn sql_shell_reads_multi_line_statements_and_describes_views() {
-    use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     ingest(
@@ -259,21 +273,11 @@ fn sql_shell_reads_multi_line_statements_and_describes_views() {
         "DLS",
         &[&repo().join("samples/mad-interleaved.json")],
     );
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mxpipe"))
-        .args(["--store", store.to_str().unwrap(), "sql"])
-        .env("HOME", dir.path())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"\\d\n\\d sweeps\nSELECT count(*)\n  AS sweeps_counted FROM sweeps;\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = sql_shell(
+        &store,
+        dir.path(),
+        b"\\d\n\\d sweeps\nSELECT count(*)\n  AS sweeps_counted FROM sweeps;\n",
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -294,21 +298,7 @@ fn sql_shell_reads_multi_line_statements_and_describes_views() {
         "{history}"
     );
     // A bad statement from a script makes the exit status 1.
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mxpipe"))
-        .args(["--store", store.to_str().unwrap(), "sql"])
-        .env("HOME", dir.path())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"SELECT * FROM nope;\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = sql_shell(&store, dir.path(), b"SELECT * FROM nope;\n");
     assert_eq!(out.status.code(), Some(1));
     assert!(text_of(&out).contains("nope"));
 }

@@ -164,6 +164,25 @@ pub fn check_drop_image(image: &DropImage, pointer: &str) -> Vec<Finding> {
         .unwrap_or_default()
 }
 
+/// A count with a bound: (name, value, bound name, bound value).
+type CountPair = (&'static str, Option<i64>, &'static str, Option<i64>);
+
+/// `ssx-counts`: each count must not exceed its bound (when both are given).
+fn check_count_order(pairs: &[CountPair], pointer: &str, out: &mut Vec<Finding>) {
+    for &(name, small, big_name, big) in pairs {
+        if let (Some(s), Some(b)) = (small, big)
+            && s > b
+        {
+            out.push(err(
+                format!("{pointer}/{name}"),
+                "ssx-counts",
+                format!("{name} <= {big_name} ({b})"),
+                s.to_string(),
+            ));
+        }
+    }
+}
+
 /// Rules for mxpipe's own extension.
 pub fn check_mxpipe_extension(ext: &MxpipeExtension, pointer: &str) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -194,18 +213,7 @@ pub fn check_mxpipe_extension(ext: &MxpipeExtension, pointer: &str) -> Vec<Findi
                 x.lattices_indexed,
             ),
         ];
-        for (name, small, big_name, big) in pairs {
-            if let (Some(s), Some(b)) = (small, big)
-                && s > b
-            {
-                out.push(err(
-                    format!("{pointer}/ssx/{name}"),
-                    "ssx-counts",
-                    format!("{name} <= {big_name} ({b})"),
-                    s.to_string(),
-                ));
-            }
-        }
+        check_count_order(&pairs, &format!("{pointer}/ssx"), &mut out);
     }
     if let Some(x) = &ext.ssx_data_reduction {
         let pairs = [
@@ -230,18 +238,7 @@ pub fn check_mxpipe_extension(ext: &MxpipeExtension, pointer: &str) -> Vec<Findi
                 x.lattices_indexed,
             ),
         ];
-        for (name, small, big_name, big) in pairs {
-            if let (Some(s), Some(b)) = (small, big)
-                && s > b
-            {
-                out.push(err(
-                    format!("{pointer}/ssxDataReduction/{name}"),
-                    "ssx-counts",
-                    format!("{name} <= {big_name} ({b})"),
-                    s.to_string(),
-                ));
-            }
-        }
+        check_count_order(&pairs, &format!("{pointer}/ssxDataReduction"), &mut out);
     }
     out
 }
