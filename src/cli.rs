@@ -14,6 +14,8 @@ Examples:
   mxpipe ingest samples/ /data/visit/mx23694-12/ --site DLS --session mx23694-12
   mxpipe export mxlims --experiment 3b5b8750-4f0c-44d2-bb09-bbf948ab0cda > exp.json
   mxpipe store stats
+  mxpipe query \"SELECT * FROM sweeps LIMIT 5\"
+  mxpipe generate --sweeps 1000 --ssx-frames 100000 --sites 2 --store /tmp/gen
   mxpipe schema --out schemas
 
 Configuration: --config FILE, $MXPIPE_CONFIG or ./mxpipe.toml (see README); the store defaults to
@@ -142,6 +144,30 @@ else the one store (--store). s3:// credentials come from the environment.")]
         /// Skip unreachable sites with a warning instead of failing.
         #[arg(long)]
         allow_missing_sites: bool,
+    },
+    /// Write a deterministic synthetic store per site, at scale, for benchmarks and demos.
+    ///
+    /// One store per site under --store DIR (DIR/DLS, DIR/ESRF, …) and DIR/mxpipe.toml listing
+    /// them. Sessions, multi-sweep and interleaved MAD experiments, processing with statistics,
+    /// reused barcodes and SSX runs with per-frame rows; distributions in docs/queries.md. The same
+    /// seed gives the same store; a re-run adds nothing.
+    #[command(after_help = "\
+Examples:
+  mxpipe generate --sweeps 20000 --ssx-frames 1000000 --sites 3 --seed 7 --store /tmp/gen
+  mxpipe --config /tmp/gen/mxpipe.toml query \"SELECT site, count(*) FROM sweeps GROUP BY site\"")]
+    Generate {
+        /// Rotation sweeps in total (split evenly over the sites).
+        #[arg(long, default_value_t = 10_000)]
+        sweeps: u64,
+        /// SSX frames in total (runs of 10 000–100 000 frames dealt to the sites in turn).
+        #[arg(long, default_value_t = 0)]
+        ssx_frames: u64,
+        /// Number of sites (named DLS, ESRF, MAXIV, SOLEIL, PETRAIII, SLS, then SITE7…).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+        sites: u16,
+        /// Seed of the generator.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
     /// Interactive SQL shell over the same sites and views as `query`.
     ///
@@ -330,6 +356,29 @@ pub fn run() -> ExitCode {
                 .expect("tokio runtime");
             let (specs, names): (Vec<String>, Vec<String>) =
                 cli.site.into_iter().partition(|s| s.contains('='));
+            if let Command::Generate {
+                sweeps,
+                ssx_frames,
+                sites,
+                seed,
+            } = command
+            {
+                let Some(dir) = cli.store else {
+                    return ExitCode::from(fail(
+                        "mxpipe generate needs --store DIR (one store per site is written under it)",
+                        2,
+                    ));
+                };
+                let spec = mxpipe_ingest::generate::Spec {
+                    sweeps,
+                    ssx_frames,
+                    sites: sites as usize,
+                    seed,
+                };
+                return ExitCode::from(
+                    runtime.block_on(commands::generate::run(spec, std::path::Path::new(&dir))),
+                );
+            }
             if let Command::Sql {
                 allow_missing_sites,
             } = command
@@ -487,6 +536,7 @@ async fn run_with_store(
         Command::Validate { .. }
         | Command::Query { .. }
         | Command::Sql { .. }
+        | Command::Generate { .. }
         | Command::Schema { .. }
         | Command::Store(StoreCommand::Describe) => unreachable!("handled without a store"),
     }

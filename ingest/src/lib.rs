@@ -21,6 +21,7 @@ pub mod cbf;
 pub mod cif;
 pub mod crystfel;
 pub mod dials;
+pub mod generate;
 pub mod mmcif;
 pub mod mxlims;
 pub mod nxmx;

@@ -89,22 +89,25 @@ pub const VIEWS: &[View] = &[
         doc: "one MxExperiment with its session, sample and number of sweeps",
         sql: "SELECT j.site, j.uuid AS experiment_uuid, j.experiment_strategy, j.start_time, j.end_time, j.job_status, j.visit, \
               j.sample_uuid, s.name AS sample_name, j.logistical_sample_uuid AS crystal_uuid, j.space_group AS expected_space_group, \
-              (SELECT count(*) FROM store.current_sweeps w WHERE w.site = j.site AND w.experiment_uuid = j.uuid) AS number_sweeps \
+              (SELECT count(*) FROM store.current_sweeps w WHERE w.site = j.site AND w.experiment_uuid = j.uuid) AS number_sweeps, b.beamline \
               FROM store.current_jobs j LEFT JOIN store.current_samples s ON s.site = j.site AND s.uuid = j.sample_uuid \
+              LEFT JOIN store.sessions b ON b.site = j.site AND b.object_uuid = j.uuid AND b.ingest_id = j.ingest_id \
               WHERE j.mxlims_type = 'MxExperiment'",
         example: "SELECT visit, count(*) AS experiments, sum(number_sweeps) AS sweeps FROM experiments GROUP BY visit",
     },
     View {
         name: "sweeps",
-        doc: "one CollectionSweep: energy (eV) and wavelength (Å), exposure (s), image width (°), images, image range, sample, crystal, experiment, session",
+        doc: "one CollectionSweep: energy (eV) and wavelength (Å), exposure (s), image width (°), images, image range, sample, crystal, experiment, session (visit, beamline, facility)",
         sql: "SELECT w.site, w.uuid AS sweep_uuid, w.experiment_uuid, j.visit, j.start_time AS experiment_start_time, \
               w.sweep_type, w.scan_axis, w.energy_ev, w.wavelength_a, w.exposure_time_s, w.image_width_deg, w.number_images, \
               w.number_scans, w.transmission_pct, w.resolution_a, w.detector_distance_mm, w.path, w.filename_template, \
               (SELECT min(c.first_image_number) FROM store.scans c WHERE c.site = w.site AND c.sweep_uuid = w.uuid AND c.ingest_id = w.ingest_id) AS first_image_number, \
               (SELECT max(c.last_image_number) FROM store.scans c WHERE c.site = w.site AND c.sweep_uuid = w.uuid AND c.ingest_id = w.ingest_id) AS last_image_number, \
-              COALESCE(x.sample_uuid, j.sample_uuid) AS sample_uuid, COALESCE(w.logistical_sample_uuid, j.logistical_sample_uuid) AS crystal_uuid \
+              COALESCE(x.sample_uuid, j.sample_uuid) AS sample_uuid, COALESCE(w.logistical_sample_uuid, j.logistical_sample_uuid) AS crystal_uuid, \
+              b.beamline, b.facility \
               FROM store.current_sweeps w \
               LEFT JOIN store.current_jobs j ON j.site = w.site AND j.uuid = w.experiment_uuid \
+              LEFT JOIN store.sessions b ON b.site = j.site AND b.object_uuid = j.uuid AND b.ingest_id = j.ingest_id \
               LEFT JOIN store.current_logistical_samples x ON x.site = w.site AND x.uuid = w.logistical_sample_uuid",
         example: "SELECT sweep_uuid, energy_ev, wavelength_a, number_images FROM sweeps ORDER BY experiment_start_time",
     },
@@ -127,9 +130,9 @@ pub const VIEWS: &[View] = &[
     },
     View {
         name: "processing",
-        doc: "one MxProcessing job: program, status, times, cell/space group, inputs and how many of them link to stored sweeps",
+        doc: "one MxProcessing job: program, status, times, sample and crystal, cell/space group, number of inputs",
         sql: "SELECT j.site, j.uuid AS processing_uuid, j.program_name, j.program_version, j.job_status, j.start_time, j.end_time, \
-              j.visit, j.space_group, j.cell_a_a, j.cell_b_a, j.cell_c_a, j.cell_alpha_deg, j.cell_beta_deg, j.cell_gamma_deg, \
+              j.visit, j.sample_uuid, j.logistical_sample_uuid AS crystal_uuid, j.space_group, j.cell_a_a, j.cell_b_a, j.cell_c_a, j.cell_alpha_deg, j.cell_beta_deg, j.cell_gamma_deg, \
               (SELECT count(*) FROM store.processing_inputs p WHERE p.site = j.site AND p.processing_uuid = j.uuid AND p.ingest_id = j.ingest_id) AS number_inputs \
               FROM store.current_jobs j WHERE j.mxlims_type = 'MxProcessing'",
         example: "SELECT program_name, count(*) FROM processing GROUP BY program_name",
@@ -137,7 +140,7 @@ pub const VIEWS: &[View] = &[
     View {
         name: "reflection_sets",
         doc: "one ReflectionSet with overall, inner and outer statistics as columns (R as fractions, completeness in %, CC½ as a coefficient)",
-        sql: "SELECT r.site, r.uuid AS reflection_set_uuid, r.processing_uuid, j.program_name, r.space_group, r.cell_a_a, r.cell_b_a, r.cell_c_a, \
+        sql: "SELECT r.site, r.uuid AS reflection_set_uuid, r.processing_uuid, j.program_name, j.sample_uuid, j.logistical_sample_uuid AS crystal_uuid, r.space_group, r.cell_a_a, r.cell_b_a, r.cell_c_a, \
               r.cell_alpha_deg, r.cell_beta_deg, r.cell_gamma_deg, r.wavelength_a, \
               max(CASE WHEN s.shell = 'overall' THEN s.resolution_low_a END) AS resolution_low_a, \
               max(CASE WHEN s.shell = 'overall' THEN s.resolution_high_a END) AS resolution_high_a, \
@@ -155,7 +158,7 @@ pub const VIEWS: &[View] = &[
               FROM store.current_reflection_sets r \
               LEFT JOIN store.reflection_statistics s ON s.site = r.site AND s.reflection_set_uuid = r.uuid AND s.ingest_id = r.ingest_id \
               LEFT JOIN store.current_jobs j ON j.site = r.site AND j.uuid = r.processing_uuid \
-              GROUP BY r.site, r.uuid, r.processing_uuid, j.program_name, r.space_group, r.cell_a_a, r.cell_b_a, r.cell_c_a, \
+              GROUP BY r.site, r.uuid, r.processing_uuid, j.program_name, j.sample_uuid, j.logistical_sample_uuid, r.space_group, r.cell_a_a, r.cell_b_a, r.cell_c_a, \
               r.cell_alpha_deg, r.cell_beta_deg, r.cell_gamma_deg, r.wavelength_a",
         example: "SELECT program_name, resolution_high_a, cc_half, outer_cc_half FROM reflection_sets ORDER BY resolution_high_a",
     },

@@ -306,7 +306,7 @@ fn validate_assembled(message: &Value) -> Result<mxpipe_model::AnyMessage, Strin
 }
 
 /// A reader's bulk rows as the store takes them (read errors become messages naming the file).
-fn to_store_bulk(b: mxpipe_ingest::BulkSource) -> mxpipe_store::BulkRows {
+pub(crate) fn to_store_bulk(b: mxpipe_ingest::BulkSource) -> mxpipe_store::BulkRows {
     let open = b.open.clone();
     mxpipe_store::BulkRows {
         owner: b.owner,

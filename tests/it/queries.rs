@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::common::*;
 
-fn query_cli(args: &[&str]) -> Vec<Value> {
+pub(crate) fn query_cli(args: &[&str]) -> Vec<Value> {
     let mut all = vec!["query", "--format", "json"];
     all.extend_from_slice(args);
     let out = mxpipe(&all);
@@ -15,7 +15,7 @@ fn query_cli(args: &[&str]) -> Vec<Value> {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn ingest(store: &Path, site: &str, paths: &[&Path]) {
+pub(crate) fn ingest(store: &Path, site: &str, paths: &[&Path]) {
     let mut args = vec!["--store", store.to_str().unwrap(), "--site", site, "ingest"];
     args.extend(paths.iter().map(|p| p.to_str().unwrap()));
     let out = mxpipe(&args);
