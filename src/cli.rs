@@ -296,6 +296,24 @@ Examples:
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Export experiments, their sweeps (one DataCollection per wedge) and processing to ISPyB.
+    ///
+    /// One transaction per experiment; the id map kept in the store makes a re-export update
+    /// instead of insert (a second export of the same data adds no row). The password comes
+    /// from --password-file, [ispyb] password_file or $MXPIPE_ISPYB_PASSWORD, never the URL.
+    /// Mapping rules: docs/ispyb.md.
+    #[command(after_help = "\
+Examples:
+  MXPIPE_ISPYB_PASSWORD=... mxpipe export ispyb --db mysql://mx_exporter@ispyb-db:3306/ispyb --session mx23694-12
+  mxpipe export ispyb --experiment 6513270e-269e-4d37-b2a7-4de452e6b438 --dry-run
+  mxpipe export ispyb --since 2026-03-01 --create-session --password-file /run/secrets/ispyb
+  scripts/ispyb-testdb start     # a local ISPyB to try it on (prints the URL)")]
+    Ispyb(crate::commands::export::IspybArgs),
+    /// Write the ISPyB AutoProcContainer XML of one processing result.
+    #[command(after_help = "\
+Examples:
+  mxpipe export autoproc-xml --processing 6b4cb242-4a23-4596-a217-beaddbc496cb --out ispyb.xml")]
+    AutoprocXml(crate::commands::export::XmlArgs),
 }
 
 /// `mxpipe store ...`.
@@ -514,6 +532,12 @@ async fn run_with_store(
                 }
             };
             commands::store::export_mxlims(&store, selection, out.as_deref()).await
+        }
+        Command::Export(ExportCommand::Ispyb(args)) => {
+            commands::export::ispyb(&store, args, &config).await
+        }
+        Command::Export(ExportCommand::AutoprocXml(args)) => {
+            commands::export::autoproc_xml(&store, args, &config).await
         }
         Command::Relink {
             unresolved,

@@ -30,6 +30,26 @@ pub struct Config {
     /// Sites for queries: `[sites]` NAME = "LOCATION" (used when no --site NAME=LOCATION is given).
     #[serde(default)]
     pub sites: std::collections::BTreeMap<String, String>,
+    /// ISPyB export settings.
+    #[serde(default)]
+    pub ispyb: IspybConfig,
+}
+
+/// `[ispyb]`: where and how to export to ISPyB. The password is never in the file: it comes from
+/// `password_file` or `$MXPIPE_ISPYB_PASSWORD`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IspybConfig {
+    /// Database URL without password, e.g. `mysql://mx_exporter@db:3306/ispyb`.
+    pub url: Option<String>,
+    /// File holding the password.
+    pub password_file: Option<PathBuf>,
+    /// The facility's IANA time zone (ISPyB times are naive local times), e.g. `Europe/London`.
+    pub timezone: Option<String>,
+    /// Detector pixel size in mm, for the beam centre in mm (default 0.075).
+    pub pixel_size_mm: Option<f64>,
+    /// Folder for attachment files (SSX rates JSON; default ./ispyb-attachments).
+    pub attachment_dir: Option<PathBuf>,
 }
 
 /// `[store]`.

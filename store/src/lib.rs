@@ -13,6 +13,7 @@
 //! - **Concurrent**: appends from several processes are serialised by Delta's optimistic
 //!   concurrency control, with retries.
 
+pub mod catalogue_ids;
 pub mod export;
 pub mod links;
 pub mod maintenance;
@@ -27,6 +28,7 @@ use std::path::Path;
 
 use url::Url;
 
+pub use catalogue_ids::CatalogueId;
 pub use export::Selection;
 pub use links::InputLink;
 pub use prepare::{BulkBatch, BulkRows, PreparedMessage, SourceFile, prepare_message};

@@ -548,6 +548,7 @@ pub const ALL: &[&TableDef] = &[
     &SSX_DATA_REDUCTION,
     &SSX_FRAMES,
     &SSX_LATTICES,
+    &crate::catalogue_ids::CATALOGUE_IDS,
     &INGESTS,
 ];
 

@@ -1,0 +1,230 @@
+//! Writer of the ISPyB `AutoProcContainer` XML for one processing result (one MxProcessing with
+//! its ReflectionSets and input wedges): the file `ispyb-api`'s `mxdatareduction2ispyb.py` loads
+//! without code. Each integration carries its `<dataCollectionId>` when the wedge has been exported
+//! to ISPyB (from the store's id map), so multi-sweep results attach to the right collections.
+
+use std::collections::HashMap;
+
+use quick_xml::Writer;
+use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
+use serde_json::Value;
+
+use crate::ExportError;
+use crate::ispyb::map;
+use crate::records::Records;
+
+fn number(v: &Value) -> Option<String> {
+    v.as_f64().map(|f| {
+        if f.fract() == 0.0 && f.abs() < 1e15 {
+            format!("{f:.1}")
+        } else {
+            f.to_string()
+        }
+    })
+}
+
+struct Xml(Writer<Vec<u8>>);
+
+impl Xml {
+    fn open(&mut self, tag: &str) {
+        self.0
+            .write_event(Event::Start(BytesStart::new(tag)))
+            .expect("in-memory write");
+    }
+    fn close(&mut self, tag: &str) {
+        self.0
+            .write_event(Event::End(BytesEnd::new(tag)))
+            .expect("in-memory write");
+    }
+    fn leaf(&mut self, tag: &str, text: Option<String>) {
+        if let Some(t) = text {
+            self.open(tag);
+            self.0
+                .write_event(Event::Text(BytesText::new(&t)))
+                .expect("in-memory write");
+            self.close(tag);
+        }
+    }
+}
+
+/// The AutoProcContainer XML of processing `uuid`. `dc_ids` maps `DataCollection:<sweep>#<ordinal>`
+/// keys to ISPyB dataCollectionIds (the id map; empty when not exported); `timezone` is the
+/// facility's, for the naive times ISPyB uses.
+pub fn write(
+    records: &Records,
+    uuid: &str,
+    dc_ids: &HashMap<String, i64>,
+    timezone: chrono_tz::Tz,
+) -> Result<String, ExportError> {
+    let job = records.json(uuid);
+    if records
+        .objects
+        .get(uuid)
+        .is_none_or(|o| o.mxlims_type != "MxProcessing")
+    {
+        return Err(ExportError::Selection(format!(
+            "no stored MxProcessing with uuid {uuid}"
+        )));
+    }
+    let local = |v: &Value| {
+        v.as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| {
+                t.with_timezone(&timezone)
+                    .format("%Y-%m-%d %H:%M:%S")
+                    .to_string()
+            })
+    };
+    let mut x = Xml(Writer::new_with_indent(Vec::new(), b' ', 2));
+    x.0.write_event(Event::Decl(quick_xml::events::BytesDecl::new(
+        "1.0",
+        Some("UTF-8"),
+        None,
+    )))
+    .expect("write");
+    x.open("AutoProcContainer");
+    x.open("AutoProcProgramContainer");
+    x.open("AutoProcProgram");
+    x.leaf(
+        "processingCommandLine",
+        job["extensions"]["mxpipe.org"]["commandLine"]
+            .as_str()
+            .map(str::to_owned),
+    );
+    let program = job["programName"].as_str().unwrap_or("unknown");
+    let version = job["programVersion"]
+        .as_str()
+        .map(|v| format!(" {v}"))
+        .unwrap_or_default();
+    x.leaf("processingPrograms", Some(format!("{program}{version}")));
+    x.leaf(
+        "processingStatus",
+        Some(
+            if job["jobStatus"] == "Completed" {
+                "1"
+            } else {
+                "0"
+            }
+            .into(),
+        ),
+    );
+    x.leaf("processingStartTime", local(&job["startTime"]));
+    x.leaf("processingEndTime", local(&job["endTime"]));
+    x.close("AutoProcProgram");
+    x.close("AutoProcProgramContainer");
+    let sets = records.linking_to("ReflectionSet", "sourceRef", uuid);
+    if sets.is_empty() {
+        return Err(ExportError::Selection(format!(
+            "processing {uuid} has no ReflectionSet to write"
+        )));
+    }
+    for set_uuid in sets {
+        let set = records.json(set_uuid);
+        x.open("AutoProc");
+        x.leaf(
+            "spaceGroup",
+            set["spaceGroupName"].as_str().map(str::to_owned),
+        );
+        for k in ["a", "b", "c", "alpha", "beta", "gamma"] {
+            x.leaf(
+                &format!("refinedCell_{k}"),
+                number(&set["refinedUnitCell"][k]),
+            );
+        }
+        x.close("AutoProc");
+        x.open("AutoProcScalingContainer");
+        x.open("AutoProcScaling");
+        x.close("AutoProcScaling");
+        let mut shells: Vec<&Value> = set["reflectionStatisticsShells"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .collect();
+        shells.sort_by(|a, b| {
+            b["resolutionLimits"][0]
+                .as_f64()
+                .unwrap_or(0.0)
+                .total_cmp(&a["resolutionLimits"][0].as_f64().unwrap_or(0.0))
+        });
+        let chosen = [
+            ("overall", Some(&set["reflectionStatisticsOverall"])),
+            ("innerShell", shells.first().copied()),
+            ("outerShell", shells.last().copied()),
+        ];
+        for (shell, stats) in chosen {
+            let Some(stats) = stats.filter(|s| !s.is_null()) else {
+                continue;
+            };
+            x.open("AutoProcScalingStatistics");
+            x.leaf("scalingStatisticsType", Some(shell.into()));
+            // The same column map as the database export, so both carry the same values.
+            for c in map::table("AutoProcScalingStatistics").columns {
+                let Some(path) = c.source.strip_prefix("stats/") else {
+                    continue;
+                };
+                let v = stats.pointer(&format!("/{path}")).unwrap_or(&Value::Null);
+                let v = match c.conv {
+                    map::Conv::CoefficientToPercent => v
+                        .as_f64()
+                        .map(|f| Value::from(f * 100.0))
+                        .unwrap_or(Value::Null),
+                    _ => v.clone(),
+                };
+                x.leaf(c.column, number(&v));
+            }
+            x.close("AutoProcScalingStatistics");
+        }
+        for input in records.inputs.get(uuid).into_iter().flatten() {
+            let sweep = records.json(&input.sweep_uuid);
+            for (i, scan) in sweep["scans"].as_array().into_iter().flatten().enumerate() {
+                let first = scan["firstImageNumber"].as_i64().unwrap_or(1);
+                let last = first + scan["numberImages"].as_i64().unwrap_or(1) - 1;
+                let (lo, hi) = input.images.unwrap_or((first, last));
+                let (lo, hi) = (lo.max(first), hi.min(last));
+                if lo > hi {
+                    continue;
+                }
+                let ordinal = scan["ordinal"].as_i64().unwrap_or(i as i64);
+                x.open("AutoProcIntegrationContainer");
+                x.open("Image");
+                let template = sweep["filenameTemplate"].as_str().unwrap_or_default();
+                x.leaf("fileName", Some(fill(template, lo)));
+                x.leaf("fileLocation", sweep["path"].as_str().map(str::to_owned));
+                x.close("Image");
+                x.open("AutoProcIntegration");
+                x.leaf(
+                    "dataCollectionId",
+                    dc_ids
+                        .get(&format!("DataCollection:{}#{ordinal}", input.sweep_uuid))
+                        .map(|i| i.to_string()),
+                );
+                x.leaf("startImageNumber", Some(lo.to_string()));
+                x.leaf("endImageNumber", Some(hi.to_string()));
+                for k in ["a", "b", "c", "alpha", "beta", "gamma"] {
+                    x.leaf(&format!("cell_{k}"), number(&set["refinedUnitCell"][k]));
+                }
+                x.close("AutoProcIntegration");
+                x.close("AutoProcIntegrationContainer");
+            }
+        }
+        x.close("AutoProcScalingContainer");
+    }
+    x.close("AutoProcContainer");
+    let mut out = String::from_utf8(x.0.into_inner()).expect("UTF-8");
+    out.push('\n');
+    Ok(out)
+}
+
+/// `x_%06d.cbf`, 7 → `x_000007.cbf` (a template without a number field is returned as is).
+fn fill(template: &str, n: i64) -> String {
+    let Some(start) = template.find('%') else {
+        return template.to_owned();
+    };
+    let rest = &template[start + 1..];
+    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    let Some(after) = rest[digits.len()..].strip_prefix('d') else {
+        return template.to_owned();
+    };
+    let width: usize = digits.trim_start_matches('0').parse().unwrap_or(1);
+    format!("{}{n:0width$}{after}", &template[..start])
+}

@@ -1,0 +1,641 @@
+//! Export to ISPyB (DLS flavour, schema 5.x) in a MariaDB/MySQL database, with plain SQL through
+//! sqlx (the stored procedures are not needed and often absent). One transaction per experiment
+//! (its collection rows and the processing it completes); the id map (mxpipe key → ISPyB primary
+//! key) lives in the store and changes only after the database committed, so a re-export updates
+//! or skips instead of inserting. Mapping rules: [`map`]; documentation: `docs/ispyb.md`.
+
+pub mod map;
+pub mod rows;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use mxpipe_store::{CatalogueId, Store};
+use sha2::{Digest, Sha256};
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::{Executor, MySql, Row as _, Transaction};
+
+use crate::ExportError;
+use crate::records::{Filter, Records};
+use rows::{Row, Settings, Unit, Val};
+
+/// Schema major versions this exporter knows.
+pub const KNOWN_MAJOR_VERSIONS: &[u32] = &[5];
+
+/// Per table: rows inserted, updated, unchanged.
+pub type Summary = BTreeMap<&'static str, [usize; 3]>;
+
+/// Options of one export run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Create Person/Proposal/BLSession when the session is not in ISPyB.
+    pub create_session: bool,
+    /// Run everything in transactions that are rolled back, printing the SQL.
+    pub dry_run: bool,
+    /// Mapping settings.
+    pub settings: Settings,
+    /// Command line recorded with the id map.
+    pub command: String,
+}
+
+/// The outcome of one export run.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Rows per table.
+    pub summary: Summary,
+    /// Experiments exported (committed).
+    pub experiments: usize,
+    /// One message per experiment that failed (rolled back).
+    pub failures: Vec<String>,
+    /// Warnings (e.g. processing not exported because an input is not).
+    pub warnings: Vec<String>,
+    /// The SQL of a dry run.
+    pub sql: Vec<String>,
+}
+
+/// A connected exporter.
+pub struct Ispyb {
+    pool: MySqlPool,
+    instance: String,
+    experiment_types: HashMap<String, i64>,
+    event_types: HashMap<String, i64>,
+    pipelines: HashSet<i64>,
+    /// The schema version read from AdminVar.
+    pub schema_version: String,
+}
+
+fn quote(name: &str) -> String {
+    format!("`{name}`")
+}
+
+impl Ispyb {
+    /// Connect (`mysql://user@host:port/database`, password given separately), check
+    /// `AdminVar.schemaVersion` and read the lookups.
+    pub async fn connect(url: &str, password: Option<&str>) -> Result<Ispyb, ExportError> {
+        let parsed =
+            url::Url::parse(url).map_err(|e| ExportError::Config(format!("--db {url:?}: {e}")))?;
+        if parsed.password().is_some() {
+            return Err(ExportError::Config(
+                "the --db URL contains a password; put it in MXPIPE_ISPYB_PASSWORD or a file (--password-file) instead".into(),
+            ));
+        }
+        let instance = format!(
+            "{}:{}{}",
+            parsed.host_str().unwrap_or("localhost"),
+            parsed.port().unwrap_or(3306),
+            parsed.path()
+        );
+        let mut options: MySqlConnectOptions = url
+            .parse()
+            .map_err(|e| ExportError::Config(format!("--db {url:?}: {e}")))?;
+        if let Some(p) = password {
+            options = options.password(p);
+        }
+        let pool = MySqlPoolOptions::new()
+            .max_connections(2)
+            .connect_with(options)
+            .await
+            .map_err(|e| {
+                ExportError::Database(format!(
+                    "cannot connect to ISPyB at {instance} as {}: {e}",
+                    parsed.username()
+                ))
+            })?;
+        let version: Option<String> = sqlx::query_scalar("SELECT value FROM AdminVar WHERE name = 'schemaVersion'")
+            .fetch_optional(&pool)
+            .await
+            .map_err(|e| ExportError::Database(format!("cannot read AdminVar.schemaVersion ({e}); is this an ISPyB database, and may the user SELECT on AdminVar?")))?;
+        let version = version.ok_or_else(|| {
+            ExportError::SchemaVersion("AdminVar has no schemaVersion row".into())
+        })?;
+        let major: Option<u32> = version
+            .trim_start_matches('v')
+            .split('.')
+            .next()
+            .and_then(|m| m.parse().ok());
+        if !major.is_some_and(|m| KNOWN_MAJOR_VERSIONS.contains(&m)) {
+            return Err(ExportError::SchemaVersion(format!(
+                "ISPyB schema version {version} at {instance} is not supported: mxpipe writes schema 5.x (tested with 5.2.0); refusing to export"
+            )));
+        }
+        let mut me = Ispyb {
+            pool,
+            instance,
+            experiment_types: HashMap::new(),
+            event_types: HashMap::new(),
+            pipelines: HashSet::new(),
+            schema_version: version,
+        };
+        let lookup = |e: sqlx::Error, table: &str| {
+            ExportError::Database(format!(
+                "cannot read {table} ({e}); grant SELECT on it to the exporter user"
+            ))
+        };
+        for r in sqlx::query("SELECT CAST(experimentTypeId AS SIGNED), name FROM ExperimentType")
+            .fetch_all(&me.pool)
+            .await
+            .map_err(|e| lookup(e, "ExperimentType"))?
+        {
+            me.experiment_types.insert(
+                r.try_get::<String, _>(1)
+                    .map_err(|e| ExportError::Database(e.to_string()))?,
+                r.try_get::<i64, _>(0)
+                    .map_err(|e| ExportError::Database(e.to_string()))?,
+            );
+        }
+        for r in sqlx::query("SELECT CAST(eventTypeId AS SIGNED), name FROM EventType")
+            .fetch_all(&me.pool)
+            .await
+            .map_err(|e| lookup(e, "EventType"))?
+        {
+            me.event_types.insert(
+                r.try_get::<String, _>(1)
+                    .map_err(|e| ExportError::Database(e.to_string()))?,
+                r.try_get::<i64, _>(0)
+                    .map_err(|e| ExportError::Database(e.to_string()))?,
+            );
+        }
+        for r in sqlx::query("SELECT CAST(processingPipelineId AS SIGNED) FROM ProcessingPipeline")
+            .fetch_all(&me.pool)
+            .await
+            .map_err(|e| lookup(e, "ProcessingPipeline"))?
+        {
+            me.pipelines.insert(
+                r.try_get::<i64, _>(0)
+                    .map_err(|e| ExportError::Database(e.to_string()))?,
+            );
+        }
+        Ok(me)
+    }
+
+    /// Which ISPyB this is (`host:port/database`), the key of its id map in the store.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// Export the experiments `filter` selects; `progress` is called after each experiment with
+    /// its number of sweeps.
+    pub async fn export(
+        &self,
+        store: &Store,
+        filter: &Filter,
+        options: &Options,
+        mut progress: impl FnMut(usize),
+    ) -> Result<Outcome, ExportError> {
+        let records = Records::load(store).await?;
+        let experiments = records.experiments(filter)?;
+        let mut map = store.catalogue_ids("ispyb", &self.instance).await?;
+        let mut outcome = Outcome::default();
+        let mut done: HashSet<String> = map
+            .keys()
+            .filter_map(|k| k.strip_prefix("DataCollectionGroup:"))
+            .map(str::to_owned)
+            .collect();
+        let mut assigned: HashSet<String> = HashSet::new();
+        let mut waiting: BTreeMap<String, String> = BTreeMap::new();
+        for exp in experiments {
+            let sweeps = records.linking_to("CollectionSweep", "sourceRef", exp);
+            let mut processing: Vec<String> = Vec::new();
+            for p in sweeps
+                .iter()
+                .flat_map(|s| records.processing_of_sweep.get(*s).into_iter().flatten())
+            {
+                if assigned.contains(p) || processing.contains(p) {
+                    continue;
+                }
+                let needs = rows::experiments_of_processing(&records, p);
+                if needs.iter().all(|e| *e == exp || done.contains(*e)) {
+                    processing.push(p.clone());
+                } else {
+                    let missing: Vec<&str> = needs
+                        .into_iter()
+                        .filter(|e| *e != exp && !done.contains(*e))
+                        .collect();
+                    waiting.insert(p.clone(), missing.join(", "));
+                }
+            }
+            let unit = match rows::experiment_unit(&records, exp, &processing, &options.settings) {
+                Ok(u) => u,
+                Err(e) => {
+                    outcome.failures.push(format!("experiment {exp}: {e}"));
+                    continue;
+                }
+            };
+            match self.write_unit(&unit, &map, options, &mut outcome).await {
+                Ok(entries) => {
+                    if !options.dry_run {
+                        store
+                            .record_catalogue_ids(
+                                "ispyb",
+                                &self.instance,
+                                &entries,
+                                &options.command,
+                            )
+                            .await?;
+                        map.extend(entries);
+                        done.insert(exp.to_owned());
+                        assigned.extend(processing);
+                    }
+                    outcome.experiments += 1;
+                }
+                Err(e) => outcome.failures.push(format!(
+                    "experiment {exp}: {e} (rolled back: nothing of this experiment was written)"
+                )),
+            }
+            progress(sweeps.len());
+        }
+        for (p, missing) in waiting.into_iter().filter(|(p, _)| !assigned.contains(p)) {
+            outcome.warnings.push(format!("processing {p} not exported: it also read sweeps of experiment(s) {missing}, not in ISPyB yet (export them and it follows)"));
+        }
+        outcome.warnings.sort();
+        outcome.warnings.dedup();
+        Ok(outcome)
+    }
+
+    /// Write one unit in one transaction; returns the id-map entries to record.
+    async fn write_unit(
+        &self,
+        unit: &Unit,
+        map: &HashMap<String, CatalogueId>,
+        options: &Options,
+        outcome: &mut Outcome,
+    ) -> Result<Vec<(String, CatalogueId)>, String> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(|e| format!("cannot start a transaction: {e}"))?;
+        let mut counts: Summary = Summary::new();
+        let mut ids: HashMap<String, i64> = HashMap::new();
+        let (session_id, proposal_id) = self
+            .session(
+                &mut tx,
+                &unit.session,
+                options,
+                &mut counts,
+                &mut outcome.sql,
+            )
+            .await?;
+        ids.insert("BLSession".into(), session_id);
+        ids.insert("Proposal".into(), proposal_id);
+        // A map whose group row is gone (database restored, rows deleted) is stale for this unit.
+        let group_key = format!("DataCollectionGroup:{}", unit.experiment);
+        let mut usable = true;
+        if let Some(g) = map.get(&group_key) {
+            let found =
+                sqlx::query("SELECT 1 FROM DataCollectionGroup WHERE dataCollectionGroupId = ?")
+                    .bind(g.id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(|e| format!("DataCollectionGroup: {e}"))?;
+            usable = found.is_some();
+        }
+        let mut entries = Vec::new();
+        for row in &unit.rows {
+            let values = self.resolve(row, &ids, map)?;
+            let hash = hex::encode(Sha256::digest(format!("{}{values:?}", row.table)));
+            let t = map::table(row.table);
+            let known = map.get(&row.key).filter(|_| usable);
+            let slot = counts.entry(row.table).or_default();
+            let id = match known {
+                Some(k) if k.content_sha256 == hash => {
+                    slot[2] += 1;
+                    k.id
+                }
+                Some(k) if self.exists(&mut tx, t, k.id).await? => {
+                    let sets: Vec<String> = values
+                        .iter()
+                        .map(|(c, _)| format!("{} = ?", quote(c)))
+                        .collect();
+                    let sql = format!(
+                        "UPDATE {} SET {} WHERE {} = ?",
+                        quote(t.table),
+                        sets.join(", "),
+                        quote(t.key)
+                    );
+                    self.run(
+                        &mut tx,
+                        &sql,
+                        &values,
+                        Some(k.id),
+                        &mut outcome.sql,
+                        options.dry_run,
+                    )
+                    .await
+                    .map_err(|e| format!("{} ({}): {e}", row.table, row.key))?;
+                    slot[1] += 1;
+                    k.id
+                }
+                _ => {
+                    let cols: Vec<String> = values.iter().map(|(c, _)| quote(c)).collect();
+                    let marks = vec!["?"; values.len()].join(", ");
+                    let sql = format!(
+                        "INSERT INTO {} ({}) VALUES ({marks})",
+                        quote(t.table),
+                        cols.join(", ")
+                    );
+                    let new_id = self
+                        .run(
+                            &mut tx,
+                            &sql,
+                            &values,
+                            None,
+                            &mut outcome.sql,
+                            options.dry_run,
+                        )
+                        .await
+                        .map_err(|e| format!("{} ({}): {e}", row.table, row.key))?;
+                    slot[0] += 1;
+                    if t.key_is_mapped {
+                        values
+                            .iter()
+                            .find(|(c, _)| *c == t.key)
+                            .and_then(|(_, v)| if let Val::Int(i) = v { Some(*i) } else { None })
+                            .unwrap_or(new_id)
+                    } else {
+                        new_id
+                    }
+                }
+            };
+            ids.insert(row.key.clone(), id);
+            if known.is_none_or(|k| k.content_sha256 != hash || k.id != id) {
+                entries.push((
+                    row.key.clone(),
+                    CatalogueId {
+                        table: row.table.to_owned(),
+                        id,
+                        content_sha256: hash,
+                    },
+                ));
+            }
+        }
+        for (name, content) in &unit.files {
+            let dir = &options.settings.attachment_dir;
+            std::fs::create_dir_all(dir)
+                .and_then(|_| std::fs::write(dir.join(name), content))
+                .map_err(|e| {
+                    format!("cannot write attachment {}: {e}", dir.join(name).display())
+                })?;
+        }
+        if options.dry_run {
+            tx.rollback()
+                .await
+                .map_err(|e| format!("rollback failed: {e}"))?;
+        } else {
+            tx.commit()
+                .await
+                .map_err(|e| format!("commit failed: {e}"))?;
+        }
+        for (t, c) in counts {
+            let s = outcome.summary.entry(t).or_default();
+            for i in 0..3 {
+                s[i] += c[i];
+            }
+        }
+        Ok(entries)
+    }
+
+    /// Resolve references and lookups of a row into plain values.
+    fn resolve(
+        &self,
+        row: &Row,
+        ids: &HashMap<String, i64>,
+        map: &HashMap<String, CatalogueId>,
+    ) -> Result<Vec<(&'static str, Val)>, String> {
+        let mut out = Vec::with_capacity(row.values.len());
+        for (col, v) in &row.values {
+            let v = match v {
+                Val::Ref(k) => match ids.get(k).copied().or_else(|| map.get(k).map(|c| c.id)) {
+                    Some(id) => Val::Int(id),
+                    None => {
+                        return Err(format!(
+                            "{} ({}): {col} refers to {k}, which is not in ISPyB yet",
+                            row.table, row.key
+                        ));
+                    }
+                },
+                other => other.clone(),
+            };
+            let v = match (row.table, *col) {
+                ("DataCollectionGroup", "experimentTypeId") => {
+                    let name = row
+                        .values
+                        .iter()
+                        .find(|(c, _)| *c == "experimentType")
+                        .map(|(_, v)| v);
+                    match name {
+                        Some(Val::Text(n)) => self
+                            .experiment_types
+                            .get(n)
+                            .map_or(Val::Null, |i| Val::Int(*i)),
+                        _ => Val::Null,
+                    }
+                }
+                ("Event", "eventTypeId") => {
+                    let name = row
+                        .values
+                        .iter()
+                        .find(|(c, _)| *c == "name")
+                        .map(|(_, v)| v);
+                    match name.and_then(|n| {
+                        if let Val::Text(n) = n {
+                            self.event_types.get(n)
+                        } else {
+                            None
+                        }
+                    }) {
+                        Some(i) => Val::Int(*i),
+                        None => {
+                            return Err(format!(
+                                "Event ({}): EventType {name:?} is not in ISPyB's EventType table",
+                                row.key
+                            ));
+                        }
+                    }
+                }
+                ("AutoProcProgram", "processingPipelineId") => match v {
+                    Val::Int(i) if self.pipelines.contains(&i) => Val::Int(i),
+                    _ => Val::Null,
+                },
+                _ => v,
+            };
+            out.push((*col, v));
+        }
+        Ok(out)
+    }
+
+    async fn exists(
+        &self,
+        tx: &mut Transaction<'_, MySql>,
+        t: &map::TableMap,
+        id: i64,
+    ) -> Result<bool, String> {
+        let sql = format!(
+            "SELECT 1 FROM {} WHERE {} = ?",
+            quote(t.table),
+            quote(t.key)
+        );
+        // Table and key names come from the static field map, never from data.
+        Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(|e| format!("{}: {e}", t.table))?
+            .is_some())
+    }
+
+    /// Run one statement (binding `values`, then `key` for an UPDATE); returns the insert id.
+    async fn run(
+        &self,
+        tx: &mut Transaction<'_, MySql>,
+        sql: &str,
+        values: &[(&'static str, Val)],
+        key: Option<i64>,
+        log: &mut Vec<String>,
+        dry_run: bool,
+    ) -> Result<i64, sqlx::Error> {
+        if dry_run {
+            log.push(render(sql, values, key));
+        }
+        // Statements are built from the static field map's table and column names; every value is bound.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()));
+        for (_, v) in values {
+            q = match v {
+                Val::Null | Val::Ref(_) => q.bind(None::<i64>),
+                Val::Int(i) => q.bind(*i),
+                Val::Float(f) => q.bind(*f),
+                Val::Text(t) => q.bind(t.clone()),
+                Val::Bytes(b) => q.bind(b.clone()),
+            };
+        }
+        if let Some(k) = key {
+            q = q.bind(k);
+        }
+        let done = tx.execute(q).await?;
+        Ok(done.last_insert_id() as i64)
+    }
+
+    /// Find the session (proposal code + number + visit number), or create it with
+    /// `--create-session`. Returns (sessionId, proposalId).
+    async fn session(
+        &self,
+        tx: &mut Transaction<'_, MySql>,
+        session: &serde_json::Value,
+        options: &Options,
+        counts: &mut Summary,
+        log: &mut Vec<String>,
+    ) -> Result<(i64, i64), String> {
+        let label = crate::records::session_label(
+            &serde_json::json!({"extensions": {"mxpipe.org": {"session": session}}}),
+        )
+        .unwrap_or_default();
+        let code_number = session["proposalCode"].as_str().unwrap_or_default();
+        let split = code_number
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(code_number.len());
+        let (code, number) = code_number.split_at(split);
+        if code.is_empty() || number.is_empty() {
+            return Err(format!(
+                "session {label}: proposalCode {code_number:?} is not letters followed by digits (e.g. mx23694)"
+            ));
+        }
+        let visit = session["visitNumber"].as_i64();
+        let db = |e: sqlx::Error| format!("session {label}: {e}");
+        let proposal: Option<i64> = sqlx::query_scalar("SELECT CAST(proposalId AS SIGNED) FROM Proposal WHERE proposalCode = ? AND proposalNumber = ?")
+            .bind(code).bind(number).fetch_optional(&mut **tx).await.map_err(db)?;
+        if let Some(p) = proposal {
+            let found: Option<i64> = sqlx::query_scalar("SELECT CAST(sessionId AS SIGNED) FROM BLSession WHERE proposalId = ? AND visit_number <=> ?")
+                .bind(p).bind(visit).fetch_optional(&mut **tx).await.map_err(db)?;
+            if let Some(s) = found {
+                return Ok((s, p));
+            }
+        }
+        if !options.create_session {
+            return Err(format!(
+                "session {label} (proposal {code} {number}, visit {}) is not in ISPyB; have it created by the user office, or pass --create-session",
+                visit.map_or("-".into(), |v| v.to_string())
+            ));
+        }
+        let derived = serde_json::json!({"login": "mxpipe", "familyName": "mxpipe exporter", "proposalCode": code, "proposalNumber": number,
+            "proposalType": "MX", "title": "created by mxpipe export"});
+        let ctx = serde_json::json!({"session": session, "derived": derived});
+        let s = &options.settings;
+        let known_person: Option<i64> = sqlx::query_scalar(
+            "SELECT CAST(personId AS SIGNED) FROM Person WHERE login = 'mxpipe'",
+        )
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db)?;
+        let mut insert = async |table: &'static str,
+                                refs: HashMap<&str, String>,
+                                ids: &HashMap<String, i64>|
+               -> Result<i64, String> {
+            let row = Row {
+                table,
+                key: table.into(),
+                values: rows::apply(table, &ctx, &refs, s),
+            };
+            let values = self.resolve(&row, ids, &HashMap::new())?;
+            let cols: Vec<String> = values.iter().map(|(c, _)| quote(c)).collect();
+            let sql = format!(
+                "INSERT INTO {} ({}) VALUES ({})",
+                quote(table),
+                cols.join(", "),
+                vec!["?"; values.len()].join(", ")
+            );
+            let id = self
+                .run(tx, &sql, &values, None, log, options.dry_run)
+                .await
+                .map_err(|e| format!("session {label}: {table}: {e}"))?;
+            counts.entry(table).or_default()[0] += 1;
+            Ok(id)
+        };
+        let mut ids = HashMap::new();
+        let proposal = match proposal {
+            Some(p) => p,
+            None => {
+                let person = match known_person {
+                    Some(p) => p,
+                    None => insert("Person", HashMap::new(), &ids).await?,
+                };
+                ids.insert("Person".to_owned(), person);
+                insert(
+                    "Proposal",
+                    HashMap::from([("Person", "Person".to_owned())]),
+                    &ids,
+                )
+                .await?
+            }
+        };
+        ids.insert("Proposal".to_owned(), proposal);
+        let session = insert(
+            "BLSession",
+            HashMap::from([("Proposal", "Proposal".to_owned())]),
+            &ids,
+        )
+        .await?;
+        Ok((session, proposal))
+    }
+}
+
+/// A statement with its values written in, for `--dry-run`.
+fn render(sql: &str, values: &[(&'static str, Val)], key: Option<i64>) -> String {
+    let mut parts = sql.split('?');
+    let mut out = parts.next().unwrap_or_default().to_owned();
+    let mut vals = values.iter().map(|(_, v)| match v {
+        Val::Null | Val::Ref(_) => "NULL".to_owned(),
+        Val::Int(i) => i.to_string(),
+        Val::Float(f) => f.to_string(),
+        Val::Text(t) => format!("'{}'", t.replace('\'', "''")),
+        Val::Bytes(b) => format!("X'{}'", hex::encode(b)),
+    });
+    for p in parts {
+        out.push_str(
+            &vals
+                .next()
+                .unwrap_or_else(|| key.map_or("NULL".into(), |k| k.to_string())),
+        );
+        out.push_str(p);
+    }
+    out.push(';');
+    out
+}

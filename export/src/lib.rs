@@ -1,0 +1,41 @@
+//! # mxpipe-export
+//!
+//! The store's records out to the catalogues facilities run. One module per target:
+//! - [`ispyb`]: ISPyB (DLS flavour, schema 5.x) in MariaDB — one transaction per experiment,
+//!   an id map in the store so re-exports update instead of inserting;
+//! - [`autoproc_xml`]: the ISPyB `AutoProcContainer` XML of a processing result (the zero-code
+//!   ingestion path of `ispyb-api`).
+//!
+//! Exporters read the store through [`records::Records`] (everything committed, loaded once).
+
+pub mod autoproc_xml;
+pub mod ispyb;
+pub mod records;
+
+pub use records::{Filter, Records};
+
+/// Errors of the exporters.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The store could not be read.
+    #[error("store: {0}")]
+    Store(String),
+    /// Nothing (or something wrong) selected.
+    #[error("{0}")]
+    Selection(String),
+    /// Bad configuration or flags.
+    #[error("{0}")]
+    Config(String),
+    /// The catalogue's database failed.
+    #[error("{0}")]
+    Database(String),
+    /// The catalogue's schema version is not one this exporter knows.
+    #[error("{0}")]
+    SchemaVersion(String),
+}
+
+impl From<mxpipe_store::StoreError> for ExportError {
+    fn from(e: mxpipe_store::StoreError) -> Self {
+        ExportError::Store(e.to_string())
+    }
+}

@@ -1,0 +1,257 @@
+//! What exporters read from the store: the latest committed version of every object, the links
+//! between objects (uuids), and the sweeps each processing input resolves to (by `inputDataRefs`,
+//! images or ISPyB `dataCollectionId`) with the image range the program reported. Loaded once,
+//! in three queries, whatever the number of experiments.
+
+use std::collections::{BTreeMap, HashMap};
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::Int64Type;
+use mxpipe_store::Store;
+use mxpipe_store::read::strings;
+use serde_json::Value;
+
+use crate::ExportError;
+
+/// A stored object: its MXLIMS type and JSON.
+#[derive(Debug, Clone)]
+pub struct Object {
+    /// MXLIMS type (`MxExperiment`, `CollectionSweep`, …).
+    pub mxlims_type: String,
+    /// The object's JSON as stored.
+    pub json: Value,
+}
+
+/// One input of a processing job, resolved to a sweep.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessingInput {
+    /// Position among the job's inputs.
+    pub list_index: i64,
+    /// The sweep.
+    pub sweep_uuid: String,
+    /// First and last image the program reported reading (None: the whole sweep).
+    pub images: Option<(i64, i64)>,
+}
+
+/// Everything committed in a store, indexed for exporters.
+#[derive(Debug, Default)]
+pub struct Records {
+    /// Objects by uuid.
+    pub objects: HashMap<String, Object>,
+    /// (from uuid, field) → target uuids in list order.
+    pub links: HashMap<(String, String), Vec<String>>,
+    /// Processing uuid → its resolved inputs.
+    pub inputs: HashMap<String, Vec<ProcessingInput>>,
+    /// (to uuid, field) → uuids linking to it, sorted.
+    pub reverse: HashMap<(String, String), Vec<String>>,
+    /// Sweep uuid → processing jobs that read it, sorted.
+    pub processing_of_sweep: HashMap<String, Vec<String>>,
+}
+
+/// Which experiments to export.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filter {
+    /// One experiment.
+    pub experiment: Option<String>,
+    /// A session (visit label, e.g. `mx23694-12`).
+    pub session: Option<String>,
+    /// Experiments that started on or after this time (RFC 3339 or a date `YYYY-MM-DD`, UTC).
+    pub since: Option<String>,
+}
+
+fn ints(b: &RecordBatch, i: usize) -> arrow::array::PrimitiveArray<Int64Type> {
+    b.column(i).as_primitive::<Int64Type>().clone()
+}
+
+impl Records {
+    /// Load from a store.
+    pub async fn load(store: &Store) -> Result<Records, ExportError> {
+        let mut r = Records::default();
+        let mut latest: HashMap<String, String> = HashMap::new(); // uuid → ingest of the latest version
+        let sql = "SELECT o.uuid, o.ingest_id, o.mxlims_type, o.object_json FROM objects o \
+                   JOIN ingests g ON g.ingest_id = o.ingest_id ORDER BY g.committed_at";
+        for b in store.query(sql).await? {
+            let (u, ing, ty, js) = (
+                strings(&b, 0),
+                strings(&b, 1),
+                strings(&b, 2),
+                strings(&b, 3),
+            );
+            for i in 0..b.num_rows() {
+                let json: Value = serde_json::from_str(js.value(i)).map_err(|e| {
+                    ExportError::Store(format!(
+                        "object {} in the store is not JSON: {e}",
+                        u.value(i)
+                    ))
+                })?;
+                latest.insert(u.value(i).to_owned(), ing.value(i).to_owned());
+                r.objects.insert(
+                    u.value(i).to_owned(),
+                    Object {
+                        mxlims_type: ty.value(i).to_owned(),
+                        json,
+                    },
+                );
+            }
+        }
+        let sql = "SELECT from_uuid, ingest_id, field, list_index, to_uuid FROM links \
+                   WHERE to_uuid IS NOT NULL AND ingest_id IN (SELECT ingest_id FROM ingests)";
+        let mut ordered: HashMap<(String, String), BTreeMap<i64, String>> = HashMap::new();
+        for b in store.query(sql).await? {
+            let (f, ing, field, to) = (
+                strings(&b, 0),
+                strings(&b, 1),
+                strings(&b, 2),
+                strings(&b, 4),
+            );
+            let idx = ints(&b, 3);
+            for i in 0..b.num_rows() {
+                if latest.get(f.value(i)).is_none_or(|g| g != ing.value(i)) {
+                    continue; // a link of an older version
+                }
+                let index = if idx.is_null(i) { 0 } else { idx.value(i) };
+                ordered
+                    .entry((f.value(i).to_owned(), field.value(i).to_owned()))
+                    .or_default()
+                    .insert(index, to.value(i).to_owned());
+            }
+        }
+        r.links = ordered
+            .into_iter()
+            .map(|(k, v)| (k, v.into_values().collect()))
+            .collect();
+        for ((from, field), targets) in &r.links {
+            for t in targets {
+                r.reverse
+                    .entry((t.clone(), field.clone()))
+                    .or_default()
+                    .push(from.clone());
+            }
+        }
+        for v in r.reverse.values_mut() {
+            v.sort_unstable();
+            v.dedup();
+        }
+        for b in store
+            .query(mxpipe_store::links::PROCESSING_LINKS_SQL)
+            .await?
+        {
+            let (p, kind, sweep) = (strings(&b, 0), strings(&b, 2), strings(&b, 8));
+            let (index, first, last) = (ints(&b, 1), ints(&b, 5), ints(&b, 6));
+            for i in 0..b.num_rows() {
+                if sweep.is_null(i) {
+                    continue;
+                }
+                let images = (kind.value(i) != "sweep" && !first.is_null(i) && !last.is_null(i))
+                    .then(|| (first.value(i), last.value(i)));
+                let input = ProcessingInput {
+                    list_index: index.value(i),
+                    sweep_uuid: sweep.value(i).to_owned(),
+                    images,
+                };
+                let list = r.inputs.entry(p.value(i).to_owned()).or_default();
+                if !list.contains(&input) {
+                    list.push(input);
+                }
+            }
+        }
+        for (p, inputs) in &r.inputs {
+            for i in inputs {
+                r.processing_of_sweep
+                    .entry(i.sweep_uuid.clone())
+                    .or_default()
+                    .push(p.clone());
+            }
+        }
+        for v in r.processing_of_sweep.values_mut() {
+            v.sort_unstable();
+            v.dedup();
+        }
+        Ok(r)
+    }
+
+    /// The first link target of `field` of `uuid`.
+    pub fn link(&self, uuid: &str, field: &str) -> Option<&str> {
+        self.links
+            .get(&(uuid.to_owned(), field.to_owned()))
+            .and_then(|v| v.first())
+            .map(String::as_str)
+    }
+
+    /// Objects of a type linking to `to` through `field` (e.g. sweeps whose `sourceRef` is an
+    /// experiment), sorted by uuid for a stable order.
+    pub fn linking_to(&self, mxlims_type: &str, field: &str, to: &str) -> Vec<&str> {
+        self.reverse
+            .get(&(to.to_owned(), field.to_owned()))
+            .into_iter()
+            .flatten()
+            .filter(|from| {
+                self.objects
+                    .get(from.as_str())
+                    .is_some_and(|o| o.mxlims_type == mxlims_type)
+            })
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// The object's JSON (Null when absent).
+    pub fn json(&self, uuid: &str) -> &Value {
+        self.objects.get(uuid).map_or(&Value::Null, |o| &o.json)
+    }
+
+    /// The experiments a filter selects, in start-time order.
+    pub fn experiments(&self, filter: &Filter) -> Result<Vec<&str>, ExportError> {
+        let since = filter.since.as_deref().map(parse_since).transpose()?;
+        let mut out: Vec<(&str, &str)> = self
+            .objects
+            .iter()
+            .filter(|(_, o)| o.mxlims_type == "MxExperiment")
+            .filter(|(u, _)| filter.experiment.as_deref().is_none_or(|e| e == u.as_str()))
+            .filter(|(_, o)| {
+                filter
+                    .session
+                    .as_deref()
+                    .is_none_or(|v| session_label(&o.json).as_deref() == Some(v))
+            })
+            .filter(|(_, o)| {
+                since.is_none_or(|s| {
+                    o.json["startTime"]
+                        .as_str()
+                        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                        .is_some_and(|t| t.to_utc() >= s)
+                })
+            })
+            .map(|(u, o)| (u.as_str(), o.json["startTime"].as_str().unwrap_or("")))
+            .collect();
+        out.sort_by(|a, b| a.1.cmp(b.1).then(a.0.cmp(b.0)));
+        if out.is_empty() {
+            return Err(ExportError::Selection(format!(
+                "no stored experiment matches {filter:?}"
+            )));
+        }
+        Ok(out.into_iter().map(|(u, _)| u).collect())
+    }
+}
+
+/// The visit label (`mx23694-12`) of an object's mxpipe.org session extension.
+pub fn session_label(json: &Value) -> Option<String> {
+    let s = &json["extensions"]["mxpipe.org"]["session"];
+    let code = s["proposalCode"].as_str()?;
+    Some(match s["visitNumber"].as_i64() {
+        Some(n) => format!("{code}-{n}"),
+        None => code.to_owned(),
+    })
+}
+
+fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, ExportError> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.to_utc());
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc())
+        .map_err(|_| {
+            ExportError::Selection(format!(
+                "--since: expected a date YYYY-MM-DD or an RFC 3339 time; found {text:?}"
+            ))
+        })
+}

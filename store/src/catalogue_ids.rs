@@ -1,0 +1,107 @@
+//! The map from mxpipe objects to the primary keys a catalogue (ISPyB, …) gave them, kept in the
+//! store so that a re-export updates instead of inserting. Rows are written like an ingest run (the
+//! rows, then an `ingests` record), so a map entry is visible only once its export committed.
+
+use std::collections::HashMap;
+
+use arrow::array::{AsArray, RecordBatch};
+use arrow::datatypes::Int64Type;
+use serde_json::{Value, json};
+
+use crate::read::{COMMITTED, strings};
+use crate::tables::{self, TableDef};
+use crate::{Result, Store};
+
+/// One mapped object (or part of one) in one catalogue.
+#[rustfmt::skip]
+pub const CATALOGUE_IDS: TableDef = TableDef {
+    name: "catalogue_ids",
+    doc: "one object (or part of one, e.g. one wedge of a sweep) exported to a catalogue, with the primary key the catalogue gave it; re-exports update that row instead of inserting",
+    columns: &[
+        ("target", tables::Col::Text, false, "catalogue kind, e.g. ispyb"),
+        ("instance", tables::Col::Text, false, "which catalogue: e.g. host:port/database"),
+        ("object_key", tables::Col::Text, false, "catalogue table + mxpipe key: `DataCollection:<sweep uuid>#<scan ordinal>`, `AutoProcScalingStatistics:<reflection set uuid>#outerShell`, …"),
+        ("catalogue_table", tables::Col::Text, false, "table in the catalogue"),
+        ("catalogue_id", tables::Col::Int, false, "primary key in that table"),
+        ("content_sha256", tables::Col::Text, false, "SHA-256 of the values last written (tells unchanged from updated)"),
+        ("exported_at", tables::Col::Time, false, "when the export committed (UTC)"),
+    ],
+};
+
+/// A mapped row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogueId {
+    /// Table in the catalogue.
+    pub table: String,
+    /// Primary key there.
+    pub id: i64,
+    /// Hash of the values last written.
+    pub content_sha256: String,
+}
+
+impl Store {
+    /// The latest committed map of one catalogue: object key → id.
+    pub async fn catalogue_ids(
+        &self,
+        target: &str,
+        instance: &str,
+    ) -> Result<HashMap<String, CatalogueId>> {
+        let ctx = self.session().await?;
+        let sql = format!(
+            "SELECT c.object_key, c.catalogue_table, c.catalogue_id, c.content_sha256 FROM catalogue_ids c \
+             JOIN ingests g ON g.ingest_id = c.ingest_id WHERE c.{COMMITTED} AND c.target = '{}' AND c.instance = '{}' \
+             ORDER BY g.committed_at",
+            target.replace('\'', "''"),
+            instance.replace('\'', "''")
+        );
+        let batches: Vec<RecordBatch> = ctx.sql(&sql).await?.collect().await?;
+        let mut out = HashMap::new();
+        for b in &batches {
+            let (k, t, h) = (strings(b, 0), strings(b, 1), strings(b, 3));
+            let ids = b.column(2).as_primitive::<Int64Type>();
+            for i in 0..b.num_rows() {
+                out.insert(
+                    k.value(i).to_owned(),
+                    CatalogueId {
+                        table: t.value(i).to_owned(),
+                        id: ids.value(i),
+                        content_sha256: h.value(i).to_owned(),
+                    },
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// Record map entries (key, id) after the catalogue committed them: the rows, then an
+    /// `ingests` record naming `command`. Nothing is written for an empty list.
+    pub async fn record_catalogue_ids(
+        &self,
+        target: &str,
+        instance: &str,
+        entries: &[(String, CatalogueId)],
+        command: &str,
+    ) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let started = chrono::Utc::now();
+        let ingest_id = uuid::Uuid::new_v4().to_string();
+        let rows: Vec<Value> = entries
+            .iter()
+            .map(|(k, c)| {
+                json!({"target": target, "instance": instance, "object_key": k, "catalogue_table": c.table,
+                    "catalogue_id": c.id, "content_sha256": c.content_sha256, "exported_at": started.to_rfc3339()})
+            })
+            .collect();
+        let batch = self.json_batch(&CATALOGUE_IDS, &ingest_id, &rows)?;
+        self.append(&CATALOGUE_IDS, batch).await?;
+        let record = json!({
+            "started_at": started.to_rfc3339(), "committed_at": chrono::Utc::now().to_rfc3339(),
+            "user_name": std::env::var("USER").ok(), "host": crate::write::hostname(), "tool_version": env!("CARGO_PKG_VERSION"),
+            "command": command, "n_sources": 0, "n_objects_new": 0, "n_objects_changed": 0, "n_objects_unchanged": 0,
+        });
+        let batch = self.json_batch(&tables::INGESTS, &ingest_id, &[record])?;
+        self.append(&tables::INGESTS, batch).await
+    }
+}
