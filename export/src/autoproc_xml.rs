@@ -49,12 +49,14 @@ impl Xml {
 
 /// The AutoProcContainer XML of processing `uuid`. `dc_ids` maps `DataCollection:<sweep>#<ordinal>`
 /// keys to ISPyB dataCollectionIds (the id map; empty when not exported); `timezone` is the
-/// facility's, for the naive times ISPyB uses.
+/// facility's, for the naive times ISPyB uses; `self_name` (file name, folder) is where the XML
+/// goes, named as the attachment when the ReflectionSets name no result file.
 pub fn write(
     records: &Records,
     uuid: &str,
     dc_ids: &HashMap<String, i64>,
     timezone: chrono_tz::Tz,
+    self_name: (&str, &str),
 ) -> Result<String, ExportError> {
     let job = records.json(uuid);
     if records
@@ -111,13 +113,35 @@ pub fn write(
     x.leaf("processingStartTime", local(&job["startTime"]));
     x.leaf("processingEndTime", local(&job["endTime"]));
     x.close("AutoProcProgram");
-    x.close("AutoProcProgramContainer");
     let sets = records.linking_to("ReflectionSet", "sourceRef", uuid);
     if sets.is_empty() {
         return Err(ExportError::Selection(format!(
             "processing {uuid} has no ReflectionSet to write"
         )));
     }
+    // Attachments: the result files the ReflectionSets name, else this XML itself (ispyb-api's
+    // loader needs at least one).
+    let mut files: Vec<(String, String)> = sets
+        .iter()
+        .filter_map(|s| {
+            let set = records.json(s);
+            Some((
+                set["filename"].as_str()?.to_owned(),
+                set["path"].as_str().unwrap_or_default().to_owned(),
+            ))
+        })
+        .collect();
+    if files.is_empty() {
+        files.push((self_name.0.to_owned(), self_name.1.to_owned()));
+    }
+    for (name, path) in files {
+        x.open("AutoProcProgramAttachment");
+        x.leaf("fileType", Some("Result".into()));
+        x.leaf("fileName", Some(name));
+        x.leaf("filePath", Some(path));
+        x.close("AutoProcProgramAttachment");
+    }
+    x.close("AutoProcProgramContainer");
     for set_uuid in sets {
         let set = records.json(set_uuid);
         x.open("AutoProc");
@@ -134,6 +158,11 @@ pub fn write(
         x.close("AutoProc");
         x.open("AutoProcScalingContainer");
         x.open("AutoProcScaling");
+        x.leaf(
+            "recordTimeStamp",
+            local(&job["endTime"])
+                .or_else(|| Some(chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string())),
+        );
         x.close("AutoProcScaling");
         let mut shells: Vec<&Value> = set["reflectionStatisticsShells"]
             .as_array()

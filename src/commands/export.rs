@@ -215,8 +215,25 @@ pub async fn autoproc_xml(store: &Store, args: XmlArgs, config: &Config) -> u8 {
             }
         }
     }
-    match mxpipe_export::autoproc_xml::write(&records, &args.processing, &dc_ids, settings.timezone)
-    {
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("ispyb.xml"));
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let folder = std::path::absolute(&out)
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    match mxpipe_export::autoproc_xml::write(
+        &records,
+        &args.processing,
+        &dc_ids,
+        settings.timezone,
+        (&name, &folder),
+    ) {
         Ok(xml) => match &args.out {
             Some(p) => match std::fs::write(p, xml) {
                 Ok(()) => 0,

@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod conformance;
 mod generate;
+mod ispyb;
 mod policy;
 mod probes;
 mod processing;
