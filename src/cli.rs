@@ -314,6 +314,8 @@ Examples:
 Examples:
   mxpipe export autoproc-xml --processing 6b4cb242-4a23-4596-a217-beaddbc496cb --out ispyb.xml")]
     AutoprocXml(crate::commands::export::XmlArgs),
+    /// Print the MXLIMS → ISPyB field map as Markdown (the tables of docs/ispyb.md).
+    IspybMap,
 }
 
 /// `mxpipe store ...`.
@@ -365,6 +367,10 @@ pub fn run() -> ExitCode {
         } => commands::schema::run(name.as_deref(), &out, list, check.as_deref()),
         Command::Store(StoreCommand::Describe) => {
             print!("{}", mxpipe_store::tables::markdown());
+            0
+        }
+        Command::Export(ExportCommand::IspybMap) => {
+            print!("{}", mxpipe_export::ispyb::map::markdown());
             0
         }
         command => {
@@ -562,6 +568,7 @@ async fn run_with_store(
         | Command::Sql { .. }
         | Command::Generate { .. }
         | Command::Schema { .. }
+        | Command::Export(ExportCommand::IspybMap)
         | Command::Store(StoreCommand::Describe) => unreachable!("handled without a store"),
     }
 }

@@ -555,3 +555,12 @@ fn distinct_of(rows: &[Vec<String>], i: usize) -> usize {
         .collect::<std::collections::BTreeSet<_>>()
         .len()
 }
+
+#[test]
+fn ispyb_doc_lists_the_field_map() {
+    let doc = std::fs::read_to_string(repo().join("docs/ispyb.md")).unwrap();
+    assert!(
+        doc.contains(&mxpipe_export::ispyb::map::markdown()),
+        "docs/ispyb.md is stale: replace its field map with the output of `mxpipe export ispyb-map`"
+    );
+}

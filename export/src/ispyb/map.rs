@@ -909,3 +909,45 @@ pub fn pipeline_id(program: &str, input_sweeps: usize) -> Option<i64> {
         .find(|(needle, _, _)| p.contains(needle))
         .map(|(_, one, many)| if input_sweeps > 1 { *many } else { *one })
 }
+
+/// The field map as Markdown (the section of `docs/ispyb.md` a test keeps in sync).
+pub fn markdown() -> String {
+    let conv = |c: Conv| match c {
+        Conv::Number => "number",
+        Conv::Int => "integer",
+        Conv::Text(_) => "text",
+        Conv::EvToAngstrom => "eV → Å",
+        Conv::MmToUm => "mm → µm",
+        Conv::CoefficientToPercent => "coefficient → %",
+        Conv::LocalTime => "UTC → local time",
+        Conv::UuidBytes => "uuid → 16 bytes",
+        Conv::Ref => "primary key",
+    };
+    let mut out = String::new();
+    for t in TABLES {
+        out.push_str(&format!(
+            "### `{}`\n\nOne row = {}.\n\n| column | from | conversion | meaning |\n|---|---|---|---|\n",
+            t.table, t.doc
+        ));
+        for c in t.columns {
+            out.push_str(&format!(
+                "| `{}` | `{}` | {} | {} |\n",
+                c.column,
+                c.source,
+                conv(c.conv),
+                c.doc
+            ));
+        }
+        out.push('\n');
+    }
+    out.push_str("### experimentType\n\n| experimentStrategy contains | DataCollectionGroup.experimentType |\n|---|---|\n");
+    for (needle, t) in EXPERIMENT_TYPES {
+        out.push_str(&format!("| `{needle}` | {t} |\n"));
+    }
+    out.push_str("| (SSX delivery `fixed-target` / `jet`, `lcp`) | SSX-Chip / SSX-Jet |\n| (anything else) | OSC |\n\n");
+    out.push_str("### processingPipelineId\n\n| program name contains | one input sweep | several |\n|---|---|---|\n");
+    for (needle, one, many) in PIPELINES {
+        out.push_str(&format!("| `{needle}` | {one} | {many} |\n"));
+    }
+    out
+}
