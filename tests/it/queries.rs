@@ -302,3 +302,49 @@ fn sql_shell_reads_multi_line_statements_and_describes_views() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text_of(&out).contains("nope"));
 }
+
+/// `samples`, `crystals` and `barcode_reuse` on the MAD sample and a second sample mounted on a pin
+/// with the same barcode (new uuids for every object, another sample name).
+#[test]
+fn samples_crystals_and_barcode_reuse_views() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let mad = repo().join("samples/mad-interleaved.json");
+    let msg = read_json(&mad);
+    let mut text = std::fs::read_to_string(&mad).unwrap();
+    let mut uuids = Vec::new();
+    for dict in msg.as_object().unwrap().values().filter_map(Value::as_object) {
+        for obj in dict.values() {
+            uuids.push(obj["uuid"].as_str().unwrap().to_owned());
+        }
+    }
+    for (i, u) in uuids.iter().enumerate() {
+        text = text.replace(u, &format!("00000000-0000-4000-8000-{:012x}", i + 1));
+    }
+    let reused = text
+        .replace("selmet-thermolysin-1", "lysozyme-7")
+        .replace("urn:uuid:5d2b9f3e-8c1a-4f7e-9b3d-1e2f3a4b5c6d", "urn:uuid:1e9a3b7c-0d4f-4a2b-8c6e-7f1a2b3c4d5e");
+    let second = dir.path().join("second.json");
+    std::fs::write(&second, reused).unwrap();
+    ingest(&store, "DLS", &[&mad, &second]);
+    let s = store.to_str().unwrap();
+    let sample = &msg["MacromoleculeSample"]["MacromoleculeSample1"];
+    let crystal = &msg["Crystal"]["Crystal1"];
+    let barcode = msg["Pin"]["Pin1"]["barcode"].as_str().unwrap();
+    let row = &query_cli(&["--store", s, &format!("SELECT * FROM samples WHERE sample_uuid = '{}'", sample["uuid"].as_str().unwrap())])[0];
+    assert_eq!(row["name"], sample["name"]);
+    assert_eq!(row["mxlims_type"], "MacromoleculeSample");
+    assert_eq!(row["barcodes"], barcode, "{row:?}");
+    let row = &query_cli(&["--store", s, &format!("SELECT * FROM crystals WHERE crystal_uuid = '{}'", crystal["uuid"].as_str().unwrap())])[0];
+    assert_eq!(row["sample_name"], sample["name"]);
+    assert_eq!(row["container_barcode"], barcode);
+    assert_eq!(row["container_type"], "Pin");
+    assert_eq!(row["pid"], crystal["extensions"]["mxpipe.org"]["sampleIdentity"]["pid"]);
+    let reuse = query_cli(&["--store", s, "SELECT barcode, objects, samples, sites, types FROM barcode_reuse"]);
+    assert_eq!(reuse.len(), 1, "{reuse:?}");
+    assert_eq!(reuse[0]["barcode"], barcode);
+    assert_eq!((reuse[0]["objects"].as_i64(), reuse[0]["samples"].as_i64()), (Some(2), Some(2)));
+    assert_eq!((reuse[0]["sites"].as_str(), reuse[0]["types"].as_str()), (Some("DLS"), Some("Pin")));
+    let both = query_cli(&["--store", s, "SELECT count(*) AS n FROM crystals WHERE container_barcode IS NOT NULL"]);
+    assert_eq!(both[0]["n"], 2);
+}
