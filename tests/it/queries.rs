@@ -313,7 +313,12 @@ fn samples_crystals_and_barcode_reuse_views() {
     let msg = read_json(&mad);
     let mut text = std::fs::read_to_string(&mad).unwrap();
     let mut uuids = Vec::new();
-    for dict in msg.as_object().unwrap().values().filter_map(Value::as_object) {
+    for dict in msg
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(Value::as_object)
+    {
         for obj in dict.values() {
             uuids.push(obj["uuid"].as_str().unwrap().to_owned());
         }
@@ -321,9 +326,10 @@ fn samples_crystals_and_barcode_reuse_views() {
     for (i, u) in uuids.iter().enumerate() {
         text = text.replace(u, &format!("00000000-0000-4000-8000-{:012x}", i + 1));
     }
-    let reused = text
-        .replace("selmet-thermolysin-1", "lysozyme-7")
-        .replace("urn:uuid:5d2b9f3e-8c1a-4f7e-9b3d-1e2f3a4b5c6d", "urn:uuid:1e9a3b7c-0d4f-4a2b-8c6e-7f1a2b3c4d5e");
+    let reused = text.replace("selmet-thermolysin-1", "lysozyme-7").replace(
+        "urn:uuid:5d2b9f3e-8c1a-4f7e-9b3d-1e2f3a4b5c6d",
+        "urn:uuid:1e9a3b7c-0d4f-4a2b-8c6e-7f1a2b3c4d5e",
+    );
     let second = dir.path().join("second.json");
     std::fs::write(&second, reused).unwrap();
     ingest(&store, "DLS", &[&mad, &second]);
@@ -331,20 +337,131 @@ fn samples_crystals_and_barcode_reuse_views() {
     let sample = &msg["MacromoleculeSample"]["MacromoleculeSample1"];
     let crystal = &msg["Crystal"]["Crystal1"];
     let barcode = msg["Pin"]["Pin1"]["barcode"].as_str().unwrap();
-    let row = &query_cli(&["--store", s, &format!("SELECT * FROM samples WHERE sample_uuid = '{}'", sample["uuid"].as_str().unwrap())])[0];
+    let row = &query_cli(&[
+        "--store",
+        s,
+        &format!(
+            "SELECT * FROM samples WHERE sample_uuid = '{}'",
+            sample["uuid"].as_str().unwrap()
+        ),
+    ])[0];
     assert_eq!(row["name"], sample["name"]);
     assert_eq!(row["mxlims_type"], "MacromoleculeSample");
     assert_eq!(row["barcodes"], barcode, "{row:?}");
-    let row = &query_cli(&["--store", s, &format!("SELECT * FROM crystals WHERE crystal_uuid = '{}'", crystal["uuid"].as_str().unwrap())])[0];
+    let row = &query_cli(&[
+        "--store",
+        s,
+        &format!(
+            "SELECT * FROM crystals WHERE crystal_uuid = '{}'",
+            crystal["uuid"].as_str().unwrap()
+        ),
+    ])[0];
     assert_eq!(row["sample_name"], sample["name"]);
     assert_eq!(row["container_barcode"], barcode);
     assert_eq!(row["container_type"], "Pin");
-    assert_eq!(row["pid"], crystal["extensions"]["mxpipe.org"]["sampleIdentity"]["pid"]);
-    let reuse = query_cli(&["--store", s, "SELECT barcode, objects, samples, sites, types FROM barcode_reuse"]);
+    assert_eq!(
+        row["pid"],
+        crystal["extensions"]["mxpipe.org"]["sampleIdentity"]["pid"]
+    );
+    let reuse = query_cli(&[
+        "--store",
+        s,
+        "SELECT barcode, objects, samples, sites, types FROM barcode_reuse",
+    ]);
     assert_eq!(reuse.len(), 1, "{reuse:?}");
     assert_eq!(reuse[0]["barcode"], barcode);
-    assert_eq!((reuse[0]["objects"].as_i64(), reuse[0]["samples"].as_i64()), (Some(2), Some(2)));
-    assert_eq!((reuse[0]["sites"].as_str(), reuse[0]["types"].as_str()), (Some("DLS"), Some("Pin")));
-    let both = query_cli(&["--store", s, "SELECT count(*) AS n FROM crystals WHERE container_barcode IS NOT NULL"]);
+    assert_eq!(
+        (reuse[0]["objects"].as_i64(), reuse[0]["samples"].as_i64()),
+        (Some(2), Some(2))
+    );
+    assert_eq!(
+        (reuse[0]["sites"].as_str(), reuse[0]["types"].as_str()),
+        (Some("DLS"), Some("Pin"))
+    );
+    let both = query_cli(&[
+        "--store",
+        s,
+        "SELECT count(*) AS n FROM crystals WHERE container_barcode IS NOT NULL",
+    ]);
     assert_eq!(both[0]["n"], 2);
+}
+
+/// The shell on a real terminal (a pseudo-terminal from util-linux `script`): line editing with
+/// rustyline, a multi-line statement, history saved for the next session. Each line is typed only
+/// after the prompt for it appeared.
+#[test]
+fn sql_shell_on_a_terminal_edits_lines_and_keeps_history() {
+    use std::io::{Read, Write};
+    use std::sync::mpsc;
+    if !Path::new("/usr/bin/script").exists() {
+        eprintln!("\n*** SKIPPED: /usr/bin/script (util-linux) not found ***\n");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    ingest(
+        &store,
+        "DLS",
+        &[&repo().join("samples/mad-interleaved.json")],
+    );
+    let command = format!(
+        "{} --store {} sql",
+        env!("CARGO_BIN_EXE_mxpipe"),
+        store.display()
+    );
+    let mut child = std::process::Command::new("/usr/bin/script")
+        .args(["-q", "-c", &command, "/dev/null"])
+        .env("HOME", dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0
+                || tx
+                    .send(String::from_utf8_lossy(&buf[..n]).into_owned())
+                    .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let mut seen = String::new();
+    let mut wait_for = |needle: &str, from: usize| -> usize {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !seen[from..].contains(needle) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(s) => seen.push_str(&s),
+                Err(_) => panic!("no {needle:?} on the terminal; got: {seen}"),
+            }
+        }
+        seen.len()
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    let at = wait_for("mxpipe> ", 0);
+    stdin
+        .write_all(b"SELECT count(*) AS sweeps_here\r")
+        .unwrap();
+    let at = wait_for("...> ", at);
+    stdin.write_all(b"  FROM sweeps;\r").unwrap();
+    let at = wait_for("row(s)", at);
+    stdin.write_all(b"\\q\r").unwrap();
+    drop(stdin);
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    let table = &seen[..at];
+    assert!(
+        table.contains("sweeps_here") && table.contains("| 2 "),
+        "{table}"
+    );
+    let history = std::fs::read_to_string(dir.path().join(".mxpipe_history")).unwrap();
+    assert!(
+        history.contains("SELECT count(*) AS sweeps_here   FROM sweeps;"),
+        "{history}"
+    );
 }
