@@ -18,6 +18,9 @@ use crate::ExportError;
 use crate::records::{Filter, Records};
 use rows::{Row, Settings, Unit, Val};
 
+/// Experiments per store commit of the id map.
+const MAP_FLUSH_UNITS: usize = 500;
+
 /// Schema major versions this exporter knows.
 pub const KNOWN_MAJOR_VERSIONS: &[u32] = &[5];
 
@@ -192,6 +195,8 @@ impl Ispyb {
             .collect();
         let mut assigned: HashSet<String> = HashSet::new();
         let mut waiting: BTreeMap<String, String> = BTreeMap::new();
+        let mut pending: Vec<(String, CatalogueId)> = Vec::new();
+        let mut pending_units = 0;
         for exp in experiments {
             let sweeps = records.linking_to("CollectionSweep", "sourceRef", exp);
             let mut processing: Vec<String> = Vec::new();
@@ -223,15 +228,13 @@ impl Ispyb {
             match self.write_unit(&unit, &map, options, &mut outcome).await {
                 Ok(entries) => {
                     if !options.dry_run {
-                        store
-                            .record_catalogue_ids(
-                                "ispyb",
-                                &self.instance,
-                                &entries,
-                                &options.command,
-                            )
-                            .await?;
-                        map.extend(entries);
+                        map.extend(entries.iter().cloned());
+                        pending.extend(entries);
+                        pending_units += 1;
+                        if pending_units >= MAP_FLUSH_UNITS {
+                            self.flush(store, &mut pending, options).await?;
+                            pending_units = 0;
+                        }
                         done.insert(exp.to_owned());
                         assigned.extend(processing);
                     }
@@ -243,12 +246,32 @@ impl Ispyb {
             }
             progress(sweeps.len());
         }
+        self.flush(store, &mut pending, options).await?;
         for (p, missing) in waiting.into_iter().filter(|(p, _)| !assigned.contains(p)) {
             outcome.warnings.push(format!("processing {p} not exported: it also read sweeps of experiment(s) {missing}, not in ISPyB yet (export them and it follows)"));
         }
         outcome.warnings.sort();
         outcome.warnings.dedup();
         Ok(outcome)
+    }
+
+    /// Record committed id-map entries in the store (one store commit for many experiments).
+    async fn flush(
+        &self,
+        store: &Store,
+        pending: &mut Vec<(String, CatalogueId)>,
+        options: &Options,
+    ) -> Result<(), ExportError> {
+        let entries = std::mem::take(pending);
+        store
+            .record_catalogue_ids("ispyb", &self.instance, &entries, &options.command)
+            .await
+            .map_err(|e| {
+                ExportError::Store(format!(
+                    "{e}; the last {} id-map entries were committed to ISPyB but not recorded: a re-export refuses those experiments instead of duplicating them",
+                    entries.len()
+                ))
+            })
     }
 
     /// Write one unit in one transaction; returns the id-map entries to record.
@@ -280,6 +303,21 @@ impl Ispyb {
         // A map whose group row is gone (database restored, rows deleted) is stale for this unit.
         let group_key = format!("DataCollectionGroup:{}", unit.experiment);
         let mut usable = true;
+        if !map.contains_key(&group_key) {
+            let pattern = format!("mxpipe experiment {}%", unit.experiment);
+            let found: Option<i64> = sqlx::query_scalar(
+                "SELECT CAST(dataCollectionGroupId AS SIGNED) FROM DataCollectionGroup WHERE comments LIKE ? LIMIT 1",
+            )
+            .bind(&pattern)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| format!("DataCollectionGroup: {e}"))?;
+            if let Some(id) = found {
+                return Err(format!(
+                    "already in ISPyB as DataCollectionGroup {id}, but not in this store's id map (exported from another store, or an interrupted export); not written again, to avoid duplicates"
+                ));
+            }
+        }
         if let Some(g) = map.get(&group_key) {
             let found =
                 sqlx::query("SELECT 1 FROM DataCollectionGroup WHERE dataCollectionGroupId = ?")
