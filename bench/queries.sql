@@ -25,3 +25,10 @@ GROUP BY b.site, b.beamline, date_trunc('month', j.start_time) ORDER BY 1, 2, 3;
 -- name: frames_per_site
 SELECT site, count(*) AS frames, sum(CASE WHEN hit THEN 1 ELSE 0 END) AS hits, sum(num_lattices) AS lattices
 FROM store.ssx_frames GROUP BY site ORDER BY site;
+
+-- name: wedges_per_beamline_per_month
+SELECT b.beamline, date_trunc('month', j.start_time) AS month, count(*) AS wedges
+FROM store.scans c
+JOIN store.jobs j ON j.site = c.site AND j.uuid = c.experiment_uuid
+JOIN store.sessions b ON b.site = j.site AND b.object_uuid = j.uuid
+GROUP BY b.beamline, date_trunc('month', j.start_time) ORDER BY 1, 2;

@@ -301,6 +301,7 @@ Examples:
     /// One transaction per experiment; the id map kept in the store makes a re-export update
     /// instead of insert (a second export of the same data adds no row). The password comes
     /// from --password-file, [ispyb] password_file or $MXPIPE_ISPYB_PASSWORD, never the URL.
+    /// Without --experiment, --session or --since every stored experiment is exported.
     /// Mapping rules: docs/ispyb.md.
     #[command(after_help = "\
 Examples:
