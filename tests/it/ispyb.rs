@@ -476,7 +476,39 @@ fn export_to_a_real_ispyb_database() {
         "{summary:?}"
     );
 
-    // 7. The AutoProcContainer XML of the multi-sweep result carries the dataCollectionIds; our
+    // 7. A changed object updates its rows in place: a new version of one MAD sweep.
+    let mut changed = mad_msg.clone();
+    changed["CollectionSweep"]["CollectionSweep1"]["transmission"] = serde_json::json!(31.5);
+    let changed_path = dir.path().join("mad-v2.json");
+    std::fs::write(&changed_path, changed.to_string()).unwrap();
+    let out = mxpipe_store(&store, &["ingest", changed_path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    let out = export(&db, &store, &["--experiment", mad_exp, "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    assert_eq!(counts(), after, "an update inserts nothing");
+    let summary: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let dc = summary
+        .iter()
+        .find(|r| r["table"] == "DataCollection")
+        .unwrap();
+    let wedges_of_sweep1 = mad_msg["CollectionSweep"]["CollectionSweep1"]["scans"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(
+        (dc["updated"].as_str(), dc["inserted"].as_str()),
+        (Some(wedges_of_sweep1.to_string().as_str()), Some("0")),
+        "{summary:?}"
+    );
+    let sweep1 = mad_msg["CollectionSweep"]["CollectionSweep1"]["uuid"]
+        .as_str()
+        .unwrap();
+    let t = sql(&format!(
+        "SELECT DISTINCT transmission FROM DataCollection WHERE comments LIKE 'mxpipe sweep {sweep1} %'"
+    ));
+    assert_eq!(t, [["31.5".to_owned()]]);
+
+    // 8. The AutoProcContainer XML of the multi-sweep result carries the dataCollectionIds; our
     //    reader and PyPI ispyb's loader both read it.
     let xml_out = dir.path().join("exported.xml");
     let out = mxpipe(&[
