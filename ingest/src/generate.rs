@@ -10,8 +10,8 @@
 //! - one MacromoleculeSample (50 targets), Crystal (persistent id) and Pin per experiment; 4 % of
 //!   pins carry a barcode already used for an earlier sample of the site (reused barcodes);
 //! - 85 % of experiments processed (xia2 DIALS, autoPROC, fast_dp, xia2 3dii) into one
-//!   ReflectionSet with overall/inner/outer statistics; high-resolution limit 1.0–3.6 Å, most
-//!   between 1.4 and 2.4 Å;
+//!   ReflectionSet with overall/inner/outer statistics; high-resolution limit 1.0–3.6 Å, half
+//!   of them between 1.3 and 2.6 Å;
 //! - SSX runs (chip or jet) of 10 000–100 000 frames with a hit rate per run of 5–60 % and an
 //!   indexing rate of 40–90 % of hits; per-frame rows go to `ssx_frames` in bulk. SSX sweeps are
 //!   extra: `--sweeps` counts rotation sweeps only.
