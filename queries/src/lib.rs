@@ -114,9 +114,11 @@ pub async fn open_sites(
                 if def.name == "ingests" {
                     format!("SELECT {name} AS site, {} FROM site_{i}.ingests t", columns.join(", "))
                 } else {
+                    // The small `ingests` table first: it is the build side of the hash join,
+                    // so bulk tables (millions of SSX frames) are only probed, never hashed.
                     format!(
-                        "SELECT {name} AS site, {}, g.committed_at AS committed_at FROM site_{i}.{} t \
-                         JOIN site_{i}.ingests g ON g.ingest_id = t.ingest_id",
+                        "SELECT {name} AS site, {}, g.committed_at AS committed_at FROM site_{i}.ingests g \
+                         JOIN site_{i}.{} t ON g.ingest_id = t.ingest_id",
                         columns.join(", "),
                         def.name
                     )

@@ -308,8 +308,10 @@ impl Ispyb {
         if !map.contains_key(&group_key) {
             let pattern = format!("mxpipe experiment {}%", unit.experiment);
             let found: Option<i64> = sqlx::query_scalar(
-                "SELECT CAST(dataCollectionGroupId AS SIGNED) FROM DataCollectionGroup WHERE comments LIKE ? LIMIT 1",
+                // sessionId is indexed: only the session's groups are scanned.
+                "SELECT CAST(dataCollectionGroupId AS SIGNED) FROM DataCollectionGroup WHERE sessionId = ? AND comments LIKE ? LIMIT 1",
             )
+            .bind(session_id)
             .bind(&pattern)
             .fetch_optional(&mut *tx)
             .await
