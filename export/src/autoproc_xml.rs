@@ -10,7 +10,7 @@ use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
 use serde_json::Value;
 
 use crate::ExportError;
-use crate::ispyb::map;
+use crate::ispyb::{map, rows};
 use crate::records::Records;
 
 fn number(v: &Value) -> Option<String> {
@@ -164,26 +164,8 @@ pub fn write(
                 .or_else(|| Some(chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string())),
         );
         x.close("AutoProcScaling");
-        let mut shells: Vec<&Value> = set["reflectionStatisticsShells"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .collect();
-        shells.sort_by(|a, b| {
-            b["resolutionLimits"][0]
-                .as_f64()
-                .unwrap_or(0.0)
-                .total_cmp(&a["resolutionLimits"][0].as_f64().unwrap_or(0.0))
-        });
-        let chosen = [
-            ("overall", Some(&set["reflectionStatisticsOverall"])),
-            ("innerShell", shells.first().copied()),
-            ("outerShell", shells.last().copied()),
-        ];
-        for (shell, stats) in chosen {
-            let Some(stats) = stats.filter(|s| !s.is_null()) else {
-                continue;
-            };
+        for (shell, stats) in rows::ispyb_shells(set) {
+            let Some(stats) = stats else { continue };
             x.open("AutoProcScalingStatistics");
             x.leaf("scalingStatisticsType", Some(shell.into()));
             // The same column map as the database export, so both carry the same values.
@@ -203,38 +185,24 @@ pub fn write(
             }
             x.close("AutoProcScalingStatistics");
         }
-        for input in records.inputs.get(uuid).into_iter().flatten() {
-            let sweep = records.json(&input.sweep_uuid);
-            for (i, scan) in sweep["scans"].as_array().into_iter().flatten().enumerate() {
-                let first = scan["firstImageNumber"].as_i64().unwrap_or(1);
-                let last = first + scan["numberImages"].as_i64().unwrap_or(1) - 1;
-                let (lo, hi) = input.images.unwrap_or((first, last));
-                let (lo, hi) = (lo.max(first), hi.min(last));
-                if lo > hi {
-                    continue;
-                }
-                let ordinal = scan["ordinal"].as_i64().unwrap_or(i as i64);
-                x.open("AutoProcIntegrationContainer");
-                x.open("Image");
-                let template = sweep["filenameTemplate"].as_str().unwrap_or_default();
-                x.leaf("fileName", Some(fill(template, lo)));
-                x.leaf("fileLocation", sweep["path"].as_str().map(str::to_owned));
-                x.close("Image");
-                x.open("AutoProcIntegration");
-                x.leaf(
-                    "dataCollectionId",
-                    dc_ids
-                        .get(&format!("DataCollection:{}#{ordinal}", input.sweep_uuid))
-                        .map(|i| i.to_string()),
-                );
-                x.leaf("startImageNumber", Some(lo.to_string()));
-                x.leaf("endImageNumber", Some(hi.to_string()));
-                for k in ["a", "b", "c", "alpha", "beta", "gamma"] {
-                    x.leaf(&format!("cell_{k}"), number(&set["refinedUnitCell"][k]));
-                }
-                x.close("AutoProcIntegration");
-                x.close("AutoProcIntegrationContainer");
+        for w in rows::input_wedges(records, uuid) {
+            let sweep = records.json(&w.sweep_uuid);
+            x.open("AutoProcIntegrationContainer");
+            x.open("Image");
+            let template = sweep["filenameTemplate"].as_str().unwrap_or_default();
+            x.leaf("fileName", Some(rows::image_file(template, w.first)));
+            x.leaf("fileLocation", sweep["path"].as_str().map(str::to_owned));
+            x.close("Image");
+            x.open("AutoProcIntegration");
+            let id = dc_ids.get(&w.data_collection_key());
+            x.leaf("dataCollectionId", id.map(|i| i.to_string()));
+            x.leaf("startImageNumber", Some(w.first.to_string()));
+            x.leaf("endImageNumber", Some(w.last.to_string()));
+            for k in ["a", "b", "c", "alpha", "beta", "gamma"] {
+                x.leaf(&format!("cell_{k}"), number(&set["refinedUnitCell"][k]));
             }
+            x.close("AutoProcIntegration");
+            x.close("AutoProcIntegrationContainer");
         }
         x.close("AutoProcScalingContainer");
     }
@@ -242,18 +210,4 @@ pub fn write(
     let mut out = String::from_utf8(x.0.into_inner()).expect("UTF-8");
     out.push('\n');
     Ok(out)
-}
-
-/// `x_%06d.cbf`, 7 → `x_000007.cbf` (a template without a number field is returned as is).
-fn fill(template: &str, n: i64) -> String {
-    let Some(start) = template.find('%') else {
-        return template.to_owned();
-    };
-    let rest = &template[start + 1..];
-    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-    let Some(after) = rest[digits.len()..].strip_prefix('d') else {
-        return template.to_owned();
-    };
-    let width: usize = digits.trim_start_matches('0').parse().unwrap_or(1);
-    format!("{}{n:0width$}{after}", &template[..start])
 }

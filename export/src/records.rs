@@ -1,5 +1,5 @@
-//! What exporters read from the store: the latest committed version of every object, the links
-//! between objects (uuids), and the sweeps each processing input resolves to (by `inputDataRefs`,
+//! What exporters read from the store: the latest committed version of every object and its links
+//! ([`Store::latest_objects`], shared with the MXLIMS export), and the sweeps each processing input resolves to (by `inputDataRefs`,
 //! images or ISPyB `dataCollectionId`) with the image range the program reported. Loaded once,
 //! in three queries, whatever the number of experiments.
 
@@ -13,14 +13,8 @@ use serde_json::Value;
 
 use crate::ExportError;
 
-/// A stored object: its MXLIMS type and JSON.
-#[derive(Debug, Clone)]
-pub struct Object {
-    /// MXLIMS type (`MxExperiment`, `CollectionSweep`, …).
-    pub mxlims_type: String,
-    /// The object's JSON as stored.
-    pub json: Value,
-}
+/// A stored object (latest committed version): type, key and JSON.
+pub use mxpipe_store::StoredObject as Object;
 
 /// One input of a processing job, resolved to a sweep.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,54 +60,18 @@ fn ints(b: &RecordBatch, i: usize) -> arrow::array::PrimitiveArray<Int64Type> {
 impl Records {
     /// Load from a store.
     pub async fn load(store: &Store) -> Result<Records, ExportError> {
-        let mut r = Records::default();
-        let mut latest: HashMap<String, String> = HashMap::new(); // uuid → ingest of the latest version
-        let sql = "SELECT o.uuid, o.ingest_id, o.mxlims_type, o.object_json FROM objects o \
-                   JOIN ingests g ON g.ingest_id = o.ingest_id ORDER BY g.committed_at";
-        for b in store.query(sql).await? {
-            let (u, ing, ty, js) = (
-                strings(&b, 0),
-                strings(&b, 1),
-                strings(&b, 2),
-                strings(&b, 3),
-            );
-            for i in 0..b.num_rows() {
-                let json: Value = serde_json::from_str(js.value(i)).map_err(|e| {
-                    ExportError::Store(format!(
-                        "object {} in the store is not JSON: {e}",
-                        u.value(i)
-                    ))
-                })?;
-                latest.insert(u.value(i).to_owned(), ing.value(i).to_owned());
-                r.objects.insert(
-                    u.value(i).to_owned(),
-                    Object {
-                        mxlims_type: ty.value(i).to_owned(),
-                        json,
-                    },
-                );
-            }
-        }
-        let sql = "SELECT from_uuid, ingest_id, field, list_index, to_uuid FROM links \
-                   WHERE to_uuid IS NOT NULL AND ingest_id IN (SELECT ingest_id FROM ingests)";
-        let mut ordered: HashMap<(String, String), BTreeMap<i64, String>> = HashMap::new();
-        for b in store.query(sql).await? {
-            let (f, ing, field, to) = (
-                strings(&b, 0),
-                strings(&b, 1),
-                strings(&b, 2),
-                strings(&b, 4),
-            );
-            let idx = ints(&b, 3);
-            for i in 0..b.num_rows() {
-                if latest.get(f.value(i)).is_none_or(|g| g != ing.value(i)) {
-                    continue; // a link of an older version
-                }
-                let index = if idx.is_null(i) { 0 } else { idx.value(i) };
+        let latest = store.latest_objects().await?;
+        let mut r = Records {
+            objects: latest.objects,
+            ..Records::default()
+        };
+        let mut ordered: HashMap<(String, String), BTreeMap<usize, String>> = HashMap::new();
+        for l in latest.links {
+            if let Some(to) = l.to {
                 ordered
-                    .entry((f.value(i).to_owned(), field.value(i).to_owned()))
+                    .entry((l.from, l.field))
                     .or_default()
-                    .insert(index, to.value(i).to_owned());
+                    .insert(l.index.unwrap_or(0), to);
             }
         }
         r.links = ordered

@@ -193,16 +193,13 @@ pub async fn autoproc_xml(store: &Store, args: XmlArgs, config: &Config) -> u8 {
     };
     let mut dc_ids = std::collections::HashMap::new();
     if let Some(url) = args.db.clone().or(config.ispyb.url.clone()) {
-        let instance = url::Url::parse(&url)
-            .map(|u| {
-                format!(
-                    "{}:{}{}",
-                    u.host_str().unwrap_or("localhost"),
-                    u.port().unwrap_or(3306),
-                    u.path()
-                )
-            })
-            .unwrap_or_default();
+        let instance = match mxpipe_export::ispyb::instance_of(&url) {
+            Ok(i) => i,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 2;
+            }
+        };
         match store.catalogue_ids("ispyb", &instance).await {
             Ok(m) => dc_ids.extend(
                 m.into_iter()

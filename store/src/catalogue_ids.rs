@@ -96,12 +96,7 @@ impl Store {
             .collect();
         let batch = self.json_batch(&CATALOGUE_IDS, &ingest_id, &rows)?;
         self.append(&CATALOGUE_IDS, batch).await?;
-        let record = json!({
-            "started_at": started.to_rfc3339(), "committed_at": chrono::Utc::now().to_rfc3339(),
-            "user_name": std::env::var("USER").ok(), "host": crate::write::hostname(), "tool_version": env!("CARGO_PKG_VERSION"),
-            "command": command, "n_sources": 0, "n_objects_new": 0, "n_objects_changed": 0, "n_objects_unchanged": 0,
-        });
-        let batch = self.json_batch(&tables::INGESTS, &ingest_id, &[record])?;
-        self.append(&tables::INGESTS, batch).await
+        self.commit_record(&ingest_id, started, Some(command), 0, (0, 0, 0))
+            .await
     }
 }

@@ -55,92 +55,54 @@ const TYPE_ORDER: &[&str] = &[
     "Medium",
 ];
 
-struct StoredObject {
-    mxlims_type: String,
-    key: String,
-    json: Value,
+/// The latest committed version of a stored object.
+#[derive(Debug, Clone)]
+pub struct StoredObject {
+    /// MXLIMS type.
+    pub mxlims_type: String,
+    /// Its key in the message it came from.
+    pub key: String,
+    /// Its JSON as stored.
+    pub json: Value,
 }
 
-struct Link {
-    from: String,
-    field: String,
-    index: Option<usize>,
-    to: Option<String>,
-    to_type: String,
+/// A link of the latest version of an object.
+#[derive(Debug, Clone)]
+pub struct Link {
+    /// Linking object.
+    pub from: String,
+    /// Field (`sourceRef`, `inputDataRefs`, …).
+    pub field: String,
+    /// Position in a list field.
+    pub index: Option<usize>,
+    /// Target uuid (None when unresolved).
+    pub to: Option<String>,
+    /// Target type.
+    pub to_type: String,
+}
+
+/// Every object's latest committed version and that version's links.
+#[derive(Debug, Default)]
+pub struct LatestObjects {
+    /// Objects by uuid.
+    pub objects: HashMap<String, StoredObject>,
+    /// Links of those versions.
+    pub links: Vec<Link>,
 }
 
 impl Store {
+    /// The latest committed version of every object and its links (two queries).
+    pub async fn latest_objects(&self) -> Result<LatestObjects> {
+        let ctx = self.session().await?;
+        latest_objects(&ctx).await
+    }
+
     /// Build an MXLIMS message for a selection; errors if the selection matches nothing.
     pub async fn export_message(&self, selection: &Selection) -> Result<Value> {
         let ctx = self.session().await?;
-        // Latest committed version of every object.
-        let sql = "SELECT o.uuid, o.ingest_id, o.mxlims_type, o.message_key, o.object_json FROM objects o \
-                   JOIN ingests i ON o.ingest_id = i.ingest_id ORDER BY i.committed_at";
-        let mut latest: HashMap<String, (String, StoredObject)> = HashMap::new();
-        for b in ctx.sql(sql).await?.collect().await? {
-            let (u, ing, ty, key, js) = (
-                strings(&b, 0),
-                strings(&b, 1),
-                strings(&b, 2),
-                strings(&b, 3),
-                strings(&b, 4),
-            );
-            for i in 0..b.num_rows() {
-                let json: Value = serde_json::from_str(js.value(i)).map_err(|e| {
-                    StoreError::Data(format!(
-                        "object {}: stored JSON unreadable: {e}",
-                        u.value(i)
-                    ))
-                })?;
-                latest.insert(
-                    u.value(i).to_owned(),
-                    (
-                        ing.value(i).to_owned(),
-                        StoredObject {
-                            mxlims_type: ty.value(i).to_owned(),
-                            key: key.value(i).to_owned(),
-                            json,
-                        },
-                    ),
-                );
-            }
-        }
-        let mut links: Vec<Link> = Vec::new();
-        let sql = format!(
-            "SELECT from_uuid, ingest_id, field, list_index, to_uuid, to_type FROM links WHERE {COMMITTED}"
-        );
-        for b in ctx.sql(&sql).await?.collect().await? {
-            let (f, ing, field, to, to_type) = (
-                strings(&b, 0),
-                strings(&b, 1),
-                strings(&b, 2),
-                strings(&b, 4),
-                strings(&b, 5),
-            );
-            let idx = b
-                .column(3)
-                .as_any()
-                .downcast_ref::<arrow::array::Int64Array>()
-                .expect("list_index is int64");
-            for i in 0..b.num_rows() {
-                // Only links of the latest version of each object.
-                if latest
-                    .get(f.value(i))
-                    .is_some_and(|(ing_latest, _)| ing_latest == ing.value(i))
-                {
-                    links.push(Link {
-                        from: f.value(i).to_owned(),
-                        field: field.value(i).to_owned(),
-                        index: (!arrow::array::Array::is_null(idx, i))
-                            .then(|| idx.value(i) as usize),
-                        to: (!to.is_null(i)).then(|| to.value(i).to_owned()),
-                        to_type: to_type.value(i).to_owned(),
-                    });
-                }
-            }
-        }
+        let LatestObjects { objects, links } = latest_objects(&ctx).await?;
         let start = self
-            .starting_points(&ctx, selection, &latest, &links)
+            .starting_points(&ctx, selection, &objects, &links)
             .await?;
         if start.is_empty() {
             return Err(StoreError::Data(format!(
@@ -148,18 +110,14 @@ impl Store {
             )));
         }
         let chosen = closure(start, selection, &links);
-        Ok(build_message(
-            &chosen,
-            &latest.into_iter().map(|(k, (_, o))| (k, o)).collect(),
-            &links,
-        ))
+        Ok(build_message(&chosen, &objects, &links))
     }
 
     async fn starting_points(
         &self,
         ctx: &datafusion::prelude::SessionContext,
         selection: &Selection,
-        latest: &HashMap<String, (String, StoredObject)>,
+        latest: &HashMap<String, StoredObject>,
         links: &[Link],
     ) -> Result<HashSet<String>> {
         let mut start = HashSet::new();
@@ -194,6 +152,79 @@ impl Store {
         }
         Ok(start)
     }
+}
+
+/// The latest committed version of every object (later commits win) and that version's links.
+async fn latest_objects(ctx: &datafusion::prelude::SessionContext) -> Result<LatestObjects> {
+    // Latest committed version of every object.
+    let sql = "SELECT o.uuid, o.ingest_id, o.mxlims_type, o.message_key, o.object_json FROM objects o \
+               JOIN ingests i ON o.ingest_id = i.ingest_id ORDER BY i.committed_at";
+    let mut latest: HashMap<String, (String, StoredObject)> = HashMap::new();
+    for b in ctx.sql(sql).await?.collect().await? {
+        let (u, ing, ty, key, js) = (
+            strings(&b, 0),
+            strings(&b, 1),
+            strings(&b, 2),
+            strings(&b, 3),
+            strings(&b, 4),
+        );
+        for i in 0..b.num_rows() {
+            let json: Value = serde_json::from_str(js.value(i)).map_err(|e| {
+                StoreError::Data(format!(
+                    "object {}: stored JSON unreadable: {e}",
+                    u.value(i)
+                ))
+            })?;
+            latest.insert(
+                u.value(i).to_owned(),
+                (
+                    ing.value(i).to_owned(),
+                    StoredObject {
+                        mxlims_type: ty.value(i).to_owned(),
+                        key: key.value(i).to_owned(),
+                        json,
+                    },
+                ),
+            );
+        }
+    }
+    let mut links: Vec<Link> = Vec::new();
+    let sql = format!(
+        "SELECT from_uuid, ingest_id, field, list_index, to_uuid, to_type FROM links WHERE {COMMITTED}"
+    );
+    for b in ctx.sql(&sql).await?.collect().await? {
+        let (f, ing, field, to, to_type) = (
+            strings(&b, 0),
+            strings(&b, 1),
+            strings(&b, 2),
+            strings(&b, 4),
+            strings(&b, 5),
+        );
+        let idx = b
+            .column(3)
+            .as_any()
+            .downcast_ref::<arrow::array::Int64Array>()
+            .expect("list_index is int64");
+        for i in 0..b.num_rows() {
+            // Only links of the latest version of each object.
+            if latest
+                .get(f.value(i))
+                .is_some_and(|(ing_latest, _)| ing_latest == ing.value(i))
+            {
+                links.push(Link {
+                    from: f.value(i).to_owned(),
+                    field: field.value(i).to_owned(),
+                    index: (!arrow::array::Array::is_null(idx, i)).then(|| idx.value(i) as usize),
+                    to: (!to.is_null(i)).then(|| to.value(i).to_owned()),
+                    to_type: to_type.value(i).to_owned(),
+                });
+            }
+        }
+    }
+    Ok(LatestObjects {
+        objects: latest.into_iter().map(|(k, (_, o))| (k, o)).collect(),
+        links,
+    })
 }
 
 fn closure(start: HashSet<String>, selection: &Selection, links: &[Link]) -> HashSet<String> {

@@ -29,7 +29,7 @@ use std::path::Path;
 use url::Url;
 
 pub use catalogue_ids::CatalogueId;
-pub use export::Selection;
+pub use export::{LatestObjects, Link, Selection, StoredObject};
 pub use links::InputLink;
 pub use prepare::{BulkBatch, BulkRows, PreparedMessage, SourceFile, prepare_message};
 pub use write::{IngestOutcome, ObjectStatus};

@@ -150,17 +150,35 @@ impl Store {
             }
         }
         pause_for_crash_test();
-        let committed = chrono::Utc::now();
-        let record = json!({
-            "started_at": started.to_rfc3339(), "committed_at": committed.to_rfc3339(),
-            "user_name": std::env::var("USER").ok(), "host": hostname(), "tool_version": env!("CARGO_PKG_VERSION"),
-            "command": command, "n_sources": n_sources, "n_objects_new": new, "n_objects_changed": changed, "n_objects_unchanged": unchanged,
-        });
-        let batch = self.json_batch(&tables::INGESTS, &ingest_id, &[record])?;
-        self.append(&tables::INGESTS, batch).await?;
+        self.commit_record(
+            &ingest_id,
+            started,
+            command,
+            n_sources,
+            (new, changed, unchanged),
+        )
+        .await?;
         outcome.rows_written.insert("ingests".into(), 1);
         outcome.committed = true;
         Ok(outcome)
+    }
+
+    /// Write the `ingests` record of a run: the visibility switch for every row it wrote.
+    pub(crate) async fn commit_record(
+        &self,
+        ingest_id: &str,
+        started: chrono::DateTime<chrono::Utc>,
+        command: Option<&str>,
+        n_sources: usize,
+        (new, changed, unchanged): (usize, usize, usize),
+    ) -> Result<()> {
+        let record = json!({
+            "started_at": started.to_rfc3339(), "committed_at": chrono::Utc::now().to_rfc3339(),
+            "user_name": std::env::var("USER").ok(), "host": hostname(), "tool_version": env!("CARGO_PKG_VERSION"),
+            "command": command, "n_sources": n_sources, "n_objects_new": new, "n_objects_changed": changed, "n_objects_unchanged": unchanged,
+        });
+        let batch = self.json_batch(&tables::INGESTS, ingest_id, &[record])?;
+        self.append(&tables::INGESTS, batch).await
     }
 
     /// Rows as JSON objects → an Arrow batch of the table's schema (adding site and ingest_id).
@@ -270,7 +288,7 @@ impl Store {
     }
 }
 
-pub(crate) fn hostname() -> Option<String> {
+fn hostname() -> Option<String> {
     std::fs::read_to_string("/etc/hostname")
         .ok()
         .map(|s| s.trim().to_owned())

@@ -79,9 +79,15 @@ fn start(bin: &Path, root: &Path) -> S3Server {
     server
 }
 
-fn with_s3_env(cmd: &mut Command, secret: &str) {
-    cmd.env("AWS_ACCESS_KEY_ID", KEY)
-        .env("AWS_SECRET_ACCESS_KEY", secret);
+/// Run mxpipe with the configuration `cfg` first and the S3 keys (`secret`) in the environment.
+fn mxpipe_s3(cfg: &str, secret: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_mxpipe"))
+        .args(["--config", cfg])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", KEY)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -105,10 +111,7 @@ fn cross_site_query_over_a_local_store_and_an_s3_store() {
     let cfg = config.to_str().unwrap();
     // Ingest into the S3 site through the S3 protocol.
     let merge = repo().join("samples/two-crystal-merge.json");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mxpipe"));
-    cmd.args(["--config", cfg, "ingest", merge.to_str().unwrap()]);
-    with_s3_env(&mut cmd, SECRET);
-    let out = cmd.output().unwrap();
+    let out = mxpipe_s3(cfg, SECRET, &["ingest", merge.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
     assert!(
         root.join("mxdata/esrf/sweeps/_delta_log").is_dir(),
@@ -122,21 +125,20 @@ fn cross_site_query_over_a_local_store_and_an_s3_store() {
     let sweeps_in = |p: &Path| read_json(p)["CollectionSweep"].as_object().unwrap().len();
     let dls = format!("DLS={}", local.display());
     let sql = "SELECT site, count(*) AS sweeps, min(energy_ev) AS min_energy_ev FROM sweeps GROUP BY site ORDER BY site";
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mxpipe"));
-    cmd.args([
-        "--config",
+    let out = mxpipe_s3(
         cfg,
-        "query",
-        "--format",
-        "json",
-        "--site",
-        &dls,
-        "--site",
-        "ESRF=s3://mxdata/esrf",
-        sql,
-    ]);
-    with_s3_env(&mut cmd, SECRET);
-    let out = cmd.output().unwrap();
+        SECRET,
+        &[
+            "query",
+            "--format",
+            "json",
+            "--site",
+            &dls,
+            "--site",
+            "ESRF=s3://mxdata/esrf",
+            sql,
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(rows.len(), 2, "{rows:?}");
@@ -145,38 +147,36 @@ fn cross_site_query_over_a_local_store_and_an_s3_store() {
     assert_eq!(rows[1]["site"], "ESRF");
     assert_eq!(rows[1]["sweeps"], sweeps_in(&merge));
     // The processing of the S3 site joins its sweeps like a local one.
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mxpipe"));
-    cmd.args([
-        "--config",
+    let out = mxpipe_s3(
         cfg,
-        "query",
-        "--format",
-        "json",
-        "--site",
-        "ESRF=s3://mxdata/esrf",
-        "SELECT program_name, number_inputs FROM processing",
-    ]);
-    with_s3_env(&mut cmd, SECRET);
-    let out = cmd.output().unwrap();
+        SECRET,
+        &[
+            "query",
+            "--format",
+            "json",
+            "--site",
+            "ESRF=s3://mxdata/esrf",
+            "SELECT program_name, number_inputs FROM processing",
+        ],
+    );
     let p: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         p[0]["program_name"],
         read_json(&merge)["MxProcessing"]["MxProcessing1"]["programName"]
     );
     // Wrong credentials: the S3 site is named as unreachable (exit 2); the secret is not printed.
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mxpipe"));
-    cmd.args([
-        "--config",
+    let out = mxpipe_s3(
         cfg,
-        "query",
-        "--site",
-        &dls,
-        "--site",
-        "ESRF=s3://mxdata/esrf",
-        "SELECT 1",
-    ]);
-    with_s3_env(&mut cmd, "not-the-secret");
-    let out = cmd.output().unwrap();
+        "not-the-secret",
+        &[
+            "query",
+            "--site",
+            &dls,
+            "--site",
+            "ESRF=s3://mxdata/esrf",
+            "SELECT 1",
+        ],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", text_of(&out));
     assert!(text_of(&out).contains("site ESRF"), "{}", text_of(&out));
     assert!(!text_of(&out).contains("not-the-secret"));

@@ -68,6 +68,17 @@ pub struct Ispyb {
     pub schema_version: String,
 }
 
+/// Which ISPyB a URL names, `host:port/database`: the key of its id map in the store.
+pub fn instance_of(url: &str) -> Result<String, ExportError> {
+    let u = url::Url::parse(url).map_err(|e| ExportError::Config(format!("--db {url:?}: {e}")))?;
+    Ok(format!(
+        "{}:{}{}",
+        u.host_str().unwrap_or("localhost"),
+        u.port().unwrap_or(3306),
+        u.path()
+    ))
+}
+
 fn quote(name: &str) -> String {
     format!("`{name}`")
 }
@@ -83,12 +94,7 @@ impl Ispyb {
                 "the --db URL contains a password; put it in MXPIPE_ISPYB_PASSWORD or a file (--password-file) instead".into(),
             ));
         }
-        let instance = format!(
-            "{}:{}{}",
-            parsed.host_str().unwrap_or("localhost"),
-            parsed.port().unwrap_or(3306),
-            parsed.path()
-        );
+        let instance = instance_of(url)?;
         let mut options: MySqlConnectOptions = url
             .parse()
             .map_err(|e| ExportError::Config(format!("--db {url:?}: {e}")))?;
@@ -130,46 +136,52 @@ impl Ispyb {
             pipelines: HashSet::new(),
             schema_version: version,
         };
-        let lookup = |e: sqlx::Error, table: &str| {
+        me.experiment_types = me
+            .name_ids(
+                "ExperimentType",
+                "SELECT CAST(experimentTypeId AS SIGNED), name FROM ExperimentType",
+            )
+            .await?;
+        me.event_types = me
+            .name_ids(
+                "EventType",
+                "SELECT CAST(eventTypeId AS SIGNED), name FROM EventType",
+            )
+            .await?;
+        me.pipelines = me
+            .name_ids(
+                "ProcessingPipeline",
+                "SELECT CAST(processingPipelineId AS SIGNED), name FROM ProcessingPipeline",
+            )
+            .await?
+            .into_values()
+            .collect();
+        Ok(me)
+    }
+
+    /// A lookup table as name → id.
+    async fn name_ids(
+        &self,
+        table: &str,
+        sql: &'static str,
+    ) -> Result<HashMap<String, i64>, ExportError> {
+        let failed = |e: sqlx::Error| {
             ExportError::Database(format!(
                 "cannot read {table} ({e}); grant SELECT on it to the exporter user"
             ))
         };
-        for r in sqlx::query("SELECT CAST(experimentTypeId AS SIGNED), name FROM ExperimentType")
-            .fetch_all(&me.pool)
+        let mut out = HashMap::new();
+        for r in sqlx::query(sql)
+            .fetch_all(&self.pool)
             .await
-            .map_err(|e| lookup(e, "ExperimentType"))?
+            .map_err(failed)?
         {
-            me.experiment_types.insert(
-                r.try_get::<String, _>(1)
-                    .map_err(|e| ExportError::Database(e.to_string()))?,
-                r.try_get::<i64, _>(0)
-                    .map_err(|e| ExportError::Database(e.to_string()))?,
+            out.insert(
+                r.try_get::<String, _>(1).map_err(failed)?,
+                r.try_get::<i64, _>(0).map_err(failed)?,
             );
         }
-        for r in sqlx::query("SELECT CAST(eventTypeId AS SIGNED), name FROM EventType")
-            .fetch_all(&me.pool)
-            .await
-            .map_err(|e| lookup(e, "EventType"))?
-        {
-            me.event_types.insert(
-                r.try_get::<String, _>(1)
-                    .map_err(|e| ExportError::Database(e.to_string()))?,
-                r.try_get::<i64, _>(0)
-                    .map_err(|e| ExportError::Database(e.to_string()))?,
-            );
-        }
-        for r in sqlx::query("SELECT CAST(processingPipelineId AS SIGNED) FROM ProcessingPipeline")
-            .fetch_all(&me.pool)
-            .await
-            .map_err(|e| lookup(e, "ProcessingPipeline"))?
-        {
-            me.pipelines.insert(
-                r.try_get::<i64, _>(0)
-                    .map_err(|e| ExportError::Database(e.to_string()))?,
-            );
-        }
-        Ok(me)
+        Ok(out)
     }
 
     /// Which ISPyB this is (`host:port/database`), the key of its id map in the store.

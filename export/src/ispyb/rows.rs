@@ -145,20 +145,95 @@ fn directory(path: &str) -> String {
     }
 }
 
-/// `x_%06d.h5` → `x_######.h5`.
-pub fn file_template(template: &str) -> String {
-    let re = regex_lite(template);
-    re.unwrap_or_else(|| template.to_owned())
-}
-
-fn regex_lite(t: &str) -> Option<String> {
+/// The printf-style number field of a template: (text before, width, text after);
+/// `x_%06d.h5` → (`x_`, 6, `.h5`).
+fn number_field(t: &str) -> Option<(&str, usize, &str)> {
     let start = t.find('%')?;
     let rest = &t[start + 1..];
-    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-    let after = &rest[digits.len()..];
-    let after = after.strip_prefix('d')?;
-    let width: usize = digits.trim_start_matches('0').parse().unwrap_or(1);
-    Some(format!("{}{}{}", &t[..start], "#".repeat(width), after))
+    let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let after = rest[digits..].strip_prefix('d')?;
+    let width = rest[..digits].trim_start_matches('0').parse().unwrap_or(1);
+    Some((&t[..start], width, after))
+}
+
+/// `x_%06d.h5` → `x_######.h5` (ISPyB's fileTemplate).
+pub fn file_template(template: &str) -> String {
+    number_field(template).map_or_else(
+        || template.to_owned(),
+        |(before, width, after)| format!("{before}{}{after}", "#".repeat(width)),
+    )
+}
+
+/// `x_%06d.cbf`, 7 → `x_000007.cbf` (a template without a number field is returned as is).
+pub fn image_file(template: &str, n: i64) -> String {
+    number_field(template).map_or_else(
+        || template.to_owned(),
+        |(before, width, after)| format!("{before}{n:0width$}{after}"),
+    )
+}
+
+/// The three ISPyB statistics rows of a ReflectionSet: overall, innerShell (the
+/// lowest-resolution shell) and outerShell (the highest-resolution shell); absent ones are None.
+pub fn ispyb_shells(set: &Value) -> [(&'static str, Option<&Value>); 3] {
+    let mut shells: Vec<&Value> = set["reflectionStatisticsShells"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .collect();
+    let low = |v: &Value| v["resolutionLimits"][0].as_f64().unwrap_or(0.0);
+    shells.sort_by(|a, b| low(b).total_cmp(&low(a)));
+    let overall = Some(&set["reflectionStatisticsOverall"]).filter(|v| !v.is_null());
+    [
+        ("overall", overall),
+        ("innerShell", shells.first().copied()),
+        ("outerShell", shells.last().copied()),
+    ]
+}
+
+/// One wedge a processing job read, with the reported image range clipped to the wedge.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct InputWedge {
+    /// The sweep.
+    pub sweep_uuid: String,
+    /// The scan's acquisition ordinal.
+    pub ordinal: i64,
+    /// First image read.
+    pub first: i64,
+    /// Last image read.
+    pub last: i64,
+}
+
+impl InputWedge {
+    /// `<sweep uuid>#<ordinal>`: the wedge's part of id-map keys.
+    pub fn part(&self) -> String {
+        format!("{}#{}", self.sweep_uuid, self.ordinal)
+    }
+    /// The id-map key of the wedge's DataCollection.
+    pub fn data_collection_key(&self) -> String {
+        format!("DataCollection:{}", self.part())
+    }
+}
+
+/// Every wedge processing job `p` read (sorted, each once).
+pub fn input_wedges(r: &Records, p: &str) -> Vec<InputWedge> {
+    let mut out = Vec::new();
+    for input in r.inputs.get(p).into_iter().flatten() {
+        for w in wedges_of(r, &input.sweep_uuid) {
+            let (lo, hi) = input.images.unwrap_or((w.first(), w.last()));
+            let (first, last) = (lo.max(w.first()), hi.min(w.last()));
+            if first <= last {
+                out.push(InputWedge {
+                    sweep_uuid: w.sweep_uuid.to_owned(),
+                    ordinal: w.ordinal,
+                    first,
+                    last,
+                });
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 fn suffix(template: &str) -> Option<String> {
@@ -450,23 +525,12 @@ fn processing_rows(
     let ext = &job["extensions"]["mxpipe.org"];
     let inputs = r.inputs.get(p).map(Vec::as_slice).unwrap_or_default();
     // Every input wedge (clipped to the reported image range).
-    let mut used: Vec<(String, i64, i64)> = Vec::new(); // (wedge DC key, first, last)
-    for input in inputs {
-        for w in wedges_of(r, &input.sweep_uuid) {
-            let (lo, hi) = input.images.unwrap_or((w.first(), w.last()));
-            let (first, last) = (lo.max(w.first()), hi.min(w.last()));
-            if first <= last {
-                used.push((w.key("DataCollection"), first, last));
-            }
-        }
-    }
+    let used = input_wedges(r, p);
     if used.is_empty() {
         return Err(format!(
             "processing {p} has no input linked to a stored sweep (see `mxpipe relink`)"
         ));
     }
-    used.sort();
-    used.dedup();
     let program = job["programName"].as_str().unwrap_or("unknown");
     let sets = r.linking_to("ReflectionSet", "sourceRef", p);
     let cell = sets
@@ -482,24 +546,17 @@ fn processing_rows(
         "jobUuid": p, "cell_a": cell["a"], "cell_b": cell["b"], "cell_c": cell["c"], "cell_alpha": cell["alpha"], "cell_beta": cell["beta"], "cell_gamma": cell["gamma"]});
     let mut ctx = json!({"processing": job, "derived": derived});
     let mut refs = refs.clone();
-    refs.insert("DataCollection", used[0].0.clone());
+    refs.insert("DataCollection", used[0].data_collection_key());
     refs.insert(
         "ProcessingJob",
         push("ProcessingJob", format!("ProcessingJob:{p}"), &ctx, &refs),
     );
-    for (dc, first, last) in &used {
-        refs.insert("DataCollection", dc.clone());
-        ctx["derived"]["startImage"] = json!(first);
-        ctx["derived"]["endImage"] = json!(last);
-        push(
-            "ProcessingJobImageSweep",
-            format!(
-                "ProcessingJobImageSweep:{p}#{}",
-                dc.trim_start_matches("DataCollection:")
-            ),
-            &ctx,
-            &refs,
-        );
+    for w in &used {
+        refs.insert("DataCollection", w.data_collection_key());
+        ctx["derived"]["startImage"] = json!(w.first);
+        ctx["derived"]["endImage"] = json!(w.last);
+        let key = format!("ProcessingJobImageSweep:{p}#{}", w.part());
+        push("ProcessingJobImageSweep", key, &ctx, &refs);
     }
     refs.insert(
         "AutoProcProgram",
@@ -519,14 +576,11 @@ fn processing_rows(
         files.push(attachment(push, &refs, p, &content, s));
     }
     let mut integrations = Vec::new();
-    for (dc, first, last) in &used {
-        refs.insert("DataCollection", dc.clone());
-        ctx["derived"]["startImage"] = json!(first);
-        ctx["derived"]["endImage"] = json!(last);
-        let key = format!(
-            "AutoProcIntegration:{p}#{}",
-            dc.trim_start_matches("DataCollection:")
-        );
+    for w in &used {
+        refs.insert("DataCollection", w.data_collection_key());
+        ctx["derived"]["startImage"] = json!(w.first);
+        ctx["derived"]["endImage"] = json!(w.last);
+        let key = format!("AutoProcIntegration:{p}#{}", w.part());
         integrations.push(push("AutoProcIntegration", key, &ctx, &refs));
     }
     for set_uuid in sets {
@@ -543,24 +597,8 @@ fn processing_rows(
             &refs,
         );
         refs.insert("AutoProcScaling", scaling);
-        let mut shells: Vec<&Value> = set["reflectionStatisticsShells"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .collect();
-        shells.sort_by(|a, b| {
-            let low = |v: &Value| v["resolutionLimits"][0].as_f64().unwrap_or(0.0);
-            low(b).total_cmp(&low(a))
-        });
-        let chosen = [
-            ("overall", Some(&set["reflectionStatisticsOverall"])),
-            ("innerShell", shells.first().copied()),
-            ("outerShell", shells.last().copied()),
-        ];
-        for (shell, stats) in chosen {
-            let Some(stats) = stats.filter(|v| !v.is_null()) else {
-                continue;
-            };
+        for (shell, stats) in ispyb_shells(set) {
+            let Some(stats) = stats else { continue };
             let ctx = json!({"stats": stats, "derived": {"shell": shell, "zero": 0}});
             push(
                 "AutoProcScalingStatistics",
