@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::commands;
-use crate::config::{Config, parse_offset};
+use crate::config::Config;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -81,41 +81,51 @@ pub enum ReportFormat {
 pub enum Command {
     /// Read collection files and MXLIMS messages into the store (one atomic commit per run).
     ///
-    /// Folders are walked. The format is detected from content (MXLIMS JSON, NXmx/HDF5, CBF,
-    /// AutoProcContainer XML, XDS CORRECT.LP / XDS_ASCII.HKL, mmCIF, DIALS .expt, CrystFEL stream);
-    /// --format overrides. Re-running the same ingest adds nothing. Exit status 0 only if no
-    /// file failed.
-    #[command(after_help = "\
+    /// Folders are walked and every file is classified: `ingested`/`unchanged` (metadata,
+    /// stored or already there), `data` (HDF5 image data of a master in the run, not opened),
+    /// `skipped` (not a format mxpipe reads: snapshots, logs, MTZ, …) or `failed` (a supported
+    /// format that is broken). The format is detected from content; --format overrides. A file
+    /// named on the command line that is not metadata is an error. Re-running the same ingest
+    /// adds nothing. Exit status 0 when nothing failed (--strict: and nothing was skipped), 1
+    /// otherwise, 2 for a bad command line.
+    #[command(after_help = concat!("\
 Examples:
   mxpipe ingest samples/
-  mxpipe ingest --site ESRF --session mx2532-3 /data/visitor/mx2532/id23eh1/20260410/RAW_DATA/
+  mxpipe ingest --site ESRF --session mx2532-3 /data/visitor/mx2532/id23eh1/20260410/
   mxpipe ingest --keep-going --output json incoming/ > summary.json
-  mxpipe ingest --format cbf --timezone +01:00 images/
+  mxpipe ingest --timezone Europe/London /dls/i04/data/2026/mx12345-1/
 
 Collection files are grouped per folder into one MxExperiment; one CollectionSweep per
-wavelength and orientation; one Scan per contiguous run of images, in acquisition order.")]
+wavelength and orientation; one Scan per contiguous run of images, in acquisition order.
+Readers (--format): see `mxpipe formats`."))]
     Ingest {
         /// Files or folders.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
-        /// Session (visit) for collection files, e.g. mx23694-12 (proposal-visit).
+        /// Session (visit) for every experiment of the run that has none (MXLIMS messages
+        /// included), e.g. mx23694-12 (proposal-visit). A message naming another session fails.
         #[arg(long, value_name = "VISIT")]
         session: Option<String>,
-        /// Continue with the other files when one is bad (the bad ones are reported and skipped).
+        /// Continue with the other files when one fails (the failed ones are reported).
         #[arg(long)]
         keep_going: bool,
-        /// Force a reader instead of detecting the format: mxlims, nxmx, cbf, autoproc-xml,
-        /// xds-correct, xds-ascii, mmcif, dials or crystfel.
+        /// Treat files that are not metadata (status skipped) as failures.
+        #[arg(long)]
+        strict: bool,
+        /// Force a reader instead of detecting the format (`mxpipe formats` lists them).
         #[arg(long, value_name = "READER")]
         format: Option<String>,
-        /// UTC offset of naive timestamps (CBF headers), e.g. +01:00 (default from the
-        /// configuration, else UTC).
-        #[arg(long, value_name = "OFFSET")]
+        /// The facility's time zone for timestamps written without one: an IANA name such as
+        /// Europe/London (daylight saving applied) or an offset such as +01:00 (default: the
+        /// configuration's `timezone`, else UTC with a warning).
+        #[arg(long, value_name = "ZONE")]
         timezone: Option<String>,
         /// Summary format.
         #[arg(long, value_enum, default_value_t = TableFormat::Table)]
         output: TableFormat,
     },
+    /// List the formats `mxpipe ingest` reads (generated from the reader registry).
+    Formats,
     /// Run SQL over one or many sites' stores (DataFusion SQL), with views for scientists.
     ///
     /// Every site's committed rows are visible through the views (`\d` in `mxpipe sql` lists
@@ -345,6 +355,7 @@ pub enum StoreCommand {
 
 /// Parse the command line and run; returns the process exit status.
 pub fn run() -> ExitCode {
+    quiet_on_closed_pipe();
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Validate {
@@ -372,6 +383,12 @@ pub fn run() -> ExitCode {
         }
         Command::Export(ExportCommand::IspybMap) => {
             print!("{}", mxpipe_export::ispyb::map::markdown());
+            0
+        }
+        Command::Formats => {
+            for r in mxpipe_ingest::READERS {
+                println!("{:<13} {}", r.name(), r.description());
+            }
             0
         }
         command => {
@@ -489,16 +506,18 @@ async fn run_with_store(
             paths,
             session,
             keep_going,
+            strict,
             format,
             timezone,
             output,
         } => {
-            let offset = match timezone
+            let zone = match timezone
+                .or(config.timezone.clone())
                 .or(config.ingest.timezone.clone())
-                .map(|t| parse_offset(&t))
+                .map(|t| mxpipe_ingest::FacilityZone::parse(&t))
                 .transpose()
             {
-                Ok(o) => o,
+                Ok(z) => z,
                 Err(e) => return fail(format!("--timezone: {e}"), 2),
             };
             let session = match session.map(|s| parse_session(&s)).transpose() {
@@ -506,18 +525,20 @@ async fn run_with_store(
                 Err(e) => return fail(format!("--session: {e}"), 2),
             };
             let store_dir = (!location.contains("://")).then(|| PathBuf::from(&location));
-            let args = commands::ingest::IngestArgs {
-                paths: &paths,
-                format: format.as_deref(),
+            let request = mxpipe_ingest::pipeline::IngestRequest {
+                paths,
+                format,
                 keep_going,
+                strict,
                 session,
                 read: mxpipe_ingest::ReadOptions {
-                    naive_time_offset: offset,
+                    timezone: zone,
+                    ..Default::default()
                 },
-                output,
                 store_dir,
+                command: Some(std::env::args().collect::<Vec<_>>().join(" ")),
             };
-            commands::ingest::run(&store, args).await
+            commands::ingest::run(&store, request, output).await
         }
         Command::Export(ExportCommand::Mxlims {
             experiment,
@@ -570,28 +591,36 @@ async fn run_with_store(
         | Command::Generate { .. }
         | Command::Schema { .. }
         | Command::Export(ExportCommand::IspybMap)
+        | Command::Formats
         | Command::Store(StoreCommand::Describe) => unreachable!("handled without a store"),
     }
 }
 
-/// `mx23694-12` → proposal `mx23694`, visit 12; a label without a numeric suffix is a proposal.
+/// `mx23694-12` → proposal `mx23694`, visit 12 (see [`mxpipe_model::Session::parse_label`]).
 pub fn parse_session(text: &str) -> Result<mxpipe_model::Session, String> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Err("expected a visit such as mx23694-12".into());
-    }
-    let (proposal, visit) = match text.rsplit_once('-') {
-        Some((p, v)) if !p.is_empty() && !v.is_empty() && v.chars().all(|c| c.is_ascii_digit()) => {
-            (p, v.parse::<i64>().ok())
+    mxpipe_model::Session::parse_label(text)
+}
+
+/// A closed output pipe (`mxpipe query … | head -1`) ends the command quietly with status 0, as
+/// `rg` and `cat` do: printing to a closed standard output panics inside `println!`, and this
+/// hook turns exactly that panic into a silent exit.
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if is_broken_pipe(text) {
+            std::process::exit(0);
         }
-        _ => (text, None),
-    };
-    Ok(mxpipe_model::Session {
-        proposal_code: proposal.to_owned(),
-        visit_number: visit,
-        facility: None,
-        beamline: None,
-        start_time: None,
-        end_time: None,
-    })
+        default(info);
+    }));
+}
+
+/// Does an error text report a closed pipe (EPIPE)?
+pub fn is_broken_pipe(text: &str) -> bool {
+    text.contains("Broken pipe") || text.contains("os error 32")
 }

@@ -8,8 +8,7 @@
 //! location = "./mxpipe-store"   # or s3://bucket/prefix
 //! site = "DLS"                  # written on every row
 //!
-//! [ingest]
-//! timezone = "+01:00"           # offset for naive timestamps (CBF headers)
+//! timezone = "Europe/London"    # the facility's IANA zone: naive times at ingest, ISPyB times at export
 //! ```
 
 use std::collections::HashMap;
@@ -24,6 +23,9 @@ pub struct Config {
     /// Store settings.
     #[serde(default)]
     pub store: StoreConfig,
+    /// The facility's IANA time zone (e.g. `Europe/London`), for timestamps written without a
+    /// zone at ingest and for the naive local times ISPyB stores at export.
+    pub timezone: Option<String>,
     /// Ingest settings.
     #[serde(default)]
     pub ingest: IngestConfig,
@@ -69,7 +71,7 @@ pub struct StoreConfig {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IngestConfig {
-    /// Offset for naive timestamps, e.g. `+01:00`.
+    /// Zone for naive timestamps at ingest only (overrides the top-level `timezone`).
     pub timezone: Option<String>,
 }
 
@@ -108,15 +110,4 @@ impl Config {
         }
         out
     }
-}
-
-/// Parse `+01:00`, `-05:00`, `Z` or `UTC`.
-pub fn parse_offset(text: &str) -> Result<chrono::FixedOffset, String> {
-    if text.eq_ignore_ascii_case("z") || text.eq_ignore_ascii_case("utc") {
-        return Ok(chrono::FixedOffset::east_opt(0).expect("zero"));
-    }
-    let probe = format!("2000-01-01T00:00:00{text}");
-    chrono::DateTime::parse_from_rfc3339(&probe)
-        .map(|t| *t.offset())
-        .map_err(|_| format!("expected a UTC offset such as +01:00 or Z, found {text:?}"))
 }

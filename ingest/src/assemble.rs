@@ -15,9 +15,6 @@ use serde_json::{Map, Value, json};
 
 use crate::ImageRun;
 
-/// `hc / e` in eV·Å.
-pub const HC_EV_ANGSTROM: f64 = 12_398.419_843;
-
 /// Options for assembly.
 #[derive(Debug, Clone, Default)]
 pub struct AssembleOptions {
@@ -29,8 +26,8 @@ pub struct AssembleOptions {
 pub struct Assembled {
     /// The MXLIMS message JSON.
     pub message: Value,
-    /// Source files.
-    pub sources: Vec<PathBuf>,
+    /// Source files and the reader that read each.
+    pub sources: Vec<(PathBuf, &'static str)>,
 }
 
 fn time_key(t: &Option<String>) -> Option<chrono::DateTime<chrono::FixedOffset>> {
@@ -43,11 +40,11 @@ fn same(a: f64, b: f64, tol: f64) -> bool {
 }
 
 /// Merge single CBF images of one template into contiguous runs.
-fn merge_contiguous(mut runs: Vec<ImageRun>) -> Vec<(ImageRun, Vec<PathBuf>)> {
+fn merge_contiguous(mut runs: Vec<ImageRun>) -> Vec<(ImageRun, Vec<(PathBuf, &'static str)>)> {
     runs.sort_by(|a, b| {
         (a.template.as_str(), a.first_image).cmp(&(b.template.as_str(), b.first_image))
     });
-    let mut out: Vec<(ImageRun, Vec<PathBuf>)> = Vec::new();
+    let mut out: Vec<(ImageRun, Vec<(PathBuf, &'static str)>)> = Vec::new();
     for r in runs {
         if let Some((last, files)) = out.last_mut() {
             let contiguous = r.format == "cbf"
@@ -71,11 +68,11 @@ fn merge_contiguous(mut runs: Vec<ImageRun>) -> Vec<(ImageRun, Vec<PathBuf>)> {
                 if time_key(&r.end_time) > time_key(&last.end_time) {
                     last.end_time = r.end_time.clone();
                 }
-                files.push(r.source.clone());
+                files.push((r.source.clone(), r.format));
                 continue;
             }
         }
-        let files = vec![r.source.clone()];
+        let files = vec![(r.source.clone(), r.format)];
         out.push((r, files));
     }
     out
@@ -118,7 +115,7 @@ fn assemble_experiment(runs: Vec<ImageRun>, options: &AssembleOptions) -> Assemb
         (time_key(&a.start_time), a.source.clone())
             .cmp(&(time_key(&b.start_time), b.source.clone()))
     });
-    let sources: Vec<PathBuf> = runs.iter().flat_map(|(_, f)| f.clone()).collect();
+    let sources: Vec<(PathBuf, &'static str)> = runs.iter().flat_map(|(_, f)| f.clone()).collect();
     // Sweeps in order of their first scan; scans keep acquisition order.
     let mut sweeps: Vec<(String, Vec<(usize, &ImageRun)>)> = Vec::new();
     for (ordinal, (r, _)) in runs.iter().enumerate() {
@@ -247,7 +244,11 @@ fn sweep_json(scans: &[(usize, &ImageRun)]) -> Value {
     put("meshRange", json!(first.mesh_range));
     put(
         "energy",
-        json!(first.wavelength_a.map(|w| HC_EV_ANGSTROM / w)),
+        json!(
+            first
+                .wavelength_a
+                .map(mxpipe_model::units::ev_from_wavelength_a)
+        ),
     );
     put(
         "transmission",

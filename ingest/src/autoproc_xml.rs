@@ -23,6 +23,10 @@ impl Reader for AutoProcXmlReader {
         "autoproc-xml"
     }
 
+    fn description(&self) -> &'static str {
+        "AutoProcContainer XML (autoPROC, xia2, fast_dp)"
+    }
+
     fn sniff(&self, _path: &Path, head: &[u8]) -> bool {
         String::from_utf8_lossy(head).contains("<AutoProcContainer")
     }
@@ -84,23 +88,47 @@ impl Element {
     }
 }
 
-fn line_of(text: &str, pos: usize) -> usize {
-    text[..pos.min(text.len())]
-        .bytes()
-        .filter(|&b| b == b'\n')
-        .count()
-        + 1
+/// Line numbers of byte offsets that only grow: each call counts the newlines since the last one,
+/// so numbering a whole document is linear in its size.
+struct Lines<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    line: usize,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a str) -> Self {
+        Lines {
+            bytes: text.as_bytes(),
+            pos: 0,
+            line: 1,
+        }
+    }
+
+    /// The 1-based line of byte offset `pos` (offsets before the last one asked count from it).
+    fn at(&mut self, pos: usize) -> usize {
+        let pos = pos.min(self.bytes.len());
+        if pos > self.pos {
+            self.line += self.bytes[self.pos..pos]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
+            self.pos = pos;
+        }
+        self.line
+    }
 }
 
 fn parse_tree(path: &Path, text: &str) -> Result<Element, ReadError> {
     let mut reader = quick_xml::Reader::from_str(text);
+    let mut lines = Lines::new(text);
     let mut stack: Vec<Element> = vec![Element::default()];
     loop {
         let pos = reader.buffer_position() as usize;
         let event = reader.read_event().map_err(|e| {
             ReadError::new(
                 path,
-                format!("line {}", line_of(text, pos)),
+                format!("line {}", lines.at(pos)),
                 "well-formed XML",
                 e.to_string(),
             )
@@ -108,13 +136,13 @@ fn parse_tree(path: &Path, text: &str) -> Result<Element, ReadError> {
         match event {
             Event::Start(e) => stack.push(Element {
                 name: String::from_utf8_lossy(e.name().as_ref()).into_owned(),
-                line: line_of(text, pos),
+                line: lines.at(pos),
                 ..Default::default()
             }),
             Event::Empty(e) => {
                 let el = Element {
                     name: String::from_utf8_lossy(e.name().as_ref()).into_owned(),
-                    line: line_of(text, pos),
+                    line: lines.at(pos),
                     ..Default::default()
                 };
                 stack.last_mut().expect("root").children.push(el);
@@ -123,7 +151,7 @@ fn parse_tree(path: &Path, text: &str) -> Result<Element, ReadError> {
                 let s = t.decode().map_err(|e| {
                     ReadError::new(
                         path,
-                        format!("line {}", line_of(text, pos)),
+                        format!("line {}", lines.at(pos)),
                         "text",
                         e.to_string(),
                     )
@@ -141,15 +169,27 @@ fn parse_tree(path: &Path, text: &str) -> Result<Element, ReadError> {
                 .push_str(&String::from_utf8_lossy(&t)),
             Event::GeneralRef(r) => {
                 let name = String::from_utf8_lossy(&r).into_owned();
-                let ch = match name.as_str() {
-                    "lt" => "<",
-                    "gt" => ">",
-                    "amp" => "&",
-                    "quot" => "\"",
-                    "apos" => "'",
-                    _ => "",
+                let resolved = match r.resolve_char_ref() {
+                    Ok(Some(c)) => c.to_string(),
+                    Ok(None) => match name.as_str() {
+                        "lt" => "<".into(),
+                        "gt" => ">".into(),
+                        "amp" => "&".into(),
+                        "quot" => "\"".into(),
+                        "apos" => "'".into(),
+                        // An entity XML does not predefine is kept as written.
+                        other => format!("&{other};"),
+                    },
+                    Err(e) => {
+                        return Err(ReadError::new(
+                            path,
+                            format!("line {}", lines.at(pos)),
+                            "a valid character reference",
+                            format!("&{name}; ({e})"),
+                        ));
+                    }
                 };
-                stack.last_mut().expect("root").text.push_str(ch);
+                stack.last_mut().expect("root").text.push_str(&resolved);
             }
             Event::End(_) => {
                 let el = stack.pop().expect("balanced");
@@ -158,7 +198,7 @@ fn parse_tree(path: &Path, text: &str) -> Result<Element, ReadError> {
                     .ok_or_else(|| {
                         ReadError::new(
                             path,
-                            format!("line {}", line_of(text, pos)),
+                            format!("line {}", lines.at(pos)),
                             "well-formed XML",
                             "an unmatched closing tag",
                         )
@@ -174,7 +214,7 @@ fn parse_tree(path: &Path, text: &str) -> Result<Element, ReadError> {
         let open = stack.last().map(|e| e.name.clone()).unwrap_or_default();
         return Err(ReadError::new(
             path,
-            format!("end of file (line {})", line_of(text, text.len())),
+            format!("end of file (line {})", lines.at(text.len())),
             format!("</{open}> before the end"),
             "a truncated document",
         ));
@@ -234,13 +274,7 @@ fn parse_time(text: &str, options: &ReadOptions) -> Option<String> {
         "%Y-%m-%d %H:%M:%S%.f",
     ] {
         if let Ok(n) = chrono::NaiveDateTime::parse_from_str(text, f) {
-            let offset = options
-                .naive_time_offset
-                .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("zero"));
-            return n
-                .and_local_timezone(offset)
-                .single()
-                .map(|t| t.to_rfc3339());
+            return options.localize(n).map(|t| t.to_rfc3339());
         }
     }
     None

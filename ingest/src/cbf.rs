@@ -21,6 +21,10 @@ impl Reader for CbfReader {
         "cbf"
     }
 
+    fn description(&self) -> &'static str {
+        "a CBF image (header)"
+    }
+
     fn sniff(&self, _path: &Path, head: &[u8]) -> bool {
         head.starts_with(b"###CBF")
             || (head.starts_with(b"data_") && head.windows(12).any(|w| w == b"_array_data."))

@@ -480,6 +480,10 @@ impl Reader for CrystfelReader {
         "crystfel"
     }
 
+    fn description(&self) -> &'static str {
+        "a CrystFEL stream"
+    }
+
     fn sniff(&self, _path: &Path, head: &[u8]) -> bool {
         head.starts_with(b"CrystFEL stream format")
     }

@@ -25,6 +25,9 @@ pub mod generate;
 pub mod mmcif;
 pub mod mxlims;
 pub mod nxmx;
+#[cfg(feature = "pipeline")]
+pub mod pipeline;
+pub mod sniff;
 pub mod synthetic;
 pub mod xds_ascii;
 pub mod xds_correct;
@@ -176,19 +179,105 @@ pub enum Fragment {
     },
     /// Collection metadata to be assembled into a message with other runs.
     Images(Box<ImageRun>),
+    /// The file is in a container format the reader knows but holds no metadata (an HDF5 data
+    /// file without `/entry`, say); the reason says what it is.
+    NotMetadata(String),
+}
+
+/// The facility's time zone, for timestamps written without one: an IANA name (daylight saving
+/// applied, e.g. `Europe/London`) or a fixed offset (`+01:00`, `Z`, `UTC`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FacilityZone {
+    /// A fixed offset from UTC.
+    Fixed(chrono::FixedOffset),
+    /// An IANA time zone.
+    Iana(chrono_tz::Tz),
+}
+
+impl FacilityZone {
+    /// Parse `Europe/London`, `+01:00`, `-05:00`, `Z` or `UTC`.
+    pub fn parse(text: &str) -> Result<FacilityZone, String> {
+        let t = text.trim();
+        if t.eq_ignore_ascii_case("z") || t.eq_ignore_ascii_case("utc") {
+            return Ok(FacilityZone::Fixed(
+                chrono::FixedOffset::east_opt(0).expect("zero"),
+            ));
+        }
+        if t.starts_with(['+', '-']) {
+            return chrono::DateTime::parse_from_rfc3339(&format!("2000-01-01T00:00:00{t}"))
+                .map(|d| FacilityZone::Fixed(*d.offset()))
+                .map_err(|_| format!("expected an offset such as +01:00; found {text:?}"));
+        }
+        t.parse::<chrono_tz::Tz>().map(FacilityZone::Iana).map_err(|_| {
+            format!(
+                "expected an IANA time zone such as Europe/London or an offset such as +01:00; found {text:?}"
+            )
+        })
+    }
+
+    /// The instant a local wall-clock time denotes (the earlier one when a clock change makes it
+    /// ambiguous; `None` when it falls in a spring-forward gap).
+    pub fn localize(
+        &self,
+        naive: chrono::NaiveDateTime,
+    ) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+        use chrono::TimeZone;
+        match self {
+            FacilityZone::Fixed(o) => o.from_local_datetime(&naive).earliest(),
+            FacilityZone::Iana(tz) => tz
+                .from_local_datetime(&naive)
+                .earliest()
+                .map(|t| t.fixed_offset()),
+        }
+    }
 }
 
 /// Settings readers need.
 #[derive(Debug, Clone, Default)]
 pub struct ReadOptions {
-    /// Time-zone offset for naive timestamps (e.g. CBF headers), such as `+01:00`; UTC if unset.
-    pub naive_time_offset: Option<chrono::FixedOffset>,
+    /// Time zone for naive timestamps (NXmx, CBF headers, XML); UTC if unset.
+    pub timezone: Option<FacilityZone>,
+    /// Set by a reader that met a timestamp without a zone (so the run can say which files had
+    /// naive times and which zone was assumed).
+    pub naive_time_seen: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl ReadOptions {
+    /// A naive local time as an instant in the configured zone (UTC when none is set), noting
+    /// that a naive time was met.
+    pub fn localize(
+        &self,
+        naive: chrono::NaiveDateTime,
+    ) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+        self.naive_time_seen
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        match &self.timezone {
+            Some(z) => z.localize(naive),
+            None => Some(naive.and_utc().fixed_offset()),
+        }
+    }
+
+    /// The same settings with a fresh "naive time seen" flag (one per file).
+    pub fn for_file(&self) -> ReadOptions {
+        ReadOptions {
+            timezone: self.timezone,
+            naive_time_seen: Default::default(),
+        }
+    }
+
+    /// Did a reader meet a naive timestamp with these options?
+    pub fn saw_naive_time(&self) -> bool {
+        self.naive_time_seen
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// A source format.
 pub trait Reader: Sync {
     /// Short name (`mxlims`, `nxmx`, `cbf`), as used by `--format`.
     fn name(&self) -> &'static str;
+    /// What the format is, for help texts and error messages (e.g. `a CrystFEL stream`).
+    fn description(&self) -> &'static str;
     /// Does this look like our format? `head` is the first bytes of the file (up to 4 KiB).
     fn sniff(&self, path: &Path, head: &[u8]) -> bool;
     /// Read the file.
@@ -213,12 +302,18 @@ pub fn reader_named(name: &str) -> Option<&'static dyn Reader> {
     READERS.iter().copied().find(|r| r.name() == name)
 }
 
+/// The supported formats as a sentence, generated from [`READERS`].
+pub fn supported_formats() -> String {
+    READERS
+        .iter()
+        .map(|r| format!("{} [{}]", r.description(), r.name()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Detect the format of a file from its content.
 pub fn detect(path: &Path) -> Result<&'static dyn Reader, ReadError> {
-    use std::io::Read;
-    let mut head = Vec::with_capacity(4096);
-    std::fs::File::open(path)
-        .and_then(|f| f.take(4096).read_to_end(&mut head))
+    let head = sniff::read_head(path)
         .map_err(|e| ReadError::new(path, "file", "a readable file", e.to_string()))?;
     READERS
         .iter()
@@ -228,28 +323,10 @@ pub fn detect(path: &Path) -> Result<&'static dyn Reader, ReadError> {
             ReadError::new(
                 path,
                 "start of file",
-                "a supported format: an MXLIMS JSON message, an HDF5 (NXmx) master file, a CBF image, AutoProcContainer XML, XDS CORRECT.LP, XDS_ASCII.HKL, PDBx/mmCIF, a DIALS experiment list or a CrystFEL stream",
-                describe_head(&head),
+                format!("a supported format: {}", supported_formats()),
+                sniff::describe(path, &head),
             )
         })
-}
-
-fn describe_head(head: &[u8]) -> String {
-    if head.is_empty() {
-        return "an empty file".into();
-    }
-    let text: String = head
-        .iter()
-        .take(24)
-        .map(|&b| {
-            if b.is_ascii_graphic() || b == b' ' {
-                b as char
-            } else {
-                '.'
-            }
-        })
-        .collect();
-    format!("content starting {text:?}")
 }
 
 /// Split a file name into (prefix, template, image number): `x_0012.cbf` → (`x`, `x_%04d.cbf`, 12).

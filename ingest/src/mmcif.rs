@@ -13,8 +13,8 @@ use mxpipe_model::SpaceGroupName;
 use serde_json::{Map, Value, json};
 
 use crate::cif::{self, Block, Category, CifValue};
-use crate::xds_correct::chiral_space_group;
 use crate::{Fragment, ReadError, ReadOptions, Reader};
+use mxpipe_model::space_groups::chiral_space_group;
 
 /// Reader for PDBx/mmCIF files with reflection statistics or SSX data-reduction counts.
 pub struct MmcifReader;
@@ -24,12 +24,16 @@ impl Reader for MmcifReader {
         "mmcif"
     }
 
+    fn description(&self) -> &'static str {
+        "PDBx/mmCIF"
+    }
+
     fn sniff(&self, _path: &Path, head: &[u8]) -> bool {
-        let text = String::from_utf8_lossy(head);
-        text.lines()
-            .map(str::trim_start)
-            .find(|l| !l.is_empty() && !l.starts_with('#'))
-            .is_some_and(|l| l.len() >= 5 && l[..5].eq_ignore_ascii_case("data_"))
+        // Bytes, not text: a file of any content must not be cut inside a character.
+        head.split(|&b| b == b'\n')
+            .map(|l| l.trim_ascii_start())
+            .find(|l| !l.is_empty() && !l.starts_with(b"#"))
+            .is_some_and(|l| l.len() >= 5 && l[..5].eq_ignore_ascii_case(b"data_"))
     }
 
     fn read(&self, path: &Path, _options: &ReadOptions) -> Result<Vec<Fragment>, ReadError> {

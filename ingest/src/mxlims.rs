@@ -14,6 +14,10 @@ impl Reader for MxlimsReader {
         "mxlims"
     }
 
+    fn description(&self) -> &'static str {
+        "an MXLIMS JSON message"
+    }
+
     fn sniff(&self, _path: &Path, head: &[u8]) -> bool {
         let text = String::from_utf8_lossy(head);
         text.trim_start().starts_with('{') && text.contains("\"version\"")

@@ -19,6 +19,10 @@ impl Reader for NxmxReader {
         "nxmx"
     }
 
+    fn description(&self) -> &'static str {
+        "an HDF5 (NeXus/NXmx) master file"
+    }
+
     fn sniff(&self, _path: &Path, head: &[u8]) -> bool {
         head.starts_with(HDF5_SIGNATURE)
     }
@@ -33,6 +37,12 @@ impl Reader for NxmxReader {
                 short(&e.to_string()),
             )
         })?;
+        if file.group("/entry").is_err() {
+            return Ok(vec![Fragment::NotMetadata(
+                "HDF5 file without an /entry group: not an NXmx master (an image data file?)"
+                    .into(),
+            )]);
+        }
         let run = read_run(&File { f: &file, path }, options)?;
         Ok(vec![Fragment::Images(Box::new(run))])
     }
@@ -257,16 +267,10 @@ fn with_zone(text: &str, options: &ReadOptions) -> String {
         return text.to_owned();
     }
     match chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f") {
-        Ok(naive) => {
-            let offset = options
-                .naive_time_offset
-                .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("zero offset"));
-            naive
-                .and_local_timezone(offset)
-                .single()
-                .map(|t| t.to_rfc3339())
-                .unwrap_or_else(|| text.to_owned())
-        }
+        Ok(naive) => options
+            .localize(naive)
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_else(|| text.to_owned()),
         Err(_) => text.to_owned(),
     }
 }

@@ -17,6 +17,10 @@ impl Reader for XdsAsciiReader {
         "xds-ascii"
     }
 
+    fn description(&self) -> &'static str {
+        "XDS_ASCII.HKL"
+    }
+
     fn sniff(&self, _path: &Path, head: &[u8]) -> bool {
         head.starts_with(b"!FORMAT=XDS_ASCII")
     }

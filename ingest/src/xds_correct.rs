@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use mxpipe_model::space_groups::CHIRAL_SPACE_GROUP_NAMES;
+use mxpipe_model::space_groups::chiral_space_group;
 use serde_json::{Map, Value, json};
 
 use crate::{Fragment, ReadError, ReadOptions, Reader, template_of};
@@ -15,26 +15,13 @@ use crate::{Fragment, ReadError, ReadOptions, Reader, template_of};
 /// Reader for XDS CORRECT.LP.
 pub struct XdsCorrectReader;
 
-/// International Tables numbers of the 65 chiral space groups, in the order of
-/// `CHIRAL_SPACE_GROUP_NAMES`.
-const CHIRAL_NUMBERS: [u32; 65] = [
-    1, 3, 4, 5, 16, 17, 18, 19, 20, 21, 22, 23, 24, 75, 76, 77, 78, 79, 80, 89, 90, 91, 92, 93, 94,
-    95, 96, 97, 98, 143, 144, 145, 146, 149, 150, 151, 152, 153, 154, 155, 168, 169, 170, 171, 172,
-    173, 177, 178, 179, 180, 181, 182, 195, 196, 197, 198, 199, 207, 208, 209, 210, 211, 212, 213,
-    214,
-];
-
-/// The MXLIMS name of a chiral space group number (the only ones a macromolecular crystal has).
-pub fn chiral_space_group(number: u32) -> Option<&'static str> {
-    CHIRAL_NUMBERS
-        .iter()
-        .position(|&n| n == number)
-        .map(|i| CHIRAL_SPACE_GROUP_NAMES[i])
-}
-
 impl Reader for XdsCorrectReader {
     fn name(&self) -> &'static str {
         "xds-correct"
+    }
+
+    fn description(&self) -> &'static str {
+        "XDS CORRECT.LP"
     }
 
     fn sniff(&self, _path: &Path, head: &[u8]) -> bool {

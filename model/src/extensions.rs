@@ -140,6 +140,31 @@ pub struct Session {
 }
 
 impl Session {
+    /// Parse a visit label: `mx23694-12` → proposal `mx23694`, visit 12; a label without a
+    /// numeric suffix is a proposal only.
+    pub fn parse_label(text: &str) -> Result<Session, String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err("expected a visit such as mx23694-12".into());
+        }
+        let (proposal, visit) = match text.rsplit_once('-') {
+            Some((p, v))
+                if !p.is_empty() && !v.is_empty() && v.chars().all(|c| c.is_ascii_digit()) =>
+            {
+                (p, v.parse::<i64>().ok())
+            }
+            _ => (text, None),
+        };
+        Ok(Session {
+            proposal_code: proposal.to_owned(),
+            visit_number: visit,
+            facility: None,
+            beamline: None,
+            start_time: None,
+            end_time: None,
+        })
+    }
+
     /// The visit label used by ISPyB and ICAT, e.g. `mx23694-12`.
     pub fn visit_label(&self) -> String {
         match self.visit_number {

@@ -20,6 +20,7 @@ pub mod objects;
 pub mod primitives;
 pub mod schema;
 pub mod space_groups;
+pub mod units;
 pub mod validate;
 
 pub use datatypes::*;

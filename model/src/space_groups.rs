@@ -677,3 +677,103 @@ pub const CHIRAL_SPACE_GROUP_NAMES: &[&str] = &[
     "P6122", "P6522", "P6222", "P6422", "P6322", "P23", "F23", "I23", "P213", "I213", "P432",
     "P4232", "F432", "F4132", "I432", "P4332", "P4132", "I4132",
 ];
+
+/// International Tables numbers of the 65 chiral space groups, in the order of
+/// `CHIRAL_SPACE_GROUP_NAMES`.
+const CHIRAL_NUMBERS: [u32; 65] = [
+    1, 3, 4, 5, 16, 17, 18, 19, 20, 21, 22, 23, 24, 75, 76, 77, 78, 79, 80, 89, 90, 91, 92, 93, 94,
+    95, 96, 97, 98, 143, 144, 145, 146, 149, 150, 151, 152, 153, 154, 155, 168, 169, 170, 171, 172,
+    173, 177, 178, 179, 180, 181, 182, 195, 196, 197, 198, 199, 207, 208, 209, 210, 211, 212, 213,
+    214,
+];
+
+/// The MXLIMS name of a chiral space group number (the only ones a macromolecular crystal has).
+pub fn chiral_space_group(number: u32) -> Option<&'static str> {
+    CHIRAL_NUMBERS
+        .iter()
+        .position(|&n| n == number)
+        .map(|i| CHIRAL_SPACE_GROUP_NAMES[i])
+}
+
+/// Hall symbols of the chiral space groups in their reference settings (as gemmi spells them,
+/// plus the cctbx spellings where they differ), with International Tables numbers.
+const HALL: &[(&str, u32)] = &[
+    ("P 1", 1),
+    ("P 2y", 3),
+    ("P 2yb", 4),
+    ("C 2y", 5),
+    ("P 2 2", 16),
+    ("P 2c 2", 17),
+    ("P 2 2ab", 18),
+    ("P 2ac 2ab", 19),
+    ("C 2c 2", 20),
+    ("C 2 2", 21),
+    ("F 2 2", 22),
+    ("I 2 2", 23),
+    ("I 2b 2c", 24),
+    ("P 4", 75),
+    ("P 4w", 76),
+    ("P 4c", 77),
+    ("P 4cw", 78),
+    ("I 4", 79),
+    ("I 4bw", 80),
+    ("P 4 2", 89),
+    ("P 4ab 2ab", 90),
+    ("P 4w 2c", 91),
+    ("P 4abw 2nw", 92),
+    ("P 4c 2", 93),
+    ("P 4n 2n", 94),
+    ("P 4cw 2c", 95),
+    ("P 4nw 2abw", 96),
+    ("I 4 2", 97),
+    ("I 4bw 2bw", 98),
+    ("P 3", 143),
+    ("P 31", 144),
+    ("P 32", 145),
+    ("R 3", 146),
+    ("P 3 2", 149),
+    ("P 3 2\"", 150),
+    ("P 31 2 (0 0 4)", 151),
+    ("P 31 2c (0 0 1)", 151),
+    ("P 31 2\"", 152),
+    ("P 32 2 (0 0 2)", 153),
+    ("P 32 2c (0 0 -1)", 153),
+    ("P 32 2\"", 154),
+    ("R 3 2\"", 155),
+    ("P 6", 168),
+    ("P 61", 169),
+    ("P 65", 170),
+    ("P 62", 171),
+    ("P 64", 172),
+    ("P 6c", 173),
+    ("P 6 2", 177),
+    ("P 61 2 (0 0 5)", 178),
+    ("P 61 2 (0 0 -1)", 178),
+    ("P 65 2 (0 0 1)", 179),
+    ("P 62 2 (0 0 4)", 180),
+    ("P 62 2c (0 0 1)", 180),
+    ("P 64 2 (0 0 2)", 181),
+    ("P 64 2c (0 0 -1)", 181),
+    ("P 6c 2c", 182),
+    ("P 2 2 3", 195),
+    ("F 2 2 3", 196),
+    ("I 2 2 3", 197),
+    ("P 2ac 2ab 3", 198),
+    ("I 2b 2c 3", 199),
+    ("P 4 2 3", 207),
+    ("P 4n 2 3", 208),
+    ("F 4 2 3", 209),
+    ("F 4d 2 3", 210),
+    ("I 4 2 3", 211),
+    ("P 4acd 2ab 3", 212),
+    ("P 4bd 2ab 3", 213),
+    ("I 4bd 2c 3", 214),
+];
+
+/// The MXLIMS space-group name of a Hall symbol (reference settings of chiral groups only).
+pub fn space_group_of_hall(hall: &str) -> Option<&'static str> {
+    let norm: String = hall.split_whitespace().collect::<Vec<_>>().join(" ");
+    HALL.iter()
+        .find(|(h, _)| *h == norm)
+        .and_then(|(_, n)| chiral_space_group(*n))
+}

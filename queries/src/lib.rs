@@ -37,6 +37,16 @@ pub enum QueryError {
         /// What went wrong.
         reason: String,
     },
+    /// The location exists but holds no mxpipe store (never ingested into, or a folder of stores).
+    #[error("site {site} ({location}) is not an mxpipe store: it holds no mxpipe tables{hint}")]
+    NotAStore {
+        /// Site name.
+        site: String,
+        /// Location.
+        location: String,
+        /// Suggestions (stores one level down), starting with "; ", or empty.
+        hint: String,
+    },
     /// SQL or planning error.
     #[error("{0}")]
     Sql(#[from] datafusion::error::DataFusionError),
@@ -83,6 +93,21 @@ pub async fn open_sites(
             ctx.sql(&format!("CREATE SCHEMA site_{i}")).await?;
             let store = Store::open(&site.location, &site.name, options.clone())
                 .map_err(|e| unreachable(e.to_string()))?;
+            if !store
+                .holds_tables()
+                .await
+                .map_err(|e| unreachable(e.to_string()))?
+            {
+                return Err(QueryError::NotAStore {
+                    site: site.name.clone(),
+                    location: site.location.clone(),
+                    hint: if local {
+                        stores_below(std::path::Path::new(path), &site.name)
+                    } else {
+                        String::new()
+                    },
+                });
+            }
             store
                 .register_into(&ctx, &format!("site_{i}."))
                 .await
@@ -145,6 +170,42 @@ pub async fn open_sites(
             .map_err(|e| e.context(format!("defining view {}", v.name)))?;
     }
     Ok((ctx, warnings))
+}
+
+/// `; did you mean --site DLS=demo-sites/DLS …` when folders below `dir` are stores (as
+/// `mxpipe generate` writes them), plus the configuration file that lists them when present.
+fn stores_below(dir: &std::path::Path, name: &str) -> String {
+    let mut found: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("ingests").join("_delta_log").is_dir())
+        .map(|p| p.display().to_string())
+        .collect();
+    found.sort();
+    if found.is_empty() {
+        return String::new();
+    }
+    let one_name = |p: &str| {
+        std::path::Path::new(p)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| name.to_owned())
+    };
+    let flags: Vec<String> = found
+        .iter()
+        .map(|p| format!("--site {}={p}", one_name(p)))
+        .collect();
+    let mut hint = format!(
+        "; its subfolders are stores: did you mean {}",
+        flags.join(" ")
+    );
+    let config = dir.join("mxpipe.toml");
+    if config.is_file() {
+        hint.push_str(&format!(" (or --config {})", config.display()));
+    }
+    hint
 }
 
 fn sql_type(col: tables::Col) -> &'static str {

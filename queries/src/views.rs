@@ -113,20 +113,30 @@ pub const VIEWS: &[View] = &[
     },
     View {
         name: "scans",
-        doc: "one scan (wedge) of a sweep, in acquisition order within its experiment",
+        doc: "one scan (wedge) of a sweep, in acquisition order within its experiment, with the file that holds it (path, file_name) and the number of its first image within that file",
         sql: "SELECT c.site, c.experiment_uuid, c.sweep_uuid, c.ordinal, c.list_index AS scan_in_sweep, c.scan_position_start, \
               c.first_image_number, c.last_image_number, c.number_images, w.energy_ev, w.wavelength_a, w.image_width_deg, \
-              w.path, w.filename_template \
-              FROM store.scans c JOIN store.current_sweeps w ON w.site = c.site AND w.uuid = c.sweep_uuid AND w.ingest_id = c.ingest_id",
-        example: "SELECT ordinal, energy_ev, first_image_number, last_image_number FROM scans WHERE experiment_uuid = '…' ORDER BY ordinal",
+              COALESCE(f.path, w.path) AS path, COALESCE(f.filename_template, w.filename_template) AS filename_template, \
+              COALESCE(f.first_image_in_file, c.first_image_number) AS first_image_in_file \
+              FROM store.scans c JOIN store.current_sweeps w ON w.site = c.site AND w.uuid = c.sweep_uuid AND w.ingest_id = c.ingest_id \
+              LEFT JOIN store.scan_files f ON f.site = c.site AND f.sweep_uuid = c.sweep_uuid AND f.ingest_id = c.ingest_id AND f.ordinal = c.ordinal",
+        example: "SELECT ordinal, energy_ev, first_image_number, last_image_number, filename_template FROM scans WHERE experiment_uuid = '…' ORDER BY ordinal",
     },
     View {
         name: "image_index",
-        doc: "one image: its sweep, scan (wedge), acquisition ordinal and scan-axis position — which sweep/wedge is image N of an interleaved collection",
+        doc: "one image: its sweep, scan (wedge), acquisition ordinal, scan-axis position, and the file that holds it with the frame (1-based) within that file — which sweep/wedge/file is image N of an interleaved collection",
         sql: "SELECT site, experiment_uuid, sweep_uuid, ordinal AS scan_ordinal, scan_in_sweep, path, filename_template, image_number, \
-              scan_position_start + (image_number - first_image_number) * image_width_deg AS scan_position_deg, energy_ev \
+              scan_position_start + (image_number - first_image_number) * image_width_deg AS scan_position_deg, energy_ev, \
+              CASE WHEN strpos(filename_template, '%0') > 0 \
+                THEN concat(split_part(filename_template, '%0', 1), \
+                            lpad(CAST(first_image_in_file + image_number - first_image_number AS VARCHAR), \
+                                 CAST(substr(split_part(filename_template, '%0', 2), 1, 1) AS INT), '0'), \
+                            substr(split_part(filename_template, '%0', 2), 3)) \
+                ELSE filename_template END AS file_name, \
+              CASE WHEN strpos(filename_template, '%0') > 0 THEN 1 \
+                ELSE first_image_in_file + image_number - first_image_number END AS frame_in_file \
               FROM (SELECT s.*, unnest(range(s.first_image_number, s.last_image_number + 1)) AS image_number FROM scans s)",
-        example: "SELECT sweep_uuid, scan_ordinal, scan_position_deg FROM image_index WHERE filename_template LIKE 'selmet%' AND image_number = 450",
+        example: "SELECT sweep_uuid, scan_ordinal, scan_position_deg, file_name, frame_in_file FROM image_index WHERE filename_template LIKE 'selmet%' AND image_number = 450",
     },
     View {
         name: "processing",

@@ -62,10 +62,14 @@ pub struct XmlArgs {
 
 fn settings(config: &Config) -> Result<Settings, String> {
     let c = &config.ispyb;
-    let timezone = c.timezone.as_deref().unwrap_or("UTC");
+    let timezone = c
+        .timezone
+        .as_deref()
+        .or(config.timezone.as_deref())
+        .unwrap_or("UTC");
     Ok(Settings {
         timezone: timezone.parse().map_err(|_| {
-            format!("[ispyb] timezone: {timezone:?} is not an IANA time zone such as Europe/London")
+            format!("timezone: {timezone:?} is not an IANA time zone such as Europe/London")
         })?,
         pixel_size_mm: c.pixel_size_mm.unwrap_or(0.075),
         attachment_dir: c
@@ -101,8 +105,10 @@ pub async fn ispyb(store: &Store, args: IspybArgs, config: &Config) -> u8 {
         (Ok(s), Ok(p)) => (s, p),
         (Err(e), _) | (_, Err(e)) => return fail(e, 2),
     };
-    if config.ispyb.timezone.is_none() {
-        eprintln!("warning: [ispyb] timezone is not set; ISPyB times are written as UTC");
+    if config.ispyb.timezone.is_none() && config.timezone.is_none() {
+        eprintln!(
+            "warning: timezone is not set in the configuration; ISPyB times are written as UTC"
+        );
     }
     let db = match Ispyb::connect(&url, password.as_deref()).await {
         Ok(d) => d,

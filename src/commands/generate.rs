@@ -10,7 +10,7 @@ use mxpipe_ingest::Fragment;
 use mxpipe_ingest::generate::{Spec, site_names, site_runs};
 use mxpipe_store::{PreparedMessage, Store, prepare_message};
 
-use crate::commands::ingest::to_store_bulk;
+use mxpipe_ingest::pipeline::to_store_bulk;
 
 /// Generate `spec` into one store per site under `dir` (`dir/<SITE>`), and `dir/mxpipe.toml`
 /// listing the sites for `mxpipe --config dir/mxpipe.toml query …`.

@@ -62,7 +62,10 @@ async fn session(args: &QueryArgs, config: Option<&Path>) -> Result<SessionConte
     let (ctx, warnings) =
         match open_sites(&sites, &config.storage_options(), args.allow_missing_sites).await {
             Ok(c) => c,
-            Err(e @ mxpipe_queries::QueryError::Site { .. }) => return Err(fail(e, 2)),
+            Err(
+                e @ (mxpipe_queries::QueryError::Site { .. }
+                | mxpipe_queries::QueryError::NotAStore { .. }),
+            ) => return Err(fail(e, 2)),
             Err(e) => return Err(fail(e, 1)),
         };
     for w in warnings {
@@ -222,6 +225,7 @@ pub async fn run(args: QueryArgs, config: Option<&Path>) -> u8 {
     };
     match write(&batches, args.format, args.out.as_deref()) {
         Ok(()) => 0,
+        Err(e) if crate::cli::is_broken_pipe(&e) => 0,
         Err(e) => fail(e, 2),
     }
 }

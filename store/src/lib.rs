@@ -156,6 +156,12 @@ impl Store {
             .expect("table names are URL-safe")
     }
 
+    /// Does this location hold an mxpipe store (a committed `ingests` table)? A folder that
+    /// exists but was never ingested into does not.
+    pub async fn holds_tables(&self) -> Result<bool> {
+        Ok(self.open_table("ingests").await?.version().is_some())
+    }
+
     pub(crate) async fn open_table(&self, table: &str) -> Result<deltalake::DeltaTable> {
         deltalake::DeltaTable::try_from_url_with_storage_options(
             self.table_url(table),

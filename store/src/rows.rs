@@ -11,18 +11,7 @@ use crate::prepare::{PreparedMessage, canonical_json, sha256_hex};
 /// Rows per table name, as JSON objects (converted to Arrow with the table schema).
 pub type Rows = BTreeMap<&'static str, Vec<Value>>;
 
-/// `hc / e` in eV·Å.
-pub const HC_EV_ANGSTROM: f64 = 12_398.419_843;
-
-/// Energy in eV from a value as written: MXLIMS documents eV, but producers (and the upstream
-/// examples) write keV; an X-ray energy below 1000 can only be keV.
-pub fn energy_ev(as_written: f64) -> f64 {
-    if as_written < 1000.0 {
-        as_written * 1000.0
-    } else {
-        as_written
-    }
-}
+pub use mxpipe_model::units::{HC_EV_ANGSTROM, energy_ev};
 
 /// One object of a prepared message with its content hash.
 pub struct ObjectVersion<'a> {
@@ -232,6 +221,18 @@ fn sweep_rows(
             rows.entry("axis_positions")
                 .or_default()
                 .push(json!({"sweep_uuid": uuid, "which": which, "axis": axis, "value": value}));
+        }
+    }
+    if let Some(files) = mxpipe_extension(o)
+        .ok()
+        .flatten()
+        .and_then(|e| e.scan_files)
+    {
+        for f in files {
+            rows.entry("scan_files").or_default().push(json!({
+                "sweep_uuid": uuid, "ordinal": f.ordinal, "path": f.path,
+                "filename_template": f.filename_template, "first_image_in_file": f.first_image_in_file,
+            }));
         }
     }
     let series_id = s.filename_template.as_ref().map(|t| {

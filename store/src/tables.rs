@@ -278,6 +278,20 @@ pub const SCANS: TableDef = TableDef {
     ],
 };
 
+/// The file holding each scan, for sweeps whose scans are in different files.
+#[rustfmt::skip]
+pub const SCAN_FILES: TableDef = TableDef {
+    name: "scan_files",
+    doc: "the file holding one scan of a sweep whose scans are in different files (e.g. one NXmx master per wedge), from the mxpipe.org scanFiles extension",
+    columns: &[
+        ("sweep_uuid", Text, false, "sweep"),
+        ("ordinal", Int, false, "acquisition ordinal of the scan"),
+        ("path", Text, false, "directory"),
+        ("filename_template", Text, false, "file name or template, e.g. wedge_3_master.h5"),
+        ("first_image_in_file", Int, false, "number (1-based) of the scan's first image within that file"),
+    ],
+};
+
 /// Axis positions with free axis names.
 #[rustfmt::skip]
 pub const AXIS_POSITIONS: TableDef = TableDef {
@@ -536,6 +550,7 @@ pub const ALL: &[&TableDef] = &[
     &JOBS,
     &SWEEPS,
     &SCANS,
+    &SCAN_FILES,
     &AXIS_POSITIONS,
     &IMAGE_SERIES,
     &SAMPLES,

@@ -113,9 +113,13 @@ fn convert(v: &Value, conv: Conv, s: &Settings) -> Val {
             Val::Text(text.chars().take(width).collect())
         }
         Conv::EvToAngstrom => v.as_f64().filter(|e| *e > 0.0).map_or(Val::Null, |e| {
-            Val::Float(12398.419843320026 / if e < 1000.0 { e * 1000.0 } else { e })
+            Val::Float(mxpipe_model::units::wavelength_a_from_ev(
+                mxpipe_model::units::energy_ev(e),
+            ))
         }),
-        Conv::MmToUm => v.as_f64().map_or(Val::Null, |x| Val::Float(x * 1000.0)),
+        Conv::MmToUm => v
+            .as_f64()
+            .map_or(Val::Null, |x| Val::Float(mxpipe_model::units::mm_to_um(x))),
         Conv::CoefficientToPercent => v.as_f64().map_or(Val::Null, |x| Val::Float(x * 100.0)),
         Conv::LocalTime => v
             .as_str()
