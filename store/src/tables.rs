@@ -115,7 +115,7 @@ pub const SOURCES: TableDef = TableDef {
         ("path", Text, false, "path as given to `mxpipe ingest`, made absolute"),
         ("sha256", Text, false, "SHA-256 of the file content (hex)"),
         ("bytes", Int, false, "file size in bytes"),
-        ("format", Text, false, "reader that read it: mxlims, nxmx, cbf"),
+        ("format", Text, false, "reader that read it (`mxpipe formats` lists them: mxlims, nxmx, cbf, autoproc-xml, …)"),
         ("message_id", Text, false, "message the file contributed to"),
     ],
 };

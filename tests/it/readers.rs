@@ -409,7 +409,9 @@ fn bad_input_is_rejected_with_file_place_and_expectation() {
         &store,
         &fake,
         &[
-            "expected a supported format: an MXLIMS JSON message, an HDF5 (NXmx) master file, a CBF image, AutoProcContainer XML, XDS CORRECT.LP, XDS_ASCII.HKL, PDBx/mmCIF, a DIALS experiment list or a CrystFEL stream",
+            "expected a supported format (",
+            &mxpipe_ingest::supported_formats(),
+            "found text starting \"this is not HDF5.\"",
         ],
     );
     // Truncated HDF5.

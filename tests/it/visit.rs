@@ -130,9 +130,9 @@ fn a_visit_folder_is_classified_file_by_file_and_nothing_panics() {
     let text = text_of(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(!text.contains("panicked"), "{text}");
-    let (per_file, counts) = statuses(&out);
+    let (per_file, by_status) = statuses(&out);
     assert_eq!(
-        counts,
+        by_status,
         counted(&[("ingested", 3), ("data", 3), ("skipped", 33)]),
         "{per_file:#?}"
     );
@@ -228,9 +228,9 @@ fn broken_files_fail_and_keep_going_stores_the_rest() {
     let out = mxpipe_store(&store, &["ingest", "--keep-going", "--output", "json", v]);
     assert_eq!(out.status.code(), Some(1), "{}", text_of(&out));
     assert!(!text_of(&out).contains("panicked"), "{}", text_of(&out));
-    let (per_file, counts) = statuses(&out);
+    let (per_file, by_status) = statuses(&out);
     assert_eq!(
-        counts,
+        by_status,
         counted(&[("ingested", 3), ("data", 3), ("skipped", 33), ("failed", 2)]),
         "{per_file:#?}"
     );
