@@ -237,12 +237,24 @@ pub async fn ingest(
     let mut prepared: Vec<PreparedMessage> = Vec::new();
     let mut runs: Vec<ImageRun> = Vec::new();
     let mut naive: Vec<String> = Vec::new();
-    for input in &inputs {
-        progress.file(&input.path);
-        let options = request.read.for_file();
-        let outcome = classify_and_read(input, forced, &options);
-        if options.saw_naive_time() && request.read.timezone.is_none() {
+    let outcomes = read_files(&inputs, forced, request, progress);
+    let mut sources: std::collections::HashMap<PathBuf, Result<SourceFile, String>> =
+        Default::default();
+    for (input, outcome) in inputs.iter().zip(outcomes) {
+        // Not read because an earlier failure stops the run (without --keep-going).
+        let Some(FileOutcome {
+            classified: outcome,
+            naive_time,
+            source,
+        }) = outcome
+        else {
+            continue;
+        };
+        if naive_time && request.read.timezone.is_none() {
             naive.push(input.path.display().to_string());
+        }
+        if let Some(src) = source {
+            sources.insert(input.path.clone(), src);
         }
         let report = |status, format: &str, detail: String| FileReport {
             path: input.path.display().to_string(),
@@ -293,7 +305,11 @@ pub async fn ingest(
                                     continue;
                                 }
                             };
-                            match source_file(&input.path, reader) {
+                            let source = sources
+                                .get(&input.path)
+                                .cloned()
+                                .unwrap_or_else(|| source_file(&input.path, reader));
+                            match source {
                                 Ok(src) => {
                                     let mut p = prepare_message(&value, message, vec![src]);
                                     p.bulk = bulk.into_iter().map(to_store_bulk).collect();
@@ -319,8 +335,11 @@ pub async fn ingest(
     for a in assembled {
         match validate_assembled(&a.message) {
             Ok(message) => {
-                let sources: Result<Vec<SourceFile>, String> =
-                    a.sources.iter().map(|(p, f)| source_file(p, f)).collect();
+                let sources: Result<Vec<SourceFile>, String> = a
+                    .sources
+                    .iter()
+                    .map(|(p, f)| sources.get(p).cloned().unwrap_or_else(|| source_file(p, f)))
+                    .collect();
                 match sources {
                     Ok(s) => prepared.push(prepare_message(&a.message, message, s)),
                     Err(e) => summary.files.push(FileReport {
@@ -409,6 +428,66 @@ pub async fn ingest(
             .extend(unresolved_warning(store, &prepared).await);
     }
     Ok(summary)
+}
+
+/// One file's classification, with what the run needs of it later.
+struct FileOutcome {
+    classified: Classified,
+    /// A reader met a timestamp without a zone.
+    naive_time: bool,
+    /// Path, size and hash, for files that were read.
+    source: Option<Result<SourceFile, String>>,
+}
+
+/// Classify and read every file, on as many threads as there are cores (files are independent;
+/// results keep the input order). Without `keep_going`, a failure stops the remaining reads.
+fn read_files(
+    inputs: &[Input],
+    forced: Option<&'static dyn Reader>,
+    request: &IngestRequest,
+    progress: &dyn Progress,
+) -> Vec<Option<FileOutcome>> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let results: Mutex<Vec<Option<FileOutcome>>> =
+        Mutex::new(inputs.iter().map(|_| None).collect());
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(inputs.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= inputs.len() || stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let input = &inputs[i];
+                    progress.file(&input.path);
+                    let options = request.read.for_file();
+                    let classified = classify_and_read(input, forced, &options);
+                    let source = match &classified {
+                        Classified::Read(reader, _) => Some(source_file(&input.path, reader)),
+                        _ => None,
+                    };
+                    if matches!(classified, Classified::Failed(..)) && !request.keep_going {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                    let outcome = FileOutcome {
+                        classified,
+                        naive_time: options.saw_naive_time(),
+                        source,
+                    };
+                    results
+                        .lock()
+                        .expect("no worker panics while holding the lock")[i] = Some(outcome);
+                }
+            });
+        }
+    });
+    results.into_inner().expect("workers finished")
 }
 
 /// What a file turned out to be.
