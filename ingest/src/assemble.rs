@@ -204,6 +204,7 @@ fn sweep_json(scans: &[(usize, &ImageRun)]) -> Value {
         .map(|(_, r)| r.scan_start)
         .fold(f64::INFINITY, f64::min);
     let several_files = first.format != "cbf" && scans.len() > 1;
+    let with_data_files = scans.iter().any(|(_, r)| !r.data_files.is_empty());
     let mut scan_list = Vec::new();
     let mut files = Vec::new();
     for (ordinal, r) in scans {
@@ -222,7 +223,11 @@ fn sweep_json(scans: &[(usize, &ImageRun)]) -> Value {
             r.first_image
         };
         scan_list.push(json!({"scanPositionStart": r.scan_start, "firstImageNumber": first_image, "numberImages": r.number_images, "ordinal": ordinal}));
-        files.push(json!({"ordinal": ordinal, "path": r.directory, "filenameTemplate": r.template, "firstImageInFile": r.first_image}));
+        let mut file = json!({"ordinal": ordinal, "path": r.directory, "filenameTemplate": r.template, "firstImageInFile": r.first_image});
+        if !r.data_files.is_empty() {
+            file["dataFiles"] = json!(r.data_files);
+        }
+        files.push(file);
     }
     let total: i64 = scans.iter().map(|(_, r)| r.number_images).sum();
     let mut s = Map::new();
@@ -270,7 +275,7 @@ fn sweep_json(scans: &[(usize, &ImageRun)]) -> Value {
     put("filenameTemplate", json!(first.template));
     put("path", json!(first.directory));
     put("sourceRef", json!({"$ref": "#/MxExperiment/MxExperiment1"}));
-    if several_files {
+    if several_files || with_data_files {
         put("extensions", json!({"mxpipe.org": {"scanFiles": files}}));
     }
     Value::Object(s)

@@ -300,6 +300,7 @@ impl Header {
             end_time: time,
             sample_name: None,
             instrument: None,
+            data_files: Vec::new(),
         })
     }
 }

@@ -25,6 +25,7 @@ pub mod generate;
 pub mod mmcif;
 pub mod mxlims;
 pub mod nxmx;
+pub mod nxmx_data;
 #[cfg(feature = "pipeline")]
 pub mod pipeline;
 pub mod sniff;
@@ -141,7 +142,11 @@ pub struct ImageRun {
     pub sample_name: Option<String>,
     /// Beamline / instrument name.
     pub instrument: Option<String>,
+    /// Image data files holding the run's frames, in order (NXmx `/entry/data` links).
+    pub data_files: Vec<DataFile>,
 }
+
+pub use mxpipe_model::DataFile;
 
 /// A batch of bulk rows: (store table name, rows as JSON objects without the owner column).
 pub type RowBatch = Result<(&'static str, Vec<Value>), ReadError>;

@@ -43,7 +43,8 @@ impl Reader for NxmxReader {
                     .into(),
             )]);
         }
-        let run = read_run(&File { f: &file, path }, options)?;
+        let mut run = read_run(&File { f: &file, path }, options)?;
+        run.data_files = crate::nxmx_data::data_files(&file);
         Ok(vec![Fragment::Images(Box::new(run))])
     }
 }
@@ -469,6 +470,7 @@ fn read_run(f: &File<'_>, options: &ReadOptions) -> Result<ImageRun, ReadError> 
             Some(n) => Some(n),
             None => f.string("/entry/source/name")?,
         },
+        data_files: Vec::new(),
     })
 }
 

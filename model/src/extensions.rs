@@ -117,6 +117,21 @@ pub struct ScanFile {
     /// Number of the scan's first image within that file (1-based).
     #[schemars(range(min = 1))]
     pub first_image_in_file: i64,
+    /// The image data files the file's frames are in, in order (an NXmx master's `/entry/data`
+    /// links), when known.
+    pub data_files: Option<Vec<DataFile>>,
+}
+
+/// One image data file of an NXmx master.
+#[skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DataFile {
+    /// File name, relative to the master's directory (as the link names it).
+    pub file_name: String,
+    /// Frames it holds (unknown when the file was missing at ingest).
+    #[schemars(range(min = 0))]
+    pub frames: Option<i64>,
 }
 
 /// A beamline session (ISPyB BLSession, ICAT Investigation visit, SciCat proposal + visit).

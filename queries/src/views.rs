@@ -124,8 +124,9 @@ pub const VIEWS: &[View] = &[
     },
     View {
         name: "image_index",
-        doc: "one image: its sweep, scan (wedge), acquisition ordinal, scan-axis position, and the file that holds it with the frame (1-based) within that file — which sweep/wedge/file is image N of an interleaved collection",
-        sql: "SELECT site, experiment_uuid, sweep_uuid, ordinal AS scan_ordinal, scan_in_sweep, path, filename_template, image_number, \
+        doc: "one image: its sweep, scan (wedge), acquisition ordinal, scan-axis position, and the file that holds it with the frame (1-based) within that file — which sweep/wedge/file is image N of an interleaved collection; for an NXmx master also the image data file its /entry/data links point to and the frame within it",
+        sql: "SELECT i.*, d.file_name AS data_file, i.frame_in_file - d.first_frame + 1 AS frame_in_data_file FROM (\
+              SELECT site, experiment_uuid, sweep_uuid, ordinal AS scan_ordinal, scan_in_sweep, path, filename_template, image_number, \
               scan_position_start + (image_number - first_image_number) * image_width_deg AS scan_position_deg, energy_ev, \
               CASE WHEN strpos(filename_template, '%0') > 0 \
                 THEN concat(split_part(filename_template, '%0', 1), \
@@ -135,7 +136,10 @@ pub const VIEWS: &[View] = &[
                 ELSE filename_template END AS file_name, \
               CASE WHEN strpos(filename_template, '%0') > 0 THEN 1 \
                 ELSE first_image_in_file + image_number - first_image_number END AS frame_in_file \
-              FROM (SELECT s.*, unnest(range(s.first_image_number, s.last_image_number + 1)) AS image_number FROM scans s)",
+              FROM (SELECT s.*, unnest(range(s.first_image_number, s.last_image_number + 1)) AS image_number FROM scans s)) i \
+              LEFT JOIN (SELECT f.* FROM store.data_files f JOIN store.current_sweeps w \
+                ON w.site = f.site AND w.uuid = f.sweep_uuid AND w.ingest_id = f.ingest_id) d ON d.site = i.site AND d.sweep_uuid = i.sweep_uuid AND d.ordinal = i.scan_ordinal \
+                AND i.frame_in_file >= d.first_frame AND i.frame_in_file < d.first_frame + d.frames",
         example: "SELECT sweep_uuid, scan_ordinal, scan_position_deg, file_name, frame_in_file FROM image_index WHERE filename_template LIKE 'selmet%' AND image_number = 450",
     },
     View {

@@ -229,6 +229,14 @@ fn sweep_rows(
         .and_then(|e| e.scan_files)
     {
         for f in files {
+            let mut first = Some(1i64);
+            for (i, d) in f.data_files.iter().flatten().enumerate() {
+                rows.entry("data_files").or_default().push(json!({
+                    "sweep_uuid": uuid, "ordinal": f.ordinal, "list_index": i, "file_name": d.file_name,
+                    "first_frame": first, "frames": d.frames,
+                }));
+                first = first.zip(d.frames).map(|(a, n)| a + n);
+            }
             rows.entry("scan_files").or_default().push(json!({
                 "sweep_uuid": uuid, "ordinal": f.ordinal, "path": f.path,
                 "filename_template": f.filename_template, "first_image_in_file": f.first_image_in_file,

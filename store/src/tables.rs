@@ -292,6 +292,21 @@ pub const SCAN_FILES: TableDef = TableDef {
     ],
 };
 
+/// The image data files of each scan's file (NXmx `/entry/data` links).
+#[rustfmt::skip]
+pub const DATA_FILES: TableDef = TableDef {
+    name: "data_files",
+    doc: "one image data file linked from the master that holds a scan (NXmx /entry/data/data_NNNNNN), with the frames of the master it holds",
+    columns: &[
+        ("sweep_uuid", Text, false, "sweep"),
+        ("ordinal", Int, false, "acquisition ordinal of the scan"),
+        ("list_index", Int, false, "position among the master's data files (0-based)"),
+        ("file_name", Text, false, "data file name, relative to the master's directory"),
+        ("first_frame", Int, true, "master frame (1-based) of the file's first frame; unknown after a file of unknown size"),
+        ("frames", Int, true, "frames in the file (unknown when it was missing at ingest)"),
+    ],
+};
+
 /// Axis positions with free axis names.
 #[rustfmt::skip]
 pub const AXIS_POSITIONS: TableDef = TableDef {
@@ -551,6 +566,7 @@ pub const ALL: &[&TableDef] = &[
     &SWEEPS,
     &SCANS,
     &SCAN_FILES,
+    &DATA_FILES,
     &AXIS_POSITIONS,
     &IMAGE_SERIES,
     &SAMPLES,

@@ -150,6 +150,79 @@ fn a_visit_folder_is_classified_file_by_file_and_nothing_panics() {
     ] {
         assert_eq!(per_file[file], status, "{file}: {per_file:#?}");
     }
+    // The master's /entry/data link names its data file: image 7 is frame 7 of lyso_000001.h5,
+    // and the real Eiger master's 240 frames are in xrc_209_000001.h5 (4 frames made by h5py:
+    // frames past them have no data file).
+    let q = mxpipe_store(
+        &store,
+        &[
+            "query",
+            "--format",
+            "json",
+            "SELECT filename_template, image_number, file_name, frame_in_file, data_file, frame_in_data_file FROM image_index \
+             WHERE image_number IN (3, 7) ORDER BY filename_template, image_number",
+        ],
+    );
+    assert_eq!(q.status.code(), Some(0), "{}", text_of(&q));
+    let rows: Vec<Value> = serde_json::from_slice(&q.stdout).unwrap();
+    let seen: Vec<(String, i64, String, i64, Value, Value)> = rows
+        .iter()
+        .filter(|r| {
+            r["filename_template"]
+                .as_str()
+                .unwrap()
+                .ends_with("_master.h5")
+        })
+        .map(|r| {
+            (
+                r["file_name"].as_str().unwrap().to_owned(),
+                r["image_number"].as_i64().unwrap(),
+                r["filename_template"].as_str().unwrap().to_owned(),
+                r["frame_in_file"].as_i64().unwrap(),
+                r["data_file"].clone(),
+                r["frame_in_data_file"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (
+                "lyso_master.h5".into(),
+                3,
+                "lyso_master.h5".into(),
+                3,
+                "lyso_000001.h5".into(),
+                3.into()
+            ),
+            (
+                "lyso_master.h5".into(),
+                7,
+                "lyso_master.h5".into(),
+                7,
+                "lyso_000001.h5".into(),
+                7.into()
+            ),
+            (
+                "xrc_209_master.h5".into(),
+                3,
+                "xrc_209_master.h5".into(),
+                3,
+                "xrc_209_000001.h5".into(),
+                3.into()
+            ),
+            (
+                "xrc_209_master.h5".into(),
+                7,
+                "xrc_209_master.h5".into(),
+                7,
+                Value::Null,
+                Value::Null
+            ),
+        ],
+        "{rows:?}"
+    );
+
     // Naive times: one warning naming the file, saying UTC was assumed.
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
