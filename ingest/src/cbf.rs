@@ -194,7 +194,13 @@ impl Header {
         }
         let distance = self
             .number(path, "Detector_distance", false)?
-            .map(|(v, unit)| if unit == "mm" { v } else { v * 1000.0 });
+            .map(|(v, unit)| {
+                if unit == "mm" {
+                    v
+                } else {
+                    mxpipe_model::units::m_to_mm(v)
+                }
+            });
         let beam = self.get("Beam_xy").and_then(|(_, v)| {
             let nums: Vec<f64> = v
                 .trim_start_matches('(')

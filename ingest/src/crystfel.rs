@@ -331,7 +331,9 @@ impl StreamFrames {
             } else if let Some(v) = after(&l, "photon_energy_eV") {
                 f.photon_energy_ev = Some(self.number("photon_energy_eV", v)?);
             } else if let Some(v) = after(&l, "average_camera_length") {
-                f.camera_length_mm = Some(self.number::<f64>("average_camera_length", v)? * 1000.0);
+                f.camera_length_mm = Some(mxpipe_model::units::m_to_mm(
+                    self.number::<f64>("average_camera_length", v)?,
+                ));
             } else if let Some(v) = after(&l, "num_peaks") {
                 f.num_peaks = Some(self.number("num_peaks", v)?);
             } else if let Some(v) = after(&l, "peak_resolution") {
