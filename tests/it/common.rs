@@ -157,3 +157,16 @@ pub fn close(a: &Value, b: f64) -> bool {
     a.as_f64()
         .is_some_and(|a| (a - b).abs() <= 1e-6 * b.abs().max(1.0))
 }
+
+/// Write the h5py NXmx fixtures (`tests/fixtures/make_nxmx.py`) into `dir`; false (with a loud
+/// skip) without Python.
+pub fn make_fixtures(dir: &Path) -> bool {
+    let Some(py) = python() else { return false };
+    let out = Command::new(py)
+        .arg(repo().join("tests/fixtures/make_nxmx.py"))
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    true
+}

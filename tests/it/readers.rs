@@ -2,7 +2,6 @@
 //! quoted below), generated NXmx fixtures (h5py), synthetic CBF series, and bad input.
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
@@ -167,17 +166,6 @@ fn real_cbf_headers_ingest_with_the_right_values() {
         t, "2011-07-14T12:45:19.719+01:00",
         "naive header time gets the --timezone offset"
     );
-}
-
-fn make_fixtures(dir: &Path) -> bool {
-    let Some(py) = python() else { return false };
-    let out = Command::new(py)
-        .arg(repo().join("tests/fixtures/make_nxmx.py"))
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
-    true
 }
 
 #[test]

@@ -27,18 +27,6 @@ fn random_bytes(seed: u64, n: usize) -> Vec<u8> {
         .collect()
 }
 
-/// The h5py fixtures (None, loudly, without Python).
-fn fixtures(dir: &Path) -> bool {
-    let Some(py) = python() else { return false };
-    let out = Command::new(py)
-        .arg(repo().join("tests/fixtures/make_nxmx.py"))
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
-    true
-}
-
 /// A visit folder: a real Eiger master from ../shared/testdata with h5py-made data and meta
 /// files, an h5py master with naive times and its data file, an orphan HDF5, one MXLIMS
 /// message, a snapshot, a log and 30 files of random bytes.
@@ -90,6 +78,19 @@ fn make_visit(testdata: &Path, fx: &Path, visit: &Path) {
     }
 }
 
+/// A temporary folder holding the fixtures (`fx/`) and a visit folder (`visit/`), and the
+/// testdata folder; None (loudly) without testdata or Python.
+fn visit_folder() -> Option<(tempfile::TempDir, std::path::PathBuf)> {
+    let testdata = testdata()?;
+    let dir = tempfile::tempdir().unwrap();
+    let fx = dir.path().join("fx");
+    if !make_fixtures(&fx) {
+        return None;
+    }
+    make_visit(&testdata, &fx, &dir.path().join("visit"));
+    Some((dir, testdata))
+}
+
 /// (per-file status, status counts) of `mxpipe ingest --output json …`.
 fn statuses(out: &std::process::Output) -> (BTreeMap<String, String>, BTreeMap<String, usize>) {
     let rows: Vec<Value> =
@@ -115,14 +116,10 @@ fn counted(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
 
 #[test]
 fn a_visit_folder_is_classified_file_by_file_and_nothing_panics() {
-    let Some(testdata) = testdata() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let fx = dir.path().join("fx");
-    if !fixtures(&fx) {
+    let Some((dir, _)) = visit_folder() else {
         return;
-    }
+    };
     let visit = dir.path().join("visit");
-    make_visit(&testdata, &fx, &visit);
     let store = dir.path().join("store");
     let v = visit.to_str().unwrap();
 
@@ -267,14 +264,10 @@ fn a_visit_folder_is_classified_file_by_file_and_nothing_panics() {
 
 #[test]
 fn broken_files_fail_and_keep_going_stores_the_rest() {
-    let Some(testdata) = testdata() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let fx = dir.path().join("fx");
-    if !fixtures(&fx) {
+    let Some((dir, testdata)) = visit_folder() else {
         return;
-    }
+    };
     let visit = dir.path().join("visit");
-    make_visit(&testdata, &fx, &visit);
     // A CIF whose loop has a value missing, and a CrystFEL stream cut inside a chunk.
     std::fs::write(
         visit.join("bad.cif"),
@@ -316,7 +309,7 @@ fn session_and_time_zone_apply_to_every_experiment_of_the_run() {
     let Some(testdata) = testdata() else { return };
     let dir = tempfile::tempdir().unwrap();
     let fx = dir.path().join("fx");
-    if !fixtures(&fx) {
+    if !make_fixtures(&fx) {
         return;
     }
     let store = dir.path().join("store");
@@ -380,7 +373,7 @@ fn session_and_time_zone_apply_to_every_experiment_of_the_run() {
 fn each_image_names_its_file_and_frame() {
     let dir = tempfile::tempdir().unwrap();
     let fx = dir.path().join("fx");
-    if !fixtures(&fx) {
+    if !make_fixtures(&fx) {
         return;
     }
     let store = dir.path().join("store");
