@@ -351,6 +351,33 @@ fn session_and_time_zone_apply_to_every_experiment_of_the_run() {
         "{times:?}"
     );
 
+    // The same zone from the configuration's one `timezone` setting.
+    let config = dir.path().join("mxpipe.toml");
+    std::fs::write(&config, "timezone = \"Europe/London\"\n").unwrap();
+    let configured = dir.path().join("configured");
+    let out = mxpipe(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--store",
+        configured.to_str().unwrap(),
+        "ingest",
+        fx.join("visit").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    assert!(
+        !text_of(&out).contains("UTC was assumed"),
+        "{}",
+        text_of(&out)
+    );
+    let times = query(
+        &configured,
+        "SELECT start_time_text FROM jobs WHERE mxlims_type = 'MxExperiment'",
+    );
+    assert_eq!(
+        times[0]["start_time_text"], "2019-07-14T14:25:57+01:00",
+        "{times:?}"
+    );
+
     // A message that names another session is an error naming both.
     let other = mxpipe_store(
         &store,
