@@ -238,6 +238,10 @@ pub async fn ingest(
     let mut runs: Vec<ImageRun> = Vec::new();
     let mut naive: Vec<String> = Vec::new();
     let outcomes = read_files(&inputs, forced, request, progress);
+    // Data files named by masters' /entry/data links → the master; walked files that are HDF5
+    // without /entry (indexes into the report).
+    let mut linked: std::collections::HashMap<PathBuf, PathBuf> = Default::default();
+    let mut not_masters: Vec<usize> = Vec::new();
     let mut sources: std::collections::HashMap<PathBuf, Result<SourceFile, String>> =
         Default::default();
     for (input, outcome) in inputs.iter().zip(outcomes) {
@@ -265,6 +269,10 @@ pub async fn ingest(
         match outcome {
             Classified::Data(detail) => summary.files.push(report(FileStatus::Data, "-", detail)),
             Classified::Skipped(detail) => {
+                summary.files.push(report(FileStatus::Skipped, "-", detail))
+            }
+            Classified::NotMaster(detail) => {
+                not_masters.push(summary.files.len());
                 summary.files.push(report(FileStatus::Skipped, "-", detail))
             }
             Classified::Failed(format, detail) => {
@@ -318,11 +326,30 @@ pub async fn ingest(
                                 Err(e) => summary.files.push(report(FileStatus::Failed, reader, e)),
                             }
                         }
-                        Fragment::Images(run) => runs.push(*run),
+                        Fragment::Images(run) => {
+                            let dir = PathBuf::from(&run.directory);
+                            for d in &run.data_files {
+                                linked.insert(dir.join(&d.file_name), input.path.clone());
+                            }
+                            runs.push(*run)
+                        }
                         Fragment::NotMetadata(_) => {}
                     }
                 }
             }
+        }
+    }
+    // HDF5 files without /entry that a master of the run links to are its data, whatever their name.
+    for i in not_masters {
+        let f = &mut summary.files[i];
+        let path = Path::new(&f.path);
+        let key = Path::new(&crate::directory_of(path)).join(path.file_name().unwrap_or_default());
+        if let Some(master) = linked.get(&key) {
+            f.status = FileStatus::Data;
+            f.detail = format!(
+                "data of {} (linked from its /entry/data)",
+                master.file_name().unwrap_or_default().to_string_lossy()
+            );
         }
     }
     summary.timings.read_s = started.elapsed().as_secs_f64();
@@ -495,6 +522,9 @@ enum Classified {
     Read(&'static str, Vec<Fragment>),
     Data(String),
     Skipped(String),
+    /// A container file a reader knows but without metadata (HDF5 without /entry): skipped,
+    /// unless a master of the run links to it.
+    NotMaster(String),
     Failed(&'static str, String),
 }
 
@@ -550,7 +580,7 @@ fn classify_and_read(
                 return if input.named {
                     Classified::Failed(reader.name(), reason)
                 } else {
-                    Classified::Skipped(reason)
+                    Classified::NotMaster(reason)
                 };
             }
             Classified::Read(reader.name(), fragments)

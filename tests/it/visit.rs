@@ -28,8 +28,9 @@ fn random_bytes(seed: u64, n: usize) -> Vec<u8> {
 }
 
 /// A visit folder: a real Eiger master from ../shared/testdata with h5py-made data and meta
-/// files, an h5py master with naive times and its data file, an orphan HDF5, one MXLIMS
-/// message, a snapshot, a log and 30 files of random bytes.
+/// files, an h5py master with naive times and its data file, a master whose data file has an
+/// unconventional name, an orphan HDF5, one MXLIMS message, a snapshot, a log and 30 files of
+/// random bytes.
 fn make_visit(testdata: &Path, fx: &Path, visit: &Path) {
     let py = python().unwrap();
     std::fs::create_dir_all(visit.join("images")).unwrap();
@@ -51,6 +52,10 @@ fn make_visit(testdata: &Path, fx: &Path, visit: &Path) {
         std::fs::copy(fx.join("visit").join(f), visit.join("images").join(f)).unwrap();
     }
     std::fs::copy(fx.join("orphan/orphan.h5"), visit.join("orphan.h5")).unwrap();
+    std::fs::create_dir_all(visit.join("linked")).unwrap();
+    for f in ["scan_master.h5", "images_part_a.h5"] {
+        std::fs::copy(fx.join("linked").join(f), visit.join("linked").join(f)).unwrap();
+    }
     std::fs::copy(
         repo().join("samples/mad-interleaved.json"),
         visit.join("mad-interleaved.json"),
@@ -130,7 +135,7 @@ fn a_visit_folder_is_classified_file_by_file_and_nothing_panics() {
     let (per_file, by_status) = statuses(&out);
     assert_eq!(
         by_status,
-        counted(&[("ingested", 3), ("data", 3), ("skipped", 33)]),
+        counted(&[("ingested", 4), ("data", 4), ("skipped", 33)]),
         "{per_file:#?}"
     );
     for (file, status) in [
@@ -141,6 +146,8 @@ fn a_visit_folder_is_classified_file_by_file_and_nothing_panics() {
         ("xrc_209_meta.h5", "data"),
         ("lyso_000001.h5", "data"),
         ("orphan.h5", "skipped"),
+        ("scan_master.h5", "ingested"),
+        ("images_part_a.h5", "data"),
         ("snapshot_1.jpg", "skipped"),
         ("gda.log", "skipped"),
         ("random_4_2.h5", "skipped"),
@@ -201,6 +208,14 @@ fn a_visit_folder_is_classified_file_by_file_and_nothing_panics() {
                 7.into()
             ),
             (
+                "scan_master.h5".into(),
+                3,
+                "scan_master.h5".into(),
+                3,
+                "images_part_a.h5".into(),
+                3.into()
+            ),
+            (
                 "xrc_209_master.h5".into(),
                 3,
                 "xrc_209_master.h5".into(),
@@ -227,7 +242,7 @@ fn a_visit_folder_is_classified_file_by_file_and_nothing_panics() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("3 ingested, 0 unchanged, 3 data, 33 skipped, 0 failed"),
+        stderr.contains("4 ingested, 0 unchanged, 4 data, 33 skipped, 0 failed"),
         "{stderr}"
     );
 
@@ -237,7 +252,7 @@ fn a_visit_folder_is_classified_file_by_file_and_nothing_panics() {
     assert_eq!(again.status.code(), Some(0), "{}", text_of(&again));
     assert_eq!(
         statuses(&again).1,
-        counted(&[("unchanged", 3), ("data", 3), ("skipped", 33)])
+        counted(&[("unchanged", 4), ("data", 4), ("skipped", 33)])
     );
     assert_eq!(counts(&store), before);
 
@@ -297,7 +312,7 @@ fn broken_files_fail_and_keep_going_stores_the_rest() {
     let (per_file, by_status) = statuses(&out);
     assert_eq!(
         by_status,
-        counted(&[("ingested", 3), ("data", 3), ("skipped", 33), ("failed", 2)]),
+        counted(&[("ingested", 4), ("data", 4), ("skipped", 33), ("failed", 2)]),
         "{per_file:#?}"
     );
     assert_eq!(per_file["bad.cif"], "failed");
