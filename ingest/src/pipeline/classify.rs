@@ -1,0 +1,150 @@
+//! Classifying and reading the files of a run, on every core.
+
+use mxpipe_store::SourceFile;
+
+use super::support::source_file;
+use super::{IngestRequest, Input, Progress};
+use crate::sniff::{describe, master_of_data_file, read_head};
+use crate::{Fragment, READERS, ReadOptions, Reader};
+
+/// One file's classification, with what the run needs of it later.
+pub(super) struct FileOutcome {
+    pub(super) classified: Classified,
+    /// A reader met a timestamp without a zone.
+    pub(super) naive_time: bool,
+    /// Path, size and hash, for files that were read.
+    pub(super) source: Option<Result<SourceFile, String>>,
+}
+
+/// Classify and read every file, on as many threads as there are cores (files are independent;
+/// results keep the input order). Without `keep_going`, a failure stops the remaining reads.
+pub(super) fn read_files(
+    inputs: &[Input],
+    forced: Option<&'static dyn Reader>,
+    request: &IngestRequest,
+    progress: &dyn Progress,
+) -> Vec<Option<FileOutcome>> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let results: Mutex<Vec<Option<FileOutcome>>> =
+        Mutex::new(inputs.iter().map(|_| None).collect());
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(inputs.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= inputs.len() || stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let input = &inputs[i];
+                    progress.file(&input.path);
+                    let options = request.read.for_file();
+                    let classified = classify_and_read(input, forced, &options);
+                    let source = match &classified {
+                        Classified::Read(reader, _) => Some(source_file(&input.path, reader)),
+                        _ => None,
+                    };
+                    if matches!(classified, Classified::Failed(..)) && !request.keep_going {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                    let outcome = FileOutcome {
+                        classified,
+                        naive_time: options.saw_naive_time(),
+                        source,
+                    };
+                    results
+                        .lock()
+                        .expect("no worker panics while holding the lock")[i] = Some(outcome);
+                }
+            });
+        }
+    });
+    results.into_inner().expect("workers finished")
+}
+
+/// What a file turned out to be.
+pub(super) enum Classified {
+    Read(&'static str, Vec<Fragment>),
+    Data(String),
+    Skipped(String),
+    /// A container file a reader knows but without metadata (HDF5 without /entry): skipped,
+    /// unless a master of the run links to it.
+    NotMaster(String),
+    Failed(&'static str, String),
+}
+
+fn classify_and_read(
+    input: &Input,
+    forced: Option<&'static dyn Reader>,
+    options: &ReadOptions,
+) -> Classified {
+    let path = &input.path;
+    let head = match read_head(path) {
+        Ok(h) => h,
+        Err(e) => return Classified::Failed("-", format!("cannot read the file: {e}")),
+    };
+    let reader = match forced.or_else(|| READERS.iter().copied().find(|r| r.sniff(path, &head))) {
+        Some(r) => r,
+        None if input.named => {
+            return Classified::Failed(
+                "-",
+                format!(
+                    "start of file: expected a supported format ({}); found {}",
+                    crate::supported_formats(),
+                    describe(path, &head)
+                ),
+            );
+        }
+        None => {
+            return Classified::Skipped(format!(
+                "not a format mxpipe reads: {}",
+                describe(path, &head)
+            ));
+        }
+    };
+    if reader.name() == "nxmx"
+        && let Some(master) = master_of_data_file(path)
+    {
+        return Classified::Data(format!(
+            "data of {} (not opened)",
+            master
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        ));
+    }
+    // A reader bug must not take the whole run (or a server) down: it becomes this file's failure.
+    let result =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.read(path, options)));
+    match result {
+        Ok(Ok(fragments)) => {
+            if let Some(reason) = fragments.iter().find_map(|f| match f {
+                Fragment::NotMetadata(r) => Some(r.clone()),
+                _ => None,
+            }) {
+                return if input.named {
+                    Classified::Failed(reader.name(), reason)
+                } else {
+                    Classified::NotMaster(reason)
+                };
+            }
+            Classified::Read(reader.name(), fragments)
+        }
+        Ok(Err(e)) => Classified::Failed(
+            reader.name(),
+            format!("{}: expected {}; found {}", e.location, e.expected, e.found),
+        ),
+        Err(_) => Classified::Failed(
+            reader.name(),
+            format!(
+                "the {} reader crashed on this file (a bug in mxpipe: please report it with the file)",
+                reader.name()
+            ),
+        ),
+    }
+}

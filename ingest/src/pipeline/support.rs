@@ -1,0 +1,223 @@
+//! The pipeline's helpers: sessions, validation, source files, warnings, walking.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use mxpipe_model::Session;
+use mxpipe_model::validate::{Options, parse_message};
+use mxpipe_store::{PreparedMessage, SourceFile, Store};
+use serde_json::Value;
+
+use super::{IngestError, IngestRequest, Input};
+
+/// Attach the run's session to every experiment of a message that has none; a message that
+/// names another session is an error naming both.
+pub(super) fn with_session(
+    value: &mut Value,
+    message: mxpipe_model::AnyMessage,
+    request: &IngestRequest,
+) -> Result<mxpipe_model::AnyMessage, String> {
+    let Some(session) = &request.session else {
+        return Ok(message);
+    };
+    let mut changed = false;
+    if let Some(experiments) = value.get_mut("MxExperiment").and_then(Value::as_object_mut) {
+        for (key, experiment) in experiments.iter_mut() {
+            let Some(obj) = experiment.as_object_mut() else {
+                continue;
+            };
+            let ext = obj
+                .entry("extensions")
+                .or_insert_with(|| Value::Object(Default::default()));
+            let Some(ext) = ext.as_object_mut() else {
+                continue;
+            };
+            let ours = ext
+                .entry(mxpipe_model::MXPIPE_DOMAIN)
+                .or_insert_with(|| Value::Object(Default::default()));
+            let Some(ours) = ours.as_object_mut() else {
+                continue;
+            };
+            match ours.get("session") {
+                Some(existing) => {
+                    let theirs: Option<Session> = serde_json::from_value(existing.clone()).ok();
+                    let label = theirs.as_ref().map(Session::visit_label);
+                    if label.as_deref() != Some(session.visit_label().as_str()) {
+                        return Err(format!(
+                            "/MxExperiment/{key}: the message's session is {}; --session says {}",
+                            label.unwrap_or_else(|| existing.to_string()),
+                            session.visit_label()
+                        ));
+                    }
+                }
+                None => {
+                    ours.insert(
+                        "session".into(),
+                        serde_json::to_value(session).expect("session serialises"),
+                    );
+                    changed = true;
+                }
+            }
+        }
+    }
+    if !changed {
+        return Ok(message);
+    }
+    parse_message(value, &Options::default())
+        .map(|(m, _)| m)
+        .map_err(|report| {
+            let first = report.errors().next().cloned();
+            format!(
+                "with --session applied the message is not valid: {}",
+                first.map_or_else(String::new, |f| format!(
+                    "{} [{}]: expected {}; found {}",
+                    f.pointer, f.rule, f.expected, f.found
+                ))
+            )
+        })
+}
+
+pub(super) fn naive_warning(files: &[String]) -> String {
+    let shown: Vec<&str> = files.iter().take(5).map(String::as_str).collect();
+    format!(
+        "{} file(s) hold times without a time zone and UTC was assumed (set `timezone = \"Europe/London\"` — the facility's IANA zone — in mxpipe.toml, or pass --timezone): {}{}",
+        files.len(),
+        shown.join(", "),
+        if files.len() > 5 {
+            format!(" and {} more", files.len() - 5)
+        } else {
+            String::new()
+        }
+    )
+}
+
+/// A warning about inputs of this run's processing jobs that match no stored sweep yet.
+pub(super) async fn unresolved_warning(
+    store: &Store,
+    prepared: &[PreparedMessage],
+) -> Option<String> {
+    let jobs: std::collections::HashSet<String> = prepared
+        .iter()
+        .flat_map(|p| p.message.entries())
+        .filter(|e| e.dict == "MxProcessing")
+        .filter_map(|e| e.object.as_object().uuid().map(|u| u.to_string()))
+        .collect();
+    if jobs.is_empty() {
+        return None;
+    }
+    let links = store.processing_links().await.ok()?;
+    let open: Vec<_> = links
+        .iter()
+        .filter(|l| l.sweep_uuid.is_none() && jobs.contains(&l.processing_uuid))
+        .collect();
+    if open.is_empty() {
+        return None;
+    }
+    let mut text = format!(
+        "{} processing input(s) match no stored sweep yet; they are kept as unresolved references and link automatically when their collection is ingested (`mxpipe relink` lists them):",
+        open.len()
+    );
+    for l in open.iter().take(10) {
+        text.push_str(&format!(
+            "\n  {} input {}: {}",
+            l.processing_uuid, l.list_index, l.input
+        ));
+    }
+    if open.len() > 10 {
+        text.push_str(&format!("\n  ... and {} more", open.len() - 10));
+    }
+    Some(text)
+}
+
+pub(super) fn validate_assembled(message: &Value) -> Result<mxpipe_model::AnyMessage, String> {
+    parse_message(message, &Options::default())
+        .map(|(m, _)| m)
+        .map_err(|report| {
+            report
+                .errors()
+                .map(|f| {
+                    format!(
+                        "{} [{}]: expected {}; found {}",
+                        f.pointer, f.rule, f.expected, f.found
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+}
+
+/// A reader's bulk rows as the store takes them (read errors become messages naming the file).
+pub fn to_store_bulk(b: crate::BulkSource) -> mxpipe_store::BulkRows {
+    let open = b.open.clone();
+    mxpipe_store::BulkRows {
+        owner: b.owner,
+        owner_column: b.owner_column,
+        open: std::sync::Arc::new(move || {
+            Box::new(open().map(|r| r.map_err(|e| e.to_string())))
+                as Box<dyn Iterator<Item = mxpipe_store::BulkBatch> + Send>
+        }),
+    }
+}
+
+/// Path, size and SHA-256 of a source file, read in pieces (streams may be tens of GB).
+pub(super) fn source_file(path: &Path, format: &str) -> Result<SourceFile, String> {
+    use sha2::Digest;
+    let cannot = |e: std::io::Error| format!("cannot read: {e}");
+    let mut file = std::fs::File::open(path).map_err(cannot)?;
+    let mut hasher = sha2::Sha256::new();
+    let bytes = std::io::copy(&mut file, &mut hasher).map_err(cannot)?;
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    Ok(SourceFile {
+        path: abs.display().to_string(),
+        sha256: hex::encode(hasher.finalize()),
+        bytes,
+        format: format.to_owned(),
+    })
+}
+
+/// Files named, and files below folders (sorted; hidden entries and the store itself left out).
+pub(super) fn expand(
+    paths: &[PathBuf],
+    store_dir: Option<&Path>,
+) -> Result<Vec<Input>, IngestError> {
+    let store_abs = store_dir.and_then(|p| p.canonicalize().ok());
+    let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
+    for p in paths {
+        if p.is_dir() {
+            for entry in walkdir::WalkDir::new(p)
+                .sort_by_file_name()
+                .into_iter()
+                .filter_entry(|e| {
+                    let hidden = e.depth() > 0 && e.file_name().to_string_lossy().starts_with('.');
+                    let is_store = store_abs
+                        .as_ref()
+                        .is_some_and(|s| e.path().canonicalize().ok().as_ref() == Some(s));
+                    !hidden && !is_store
+                })
+            {
+                let entry =
+                    entry.map_err(|e| IngestError::Usage(format!("{}: {e}", p.display())))?;
+                if entry.file_type().is_file() && seen.insert(entry.path().to_owned()) {
+                    out.push(Input {
+                        path: entry.into_path(),
+                        named: false,
+                    });
+                }
+            }
+        } else if p.is_file() {
+            if seen.insert(p.clone()) {
+                out.push(Input {
+                    path: p.clone(),
+                    named: true,
+                });
+            }
+        } else {
+            return Err(IngestError::Usage(format!(
+                "{}: no such file or folder",
+                p.display()
+            )));
+        }
+    }
+    Ok(out)
+}
