@@ -22,6 +22,7 @@ pub mod cif;
 pub mod crystfel;
 pub mod dials;
 pub mod generate;
+pub mod hdf5_superblock;
 pub mod mmcif;
 pub mod mxlims;
 pub mod nxmx;

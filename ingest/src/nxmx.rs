@@ -12,7 +12,7 @@ use crate::{Fragment, ImageRun, ReadError, ReadOptions, Reader};
 /// Reader for NXmx master files.
 pub struct NxmxReader;
 
-const HDF5_SIGNATURE: &[u8] = b"\x89HDF\r\n\x1a\n";
+use crate::hdf5_superblock::SIGNATURE as HDF5_SIGNATURE;
 
 impl Reader for NxmxReader {
     fn name(&self) -> &'static str {
@@ -28,6 +28,18 @@ impl Reader for NxmxReader {
     }
 
     fn read(&self, path: &Path, options: &ReadOptions) -> Result<Vec<Fragment>, ReadError> {
+        // libhdf5 trusts unchecksummed superblocks (see hdf5_superblock): check it first.
+        let head = crate::sniff::read_head(path)
+            .map_err(|e| ReadError::new(path, "file", "a readable file", e.to_string()))?;
+        let len = std::fs::metadata(path).map_or(0, |m| m.len());
+        crate::hdf5_superblock::check(&head, len).map_err(|found| {
+            ReadError::new(
+                path,
+                "superblock",
+                "an HDF5 file (NeXus/NXmx master)",
+                found,
+            )
+        })?;
         hdf5::silence_errors(true);
         let file = hdf5::File::open(path).map_err(|e| {
             ReadError::new(

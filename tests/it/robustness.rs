@@ -249,3 +249,35 @@ fn fuzz_regression_inputs_are_replayed() {
         root.display()
     );
 }
+
+/// Peak resident memory of this process (MB).
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Found by fuzzing the NXmx reader: a 59-byte version-0 superblock whose driver-information-block
+/// address points into the superblock made libhdf5 allocate and touch 4 GB before failing. The
+/// reader now refuses it from its first bytes.
+#[test]
+fn a_corrupt_hdf5_superblock_is_refused_before_libhdf5_allocates() {
+    let file =
+        repo().join("tests/fuzz-regressions/nxmx/superblock-driver-block-inside-superblock.h5");
+    let before = peak_rss_mb();
+    let err = mxpipe_ingest::reader_named("nxmx")
+        .unwrap()
+        .read(&file, &ReadOptions::default())
+        .unwrap_err();
+    assert!(err.found.contains("driver information block"), "{err}");
+    let grown = peak_rss_mb() - before;
+    assert!(
+        grown < 1024.0,
+        "reading a 59-byte file grew the peak memory by {grown:.0} MB"
+    );
+}
