@@ -520,7 +520,10 @@ async fn run_with_store(
                 Ok(z) => z,
                 Err(e) => return fail(format!("--timezone: {e}"), 2),
             };
-            let session = match session.map(|s| parse_session(&s)).transpose() {
+            let session = match session
+                .map(|s| mxpipe_model::Session::parse_label(&s))
+                .transpose()
+            {
                 Ok(s) => s,
                 Err(e) => return fail(format!("--session: {e}"), 2),
             };
@@ -594,11 +597,6 @@ async fn run_with_store(
         | Command::Formats
         | Command::Store(StoreCommand::Describe) => unreachable!("handled without a store"),
     }
-}
-
-/// `mx23694-12` → proposal `mx23694`, visit 12 (see [`mxpipe_model::Session::parse_label`]).
-pub fn parse_session(text: &str) -> Result<mxpipe_model::Session, String> {
-    mxpipe_model::Session::parse_label(text)
 }
 
 /// A closed output pipe (`mxpipe query … | head -1`) ends the command quietly with status 0, as

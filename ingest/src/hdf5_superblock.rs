@@ -11,6 +11,19 @@
 /// The 8-byte HDF5 signature.
 pub const SIGNATURE: &[u8] = b"\x89HDF\r\n\x1a\n";
 
+/// Bytes a version-0/1 superblock with 8-byte addresses occupies up to its last checked field.
+const SUPERBLOCK_BYTES: u64 = 64;
+
+/// The first bytes of a file (enough for [`check`]) and its length, from one open.
+pub fn read_start(path: &std::path::Path) -> std::io::Result<(Vec<u8>, u64)> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    let mut head = Vec::with_capacity(SUPERBLOCK_BYTES as usize);
+    file.take(SUPERBLOCK_BYTES).read_to_end(&mut head)?;
+    Ok((head, len))
+}
+
 /// An address field with every bit set: "undefined".
 fn undefined(bytes: &[u8]) -> bool {
     bytes.iter().all(|&b| b == 0xff)

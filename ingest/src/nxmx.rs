@@ -29,9 +29,8 @@ impl Reader for NxmxReader {
 
     fn read(&self, path: &Path, options: &ReadOptions) -> Result<Vec<Fragment>, ReadError> {
         // libhdf5 trusts unchecksummed superblocks (see hdf5_superblock): check it first.
-        let head = crate::sniff::read_head(path)
+        let (head, len) = crate::hdf5_superblock::read_start(path)
             .map_err(|e| ReadError::new(path, "file", "a readable file", e.to_string()))?;
-        let len = std::fs::metadata(path).map_or(0, |m| m.len());
         crate::hdf5_superblock::check(&head, len).map_err(|found| {
             ReadError::new(
                 path,

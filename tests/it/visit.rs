@@ -9,6 +9,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::common::*;
+use crate::queries::query_cli;
 
 /// Extensions of the random-byte files (the ones a reader might claim by name, and none).
 const RANDOM_EXTENSIONS: [&str; 10] = [
@@ -157,18 +158,12 @@ fn a_visit_folder_is_classified_file_by_file_and_nothing_panics() {
     // The master's /entry/data link names its data file: image 7 is frame 7 of lyso_000001.h5,
     // and the real Eiger master's 240 frames are in xrc_209_000001.h5 (4 frames made by h5py:
     // frames past them have no data file).
-    let q = mxpipe_store(
-        &store,
-        &[
-            "query",
-            "--format",
-            "json",
-            "SELECT filename_template, image_number, file_name, frame_in_file, data_file, frame_in_data_file FROM image_index \
-             WHERE image_number IN (3, 7) ORDER BY filename_template, image_number",
-        ],
-    );
-    assert_eq!(q.status.code(), Some(0), "{}", text_of(&q));
-    let rows: Vec<Value> = serde_json::from_slice(&q.stdout).unwrap();
+    let rows = query_cli(&[
+        "--store",
+        store.to_str().unwrap(),
+        "SELECT filename_template, image_number, file_name, frame_in_file, data_file, frame_in_data_file FROM image_index \
+         WHERE image_number IN (3, 7) ORDER BY filename_template, image_number",
+    ]);
     let seen: Vec<(String, i64, String, i64, Value, Value)> = rows
         .iter()
         .filter(|r| {
@@ -319,6 +314,25 @@ fn broken_files_fail_and_keep_going_stores_the_rest() {
     assert_eq!(per_file["cut.stream"], "failed");
 }
 
+/// The ingest succeeded without the naive-time warning, and the July master's naive 14:25:57 was
+/// read in London summer time (+01:00).
+fn assert_ingested_in_london_time(out: &std::process::Output, store: &Path) {
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(out));
+    assert!(
+        !text_of(out).contains("UTC was assumed"),
+        "{}",
+        text_of(out)
+    );
+    let times = query(
+        store,
+        "SELECT start_time_text FROM jobs WHERE mxlims_type = 'MxExperiment' AND start_time_text LIKE '2019%'",
+    );
+    assert_eq!(
+        times[0]["start_time_text"], "2019-07-14T14:25:57+01:00",
+        "{times:?}"
+    );
+}
+
 #[test]
 fn session_and_time_zone_apply_to_every_experiment_of_the_run() {
     let Some(testdata) = testdata() else { return };
@@ -344,27 +358,13 @@ fn session_and_time_zone_apply_to_every_experiment_of_the_run() {
             fx.join("visit").to_str().unwrap(),
         ],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
-    assert!(
-        !text_of(&out).contains("UTC was assumed"),
-        "{}",
-        text_of(&out)
-    );
+    assert_ingested_in_london_time(&out, &store);
     let visits = query(
         &store,
         "SELECT DISTINCT visit FROM jobs WHERE mxlims_type = 'MxExperiment'",
     );
     assert_eq!(visits.len(), 1, "{visits:?}");
     assert_eq!(visits[0]["visit"], "mx12345-1");
-    // July in London is BST: the naive 14:25:57 is 13:25:57 UTC.
-    let times = query(
-        &store,
-        "SELECT start_time_text FROM jobs WHERE mxlims_type = 'MxExperiment' AND start_time_text LIKE '2019%'",
-    );
-    assert_eq!(
-        times[0]["start_time_text"], "2019-07-14T14:25:57+01:00",
-        "{times:?}"
-    );
 
     // The same zone from the configuration's one `timezone` setting.
     let config = dir.path().join("mxpipe.toml");
@@ -378,20 +378,7 @@ fn session_and_time_zone_apply_to_every_experiment_of_the_run() {
         "ingest",
         fx.join("visit").to_str().unwrap(),
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
-    assert!(
-        !text_of(&out).contains("UTC was assumed"),
-        "{}",
-        text_of(&out)
-    );
-    let times = query(
-        &configured,
-        "SELECT start_time_text FROM jobs WHERE mxlims_type = 'MxExperiment'",
-    );
-    assert_eq!(
-        times[0]["start_time_text"], "2019-07-14T14:25:57+01:00",
-        "{times:?}"
-    );
+    assert_ingested_in_london_time(&out, &configured);
 
     // A message that names another session is an error naming both.
     let other = mxpipe_store(
@@ -423,33 +410,22 @@ fn each_image_names_its_file_and_frame() {
     assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
     // 8 wedges of 10 images; the peak sweep holds wedges 1, 3, 5, 7: its image 25 is the 5th
     // frame of mad_5_master.h5.
-    let out = mxpipe_store(
-        &store,
-        &[
-            "query",
-            "--format",
-            "json",
-            "SELECT i.file_name, i.frame_in_file, i.scan_ordinal FROM image_index i JOIN sweeps s ON s.sweep_uuid = i.sweep_uuid \
-             WHERE round(s.wavelength_a, 5) = 0.97918 AND i.image_number = 25",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
-    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = query_cli(&[
+        "--store",
+        store.to_str().unwrap(),
+        "SELECT i.file_name, i.frame_in_file, i.scan_ordinal FROM image_index i JOIN sweeps s ON s.sweep_uuid = i.sweep_uuid \
+         WHERE round(s.wavelength_a, 5) = 0.97918 AND i.image_number = 25",
+    ]);
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0]["file_name"], "mad_5_master.h5");
     assert_eq!(rows[0]["frame_in_file"], 5);
     assert_eq!(rows[0]["scan_ordinal"], 4);
     // Every wedge's scan row names its own master.
-    let out = mxpipe_store(
-        &store,
-        &[
-            "query",
-            "--format",
-            "json",
-            "SELECT ordinal, filename_template FROM scans ORDER BY ordinal",
-        ],
-    );
-    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = query_cli(&[
+        "--store",
+        store.to_str().unwrap(),
+        "SELECT ordinal, filename_template FROM scans ORDER BY ordinal",
+    ]);
     let names: Vec<&str> = rows
         .iter()
         .map(|r| r["filename_template"].as_str().unwrap())

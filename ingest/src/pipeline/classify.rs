@@ -12,8 +12,6 @@ pub(super) struct FileOutcome {
     pub(super) classified: Classified,
     /// A reader met a timestamp without a zone.
     pub(super) naive_time: bool,
-    /// Path, size and hash, for files that were read.
-    pub(super) source: Option<Result<SourceFile, String>>,
 }
 
 /// Classify and read every file, on as many threads as there are cores (files are independent;
@@ -45,17 +43,12 @@ pub(super) fn read_files(
                     progress.file(&input.path);
                     let options = request.read.for_file();
                     let classified = classify_and_read(input, forced, &options);
-                    let source = match &classified {
-                        Classified::Read(reader, _) => Some(source_file(&input.path, reader)),
-                        _ => None,
-                    };
                     if matches!(classified, Classified::Failed(..)) && !request.keep_going {
                         stop.store(true, Ordering::Relaxed);
                     }
                     let outcome = FileOutcome {
                         classified,
                         naive_time: options.saw_naive_time(),
-                        source,
                     };
                     results
                         .lock()
@@ -69,7 +62,8 @@ pub(super) fn read_files(
 
 /// What a file turned out to be.
 pub(super) enum Classified {
-    Read(&'static str, Vec<Fragment>),
+    /// Read by a reader: its name, what it produced, and the file's path, size and hash.
+    Read(&'static str, Vec<Fragment>, Result<SourceFile, String>),
     Data(String),
     Skipped(String),
     /// A container file a reader knows but without metadata (HDF5 without /entry): skipped,
@@ -133,7 +127,7 @@ fn classify_and_read(
                     Classified::NotMaster(reason)
                 };
             }
-            Classified::Read(reader.name(), fragments)
+            Classified::Read(reader.name(), fragments, source_file(path, reader.name()))
         }
         Ok(Err(e)) => Classified::Failed(
             reader.name(),

@@ -247,6 +247,7 @@ pub async fn ingest(
     // without /entry (indexes into the report).
     let mut linked: std::collections::HashMap<PathBuf, PathBuf> = Default::default();
     let mut not_masters: Vec<usize> = Vec::new();
+    // Path, size and hash of each collection file, for the messages assembled from them.
     let mut sources: std::collections::HashMap<PathBuf, Result<SourceFile, String>> =
         Default::default();
     for (input, outcome) in inputs.iter().zip(outcomes) {
@@ -254,16 +255,12 @@ pub async fn ingest(
         let Some(FileOutcome {
             classified: outcome,
             naive_time,
-            source,
         }) = outcome
         else {
             continue;
         };
         if naive_time && request.read.timezone.is_none() {
             naive.push(input.path.display().to_string());
-        }
-        if let Some(src) = source {
-            sources.insert(input.path.clone(), src);
         }
         let report = |status, format: &str, detail: String| FileReport {
             path: input.path.display().to_string(),
@@ -292,7 +289,7 @@ pub async fn ingest(
                     });
                 }
             }
-            Classified::Read(reader, fragments) => {
+            Classified::Read(reader, fragments, source) => {
                 for fragment in fragments {
                     match fragment {
                         Fragment::Message {
@@ -318,11 +315,7 @@ pub async fn ingest(
                                     continue;
                                 }
                             };
-                            let source = sources
-                                .get(&input.path)
-                                .cloned()
-                                .unwrap_or_else(|| source_file(&input.path, reader));
-                            match source {
+                            match source.clone() {
                                 Ok(src) => {
                                     let mut p = prepare_message(&value, message, vec![src]);
                                     p.bulk = bulk.into_iter().map(to_store_bulk).collect();
@@ -332,6 +325,7 @@ pub async fn ingest(
                             }
                         }
                         Fragment::Images(run) => {
+                            sources.insert(input.path.clone(), source.clone());
                             let dir = PathBuf::from(&run.directory);
                             for d in &run.data_files {
                                 linked.insert(dir.join(&d.file_name), input.path.clone());
