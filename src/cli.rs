@@ -327,6 +327,24 @@ Examples:
     AutoprocXml(crate::commands::export::XmlArgs),
     /// Print the MXLIMS → ISPyB field map as Markdown (the tables of docs/ispyb.md).
     IspybMap,
+    /// Export experiments, their sweeps and processing for ICAT: an icatdata XML file for
+    /// `icatingest` (python-icat; icatdata 6.2 or 5.0), or with --flavour esrf one ESRF dataset
+    /// message per dataset in a folder.
+    ///
+    /// One Sample per crystal (pid = the persistent sample identifier), one raw Dataset per
+    /// sweep, one processed Dataset per ReflectionSet linked to every input sweep. Works with no
+    /// configuration (facility and instrument from the session; [icat] facility overrides).
+    /// Without --experiment, --sample, --session or --since every stored experiment is exported.
+    /// Mapping rules: docs/icat.md.
+    #[command(after_help = "\
+Examples:
+  mxpipe export icat --session mx23694-12 --out mx23694-12.icat.xml
+  mxpipe export icat --out old-server.xml --icatdata-version 5.0
+  mxpipe export icat --flavour esrf --experiment 6513270e-269e-4d37-b2a7-4de452e6b438 --out messages/
+  icatingest -i mx23694-12.icat.xml -f XML     # python-icat, at the ICAT site")]
+    Icat(crate::commands::icat::IcatArgs),
+    /// Print the MXLIMS → ICAT parameter map as Markdown (the table of docs/icat.md).
+    IcatMap,
 }
 
 /// `mxpipe store ...`.
@@ -383,6 +401,10 @@ pub fn run() -> ExitCode {
         }
         Command::Export(ExportCommand::IspybMap) => {
             print!("{}", mxpipe_export::ispyb::map::markdown());
+            0
+        }
+        Command::Export(ExportCommand::IcatMap) => {
+            print!("{}", mxpipe_export::icat::map::markdown());
             0
         }
         Command::Formats => {
@@ -567,6 +589,9 @@ async fn run_with_store(
         Command::Export(ExportCommand::Ispyb(args)) => {
             commands::export::ispyb(&store, args, &config).await
         }
+        Command::Export(ExportCommand::Icat(args)) => {
+            commands::icat::run(&store, args, &config).await
+        }
         Command::Export(ExportCommand::AutoprocXml(args)) => {
             commands::export::autoproc_xml(&store, args, &config).await
         }
@@ -594,6 +619,7 @@ async fn run_with_store(
         | Command::Generate { .. }
         | Command::Schema { .. }
         | Command::Export(ExportCommand::IspybMap)
+        | Command::Export(ExportCommand::IcatMap)
         | Command::Formats
         | Command::Store(StoreCommand::Describe) => unreachable!("handled without a store"),
     }

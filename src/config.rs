@@ -35,6 +35,19 @@ pub struct Config {
     /// ISPyB export settings.
     #[serde(default)]
     pub ispyb: IspybConfig,
+    /// ICAT export settings.
+    #[serde(default)]
+    pub icat: IcatConfig,
+}
+
+/// `[icat]`: what the ICAT outputs cannot take from the session.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IcatConfig {
+    /// ICAT Facility name (default: the session's facility).
+    pub facility: Option<String>,
+    /// Detector pixel size in mm, for the beam centre in mm (default 0.075).
+    pub pixel_size_mm: Option<f64>,
 }
 
 /// `[ispyb]`: where and how to export to ISPyB. The password is never in the file: it comes from

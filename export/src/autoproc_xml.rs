@@ -5,8 +5,7 @@
 
 use std::collections::HashMap;
 
-use quick_xml::Writer;
-use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
+use crate::xml::Xml;
 use serde_json::Value;
 
 use crate::ExportError;
@@ -21,30 +20,6 @@ fn number(v: &Value) -> Option<String> {
             f.to_string()
         }
     })
-}
-
-struct Xml(Writer<Vec<u8>>);
-
-impl Xml {
-    fn open(&mut self, tag: &str) {
-        self.0
-            .write_event(Event::Start(BytesStart::new(tag)))
-            .expect("in-memory write");
-    }
-    fn close(&mut self, tag: &str) {
-        self.0
-            .write_event(Event::End(BytesEnd::new(tag)))
-            .expect("in-memory write");
-    }
-    fn leaf(&mut self, tag: &str, text: Option<String>) {
-        if let Some(t) = text {
-            self.open(tag);
-            self.0
-                .write_event(Event::Text(BytesText::new(&t)))
-                .expect("in-memory write");
-            self.close(tag);
-        }
-    }
 }
 
 /// The AutoProcContainer XML of processing `uuid`. `dc_ids` maps `DataCollection:<sweep>#<ordinal>`
@@ -77,13 +52,7 @@ pub fn write(
                     .to_string()
             })
     };
-    let mut x = Xml(Writer::new_with_indent(Vec::new(), b' ', 2));
-    x.0.write_event(Event::Decl(quick_xml::events::BytesDecl::new(
-        "1.0",
-        Some("UTF-8"),
-        None,
-    )))
-    .expect("write");
+    let mut x = Xml::new();
     x.open("AutoProcContainer");
     x.open("AutoProcProgramContainer");
     x.open("AutoProcProgram");

@@ -6,11 +6,15 @@
 //! - [`autoproc_xml`]: the ISPyB `AutoProcContainer` XML of a processing result (the zero-code
 //!   ingestion path of `ispyb-api`).
 //!
-//! Exporters read the store through [`records::Records`] (everything committed, loaded once).
+//! Exporters read the store through [`records::Records`] (everything committed, loaded once);
+//! catalogue targets run on one driver ([`driver::export`], the [`driver::Catalogue`] seam).
 
 pub mod autoproc_xml;
+pub mod driver;
+pub mod icat;
 pub mod ispyb;
 pub mod records;
+pub mod xml;
 
 pub use records::{Filter, Records};
 

@@ -47,6 +47,8 @@ pub struct Records {
 pub struct Filter {
     /// One experiment.
     pub experiment: Option<String>,
+    /// A sample: the uuid of a sample or crystal, or a persistent sample identifier.
+    pub sample: Option<String>,
     /// A session (visit label, e.g. `mx23694-12`).
     pub session: Option<String>,
     /// Experiments that started on or after this time (RFC 3339 or a date `YYYY-MM-DD`, UTC).
@@ -165,6 +167,12 @@ impl Records {
             .iter()
             .filter(|(_, o)| o.mxlims_type == "MxExperiment")
             .filter(|(u, _)| filter.experiment.as_deref().is_none_or(|e| e == u.as_str()))
+            .filter(|(u, _)| {
+                filter
+                    .sample
+                    .as_deref()
+                    .is_none_or(|wanted| self.uses_sample(u, wanted))
+            })
             .filter(|(_, o)| {
                 filter
                     .session
@@ -188,6 +196,19 @@ impl Records {
             )));
         }
         Ok(out.into_iter().map(|(u, _)| u).collect())
+    }
+}
+
+impl Records {
+    /// Does experiment `exp` use the sample or crystal `wanted` (uuid or persistent id)?
+    fn uses_sample(&self, exp: &str, wanted: &str) -> bool {
+        ["sampleRef", "logisticalSampleRef"].iter().any(|field| {
+            self.link(exp, field).is_some_and(|u| {
+                u == wanted
+                    || self.json(u)["extensions"]["mxpipe.org"]["sampleIdentity"]["pid"].as_str()
+                        == Some(wanted)
+            })
+        })
     }
 }
 

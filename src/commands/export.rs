@@ -16,18 +16,40 @@ use crate::config::Config;
 /// Environment variable holding the ISPyB password.
 pub const PASSWORD_ENV: &str = "MXPIPE_ISPYB_PASSWORD";
 
-/// `mxpipe export ispyb` flags.
+/// Which experiments a catalogue export takes (the same for every target).
 #[derive(Debug, Args)]
-pub struct IspybArgs {
+pub struct SelectionArgs {
     /// One experiment.
     #[arg(long, value_name = "UUID", group = "which")]
     pub experiment: Option<String>,
+    /// Experiments of one sample or crystal (uuid or persistent sample identifier).
+    #[arg(long, value_name = "UUID|PID", group = "which")]
+    pub sample: Option<String>,
     /// Every experiment of a session (visit label, e.g. mx23694-12).
     #[arg(long, value_name = "VISIT", group = "which")]
     pub session: Option<String>,
     /// Experiments started on or after a date (YYYY-MM-DD, UTC) or time (RFC 3339).
     #[arg(long, value_name = "DATE", group = "which")]
     pub since: Option<String>,
+}
+
+impl SelectionArgs {
+    /// The driver's filter.
+    pub fn filter(&self) -> Filter {
+        Filter {
+            experiment: self.experiment.clone(),
+            sample: self.sample.clone(),
+            session: self.session.clone(),
+            since: self.since.clone(),
+        }
+    }
+}
+
+/// `mxpipe export ispyb` flags.
+#[derive(Debug, Args)]
+pub struct IspybArgs {
+    #[command(flatten)]
+    pub which: SelectionArgs,
     /// Run every statement in transactions that are rolled back, and print the SQL.
     #[arg(long)]
     pub dry_run: bool,
@@ -114,11 +136,7 @@ pub async fn ispyb(store: &Store, args: IspybArgs, config: &Config) -> u8 {
         Ok(d) => d,
         Err(e) => return fail(e.to_string(), 1),
     };
-    let filter = Filter {
-        experiment: args.experiment.clone(),
-        session: args.session.clone(),
-        since: args.since.clone(),
-    };
+    let filter = args.which.filter();
     let options = Options {
         create_session: args.create_session,
         dry_run: args.dry_run,
@@ -141,7 +159,7 @@ pub async fn ispyb(store: &Store, args: IspybArgs, config: &Config) -> u8 {
         Ok(o) => o,
         Err(e) => return fail(e.to_string(), 1),
     };
-    for s in &outcome.sql {
+    for s in &outcome.log {
         println!("{s}");
     }
     let rows: Vec<Vec<String>> = outcome

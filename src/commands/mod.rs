@@ -2,6 +2,7 @@
 
 pub mod export;
 pub mod generate;
+pub mod icat;
 pub mod ingest;
 pub mod query;
 pub mod schema;

@@ -69,18 +69,60 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// JSON with object keys sorted recursively, compact: the form content hashes are taken of.
 pub fn canonical_json(value: &Value) -> String {
-    fn sort(v: &Value) -> Value {
-        match v {
-            Value::Object(m) => {
-                let mut keys: Vec<&String> = m.keys().collect();
-                keys.sort();
-                Value::Object(keys.into_iter().map(|k| (k.clone(), sort(&m[k]))).collect())
-            }
-            Value::Array(a) => Value::Array(a.iter().map(sort).collect()),
-            other => other.clone(),
+    let mut out = Vec::new();
+    write_canonical(value, &mut out).expect("writing to a Vec cannot fail");
+    String::from_utf8(out).expect("serde_json writes UTF-8")
+}
+
+/// SHA-256 (hex) of [`canonical_json`], streamed into the hasher without building the string
+/// or a sorted copy of the value (this was most of the time of committing many small messages).
+pub fn canonical_sha256(value: &Value) -> String {
+    struct HashWriter(Sha256);
+    impl std::io::Write for HashWriter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
         }
     }
-    serde_json::to_string(&sort(value)).expect("JSON serialises")
+    let mut w = std::io::BufWriter::with_capacity(8192, HashWriter(Sha256::new()));
+    write_canonical(value, &mut w).expect("hashing cannot fail");
+    let hasher = w.into_inner().map_err(|_| ()).expect("hashing cannot fail");
+    hex::encode(hasher.0.finalize())
+}
+
+/// Write `value` compactly with object keys in sorted order (scalars and keys exactly as
+/// `serde_json` writes them, so the bytes equal `serde_json::to_string` of a sorted copy).
+fn write_canonical<W: std::io::Write>(value: &Value, out: &mut W) -> std::io::Result<()> {
+    match value {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            out.write_all(b"{")?;
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.write_all(b",")?;
+                }
+                serde_json::to_writer(&mut *out, k)?;
+                out.write_all(b":")?;
+                write_canonical(&m[k], out)?;
+            }
+            out.write_all(b"}")
+        }
+        Value::Array(a) => {
+            out.write_all(b"[")?;
+            for (i, v) in a.iter().enumerate() {
+                if i > 0 {
+                    out.write_all(b",")?;
+                }
+                write_canonical(v, out)?;
+            }
+            out.write_all(b"]")
+        }
+        scalar => Ok(serde_json::to_writer(&mut *out, scalar)?),
+    }
 }
 
 /// Prepare a validated message: `original` is the JSON as read (or assembled).
@@ -90,7 +132,7 @@ pub fn prepare_message(
     sources: Vec<SourceFile>,
 ) -> PreparedMessage {
     let json = serde_json::to_string(original).expect("JSON serialises");
-    let message_id = sha256_hex(canonical_json(original).as_bytes());
+    let message_id = canonical_sha256(original);
     let mut minted = HashSet::new();
     for (dict, key, object) in message.entries_mut() {
         if object.uuid().is_none() {
@@ -110,5 +152,42 @@ pub fn prepare_message(
         minted,
         sources,
         bulk: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The streamed form must be byte-identical to the sorted copy the first stores hashed,
+    /// or every stored object would look changed on re-ingest.
+    #[test]
+    fn canonical_form_is_the_sorted_copy() {
+        fn sorted(v: &Value) -> Value {
+            match v {
+                Value::Object(m) => {
+                    let mut keys: Vec<&String> = m.keys().collect();
+                    keys.sort();
+                    Value::Object(
+                        keys.into_iter()
+                            .map(|k| (k.clone(), sorted(&m[k])))
+                            .collect(),
+                    )
+                }
+                Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+                other => other.clone(),
+            }
+        }
+        let v: Value = serde_json::from_str(
+            r#"{"z":[3,{"b":"\u00e9\n\"q","a":1.5e-7}],"a":null,"m":{"y":true,"x":-0.0,"\u0001k":12345678901234567890}}"#,
+        )
+        .unwrap();
+        let expected = serde_json::to_string(&sorted(&v)).unwrap();
+        assert_eq!(canonical_json(&v), expected);
+        assert_eq!(canonical_sha256(&v), sha256_hex(expected.as_bytes()));
+        assert!(
+            expected.starts_with(r#"{"a":null,"m":{"\u0001k""#),
+            "{expected}"
+        );
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use mxpipe_model::{AnyObject, Entry, MxlimsObject, mxpipe_extension};
 use serde_json::{Value, json};
 
-use crate::prepare::{PreparedMessage, canonical_json, sha256_hex};
+use crate::prepare::{PreparedMessage, canonical_sha256, sha256_hex};
 
 /// Rows per table name, as JSON objects (converted to Arrow with the table schema).
 pub type Rows = BTreeMap<&'static str, Vec<Value>>;
@@ -38,7 +38,7 @@ pub fn object_versions(p: &PreparedMessage) -> Vec<ObjectVersion<'_>> {
                 .uuid()
                 .expect("uuids are minted in prepare")
                 .to_string();
-            let content_sha256 = sha256_hex(canonical_json(&json).as_bytes());
+            let content_sha256 = canonical_sha256(&json);
             ObjectVersion {
                 entry,
                 uuid,

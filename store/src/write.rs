@@ -11,7 +11,9 @@ use deltalake::protocol::SaveMode;
 use serde_json::{Value, json};
 
 use crate::prepare::PreparedMessage;
-use crate::rows::{Rows, object_rows, object_versions};
+use rayon::prelude::*;
+
+use crate::rows::{ObjectVersion, Rows, object_rows, object_versions};
 use crate::tables::{self, TableDef};
 use crate::{Result, Store, StoreError};
 
@@ -66,23 +68,26 @@ impl Store {
             ..Default::default()
         };
 
-        let all_uuids: Vec<String> = messages
-            .iter()
-            .flat_map(|p| object_versions(p).into_iter().map(|v| v.uuid))
-            .collect();
+        // Object JSON and content hashes, once per object, on every core.
+        let versions: Vec<Vec<ObjectVersion<'_>>> =
+            messages.par_iter().map(object_versions).collect();
+        let all_uuids: Vec<String> = versions.iter().flatten().map(|v| v.uuid.clone()).collect();
         let ctx = self.session().await?;
         let stored = Store::stored_versions(&ctx, &all_uuids).await?;
         let stored_messages = Store::stored_message_ids(&ctx).await?;
 
         let mut rows: Rows = Rows::new();
-        let mut seen_in_run: HashSet<(String, String)> = HashSet::new();
+        let mut seen_in_run: HashSet<(&str, &str)> = HashSet::new();
         let mut n_sources = 0usize;
         let mut messages_in_run: HashSet<String> = HashSet::new();
         let mut bulk: Vec<(String, crate::prepare::BulkRows)> = Vec::new();
-        for p in messages {
+        // Per message, the versions to write (decided in order: the first of duplicates wins).
+        let mut to_write: Vec<Vec<&ObjectVersion<'_>>> = Vec::with_capacity(messages.len());
+        for (p, vs) in messages.iter().zip(&versions) {
             let mut counts = (0, 0, 0);
-            for v in object_versions(p) {
-                let key = (v.uuid.clone(), v.content_sha256.clone());
+            let mut chosen = Vec::new();
+            for v in vs {
+                let key = (v.uuid.as_str(), v.content_sha256.as_str());
                 let known = stored.get(&v.uuid);
                 if known.is_some_and(|h| h.contains(&v.content_sha256))
                     || seen_in_run.contains(&key)
@@ -101,8 +106,9 @@ impl Store {
                         bulk.push((v.uuid.clone(), b.clone()));
                     }
                 }
-                object_rows(p, &v, &mut rows);
+                chosen.push(v);
             }
+            to_write.push(chosen);
             outcome.per_message.insert(p.message_id.clone(), counts);
             if !stored_messages.contains(&p.message_id)
                 && messages_in_run.insert(p.message_id.clone())
@@ -116,24 +122,47 @@ impl Store {
                 }
             }
         }
+        // Rows of the chosen objects, per message on every core, merged in message order.
+        let object_tables: Vec<Rows> = messages
+            .par_iter()
+            .zip(to_write.par_iter())
+            .map(|(p, chosen)| {
+                let mut r = Rows::new();
+                for v in chosen {
+                    object_rows(p, v, &mut r);
+                }
+                r
+            })
+            .collect();
+        for r in object_tables {
+            for (table, table_rows) in r {
+                rows.entry(table).or_default().extend(table_rows);
+            }
+        }
         if rows.is_empty() {
             return Ok(outcome);
         }
         let (new, changed, unchanged) = outcome.totals();
-        for def in tables::ALL.iter().filter(|t| t.name != "ingests") {
-            let Some(table_rows) = rows.get(def.name) else {
-                continue;
-            };
-            let batch = if def.name == "messages" {
-                self.message_batch(def, &ingest_id, messages, table_rows)?
-            } else {
-                self.json_batch(def, &ingest_id, table_rows)?
-            };
-            self.append(def, batch).await?;
-            outcome
-                .rows_written
-                .insert(def.name.to_owned(), table_rows.len());
-        }
+        let batches: Vec<(&TableDef, usize, RecordBatch)> = tables::ALL
+            .par_iter()
+            .copied()
+            .filter(|t| t.name != "ingests")
+            .filter_map(|def| rows.get(def.name).map(|r| (def, r)))
+            .map(|(def, table_rows)| {
+                let batch = if def.name == "messages" {
+                    self.message_batch(def, &ingest_id, messages, table_rows)?
+                } else {
+                    self.json_batch(def, &ingest_id, table_rows)?
+                };
+                Ok((def, table_rows.len(), batch))
+            })
+            .collect::<Result<_>>()?;
+        // Tables are independent until the `ingests` record: append to them concurrently.
+        futures::future::try_join_all(batches.into_iter().map(|(def, n, batch)| {
+            outcome.rows_written.insert(def.name.to_owned(), n);
+            self.append(def, batch)
+        }))
+        .await?;
         for (owner_uuid, b) in bulk {
             for item in (b.open)() {
                 let (table, mut batch_rows) = item.map_err(StoreError::Data)?;
@@ -190,13 +219,12 @@ impl Store {
     ) -> Result<RecordBatch> {
         let schema = def.schema();
         let mut decoder = arrow::json::ReaderBuilder::new(schema.clone()).build_decoder()?;
-        let full: Vec<Value> = rows
+        let full: Vec<RowOfRun<'_>> = rows
             .iter()
-            .map(|r| {
-                let mut m = r.as_object().cloned().unwrap_or_default();
-                m.insert("site".into(), Value::from(self.site()));
-                m.insert("ingest_id".into(), Value::from(ingest_id));
-                Value::Object(m)
+            .map(|row| RowOfRun {
+                row,
+                site: self.site(),
+                ingest_id,
             })
             .collect();
         decoder.serialize(&full)?;
@@ -212,10 +240,14 @@ impl Store {
         messages: &[PreparedMessage],
         rows: &[Value],
     ) -> Result<RecordBatch> {
+        let by_id: HashMap<&str, &PreparedMessage> = messages
+            .iter()
+            .map(|p| (p.message_id.as_str(), p))
+            .collect();
         let chosen: Vec<&PreparedMessage> = rows
             .iter()
             .filter_map(|r| r["message_id"].as_str())
-            .filter_map(|id| messages.iter().find(|p| p.message_id == id))
+            .filter_map(|id| by_id.get(id).copied())
             .collect();
         let n = chosen.len();
         let mut paths = ListBuilder::new(StringBuilder::new()).with_field(Arc::new(
@@ -291,6 +323,33 @@ impl Store {
             table: def.name.into(),
             source: last_error.expect("at least one attempt"),
         })
+    }
+}
+
+/// A row with the run's `site` and `ingest_id` columns added, serialised without copying it.
+struct RowOfRun<'a> {
+    row: &'a Value,
+    site: &'a str,
+    ingest_id: &'a str,
+}
+
+impl serde::Serialize for RowOfRun<'_> {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        if let Value::Object(m) = self.row {
+            for (k, v) in m {
+                if k != "site" && k != "ingest_id" {
+                    map.serialize_entry(k, v)?;
+                }
+            }
+        }
+        map.serialize_entry("site", self.site)?;
+        map.serialize_entry("ingest_id", self.ingest_id)?;
+        map.end()
     }
 }
 

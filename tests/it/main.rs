@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod conformance;
 mod generate;
+mod icat;
 mod ispyb;
 mod policy;
 mod probes;

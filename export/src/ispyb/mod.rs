@@ -8,7 +8,7 @@ pub mod map;
 pub mod rows;
 mod session;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use mxpipe_store::{CatalogueId, Store};
 use sha2::{Digest, Sha256};
@@ -16,18 +16,15 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::{Executor, MySql, Row as _, Transaction};
 
 use crate::ExportError;
+use crate::driver::{self, Catalogue, DriverOptions, IdMap, Written};
 use crate::records::{Filter, Records};
 use rows::{Row, Settings, Unit, Val};
 use session::render;
 
-/// Experiments per store commit of the id map.
-const MAP_FLUSH_UNITS: usize = 500;
-
 /// Schema major versions this exporter knows.
 pub const KNOWN_MAJOR_VERSIONS: &[u32] = &[5];
 
-/// Per table: rows inserted, updated, unchanged.
-pub type Summary = BTreeMap<&'static str, [usize; 3]>;
+pub use crate::driver::{Outcome, Summary};
 
 /// Options of one export run.
 #[derive(Debug, Clone)]
@@ -40,21 +37,6 @@ pub struct Options {
     pub settings: Settings,
     /// Command line recorded with the id map.
     pub command: String,
-}
-
-/// The outcome of one export run.
-#[derive(Debug, Default)]
-pub struct Outcome {
-    /// Rows per table.
-    pub summary: Summary,
-    /// Experiments exported (committed).
-    pub experiments: usize,
-    /// One message per experiment that failed (rolled back).
-    pub failures: Vec<String>,
-    /// Warnings (e.g. processing not exported because an input is not).
-    pub warnings: Vec<String>,
-    /// The SQL of a dry run.
-    pub sql: Vec<String>,
 }
 
 /// A connected exporter.
@@ -189,103 +171,21 @@ impl Ispyb {
         &self.instance
     }
 
-    /// Export the experiments `filter` selects; `progress` is called after each experiment with
-    /// its number of sweeps.
+    /// Export the experiments `filter` selects through the shared driver ([`crate::driver`]);
+    /// `progress` is called after each experiment with its number of sweeps.
     pub async fn export(
         &self,
         store: &Store,
         filter: &Filter,
         options: &Options,
-        mut progress: impl FnMut(usize),
+        progress: impl FnMut(usize),
     ) -> Result<Outcome, ExportError> {
-        let records = Records::load(store).await?;
-        let experiments = records.experiments(filter)?;
-        let mut map = store.catalogue_ids("ispyb", &self.instance).await?;
-        let mut outcome = Outcome::default();
-        let mut done: HashSet<String> = map
-            .keys()
-            .filter_map(|k| k.strip_prefix("DataCollectionGroup:"))
-            .map(str::to_owned)
-            .collect();
-        let mut assigned: HashSet<String> = HashSet::new();
-        let mut waiting: BTreeMap<String, String> = BTreeMap::new();
-        let mut pending: Vec<(String, CatalogueId)> = Vec::new();
-        let mut pending_units = 0;
-        for exp in experiments {
-            let sweeps = records.linking_to("CollectionSweep", "sourceRef", exp);
-            let mut processing: Vec<String> = Vec::new();
-            for p in sweeps
-                .iter()
-                .flat_map(|s| records.processing_of_sweep.get(*s).into_iter().flatten())
-            {
-                if assigned.contains(p) || processing.contains(p) {
-                    continue;
-                }
-                let needs = rows::experiments_of_processing(&records, p);
-                if needs.iter().all(|e| *e == exp || done.contains(*e)) {
-                    processing.push(p.clone());
-                } else {
-                    let missing: Vec<&str> = needs
-                        .into_iter()
-                        .filter(|e| *e != exp && !done.contains(*e))
-                        .collect();
-                    waiting.insert(p.clone(), missing.join(", "));
-                }
-            }
-            let unit = match rows::experiment_unit(&records, exp, &processing, &options.settings) {
-                Ok(u) => u,
-                Err(e) => {
-                    outcome.failures.push(format!("experiment {exp}: {e}"));
-                    continue;
-                }
-            };
-            match self.write_unit(&unit, &map, options, &mut outcome).await {
-                Ok(entries) => {
-                    if !options.dry_run {
-                        map.extend(entries.iter().cloned());
-                        pending.extend(entries);
-                        pending_units += 1;
-                        if pending_units >= MAP_FLUSH_UNITS {
-                            self.flush(store, &mut pending, options).await?;
-                            pending_units = 0;
-                        }
-                        done.insert(exp.to_owned());
-                        assigned.extend(processing);
-                    }
-                    outcome.experiments += 1;
-                }
-                Err(e) => outcome.failures.push(format!(
-                    "experiment {exp}: {e} (rolled back: nothing of this experiment was written)"
-                )),
-            }
-            progress(sweeps.len());
-        }
-        self.flush(store, &mut pending, options).await?;
-        for (p, missing) in waiting.into_iter().filter(|(p, _)| !assigned.contains(p)) {
-            outcome.warnings.push(format!("processing {p} not exported: it also read sweeps of experiment(s) {missing}, not in ISPyB yet (export them and it follows)"));
-        }
-        outcome.warnings.sort();
-        outcome.warnings.dedup();
-        Ok(outcome)
-    }
-
-    /// Record committed id-map entries in the store (one store commit for many experiments).
-    async fn flush(
-        &self,
-        store: &Store,
-        pending: &mut Vec<(String, CatalogueId)>,
-        options: &Options,
-    ) -> Result<(), ExportError> {
-        let entries = std::mem::take(pending);
-        store
-            .record_catalogue_ids("ispyb", &self.instance, &entries, &options.command)
-            .await
-            .map_err(|e| {
-                ExportError::Store(format!(
-                    "{e}; the last {} id-map entries were committed to ISPyB but not recorded: a re-export refuses those experiments instead of duplicating them",
-                    entries.len()
-                ))
-            })
+        let driver_options = DriverOptions {
+            dry_run: options.dry_run,
+            command: options.command.clone(),
+        };
+        let mut target = Target { db: self, options };
+        driver::export(&mut target, store, filter, &driver_options, progress).await
     }
 
     /// Write one unit in one transaction; returns the id-map entries to record.
@@ -294,8 +194,8 @@ impl Ispyb {
         unit: &Unit,
         map: &HashMap<String, CatalogueId>,
         options: &Options,
-        outcome: &mut Outcome,
-    ) -> Result<Vec<(String, CatalogueId)>, String> {
+        log: &mut Vec<String>,
+    ) -> Result<Written, String> {
         let mut tx = self
             .pool
             .begin()
@@ -304,13 +204,7 @@ impl Ispyb {
         let mut counts: Summary = Summary::new();
         let mut ids: HashMap<String, i64> = HashMap::new();
         let (session_id, proposal_id) = self
-            .session(
-                &mut tx,
-                &unit.session,
-                options,
-                &mut counts,
-                &mut outcome.sql,
-            )
+            .session(&mut tx, &unit.session, options, &mut counts, log)
             .await?;
         ids.insert("BLSession".into(), session_id);
         ids.insert("Proposal".into(), proposal_id);
@@ -366,16 +260,9 @@ impl Ispyb {
                         sets.join(", "),
                         quote(t.key)
                     );
-                    self.run(
-                        &mut tx,
-                        &sql,
-                        &values,
-                        Some(k.id),
-                        &mut outcome.sql,
-                        options.dry_run,
-                    )
-                    .await
-                    .map_err(|e| format!("{} ({}): {e}", row.table, row.key))?;
+                    self.run(&mut tx, &sql, &values, Some(k.id), log, options.dry_run)
+                        .await
+                        .map_err(|e| format!("{} ({}): {e}", row.table, row.key))?;
                     slot[1] += 1;
                     k.id
                 }
@@ -388,14 +275,7 @@ impl Ispyb {
                         cols.join(", ")
                     );
                     let new_id = self
-                        .run(
-                            &mut tx,
-                            &sql,
-                            &values,
-                            None,
-                            &mut outcome.sql,
-                            options.dry_run,
-                        )
+                        .run(&mut tx, &sql, &values, None, log, options.dry_run)
                         .await
                         .map_err(|e| format!("{} ({}): {e}", row.table, row.key))?;
                     slot[0] += 1;
@@ -439,13 +319,10 @@ impl Ispyb {
                 .await
                 .map_err(|e| format!("commit failed: {e}"))?;
         }
-        for (t, c) in counts {
-            let s = outcome.summary.entry(t).or_default();
-            for i in 0..3 {
-                s[i] += c[i];
-            }
-        }
-        Ok(entries)
+        Ok(Written {
+            counts,
+            ids: entries,
+        })
     }
 
     /// Resolve references and lookups of a row into plain values.
@@ -566,5 +443,44 @@ impl Ispyb {
         }
         let done = tx.execute(q).await?;
         Ok(done.last_insert_id() as i64)
+    }
+}
+
+/// ISPyB on the catalogue seam: one transaction per unit.
+struct Target<'a> {
+    db: &'a Ispyb,
+    options: &'a Options,
+}
+
+impl Catalogue for Target<'_> {
+    fn display_name(&self) -> &'static str {
+        "ISPyB"
+    }
+
+    fn id_map(&self) -> Option<(&'static str, &str)> {
+        Some(("ispyb", &self.db.instance))
+    }
+
+    fn experiment_marker(&self) -> &'static str {
+        "DataCollectionGroup:"
+    }
+
+    async fn write_unit(
+        &mut self,
+        records: &Records,
+        unit: &driver::Unit<'_>,
+        map: &IdMap,
+        log: &mut Vec<String>,
+    ) -> Result<Written, String> {
+        let rows = rows::experiment_unit(
+            records,
+            unit.experiment,
+            &unit.processing,
+            &self.options.settings,
+        )?;
+        self.db
+            .write_unit(&rows, map, self.options, log)
+            .await
+            .map_err(|e| format!("{e} (rolled back: nothing of this experiment was written)"))
     }
 }

@@ -622,17 +622,3 @@ fn processing_rows(
     }
     Ok(())
 }
-
-/// Experiments of the sweeps a processing job read.
-pub fn experiments_of_processing<'a>(r: &'a Records, p: &str) -> Vec<&'a str> {
-    let mut out: Vec<&str> = r
-        .inputs
-        .get(p)
-        .into_iter()
-        .flatten()
-        .filter_map(|i| r.link(&i.sweep_uuid, "sourceRef"))
-        .collect();
-    out.sort_unstable();
-    out.dedup();
-    out
-}

@@ -1,0 +1,232 @@
+//! The catalogue seam: one driver for every export target. The driver owns what is the same for
+//! ISPyB, ICAT and SciCat — selecting experiments (`--experiment|--sample|--session|--since`),
+//! choosing each unit of work (an experiment with the processing jobs it completes: those whose
+//! every input sweep is then exported), the id map kept in the store (loaded once, flushed in
+//! batches, only after the catalogue committed), dry runs, progress, the per-kind summary and the
+//! failures. A target implements [`Catalogue`]: it writes one [`Unit`] and reports what it wrote.
+//!
+//! Adding a catalogue: one module implementing [`Catalogue`] with its field map as data, and one
+//! subcommand calling [`export`].
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::Future;
+
+use mxpipe_store::{CatalogueId, Store};
+
+use crate::ExportError;
+use crate::records::{Filter, Records};
+
+/// Experiments per store commit of the id map.
+pub const MAP_FLUSH_UNITS: usize = 500;
+
+/// Per kind (table or entity): rows inserted, updated, unchanged.
+pub type Summary = BTreeMap<&'static str, [usize; 3]>;
+
+/// Id map of one catalogue instance: mxpipe key → catalogue id.
+pub type IdMap = HashMap<String, CatalogueId>;
+
+/// One unit of work: an experiment, its sweeps and the processing jobs it completes.
+#[derive(Debug, Clone)]
+pub struct Unit<'r> {
+    /// Experiment uuid.
+    pub experiment: &'r str,
+    /// Its sweeps (sorted by uuid).
+    pub sweeps: Vec<&'r str>,
+    /// Processing jobs written with it (every input sweep exported once this unit is).
+    pub processing: Vec<String>,
+}
+
+/// What a target wrote for one unit.
+#[derive(Debug, Default)]
+pub struct Written {
+    /// Per kind: inserted, updated, unchanged.
+    pub counts: Summary,
+    /// Id-map entries to record (new or changed).
+    pub ids: Vec<(String, CatalogueId)>,
+}
+
+/// An export target.
+pub trait Catalogue {
+    /// Human name (`ISPyB`, `ICAT`), used in messages.
+    fn display_name(&self) -> &'static str;
+
+    /// The id map this target keeps in the store: (catalogue, instance). `None` for file
+    /// outputs, which write everything selected and record nothing.
+    fn id_map(&self) -> Option<(&'static str, &str)>;
+
+    /// Id-map key prefix whose entries mark an experiment as exported (the experiment uuid
+    /// follows it), e.g. `DataCollectionGroup:`.
+    fn experiment_marker(&self) -> &'static str;
+
+    /// Write one unit (all of it or nothing, where the catalogue allows). `log` receives what
+    /// a dry run shows (SQL, requests). The error is a message; the driver names the experiment.
+    fn write_unit(
+        &mut self,
+        records: &Records,
+        unit: &Unit<'_>,
+        map: &IdMap,
+        log: &mut Vec<String>,
+    ) -> impl Future<Output = Result<Written, String>>;
+
+    /// Called once after the last unit (file targets close their output here).
+    fn finish(&mut self) -> impl Future<Output = Result<(), ExportError>> {
+        async { Ok(()) }
+    }
+}
+
+/// Options of one run that every target shares.
+#[derive(Debug, Clone, Default)]
+pub struct DriverOptions {
+    /// Write nothing (the target rolls back or only logs), record no id.
+    pub dry_run: bool,
+    /// Command line recorded with the id map.
+    pub command: String,
+}
+
+/// The outcome of one export run.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Per kind: inserted, updated, unchanged.
+    pub summary: Summary,
+    /// Experiments exported.
+    pub experiments: usize,
+    /// One message per experiment that failed.
+    pub failures: Vec<String>,
+    /// Warnings (e.g. processing not exported because an input is not).
+    pub warnings: Vec<String>,
+    /// What a dry run shows (SQL statements, requests).
+    pub log: Vec<String>,
+}
+
+/// Export the experiments `filter` selects to `target`; `progress` is called after each
+/// experiment with its number of sweeps.
+pub async fn export<C: Catalogue>(
+    target: &mut C,
+    store: &Store,
+    filter: &Filter,
+    options: &DriverOptions,
+    mut progress: impl FnMut(usize),
+) -> Result<Outcome, ExportError> {
+    let records = Records::load(store).await?;
+    let experiments = records.experiments(filter)?;
+    let id_map = target.id_map().map(|(c, i)| (c, i.to_owned()));
+    let mut map: IdMap = match &id_map {
+        Some((catalogue, instance)) => store.catalogue_ids(catalogue, instance).await?,
+        None => IdMap::new(),
+    };
+    let marker = target.experiment_marker();
+    let mut outcome = Outcome::default();
+    let mut done: HashSet<String> = map
+        .keys()
+        .filter_map(|k| k.strip_prefix(marker))
+        .map(str::to_owned)
+        .collect();
+    let mut assigned: HashSet<String> = HashSet::new();
+    let mut waiting: BTreeMap<String, String> = BTreeMap::new();
+    let mut pending: Vec<(String, CatalogueId)> = Vec::new();
+    let mut pending_units = 0;
+    for exp in experiments {
+        let sweeps = records.linking_to("CollectionSweep", "sourceRef", exp);
+        let mut processing: Vec<String> = Vec::new();
+        for p in sweeps
+            .iter()
+            .flat_map(|s| records.processing_of_sweep.get(*s).into_iter().flatten())
+        {
+            if assigned.contains(p) || processing.contains(p) {
+                continue;
+            }
+            let needs = experiments_of_processing(&records, p);
+            if needs.iter().all(|e| *e == exp || done.contains(*e)) {
+                processing.push(p.clone());
+            } else {
+                let missing: Vec<&str> = needs
+                    .into_iter()
+                    .filter(|e| *e != exp && !done.contains(*e))
+                    .collect();
+                waiting.insert(p.clone(), missing.join(", "));
+            }
+        }
+        let n_sweeps = sweeps.len();
+        let unit = Unit {
+            experiment: exp,
+            sweeps,
+            processing,
+        };
+        match target
+            .write_unit(&records, &unit, &map, &mut outcome.log)
+            .await
+        {
+            Ok(written) => {
+                if !options.dry_run {
+                    if id_map.is_some() {
+                        map.extend(written.ids.iter().cloned());
+                        pending.extend(written.ids);
+                        pending_units += 1;
+                        if pending_units >= MAP_FLUSH_UNITS {
+                            flush(store, &id_map, target, &mut pending, options).await?;
+                            pending_units = 0;
+                        }
+                    }
+                    done.insert(exp.to_owned());
+                    assigned.extend(unit.processing);
+                }
+                for (kind, c) in written.counts {
+                    let s = outcome.summary.entry(kind).or_default();
+                    for i in 0..3 {
+                        s[i] += c[i];
+                    }
+                }
+                outcome.experiments += 1;
+            }
+            Err(e) => outcome.failures.push(format!("experiment {exp}: {e}")),
+        }
+        progress(n_sweeps);
+    }
+    flush(store, &id_map, target, &mut pending, options).await?;
+    target.finish().await?;
+    let name = target.display_name();
+    for (p, missing) in waiting.into_iter().filter(|(p, _)| !assigned.contains(p)) {
+        outcome.warnings.push(format!("processing {p} not exported: it also read sweeps of experiment(s) {missing}, not in {name} yet (export them and it follows)"));
+    }
+    outcome.warnings.sort();
+    outcome.warnings.dedup();
+    Ok(outcome)
+}
+
+/// Record committed id-map entries in the store (one store commit for many experiments).
+async fn flush<C: Catalogue>(
+    store: &Store,
+    id_map: &Option<(&'static str, String)>,
+    target: &C,
+    pending: &mut Vec<(String, CatalogueId)>,
+    options: &DriverOptions,
+) -> Result<(), ExportError> {
+    let Some((catalogue, instance)) = id_map else {
+        return Ok(());
+    };
+    let entries = std::mem::take(pending);
+    store
+        .record_catalogue_ids(catalogue, instance, &entries, &options.command)
+        .await
+        .map_err(|e| {
+            ExportError::Store(format!(
+                "{e}; the last {} id-map entries were committed to {} but not recorded: a re-export refuses those experiments instead of duplicating them",
+                entries.len(),
+                target.display_name()
+            ))
+        })
+}
+
+/// Experiments of the sweeps a processing job read (sorted, each once).
+pub fn experiments_of_processing<'a>(r: &'a Records, p: &str) -> Vec<&'a str> {
+    let mut out: Vec<&str> = r
+        .inputs
+        .get(p)
+        .into_iter()
+        .flatten()
+        .filter_map(|i| r.link(&i.sweep_uuid, "sourceRef"))
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}

@@ -1,0 +1,213 @@
+//! Export to ICAT. One mapping ([`map`], parameters as data; [`graph`], the entities of a unit)
+//! and one output per form ICAT sites take:
+//! - [`icatdata`]: python-icat's icatdump/icatingest XML (icatdata 6.2, or 5.0 for older
+//!   servers), for `icatingest` at any ICAT site;
+//! - [`esrf`]: one pyicat-plus dataset message per dataset (`--flavour esrf`), for ESRF's ingester.
+//!
+//! Both run on the catalogue seam ([`crate::driver`]): the driver selects experiments and orders
+//! processing after every experiment whose sweeps it read; this target gathers the entities and
+//! writes the file(s) at the end. Rules and guarantees: `docs/icat.md`.
+
+pub mod esrf;
+pub mod graph;
+pub mod icatdata;
+pub mod map;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::Int64Type;
+use mxpipe_store::Store;
+use mxpipe_store::read::strings;
+
+use crate::ExportError;
+use crate::driver::{Catalogue, IdMap, Summary, Unit, Written};
+use crate::records::Records;
+pub use graph::{FileFacts, Settings, UnitGraph};
+
+/// Where the export goes.
+#[derive(Debug, Clone)]
+pub enum Output {
+    /// One icatdata XML file of the given version (`6.2` or `5.0`).
+    Icatdata {
+        /// The file.
+        path: PathBuf,
+        /// icatdata version.
+        version: String,
+    },
+    /// One ESRF dataset message per dataset in a folder.
+    Esrf {
+        /// The folder.
+        dir: PathBuf,
+    },
+}
+
+/// The ICAT file exporter (a [`Catalogue`]).
+pub struct IcatFiles {
+    output: Output,
+    settings: Settings,
+    facts: FileFacts,
+    dry_run: bool,
+    units: Vec<UnitGraph>,
+    /// Per investigation: dataset name → dataset key (names are unique in an investigation).
+    names: HashMap<(String, String, String), HashMap<String, String>>,
+    /// Files written by [`Catalogue::finish`].
+    pub written: Vec<PathBuf>,
+}
+
+impl IcatFiles {
+    /// Prepare an export (reads file sizes and checksums from the store).
+    pub async fn new(
+        store: &Store,
+        output: Output,
+        settings: Settings,
+        dry_run: bool,
+    ) -> Result<IcatFiles, ExportError> {
+        if let Output::Icatdata { version, .. } = &output
+            && !icatdata::VERSIONS.contains(&version.as_str())
+        {
+            return Err(ExportError::Config(format!(
+                "--icatdata-version {version}: expected one of {}",
+                icatdata::VERSIONS.join(", ")
+            )));
+        }
+        Ok(IcatFiles {
+            output,
+            settings,
+            facts: file_facts(store).await?,
+            dry_run,
+            units: Vec::new(),
+            names: HashMap::new(),
+            written: Vec::new(),
+        })
+    }
+}
+
+/// Source files (size, checksum) and the folder each processing object was read from.
+pub async fn file_facts(store: &Store) -> Result<FileFacts, ExportError> {
+    let mut facts = FileFacts::default();
+    for b in store
+        .query("SELECT path, bytes, sha256 FROM sources")
+        .await?
+    {
+        let bytes = arrow::compute::cast(b.column(1), &arrow::datatypes::DataType::Int64)
+            .map_err(|e| ExportError::Store(e.to_string()))?;
+        let bytes = bytes.as_primitive::<Int64Type>();
+        let (path, sha) = (strings(&b, 0), strings(&b, 2));
+        for i in 0..b.num_rows() {
+            let size = if bytes.is_null(i) { 0 } else { bytes.value(i) };
+            facts
+                .files
+                .insert(path.value(i).to_owned(), (size, sha.value(i).to_owned()));
+        }
+    }
+    let sql = "SELECT o.uuid, min(s.path) FROM objects o JOIN sources s ON o.message_id = s.message_id WHERE o.mxlims_type = 'MxProcessing' GROUP BY o.uuid";
+    for b in store.query(sql).await? {
+        let (uuid, path) = (strings(&b, 0), strings(&b, 1));
+        for i in 0..b.num_rows() {
+            let folder = std::path::Path::new(path.value(i))
+                .parent()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            facts.folder_of.insert(uuid.value(i).to_owned(), folder);
+        }
+    }
+    Ok(facts)
+}
+
+fn count(summary: &mut Summary, kind: &'static str, n: usize) {
+    if n > 0 {
+        summary.entry(kind).or_default()[0] += n;
+    }
+}
+
+impl Catalogue for IcatFiles {
+    fn display_name(&self) -> &'static str {
+        "ICAT"
+    }
+
+    fn id_map(&self) -> Option<(&'static str, &str)> {
+        None
+    }
+
+    fn experiment_marker(&self) -> &'static str {
+        "Dataset:"
+    }
+
+    async fn write_unit(
+        &mut self,
+        records: &Records,
+        unit: &Unit<'_>,
+        _map: &IdMap,
+        _log: &mut Vec<String>,
+    ) -> Result<Written, String> {
+        let mut g = graph::unit_graph(
+            records,
+            unit.experiment,
+            &unit.sweeps,
+            &unit.processing,
+            &self.settings,
+            &self.facts,
+        )?;
+        let inv = &g.investigation;
+        let names = self
+            .names
+            .entry((inv.facility.clone(), inv.name.clone(), inv.visit_id.clone()))
+            .or_default();
+        let mut written = Written::default();
+        for d in &mut g.datasets {
+            if names.get(&d.name).is_some_and(|k| *k != d.key) {
+                let short = d.key.split(':').nth(1).unwrap_or_default();
+                d.name = format!("{}_{}", d.name, &short[..short.len().min(8)]);
+            }
+            names.insert(d.name.clone(), d.key.clone());
+            let kind = if d.raw {
+                "Dataset (raw)"
+            } else {
+                "Dataset (processed)"
+            };
+            count(&mut written.counts, kind, 1);
+            count(&mut written.counts, "DatasetParameter", d.params.len());
+            count(&mut written.counts, "Datafile", d.files.len());
+            if !d.raw {
+                count(&mut written.counts, "Job", 1);
+            }
+        }
+        count(&mut written.counts, "Sample", g.samples.len());
+        self.units.push(g);
+        Ok(written)
+    }
+
+    async fn finish(&mut self) -> Result<(), ExportError> {
+        if self.dry_run {
+            return Ok(());
+        }
+        let generator = format!("mxpipe {}", env!("CARGO_PKG_VERSION"));
+        let write = |path: &PathBuf, bytes: &[u8]| {
+            // Written beside the target and renamed: a reader never sees half a file.
+            let tmp = path.with_extension("xml.partial");
+            std::fs::write(&tmp, bytes)
+                .and_then(|_| std::fs::rename(&tmp, path))
+                .map_err(|e| ExportError::Config(format!("cannot write {}: {e}", path.display())))
+        };
+        match &self.output {
+            Output::Icatdata { path, version } => {
+                write(path, &icatdata::write(&self.units, version, &generator))?;
+                self.written.push(path.clone());
+            }
+            Output::Esrf { dir } => {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    ExportError::Config(format!("cannot create {}: {e}", dir.display()))
+                })?;
+                let software = format!("mxpipe_v{}", env!("CARGO_PKG_VERSION"));
+                for (name, bytes) in esrf::messages(&self.units, &software) {
+                    let path = dir.join(name);
+                    write(&path, &bytes)?;
+                    self.written.push(path);
+                }
+            }
+        }
+        Ok(())
+    }
+}
