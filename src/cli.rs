@@ -341,6 +341,7 @@ Examples:
   mxpipe export icat --session mx23694-12 --out mx23694-12.icat.xml
   mxpipe export icat --out old-server.xml --icatdata-version 5.0
   mxpipe export icat --flavour esrf --experiment 6513270e-269e-4d37-b2a7-4de452e6b438 --out messages/
+  MXPIPE_ICAT_PASSWORD=... mxpipe export icat --url https://icat.example.org/icat --session mx23694-12
   icatingest -i mx23694-12.icat.xml -f XML     # python-icat, at the ICAT site")]
     Icat(crate::commands::icat::IcatArgs),
     /// Print the MXLIMS → ICAT parameter map as Markdown (the table of docs/icat.md).

@@ -46,6 +46,14 @@ pub struct Config {
 pub struct IcatConfig {
     /// ICAT Facility name (default: the session's facility).
     pub facility: Option<String>,
+    /// REST base URL ending in `/icat`, e.g. `https://icat.example.org/icat`.
+    pub url: Option<String>,
+    /// Authenticator plugin (default `db`).
+    pub plugin: Option<String>,
+    /// User name of the functional account.
+    pub username: Option<String>,
+    /// File holding the password (else `$MXPIPE_ICAT_PASSWORD`).
+    pub password_file: Option<PathBuf>,
     /// Detector pixel size in mm, for the beam centre in mm (default 0.075).
     pub pixel_size_mm: Option<f64>,
 }

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use mxpipe_export::driver::{self, DriverOptions};
+use mxpipe_export::driver::{self, Catalogue, DriverOptions};
+use mxpipe_export::icat::rest::{Connection, IcatRest};
 use mxpipe_export::icat::{IcatFiles, Output, Settings};
 use mxpipe_store::Store;
 
@@ -28,8 +29,15 @@ pub struct IcatArgs {
     #[command(flatten)]
     pub which: SelectionArgs,
     /// The icatdata XML file to write, or with --flavour esrf the folder for the messages.
-    #[arg(long, value_name = "FILE|DIR")]
-    pub out: PathBuf,
+    #[arg(long, value_name = "FILE|DIR", conflicts_with = "url")]
+    pub out: Option<PathBuf>,
+    /// Write through ICAT's REST API instead (base URL ending in /icat; default [icat] url).
+    /// Credentials: [icat] username and password_file, else $MXPIPE_ICAT_PASSWORD.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// File holding the ICAT password (default [icat] password_file; else $MXPIPE_ICAT_PASSWORD).
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
     /// Output form.
     #[arg(long, value_enum, default_value_t = Flavour::Icatdata)]
     pub flavour: Flavour,
@@ -44,28 +52,94 @@ pub struct IcatArgs {
     pub output: TableFormat,
 }
 
+/// Environment variable holding the ICAT password.
+pub const PASSWORD_ENV: &str = "MXPIPE_ICAT_PASSWORD";
+
+fn connection(args: &IcatArgs, config: &Config, url: String) -> Result<Connection, String> {
+    let c = &config.icat;
+    let username = c.username.clone().ok_or(
+        "ICAT REST needs a user: set [icat] username (and password_file, or $MXPIPE_ICAT_PASSWORD)",
+    )?;
+    let password = match args.password_file.clone().or(c.password_file.clone()) {
+        Some(f) => std::fs::read_to_string(&f)
+            .map(|p| p.trim_end_matches(['\n', '\r']).to_owned())
+            .map_err(|e| format!("--password-file {}: {e}", f.display()))?,
+        None => std::env::var(PASSWORD_ENV).map_err(|_| {
+            format!("no ICAT password: pass --password-file FILE, set [icat] password_file or ${PASSWORD_ENV}")
+        })?,
+    };
+    Ok(Connection {
+        url,
+        plugin: c.plugin.clone().unwrap_or_else(|| "db".into()),
+        username,
+        password,
+    })
+}
+
 /// Run `mxpipe export icat`.
 pub async fn run(store: &Store, args: IcatArgs, config: &Config) -> u8 {
-    let output = match args.flavour {
-        Flavour::Icatdata => Output::Icatdata {
-            path: args.out.clone(),
-            version: args.icatdata_version.clone(),
-        },
-        Flavour::Esrf => Output::Esrf {
-            dir: args.out.clone(),
-        },
-    };
     let settings = Settings {
         facility: config.icat.facility.clone(),
         pixel_size_mm: config.icat.pixel_size_mm.unwrap_or(0.075),
     };
-    let mut target = match IcatFiles::new(store, output, settings, args.dry_run).await {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
+    let fail = |m: String, code: u8| {
+        eprintln!("error: {m}");
+        code
     };
+    let url = args.url.clone().or(if args.out.is_none() {
+        config.icat.url.clone()
+    } else {
+        None
+    });
+    if let Some(url) = url {
+        let conn = match connection(&args, config, url) {
+            Ok(c) => c,
+            Err(e) => return fail(e, 2),
+        };
+        return match IcatRest::new(store, conn, settings, args.dry_run).await {
+            Ok(mut target) => {
+                drive(store, &args, &mut target, |t| {
+                    format!("to ICAT {} ({} login(s))", t.conn_url(), t.logins)
+                })
+                .await
+            }
+            Err(e) => fail(e.to_string(), 2),
+        };
+    }
+    let Some(out) = args.out.clone() else {
+        return fail("choose where to: --out FILE (icatdata XML), --flavour esrf --out DIR, or --url URL (REST)".into(), 2);
+    };
+    let output = match args.flavour {
+        Flavour::Icatdata => Output::Icatdata {
+            path: out,
+            version: args.icatdata_version.clone(),
+        },
+        Flavour::Esrf => Output::Esrf { dir: out },
+    };
+    match IcatFiles::new(store, output, settings, args.dry_run).await {
+        Ok(mut target) => {
+            drive(store, &args, &mut target, |t| {
+                format!(
+                    "for ICAT ({} file(s) written{})",
+                    t.written.len(),
+                    t.written
+                        .first()
+                        .map(|p| format!(", first {}", p.display()))
+                        .unwrap_or_default()
+                )
+            })
+            .await
+        }
+        Err(e) => fail(e.to_string(), 2),
+    }
+}
+
+async fn drive<C: Catalogue>(
+    store: &Store,
+    args: &IcatArgs,
+    target: &mut C,
+    describe: impl Fn(&C) -> String,
+) -> u8 {
     let bar = ProgressBar::new_spinner();
     bar.set_style(
         ProgressStyle::with_template(
@@ -78,7 +152,7 @@ pub async fn run(store: &Store, args: IcatArgs, config: &Config) -> u8 {
         command: std::env::args().collect::<Vec<_>>().join(" "),
     };
     let started = std::time::Instant::now();
-    let result = driver::export(&mut target, store, &args.which.filter(), &options, |n| {
+    let result = driver::export(target, store, &args.which.filter(), &options, |n| {
         bar.inc(n as u64)
     })
     .await;
@@ -90,12 +164,26 @@ pub async fn run(store: &Store, args: IcatArgs, config: &Config) -> u8 {
             return 1;
         }
     };
+    for line in &outcome.log {
+        println!("{line}");
+    }
     let rows: Vec<Vec<String>> = outcome
         .summary
         .iter()
-        .map(|(kind, c)| vec![kind.to_string(), c[0].to_string()])
+        .map(|(kind, c)| {
+            vec![
+                kind.to_string(),
+                c[0].to_string(),
+                c[1].to_string(),
+                c[2].to_string(),
+            ]
+        })
         .collect();
-    print_table(&["entity", "written"], &rows, args.output);
+    print_table(
+        &["entity", "created", "updated", "unchanged"],
+        &rows,
+        args.output,
+    );
     for w in &outcome.warnings {
         eprintln!("warning: {w}");
     }
@@ -106,15 +194,10 @@ pub async fn run(store: &Store, args: IcatArgs, config: &Config) -> u8 {
         eprintln!("dry run: nothing was written");
     }
     eprintln!(
-        "{} experiment(s) exported for ICAT in {:.2} s ({} file(s) written{}); {} failed",
+        "{} experiment(s) exported {} in {:.2} s; {} failed",
         outcome.experiments,
+        describe(target),
         started.elapsed().as_secs_f64(),
-        target.written.len(),
-        target
-            .written
-            .first()
-            .map(|p| format!(", first {}", p.display()))
-            .unwrap_or_default(),
         outcome.failures.len()
     );
     u8::from(!outcome.failures.is_empty())

@@ -118,6 +118,27 @@ fn icatdata_validates_against_both_xsds_and_keeps_every_input() {
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), names.len(), "{names:?}");
+        // Sample names are unique in each investigation too (the two real files' crystals are
+        // both called "sample" in one session).
+        let samples: Vec<(String, String)> = xml
+            .split("<sample id=")
+            .skip(1)
+            .map(|s| {
+                let name = s.split("<name>").nth(1).unwrap().split('<').next().unwrap();
+                let inv = s
+                    .split("<investigation ref=\"")
+                    .nth(1)
+                    .unwrap()
+                    .split('"')
+                    .next()
+                    .unwrap();
+                (inv.to_owned(), name.to_owned())
+            })
+            .collect();
+        let mut unique = samples.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), samples.len(), "{samples:?}");
     }
     let bad = dir.path().join("x.xml");
     let o = export(
@@ -317,4 +338,191 @@ fn icat_map_is_documented_and_every_derived_value_has_a_producer() {
         String::from_utf8_lossy(&o.stdout),
         mxpipe_export::icat::map::markdown()
     );
+}
+
+/// The local ICAT contract server (tests/checkers/icat_contract_server.py), killed on drop.
+struct ContractServer {
+    child: std::process::Child,
+    url: String,
+}
+
+impl ContractServer {
+    fn start(py: &Path, td: &Path, extra: &[&str]) -> ContractServer {
+        use std::io::BufRead;
+        let mut child = Command::new(py)
+            .arg(repo().join("tests/checkers/icat_contract_server.py"))
+            .arg("--xsd")
+            .arg(td.join("catalogues/icat/icatdata-6.2.xsd"))
+            .args(["--password", "s3cret-pw"])
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("PORT ")
+            .unwrap_or_else(|| panic!("server said {line:?}"));
+        ContractServer {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// Entities per type, as the server holds them.
+    fn counts(&self, py: &Path) -> serde_json::Value {
+        let o = Command::new(py)
+            .args(["-c", "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())"])
+            .arg(format!("{}/test/counts", self.url))
+            .output()
+            .unwrap();
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", text_of(&o)))
+    }
+
+    /// POST a raw write and return (status, body).
+    fn raw_write(&self, py: &Path, session_id: &str, entities: &str) -> String {
+        let code = "import sys, urllib.request, urllib.parse, urllib.error\n\
+            data = urllib.parse.urlencode({'sessionId': sys.argv[2], 'entities': sys.argv[3]}).encode()\n\
+            try:\n    r = urllib.request.urlopen(sys.argv[1], data); print(r.status, r.read().decode())\n\
+            except urllib.error.HTTPError as e:\n    print(e.code, e.read().decode())";
+        let o = Command::new(py)
+            .args(["-c", code])
+            .arg(format!("{}/icat/entityManager", self.url))
+            .arg(session_id)
+            .arg(entities)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+}
+
+impl Drop for ContractServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn rest_export(store: &Path, server: &ContractServer, password: &str) -> std::process::Output {
+    let config = store.with_file_name("icat-rest.toml");
+    std::fs::write(
+        &config,
+        "[icat]\nfacility = \"TESTFAC\"\nusername = \"mxpipe\"\n",
+    )
+    .unwrap();
+    Command::new(env!("CARGO_BIN_EXE_mxpipe"))
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
+        ])
+        .args(["export", "icat", "--url", &format!("{}/icat", server.url)])
+        .env("MXPIPE_ICAT_PASSWORD", password)
+        .current_dir(repo())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn rest_export_is_idempotent_and_recovers_from_expiry_and_failures() {
+    let Some(td) = testdata() else { return };
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path(), &td);
+
+    let server = ContractServer::start(&py, &td, &[]);
+    let o = rest_export(&store, &server, "s3cret-pw");
+    assert!(o.status.success(), "{}", text_of(&o));
+    assert!(text_of(&o).contains("(1 login(s))"), "{}", text_of(&o));
+    let first = server.counts(&py);
+    // The same entities as the icatdata output of the same store.
+    let xml_path = dir.path().join("same.xml");
+    let o = export(
+        &store,
+        &["export", "icat", "--out", xml_path.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", text_of(&o));
+    let xml = std::fs::read_to_string(&xml_path).unwrap();
+    for (entity, tag) in [
+        ("Dataset", "<dataset id="),
+        ("DatasetParameter", "<parameters>"),
+        ("Datafile", "<datafiles>"),
+        ("Sample", "<sample id="),
+        ("Job", "<job>"),
+        ("DataCollectionDataset", "<dataCollectionDatasets>"),
+    ] {
+        assert_eq!(
+            first[entity].as_u64(),
+            Some(xml.matches(tag).count() as u64),
+            "{entity}: {first}"
+        );
+    }
+    assert!(
+        first["DataCollectionDataset"].as_u64() >= Some(3),
+        "both inputs of the merge and its output: {first}"
+    );
+    let o = rest_export(&store, &server, "s3cret-pw");
+    assert!(o.status.success(), "{}", text_of(&o));
+    assert_eq!(server.counts(&py), first, "a re-run duplicated something");
+
+    // The server checks its contract: unknown field, duplicate key, no session.
+    let login = Command::new(&py)
+        .args(["-c", "import sys, json, urllib.request, urllib.parse\nd = urllib.parse.urlencode({'json': json.dumps({'plugin': 'db', 'credentials': [{'username': 'x'}, {'password': 's3cret-pw'}]})}).encode()\nprint(json.load(urllib.request.urlopen(sys.argv[1], d))['sessionId'])"])
+        .arg(format!("{}/icat/session", server.url))
+        .output()
+        .unwrap();
+    let sid = String::from_utf8_lossy(&login.stdout).trim().to_owned();
+    assert!(
+        server
+            .raw_write(
+                &py,
+                &sid,
+                r#"[{"Facility": {"name": "X", "colour": "red"}}]"#
+            )
+            .starts_with("400 {\"code\": \"BAD_PARAMETER\"")
+    );
+    assert!(
+        server
+            .raw_write(&py, &sid, r#"[{"Facility": {"name": "TESTFAC"}}]"#)
+            .contains("OBJECT_ALREADY_EXISTS")
+    );
+    assert!(
+        server
+            .raw_write(&py, "nope", r#"[{"Facility": {"name": "Y"}}]"#)
+            .starts_with("403 {\"code\": \"SESSION\"")
+    );
+
+    // A session that expires mid-run: one re-login, same result.
+    let expiring = ContractServer::start(&py, &td, &["--expire-on-request", "40"]);
+    let o = rest_export(&store, &expiring, "s3cret-pw");
+    assert!(o.status.success(), "{}", text_of(&o));
+    assert!(text_of(&o).contains("(2 login(s))"), "{}", text_of(&o));
+    assert_eq!(expiring.counts(&py), first);
+
+    // A server error mid-experiment: reported, nonzero; the re-run completes without duplicates.
+    let failing = ContractServer::start(&py, &td, &["--fail-on-write", "12"]);
+    let o = rest_export(&store, &failing, "s3cret-pw");
+    assert_eq!(o.status.code(), Some(1), "{}", text_of(&o));
+    assert!(
+        text_of(&o).contains("injected failure") && text_of(&o).contains("re-run"),
+        "{}",
+        text_of(&o)
+    );
+    let o = rest_export(&store, &failing, "s3cret-pw");
+    assert!(o.status.success(), "{}", text_of(&o));
+    assert_eq!(
+        failing.counts(&py),
+        first,
+        "the re-run after a failure differs from a clean run"
+    );
+
+    // A wrong password: a clear error, and the password is never printed.
+    let o = rest_export(&store, &server, "wrong-pw-123");
+    assert_ne!(o.status.code(), Some(0));
+    assert!(text_of(&o).contains("ICAT SESSION"), "{}", text_of(&o));
+    assert!(!text_of(&o).contains("wrong-pw-123") && !text_of(&o).contains("s3cret-pw"));
 }

@@ -131,6 +131,42 @@ pub struct UnitGraph {
     pub datasets: Vec<Dataset>,
 }
 
+/// Dataset and sample names already given in each investigation of a run: ICAT's
+/// (investigation, name) keys must not join two sweeps or two crystals. A name taken by another
+/// object gets the first 8 characters of its uuid appended.
+#[derive(Debug, Default)]
+pub struct DatasetNames(HashMap<(String, String, String, bool), HashMap<String, String>>);
+
+impl DatasetNames {
+    /// Make the unit's dataset and sample names unique in their investigation.
+    pub fn assign(&mut self, g: &mut UnitGraph) {
+        let inv = &g.investigation;
+        let key = |sample: bool| {
+            (
+                inv.facility.clone(),
+                inv.name.clone(),
+                inv.visit_id.clone(),
+                sample,
+            )
+        };
+        let samples = self.0.entry(key(true)).or_default();
+        for s in &mut g.samples {
+            if samples.get(&s.name).is_some_and(|k| *k != s.key) {
+                s.name = format!("{}_{}", s.name, &s.key[..s.key.len().min(8)]);
+            }
+            samples.insert(s.name.clone(), s.key.clone());
+        }
+        let names = self.0.entry(key(false)).or_default();
+        for d in &mut g.datasets {
+            if names.get(&d.name).is_some_and(|k| *k != d.key) {
+                let short = d.key.split(':').nth(1).unwrap_or_default();
+                d.name = format!("{}_{}", d.name, &short[..short.len().min(8)]);
+            }
+            names.insert(d.name.clone(), d.key.clone());
+        }
+    }
+}
+
 /// What the store knows of files: absolute path → (bytes, sha256), and object uuid → the
 /// folder of the file it was read from.
 #[derive(Debug, Default)]

@@ -82,7 +82,7 @@ pub fn write(units: &[UnitGraph], version: &str, generator: &str) -> Vec<u8> {
                 param_types.get(&k);
                 param_info
                     .entry(k)
-                    .or_insert((p.map.value_type(), p.map.doc));
+                    .or_insert((p.map.value_type(), super::map::description(&p.name)));
             }
             for file in &d.files {
                 formats.get(&(f.clone(), file.format));

@@ -200,6 +200,21 @@ pub fn expanded(level: Level) -> Vec<(String, &'static ParamMap, Option<&'static
     out
 }
 
+/// The description of a ParameterType: the doc of the first row producing `name` (a name used at
+/// both levels, such as `Sample_name`, gets one description, so re-exports change nothing).
+pub fn description(name: &str) -> &'static str {
+    PARAMS
+        .iter()
+        .find(|m| {
+            m.name == name
+                || (m.name.contains("{shell}")
+                    && SHELLS
+                        .iter()
+                        .any(|(part, _)| m.name.replace("{shell}", part) == name))
+        })
+        .map_or("", |m| m.doc)
+}
+
 /// The map as a Markdown table (`mxpipe export icat-map`, `docs/icat.md`).
 pub fn markdown() -> String {
     let mut out = String::from(

@@ -2,7 +2,8 @@
 //! and one output per form ICAT sites take:
 //! - [`icatdata`]: python-icat's icatdump/icatingest XML (icatdata 6.2, or 5.0 for older
 //!   servers), for `icatingest` at any ICAT site;
-//! - [`esrf`]: one pyicat-plus dataset message per dataset (`--flavour esrf`), for ESRF's ingester.
+//! - [`esrf`]: one pyicat-plus dataset message per dataset (`--flavour esrf`), for ESRF's ingester;
+//! - [`rest`]: ICAT's REST API (`--url`), idempotent through look-ups by uniqueness key.
 //!
 //! Both run on the catalogue seam ([`crate::driver`]): the driver selects experiments and orders
 //! processing after every experiment whose sweeps it read; this target gathers the entities and
@@ -12,8 +13,8 @@ pub mod esrf;
 pub mod graph;
 pub mod icatdata;
 pub mod map;
+pub mod rest;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 use arrow::array::{Array, AsArray};
@@ -50,8 +51,7 @@ pub struct IcatFiles {
     facts: FileFacts,
     dry_run: bool,
     units: Vec<UnitGraph>,
-    /// Per investigation: dataset name → dataset key (names are unique in an investigation).
-    names: HashMap<(String, String, String), HashMap<String, String>>,
+    names: graph::DatasetNames,
     /// Files written by [`Catalogue::finish`].
     pub written: Vec<PathBuf>,
 }
@@ -78,7 +78,7 @@ impl IcatFiles {
             facts: file_facts(store).await?,
             dry_run,
             units: Vec::new(),
-            names: HashMap::new(),
+            names: graph::DatasetNames::default(),
             written: Vec::new(),
         })
     }
@@ -150,18 +150,9 @@ impl Catalogue for IcatFiles {
             &self.settings,
             &self.facts,
         )?;
-        let inv = &g.investigation;
-        let names = self
-            .names
-            .entry((inv.facility.clone(), inv.name.clone(), inv.visit_id.clone()))
-            .or_default();
+        self.names.assign(&mut g);
         let mut written = Written::default();
-        for d in &mut g.datasets {
-            if names.get(&d.name).is_some_and(|k| *k != d.key) {
-                let short = d.key.split(':').nth(1).unwrap_or_default();
-                d.name = format!("{}_{}", d.name, &short[..short.len().min(8)]);
-            }
-            names.insert(d.name.clone(), d.key.clone());
+        for d in &g.datasets {
             let kind = if d.raw {
                 "Dataset (raw)"
             } else {
