@@ -17,6 +17,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+mod api;
+
+use api::{Cond, same_value};
+
 use super::graph::{self, Dataset, FileFacts, ParamValue, Settings, UnitGraph};
 use crate::ExportError;
 use crate::driver::{Catalogue, IdMap, Summary, Unit, Written};
@@ -68,16 +72,6 @@ pub fn instance_of(url: &str) -> Result<String, ExportError> {
     ))
 }
 
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
-/// A key condition of a look-up: `x.field = 'text'` or `x.field.id = n`.
-enum Cond<'a> {
-    Text(&'a str, &'a str),
-    Id(&'a str, i64),
-}
-
 impl IcatRest {
     /// Prepare an export to the ICAT at `conn.url` (nothing is sent until the first unit).
     pub async fn new(
@@ -107,130 +101,6 @@ impl IcatRest {
     /// The base URL.
     pub fn conn_url(&self) -> &str {
         &self.conn.url
-    }
-
-    fn endpoint(&self, path: &str) -> String {
-        format!("{}/{path}", self.conn.url.trim_end_matches('/'))
-    }
-
-    async fn login(&mut self) -> Result<String, String> {
-        let body = json!({"plugin": self.conn.plugin,
-            "credentials": [{"username": self.conn.username}, {"password": self.conn.password}]});
-        let resp = self
-            .http
-            .post(self.endpoint("session"))
-            .form(&[("json", body.to_string())])
-            .send()
-            .await
-            .map_err(|e| format!("cannot reach ICAT at {}: {e}", self.conn.url))?;
-        let v = answer(resp).await?;
-        let id = v["sessionId"]
-            .as_str()
-            .ok_or("ICAT login answered without a sessionId")?
-            .to_owned();
-        self.logins += 1;
-        self.session = Some((id.clone(), Instant::now()));
-        Ok(id)
-    }
-
-    async fn session_id(&mut self) -> Result<String, String> {
-        match &self.session {
-            None => self.login().await,
-            Some((id, at)) if at.elapsed() > REFRESH_AFTER => {
-                let id = id.clone();
-                let resp = self
-                    .http
-                    .put(self.endpoint(&format!("session/{id}")))
-                    .send()
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if answer(resp).await.is_ok() {
-                    self.session = Some((id.clone(), Instant::now()));
-                    Ok(id)
-                } else {
-                    self.login().await
-                }
-            }
-            Some((id, _)) => Ok(id.clone()),
-        }
-    }
-
-    /// One request with the session; a `SESSION` error logs in again and retries once.
-    async fn call(&mut self, write: Option<&Value>, query: Option<&str>) -> Result<Value, String> {
-        for attempt in 0..2 {
-            let sid = self.session_id().await?;
-            let req = match (write, query) {
-                (Some(entities), _) => self.http.post(self.endpoint("entityManager")).form(&[
-                    ("sessionId", sid.as_str()),
-                    ("entities", &entities.to_string()),
-                ]),
-                (None, Some(q)) => self
-                    .http
-                    .get(self.endpoint("entityManager"))
-                    .query(&[("sessionId", sid.as_str()), ("query", q)]),
-                (None, None) => unreachable!("a write or a query"),
-            };
-            let resp = req
-                .send()
-                .await
-                .map_err(|e| format!("ICAT request failed: {e}"))?;
-            match answer(resp).await {
-                Err(e) if attempt == 0 && e.starts_with("ICAT SESSION") => self.session = None,
-                other => return other,
-            }
-        }
-        unreachable!("the loop returns")
-    }
-
-    async fn find(&mut self, entity: &str, conds: &[Cond<'_>]) -> Result<Option<Value>, String> {
-        let wheres: Vec<String> = conds
-            .iter()
-            .map(|c| match c {
-                Cond::Text(f, v) => format!("x.{f} = {}", quote(v)),
-                Cond::Id(f, id) => format!("x.{f}.id = {id}"),
-            })
-            .collect();
-        let q = format!("SELECT x FROM {entity} x WHERE {}", wheres.join(" AND "));
-        let found = self.call(None, Some(&q)).await?;
-        Ok(found
-            .as_array()
-            .and_then(|a| a.first())
-            .map(|o| o[entity].clone()))
-    }
-
-    async fn create(&mut self, entity: &str, fields: Vec<Value>) -> Result<Vec<i64>, String> {
-        let mut ids = Vec::new();
-        for chunk in fields.chunks(BATCH) {
-            let body: Vec<Value> = chunk.iter().map(|f| json!({ entity: f })).collect();
-            let answer = self.call(Some(&Value::Array(body)), None).await?;
-            ids.extend(
-                answer
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_i64),
-            );
-        }
-        if ids.len() != fields.len() {
-            return Err(format!(
-                "ICAT answered {} ids for {} new {entity}",
-                ids.len(),
-                fields.len()
-            ));
-        }
-        Ok(ids)
-    }
-
-    /// Every `entity` of dataset `id` (one query).
-    async fn children(&mut self, entity: &str, dataset: i64) -> Result<Vec<Value>, String> {
-        let q = format!("SELECT x FROM {entity} x WHERE x.dataset.id = {dataset} INCLUDE x.type");
-        let found = self.call(None, Some(&q)).await?;
-        Ok(found
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|o| o[entity].clone())
-            .collect())
     }
 
     /// Create what is missing among `wanted` children of a dataset, update what differs:
@@ -608,37 +478,6 @@ fn catalogue_id(table: &str, id: i64) -> CatalogueId {
         id,
         content_sha256: String::new(),
     }
-}
-
-/// Numbers compare as numbers, times as instants, everything else as JSON.
-fn same_value(ours: &Value, theirs: &Value) -> bool {
-    if let (Some(a), Some(b)) = (ours.as_f64(), theirs.as_f64()) {
-        return (a - b).abs() <= 1e-12 * a.abs().max(1.0);
-    }
-    if let (Some(a), Some(b)) = (ours.as_str(), theirs.as_str())
-        && let (Ok(x), Ok(y)) = (
-            chrono::DateTime::parse_from_rfc3339(a),
-            chrono::DateTime::parse_from_rfc3339(b),
-        )
-    {
-        return x == y;
-    }
-    ours == theirs
-}
-
-/// The JSON of a 2xx answer, or ICAT's error as `ICAT <code>: <message> (HTTP <status>)`.
-async fn answer(resp: reqwest::Response) -> Result<Value, String> {
-    let status = resp.status();
-    let text = resp.text().await.map_err(|e| e.to_string())?;
-    if status.is_success() {
-        return Ok(serde_json::from_str(&text).unwrap_or(Value::Null));
-    }
-    let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Err(format!(
-        "ICAT {}: {} (HTTP {status})",
-        v["code"].as_str().unwrap_or("ERROR"),
-        v["message"].as_str().unwrap_or(text.trim())
-    ))
 }
 
 impl Catalogue for IcatRest {
