@@ -596,3 +596,111 @@ fn ispyb_doc_lists_the_field_map() {
         "docs/ispyb.md is stale: replace its field map with the output of `mxpipe export ispyb-map`"
     );
 }
+
+/// Every `derived/…` column of the ISPyB map has a producer: built from the samples (MAD, merge,
+/// SSX) and real NXmx/CBF/autoPROC files, each such column holds a value in at least one row —
+/// a misspelt derived name would be NULL everywhere. Needs no database (the rows are pure).
+#[test]
+fn every_derived_ispyb_column_has_a_producer() {
+    use mxpipe_export::ispyb::rows::{Settings, Val, experiment_unit};
+    let Some(td) = testdata() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let s = store.to_str().unwrap();
+    // The merge with a command line on its processing (the samples carry none).
+    let mut merge = read_json(&repo().join("samples/two-crystal-merge.json"));
+    merge["MxProcessing"]["MxProcessing1"]["extensions"] =
+        serde_json::json!({"mxpipe.org": {"commandLine": "xia2.multiplex x1.expt x2.expt"}});
+    let merge_path = dir.path().join("merge-with-command.json");
+    std::fs::write(&merge_path, merge.to_string()).unwrap();
+    let o = mxpipe(&[
+        "--store",
+        s,
+        "ingest",
+        "samples/mad-interleaved.json",
+        merge_path.to_str().unwrap(),
+        "samples/ssx-chip.json",
+        "samples/ssx-chip-processing.cif",
+    ]);
+    assert!(o.status.success(), "{}", text_of(&o));
+    for f in [
+        "collection/nxmx/xrc_209_master.h5",
+        "collection/cbf/omega_scan.cbf",
+        "processing/autoproc/autoPROC.xml",
+    ] {
+        let o = mxpipe(&[
+            "--store",
+            s,
+            "ingest",
+            "--session",
+            "mx99999-1",
+            td.join(f).to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", text_of(&o));
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let records = rt.block_on(async {
+        let st = mxpipe_store::Store::open(s, "test", Default::default()).unwrap();
+        mxpipe_export::Records::load(&st).await.unwrap()
+    });
+    let settings = Settings {
+        timezone: "UTC".parse().unwrap(),
+        pixel_size_mm: 0.075,
+        attachment_dir: dir.path().join("att"),
+    };
+    let mut seen: BTreeMap<(String, String), bool> = BTreeMap::new();
+    for exp in records.experiments(&Default::default()).unwrap() {
+        let sweeps = records.linking_to("CollectionSweep", "sourceRef", exp);
+        let mut processing: Vec<String> = sweeps
+            .iter()
+            .flat_map(|sw| {
+                records
+                    .processing_of_sweep
+                    .get(*sw)
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect();
+        processing.sort();
+        processing.dedup();
+        // A job is built with the experiment of its first input only when all inputs are there;
+        // here every experiment is offered its jobs and failures (merges) are skipped.
+        let unit = experiment_unit(&records, exp, &processing, &settings)
+            .or_else(|_| experiment_unit(&records, exp, &[], &settings))
+            .unwrap();
+        for row in &unit.rows {
+            for (col, v) in &row.values {
+                let entry = seen
+                    .entry((row.table.to_owned(), col.to_string()))
+                    .or_default();
+                *entry |= !matches!(v, Val::Null);
+            }
+        }
+    }
+    let mut missing = Vec::new();
+    for t in mxpipe_export::ispyb::map::TABLES {
+        for c in t
+            .columns
+            .iter()
+            .filter(|c| c.source.starts_with("derived/"))
+        {
+            // Person/Proposal/BLSession rows are written by the session step, not the unit.
+            if ["Person", "Proposal", "BLSession"].contains(&t.table)
+                || mxpipe_export::ispyb::RESOLVED_BY_WRITER.contains(&(t.table, c.column))
+            {
+                continue;
+            }
+            if !seen
+                .get(&(t.table.to_owned(), c.column.to_owned()))
+                .copied()
+                .unwrap_or(false)
+            {
+                missing.push(format!("{}.{} ({})", t.table, c.column, c.source));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "mapped derived values never produced: {missing:?}"
+    );
+}

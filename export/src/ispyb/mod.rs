@@ -21,6 +21,13 @@ use crate::records::{Filter, Records};
 use rows::{Row, Settings, Unit, Val};
 use session::render;
 
+/// Columns whose value the writer resolves from the database at write time (ids of lookup
+/// tables), not the row builder: (table, column).
+pub const RESOLVED_BY_WRITER: &[(&str, &str)] = &[
+    ("DataCollectionGroup", "experimentTypeId"),
+    ("Event", "eventTypeId"),
+];
+
 /// Schema major versions this exporter knows.
 pub const KNOWN_MAJOR_VERSIONS: &[u32] = &[5];
 
