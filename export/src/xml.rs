@@ -14,6 +14,10 @@ impl Xml {
             .expect("in-memory write");
         x
     }
+    /// A fragment (no declaration), to be appended to a document written in pieces.
+    pub fn new_fragment() -> Xml {
+        Xml(Writer::new_with_indent(Vec::new(), b' ', 2))
+    }
     /// `<tag>`.
     pub fn open(&mut self, tag: &str) {
         self.open_with(tag, &[]);

@@ -512,6 +512,11 @@ fn rest_export_is_idempotent_and_recovers_from_expiry_and_failures() {
         "{}",
         text_of(&o)
     );
+    assert!(
+        text_of(&o).contains("written before the error: ") && text_of(&o).contains(" created"),
+        "{}",
+        text_of(&o)
+    );
     let o = rest_export(&store, &failing, "s3cret-pw");
     assert!(o.status.success(), "{}", text_of(&o));
     assert_eq!(

@@ -11,33 +11,31 @@ use crate::xml::Xml;
 /// Namespace of the messages.
 pub const NAMESPACE: &str = "http://www.esrf.fr/icat";
 
-/// One message: (file name, XML bytes).
-pub fn messages(units: &[UnitGraph], software: &str) -> Vec<(String, Vec<u8>)> {
-    let mut locations: HashMap<&str, &str> = HashMap::new();
-    for d in units.iter().flat_map(|u| &u.datasets) {
-        if let Some(l) = &d.location {
-            locations.insert(d.key.as_str(), l.as_str());
-        }
-    }
-    let mut out = Vec::new();
-    for u in units {
-        let samples: HashMap<&str, &str> = u
-            .samples
-            .iter()
-            .map(|s| (s.key.as_str(), s.name.as_str()))
-            .collect();
-        for d in &u.datasets {
+/// The messages of one unit: (file name, XML bytes). `locations` maps dataset keys (of this and
+/// earlier units) to their folders, for `input_datasets`.
+pub fn unit_messages(
+    u: &UnitGraph,
+    locations: &HashMap<String, String>,
+    software: &str,
+) -> Vec<(String, Vec<u8>)> {
+    let samples: HashMap<&str, &str> = u
+        .samples
+        .iter()
+        .map(|s| (s.key.as_str(), s.name.as_str()))
+        .collect();
+    u.datasets
+        .iter()
+        .map(|d| {
             let sample = d.sample.as_deref().and_then(|k| samples.get(k)).copied();
             let inputs: Vec<&str> = d
                 .inputs
                 .iter()
-                .filter_map(|k| locations.get(k.as_str()).copied())
+                .filter_map(|k| locations.get(k).map(String::as_str))
                 .collect();
             let name = format!("{}_{}.xml", u.investigation.name, d.name);
-            out.push((name, message(u, d, sample, &inputs, software)));
-        }
-    }
-    out
+            (name, message(u, d, sample, &inputs, software))
+        })
+        .collect()
 }
 
 fn message(

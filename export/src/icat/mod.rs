@@ -15,6 +15,7 @@ pub mod icatdata;
 pub mod map;
 pub mod rest;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use arrow::array::{Array, AsArray};
@@ -44,13 +45,21 @@ pub enum Output {
     },
 }
 
-/// The ICAT file exporter (a [`Catalogue`]).
+/// The ICAT file exporter (a [`Catalogue`]). Streams: each unit is written when it is built, so
+/// memory stays bounded by one unit.
 pub struct IcatFiles {
     output: Output,
     settings: Settings,
     facts: FileFacts,
     dry_run: bool,
-    units: Vec<UnitGraph>,
+    /// icatdata: the writer and the partial file (renamed onto the target at the end).
+    stream: Option<(
+        icatdata::IcatdataWriter,
+        std::io::BufWriter<std::fs::File>,
+        PathBuf,
+    )>,
+    /// ESRF: dataset key → folder, for `input_datasets` of later units.
+    locations: HashMap<String, String>,
     names: graph::DatasetNames,
     /// Files written by [`Catalogue::finish`].
     pub written: Vec<PathBuf>,
@@ -72,12 +81,35 @@ impl IcatFiles {
                 icatdata::VERSIONS.join(", ")
             )));
         }
+        let mut stream = None;
+        if !dry_run {
+            match &output {
+                Output::Icatdata { path, version } => {
+                    let partial = path.with_extension("xml.partial");
+                    let file = std::fs::File::create(&partial).map_err(|e| {
+                        ExportError::Config(format!("cannot write {}: {e}", partial.display()))
+                    })?;
+                    let writer = icatdata::IcatdataWriter::new(
+                        version,
+                        &format!("mxpipe {}", env!("CARGO_PKG_VERSION")),
+                    );
+                    let mut out = std::io::BufWriter::new(file);
+                    std::io::Write::write_all(&mut out, &writer.head())
+                        .map_err(|e| ExportError::Config(format!("{}: {e}", partial.display())))?;
+                    stream = Some((writer, out, partial));
+                }
+                Output::Esrf { dir } => std::fs::create_dir_all(dir).map_err(|e| {
+                    ExportError::Config(format!("cannot create {}: {e}", dir.display()))
+                })?,
+            }
+        }
         Ok(IcatFiles {
             output,
             settings,
             facts: file_facts(store).await?,
             dry_run,
-            units: Vec::new(),
+            stream,
+            locations: HashMap::new(),
             names: graph::DatasetNames::default(),
             written: Vec::new(),
         })
@@ -166,39 +198,50 @@ impl Catalogue for IcatFiles {
             }
         }
         count(&mut written.counts, "Sample", g.samples.len());
-        self.units.push(g);
+        if self.dry_run {
+            return Ok(written);
+        }
+        if let Some((writer, out, partial)) = &mut self.stream {
+            std::io::Write::write_all(out, &writer.unit(&g))
+                .map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
+        }
+        if let Output::Esrf { dir } = &self.output {
+            for d in &g.datasets {
+                if let Some(l) = &d.location {
+                    self.locations.insert(d.key.clone(), l.clone());
+                }
+            }
+            let software = format!("mxpipe_v{}", env!("CARGO_PKG_VERSION"));
+            for (name, bytes) in esrf::unit_messages(&g, &self.locations, &software) {
+                let path = dir.join(name);
+                write_atomically(&path, &bytes).map_err(|e| e.to_string())?;
+                self.written.push(path);
+            }
+        }
         Ok(written)
     }
 
     async fn finish(&mut self) -> Result<(), ExportError> {
-        if self.dry_run {
+        let Some((writer, mut out, partial)) = self.stream.take() else {
             return Ok(());
-        }
-        let generator = format!("mxpipe {}", env!("CARGO_PKG_VERSION"));
-        let write = |path: &PathBuf, bytes: &[u8]| {
-            // Written beside the target and renamed: a reader never sees half a file.
-            let tmp = path.with_extension("xml.partial");
-            std::fs::write(&tmp, bytes)
-                .and_then(|_| std::fs::rename(&tmp, path))
-                .map_err(|e| ExportError::Config(format!("cannot write {}: {e}", path.display())))
         };
-        match &self.output {
-            Output::Icatdata { path, version } => {
-                write(path, &icatdata::write(&self.units, version, &generator))?;
-                self.written.push(path.clone());
-            }
-            Output::Esrf { dir } => {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    ExportError::Config(format!("cannot create {}: {e}", dir.display()))
-                })?;
-                let software = format!("mxpipe_v{}", env!("CARGO_PKG_VERSION"));
-                for (name, bytes) in esrf::messages(&self.units, &software) {
-                    let path = dir.join(name);
-                    write(&path, &bytes)?;
-                    self.written.push(path);
-                }
-            }
-        }
+        let Output::Icatdata { path, .. } = &self.output else {
+            return Ok(());
+        };
+        // Written beside the target and renamed: a reader never sees half a file.
+        std::io::Write::write_all(&mut out, &writer.tail())
+            .and_then(|_| std::io::Write::flush(&mut out))
+            .and_then(|_| std::fs::rename(&partial, path))
+            .map_err(|e| ExportError::Config(format!("cannot write {}: {e}", path.display())))?;
+        self.written.push(path.clone());
         Ok(())
     }
+}
+
+/// Write a file beside its target and rename it: a reader never sees half a file.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), ExportError> {
+    let tmp = path.with_extension("xml.partial");
+    std::fs::write(&tmp, bytes)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| ExportError::Config(format!("cannot write {}: {e}", path.display())))
 }

@@ -518,11 +518,25 @@ impl Catalogue for IcatRest {
             }
             return Ok(written);
         }
-        self.write_graph(&g, &mut written.counts, &mut written.ids, map)
+        if let Err(e) = self
+            .write_graph(&g, &mut written.counts, &mut written.ids, map)
             .await
-            .map_err(|e| {
-                format!("{e} (ICAT has no transactions: what was written stays; a re-run reuses it and completes the rest)")
-            })?;
+        {
+            let done: Vec<String> = written
+                .counts
+                .iter()
+                .filter(|(_, c)| c[0] + c[1] > 0)
+                .map(|(kind, c)| format!("{kind} {} created, {} updated", c[0], c[1]))
+                .collect();
+            let done = if done.is_empty() {
+                "nothing".to_owned()
+            } else {
+                done.join(", ")
+            };
+            return Err(format!(
+                "{e}; written before the error: {done} (ICAT has no transactions: that stays, and a re-run reuses it and completes the rest)"
+            ));
+        }
         written.ids.push((
             format!("Experiment:{}", unit.experiment),
             catalogue_id("Experiment", 0),
