@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use mxpipe_export::driver::Outcome;
 use mxpipe_export::ispyb::rows::Settings;
 use mxpipe_export::ispyb::{Ispyb, Options};
 use mxpipe_export::{Filter, Records};
@@ -143,13 +144,7 @@ pub async fn ispyb(store: &Store, args: IspybArgs, config: &Config) -> u8 {
         settings,
         command: std::env::args().collect::<Vec<_>>().join(" "),
     };
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} exporting to ISPyB: {pos} sweeps  {per_sec}  {elapsed}",
-        )
-        .expect("template"),
-    );
+    let bar = export_bar("to ISPyB");
     let started = std::time::Instant::now();
     let result = db
         .export(store, &filter, &options, |n| bar.inc(n as u64))
@@ -159,29 +154,62 @@ pub async fn ispyb(store: &Store, args: IspybArgs, config: &Config) -> u8 {
         Ok(o) => o,
         Err(e) => return fail(e.to_string(), 1),
     };
-    for s in &outcome.log {
-        println!("{s}");
+    report(
+        &outcome,
+        ["table", "inserted", "updated", "unchanged"],
+        args.dry_run
+            .then_some("dry run: every statement above was rolled back; nothing was written"),
+        args.output,
+        format!(
+            "to ISPyB {} (schema {}) in {:.2} s",
+            db.instance(),
+            db.schema_version,
+            started.elapsed().as_secs_f64()
+        ),
+    )
+}
+
+/// The spinner of an export run: sweeps done, rate, elapsed.
+pub fn export_bar(target: &str) -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template(&format!(
+            "{{spinner}} exporting {target}: {{pos}} sweeps  {{per_sec}}  {{elapsed}}"
+        ))
+        .expect("template"),
+    );
+    bar
+}
+
+/// Print a catalogue export's outcome the same way for every target: what a dry run shows
+/// (stdout), the per-kind summary (`--output`), warnings, failures and a closing line naming
+/// the target (`what`). The exit status: 1 when an experiment failed.
+pub fn report(
+    outcome: &Outcome,
+    headers: [&str; 4],
+    dry_run_note: Option<&str>,
+    output: TableFormat,
+    what: String,
+) -> u8 {
+    for line in &outcome.log {
+        println!("{line}");
+    }
+    if let Some(note) = dry_run_note {
+        eprintln!("{note}");
     }
     let rows: Vec<Vec<String>> = outcome
         .summary
         .iter()
-        .map(|(t, c)| {
+        .map(|(kind, c)| {
             vec![
-                t.to_string(),
+                kind.to_string(),
                 c[0].to_string(),
                 c[1].to_string(),
                 c[2].to_string(),
             ]
         })
         .collect();
-    if args.dry_run {
-        eprintln!("dry run: every statement above was rolled back; nothing was written");
-    }
-    print_table(
-        &["table", "inserted", "updated", "unchanged"],
-        &rows,
-        args.output,
-    );
+    print_table(&headers, &rows, output);
     for w in &outcome.warnings {
         eprintln!("warning: {w}");
     }
@@ -189,11 +217,8 @@ pub async fn ispyb(store: &Store, args: IspybArgs, config: &Config) -> u8 {
         eprintln!("error: {f}");
     }
     eprintln!(
-        "{} experiment(s) exported to ISPyB {} (schema {}) in {:.2} s; {} failed",
+        "{} experiment(s) exported {what}; {} failed",
         outcome.experiments,
-        db.instance(),
-        db.schema_version,
-        started.elapsed().as_secs_f64(),
         outcome.failures.len()
     );
     u8::from(!outcome.failures.is_empty())

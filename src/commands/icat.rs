@@ -3,15 +3,13 @@
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
 use mxpipe_export::driver::{self, Catalogue, DriverOptions};
 use mxpipe_export::icat::rest::{Connection, IcatRest};
 use mxpipe_export::icat::{IcatFiles, Output, Settings};
 use mxpipe_store::Store;
 
 use crate::cli::TableFormat;
-use crate::commands::export::SelectionArgs;
-use crate::commands::table::print_table;
+use crate::commands::export::{SelectionArgs, export_bar, report};
 use crate::config::Config;
 
 /// Which ICAT form to write.
@@ -140,13 +138,7 @@ async fn drive<C: Catalogue>(
     target: &mut C,
     describe: impl Fn(&C) -> String,
 ) -> u8 {
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} exporting for ICAT: {pos} sweeps  {per_sec}  {elapsed}",
-        )
-        .expect("template"),
-    );
+    let bar = export_bar("for ICAT");
     let options = DriverOptions {
         dry_run: args.dry_run,
         command: std::env::args().collect::<Vec<_>>().join(" "),
@@ -157,48 +149,21 @@ async fn drive<C: Catalogue>(
     })
     .await;
     bar.finish_and_clear();
-    let outcome = match result {
-        Ok(o) => o,
+    match result {
+        Ok(outcome) => report(
+            &outcome,
+            ["entity", "created", "updated", "unchanged"],
+            args.dry_run.then_some("dry run: nothing was written"),
+            args.output,
+            format!(
+                "{} in {:.2} s",
+                describe(target),
+                started.elapsed().as_secs_f64()
+            ),
+        ),
         Err(e) => {
             eprintln!("error: {e}");
-            return 1;
+            1
         }
-    };
-    for line in &outcome.log {
-        println!("{line}");
     }
-    let rows: Vec<Vec<String>> = outcome
-        .summary
-        .iter()
-        .map(|(kind, c)| {
-            vec![
-                kind.to_string(),
-                c[0].to_string(),
-                c[1].to_string(),
-                c[2].to_string(),
-            ]
-        })
-        .collect();
-    print_table(
-        &["entity", "created", "updated", "unchanged"],
-        &rows,
-        args.output,
-    );
-    for w in &outcome.warnings {
-        eprintln!("warning: {w}");
-    }
-    for f in &outcome.failures {
-        eprintln!("error: {f}");
-    }
-    if args.dry_run {
-        eprintln!("dry run: nothing was written");
-    }
-    eprintln!(
-        "{} experiment(s) exported {} in {:.2} s; {} failed",
-        outcome.experiments,
-        describe(target),
-        started.elapsed().as_secs_f64(),
-        outcome.failures.len()
-    );
-    u8::from(!outcome.failures.is_empty())
 }
