@@ -191,8 +191,21 @@ impl Records {
             .collect();
         out.sort_by(|a, b| a.1.cmp(b.1).then(a.0.cmp(b.0)));
         if out.is_empty() {
+            let mut chosen: Vec<String> = [
+                ("--experiment", &filter.experiment),
+                ("--sample", &filter.sample),
+                ("--session", &filter.session),
+                ("--since", &filter.since),
+            ]
+            .into_iter()
+            .filter_map(|(flag, v)| v.as_ref().map(|v| format!("{flag} {v}")))
+            .collect();
+            if chosen.is_empty() {
+                chosen.push("(everything)".into());
+            }
             return Err(ExportError::Selection(format!(
-                "no stored experiment matches {filter:?}"
+                "no stored experiment matches {}; `mxpipe query \"SELECT * FROM experiments\"` lists them",
+                chosen.join(" ")
             )));
         }
         Ok(out.into_iter().map(|(u, _)| u).collect())

@@ -81,7 +81,7 @@ impl IcatRest {
         dry_run: bool,
     ) -> Result<IcatRest, ExportError> {
         let instance = instance_of(&conn.url)?;
-        Ok(IcatRest {
+        let mut rest = IcatRest {
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(120))
                 .build()
@@ -95,7 +95,13 @@ impl IcatRest {
             known: HashMap::new(),
             names: graph::DatasetNames::default(),
             logins: 0,
-        })
+        };
+        // Log in first: an unreachable server or wrong credentials stop the run before any
+        // experiment, once, instead of failing each one.
+        if !dry_run {
+            rest.login().await.map_err(ExportError::Config)?;
+        }
+        Ok(rest)
     }
 
     /// The base URL.
