@@ -225,6 +225,17 @@ impl Records {
     }
 }
 
+/// A map source path in a row context: `head/rest…` → `ctx[head]` then the JSON pointer `/rest…`
+/// (Null when absent). The convention of every target's field map (`sweep/energy`, `stats/R_merge`).
+pub fn context_value<'a>(ctx: &'a Value, source: &str) -> &'a Value {
+    let (head, rest) = source.split_once('/').unwrap_or((source, ""));
+    let base = &ctx[head];
+    if rest.is_empty() {
+        return base;
+    }
+    base.pointer(&format!("/{rest}")).unwrap_or(&Value::Null)
+}
+
 /// The visit label (`mx23694-12`) of an object's mxpipe.org session extension.
 pub fn session_label(json: &Value) -> Option<String> {
     let s = &json["extensions"]["mxpipe.org"]["session"];

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use super::map::{self, Conv, Level};
-use crate::records::Records;
+use crate::records::{Records, context_value};
 
 /// Values the mapping needs from the site.
 #[derive(Debug, Clone)]
@@ -131,6 +131,45 @@ pub struct UnitGraph {
     pub datasets: Vec<Dataset>,
 }
 
+/// Builds each unit's entities with names unique in their investigations: what every ICAT
+/// output does first with a unit.
+pub struct Builder {
+    /// Site settings.
+    pub settings: Settings,
+    /// File sizes and checksums from the store.
+    pub facts: FileFacts,
+    names: DatasetNames,
+}
+
+impl Builder {
+    /// A builder for one export run.
+    pub fn new(settings: Settings, facts: FileFacts) -> Builder {
+        Builder {
+            settings,
+            facts,
+            names: DatasetNames::default(),
+        }
+    }
+
+    /// The entities of one unit of the driver.
+    pub fn build(
+        &mut self,
+        r: &Records,
+        unit: &crate::driver::Unit<'_>,
+    ) -> Result<UnitGraph, String> {
+        let mut g = unit_graph(
+            r,
+            unit.experiment,
+            &unit.sweeps,
+            &unit.processing,
+            &self.settings,
+            &self.facts,
+        )?;
+        self.names.assign(&mut g);
+        Ok(g)
+    }
+}
+
 /// Dataset and sample names already given in each investigation of a run: ICAT's
 /// (investigation, name) keys must not join two sweeps or two crystals. A name taken by another
 /// object gets the first 8 characters of its uuid appended.
@@ -177,15 +216,6 @@ pub struct FileFacts {
     pub folder_of: HashMap<String, String>,
 }
 
-fn pointer<'a>(ctx: &'a Value, source: &str) -> &'a Value {
-    let (head, rest) = source.split_once('/').unwrap_or((source, ""));
-    let base = &ctx[head];
-    if rest.is_empty() {
-        return base;
-    }
-    base.pointer(&format!("/{rest}")).unwrap_or(&Value::Null)
-}
-
 fn convert(v: &Value, conv: Conv) -> Option<ParamValue> {
     use mxpipe_model::units::{energy_ev, wavelength_a_from_ev};
     match conv {
@@ -218,8 +248,8 @@ pub fn params(level: Level, ctx: &Value, shells: &HashMap<&str, &Value>) -> Vec<
         .into_iter()
         .filter_map(|(name, m, shell)| {
             let v = match shell {
-                Some(s) => pointer(&json!({"stats": shells.get(s)}), m.source).clone(),
-                None => pointer(ctx, m.source).clone(),
+                Some(s) => context_value(&json!({"stats": shells.get(s)}), m.source).clone(),
+                None => context_value(ctx, m.source).clone(),
             };
             convert(&v, m.conv).map(|value| Param {
                 name,

@@ -49,8 +49,7 @@ pub enum Output {
 /// memory stays bounded by one unit.
 pub struct IcatFiles {
     output: Output,
-    settings: Settings,
-    facts: FileFacts,
+    builder: graph::Builder,
     dry_run: bool,
     /// icatdata: the writer and the partial file (renamed onto the target at the end).
     stream: Option<(
@@ -60,7 +59,6 @@ pub struct IcatFiles {
     )>,
     /// ESRF: dataset key → folder, for `input_datasets` of later units.
     locations: HashMap<String, String>,
-    names: graph::DatasetNames,
     /// Files written by [`Catalogue::finish`].
     pub written: Vec<PathBuf>,
 }
@@ -105,12 +103,10 @@ impl IcatFiles {
         }
         Ok(IcatFiles {
             output,
-            settings,
-            facts: file_facts(store).await?,
+            builder: graph::Builder::new(settings, file_facts(store).await?),
             dry_run,
             stream,
             locations: HashMap::new(),
-            names: graph::DatasetNames::default(),
             written: Vec::new(),
         })
     }
@@ -174,15 +170,7 @@ impl Catalogue for IcatFiles {
         _map: &IdMap,
         _log: &mut Vec<String>,
     ) -> Result<Written, String> {
-        let mut g = graph::unit_graph(
-            records,
-            unit.experiment,
-            &unit.sweeps,
-            &unit.processing,
-            &self.settings,
-            &self.facts,
-        )?;
-        self.names.assign(&mut g);
+        let g = self.builder.build(records, unit)?;
         let mut written = Written::default();
         for d in &g.datasets {
             let kind = if d.raw {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use super::map::{self, Conv};
-use crate::records::Records;
+use crate::records::{Records, context_value};
 
 /// A value for one column.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,15 +65,6 @@ pub struct Unit {
 /// An error in the data (names the object and what is missing).
 pub type MapError = String;
 
-fn pointer<'a>(ctx: &'a Value, source: &str) -> &'a Value {
-    let (head, rest) = source.split_once('/').unwrap_or((source, ""));
-    let base = &ctx[head];
-    if rest.is_empty() {
-        return base;
-    }
-    base.pointer(&format!("/{rest}")).unwrap_or(&Value::Null)
-}
-
 /// Apply a table's column map to a context object.
 pub fn apply(
     table: &'static str,
@@ -88,7 +79,7 @@ pub fn apply(
             let v = if let Some(t) = c.source.strip_prefix("ref/") {
                 refs.get(t).map_or(Val::Null, |k| Val::Ref(k.clone()))
             } else {
-                convert(pointer(ctx, c.source), c.conv, s)
+                convert(context_value(ctx, c.source), c.conv, s)
             };
             (c.column, v)
         })

@@ -21,7 +21,7 @@ mod api;
 
 use api::{Cond, same_value};
 
-use super::graph::{self, Dataset, FileFacts, ParamValue, Settings, UnitGraph};
+use super::graph::{self, Dataset, ParamValue, Settings, UnitGraph};
 use crate::ExportError;
 use crate::driver::{Catalogue, IdMap, Summary, Unit, Written};
 use crate::records::Records;
@@ -50,13 +50,11 @@ pub struct IcatRest {
     http: reqwest::Client,
     conn: Connection,
     instance: String,
-    settings: Settings,
-    facts: FileFacts,
+    builder: graph::Builder,
     dry_run: bool,
     session: Option<(String, Instant)>,
     /// Shared entities found or created in this run: key → id.
     known: HashMap<String, i64>,
-    names: graph::DatasetNames,
     /// Logins (the first and any re-login after a `SESSION` error).
     pub logins: usize,
 }
@@ -88,12 +86,10 @@ impl IcatRest {
                 .map_err(|e| ExportError::Config(format!("HTTP client: {e}")))?,
             conn,
             instance,
-            settings,
-            facts: super::file_facts(store).await?,
+            builder: graph::Builder::new(settings, super::file_facts(store).await?),
             dry_run,
             session: None,
             known: HashMap::new(),
-            names: graph::DatasetNames::default(),
             logins: 0,
         };
         // Log in first: an unreachable server or wrong credentials stop the run before any
@@ -506,15 +502,7 @@ impl Catalogue for IcatRest {
         map: &IdMap,
         log: &mut Vec<String>,
     ) -> Result<Written, String> {
-        let mut g = graph::unit_graph(
-            records,
-            unit.experiment,
-            &unit.sweeps,
-            &unit.processing,
-            &self.settings,
-            &self.facts,
-        )?;
-        self.names.assign(&mut g);
+        let g = self.builder.build(records, unit)?;
         let mut written = Written::default();
         if self.dry_run {
             for d in &g.datasets {
