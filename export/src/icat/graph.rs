@@ -248,7 +248,11 @@ pub fn params(level: Level, ctx: &Value, shells: &HashMap<&str, &Value>) -> Vec<
         .into_iter()
         .filter_map(|(name, m, shell)| {
             let v = match shell {
-                Some(s) => context_value(&json!({"stats": shells.get(s)}), m.source).clone(),
+                Some(s) => shells
+                    .get(s)
+                    .and_then(|st| st.pointer(m.source.strip_prefix("stats").unwrap_or(m.source)))
+                    .cloned()
+                    .unwrap_or(Value::Null),
                 None => context_value(ctx, m.source).clone(),
             };
             convert(&v, m.conv).map(|value| Param {

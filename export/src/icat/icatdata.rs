@@ -159,7 +159,7 @@ impl IcatdataWriter {
                 self.param_types.get(&k);
                 self.param_info
                     .entry(k)
-                    .or_insert((p.map.value_type(), super::map::description(&p.name)));
+                    .or_insert_with(|| (p.map.value_type(), super::map::description(&p.name)));
             }
             for file in &d.files {
                 self.formats.get(&(f.clone(), file.format));
