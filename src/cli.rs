@@ -346,6 +346,25 @@ Examples:
     Icat(crate::commands::icat::IcatArgs),
     /// Print the MXLIMS → ICAT parameter map as Markdown (the table of docs/icat.md).
     IcatMap,
+    /// Export experiments to SciCat: samples (sampleId = the persistent sample identifier), one
+    /// raw dataset per sweep with its origdatablock, one derived dataset per ReflectionSet with
+    /// every input dataset.
+    ///
+    /// Through the backend's API (v4 datasets, v3 samples and proposals). Idempotent: with
+    /// [scicat] pid_prefix the pids are deterministic; otherwise the server's pids are kept in
+    /// the store's id map. A re-run creates nothing; changed records are patched. --dry-run
+    /// needs no configuration and prints the requests as JSON lines; a real run needs [scicat]
+    /// owner and contact_email, and credentials. Without --experiment, --sample, --session or
+    /// --since every stored experiment is exported. Mapping rules: docs/scicat.md.
+    #[command(after_help = "\
+Examples:
+  mxpipe export scicat --dry-run --session mx23694-12 | jq .path
+  mxpipe export scicat --dry-run --check --openapi explorer-json.json
+  MXPIPE_SCICAT_PASSWORD=... mxpipe export scicat --url https://scicat.example.org --session mx23694-12
+  MXPIPE_SCICAT_TOKEN=... mxpipe export scicat --url https://scicat.example.org --check --since 2026-03-01")]
+    Scicat(crate::commands::scicat::ScicatArgs),
+    /// Print the MXLIMS → SciCat scientificMetadata map as Markdown (the table of docs/scicat.md).
+    ScicatMap,
 }
 
 /// `mxpipe store ...`.
@@ -406,6 +425,10 @@ pub fn run() -> ExitCode {
         }
         Command::Export(ExportCommand::IcatMap) => {
             print!("{}", mxpipe_export::icat::map::markdown());
+            0
+        }
+        Command::Export(ExportCommand::ScicatMap) => {
+            print!("{}", mxpipe_export::scicat::map::markdown());
             0
         }
         Command::Formats => {
@@ -593,6 +616,9 @@ async fn run_with_store(
         Command::Export(ExportCommand::Icat(args)) => {
             commands::icat::run(&store, args, &config).await
         }
+        Command::Export(ExportCommand::Scicat(args)) => {
+            commands::scicat::run(&store, args, &config).await
+        }
         Command::Export(ExportCommand::AutoprocXml(args)) => {
             commands::export::autoproc_xml(&store, args, &config).await
         }
@@ -621,6 +647,7 @@ async fn run_with_store(
         | Command::Schema { .. }
         | Command::Export(ExportCommand::IspybMap)
         | Command::Export(ExportCommand::IcatMap)
+        | Command::Export(ExportCommand::ScicatMap)
         | Command::Formats
         | Command::Store(StoreCommand::Describe) => unreachable!("handled without a store"),
     }

@@ -38,6 +38,44 @@ pub struct Config {
     /// ICAT export settings.
     #[serde(default)]
     pub icat: IcatConfig,
+    /// SciCat export settings.
+    #[serde(default)]
+    pub scicat: ScicatConfig,
+}
+
+/// `[scicat]`: where the SciCat backend is, who owns what is exported, how pids are made. Secrets
+/// are never in the file: `password_file` / `$MXPIPE_SCICAT_PASSWORD`, or a bearer token from
+/// `token_file` / `$MXPIPE_SCICAT_TOKEN`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScicatConfig {
+    /// Backend base URL, e.g. `https://scicat.example.org`.
+    pub url: Option<String>,
+    /// Functional account name (`POST /api/v3/auth/login`).
+    pub username: Option<String>,
+    /// File holding its password.
+    pub password_file: Option<PathBuf>,
+    /// File holding a pre-issued bearer token (OIDC sites), used instead of a login.
+    pub token_file: Option<PathBuf>,
+    /// `owner` of every dataset and sample (required for a real run).
+    pub owner: Option<String>,
+    /// `contactEmail` of every dataset (required for a real run).
+    pub contact_email: Option<String>,
+    /// `ownerGroup` (default: the proposal code).
+    pub owner_group: Option<String>,
+    /// `accessGroups` (default: the beamline, lower case).
+    pub access_groups: Option<Vec<String>>,
+    /// Prefix of deterministic dataset pids (`PREFIX/<uuid v5 of the mxpipe key>`), for accounts
+    /// allowed to set pids; without it the server assigns pids and the id map keeps them.
+    pub pid_prefix: Option<String>,
+    /// Create missing proposals (the account is in SciCat's PROPOSAL_GROUPS; default false).
+    pub create_proposals: Option<bool>,
+    /// Facility name in `creationLocation` (default: the session's facility).
+    pub facility: Option<String>,
+    /// Detector pixel size in mm, for the beam centre in mm (default 0.075).
+    pub pixel_size_mm: Option<f64>,
+    /// A saved copy of the backend's OpenAPI document for `--check` (default: its /explorer-json).
+    pub openapi: Option<PathBuf>,
 }
 
 /// `[icat]`: what the ICAT outputs cannot take from the session.

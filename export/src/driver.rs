@@ -157,19 +157,19 @@ pub async fn export<C: Catalogue>(
             .await
         {
             Ok(written) => {
-                if !options.dry_run {
-                    if id_map.is_some() {
-                        map.extend(written.ids.iter().cloned());
-                        pending.extend(written.ids);
-                        pending_units += 1;
-                        if pending_units >= MAP_FLUSH_UNITS {
-                            flush(store, &id_map, target, &mut pending, options).await?;
-                            pending_units = 0;
-                        }
+                // A dry run follows the same order as a real one (a merge comes with the
+                // last experiment it reads) but records nothing.
+                if !options.dry_run && id_map.is_some() {
+                    map.extend(written.ids.iter().cloned());
+                    pending.extend(written.ids);
+                    pending_units += 1;
+                    if pending_units >= MAP_FLUSH_UNITS {
+                        flush(store, &id_map, target, &mut pending, options).await?;
+                        pending_units = 0;
                     }
-                    done.insert(exp.to_owned());
-                    assigned.extend(unit.processing);
                 }
+                done.insert(exp.to_owned());
+                assigned.extend(unit.processing);
                 for (kind, c) in written.counts {
                     let s = outcome.summary.entry(kind).or_default();
                     for i in 0..3 {

@@ -3,6 +3,8 @@
 //! The store's records out to the catalogues facilities run. One module per target:
 //! - [`ispyb`]: ISPyB (DLS flavour, schema 5.x) in MariaDB — one transaction per experiment,
 //!   an id map in the store so re-exports update instead of inserting;
+//! - [`icat`]: ICAT — icatdata XML, ESRF dataset messages or the REST API;
+//! - [`scicat`]: SciCat — v4 datasets, samples, origdatablocks over its HTTP API;
 //! - [`autoproc_xml`]: the ISPyB `AutoProcContainer` XML of a processing result (the zero-code
 //!   ingestion path of `ispyb-api`).
 //!
@@ -14,6 +16,7 @@ pub mod driver;
 pub mod icat;
 pub mod ispyb;
 pub mod records;
+pub mod scicat;
 pub mod xml;
 
 pub use records::{Filter, Records};

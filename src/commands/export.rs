@@ -11,7 +11,7 @@ use mxpipe_export::{Filter, Records};
 use mxpipe_store::Store;
 
 use crate::cli::TableFormat;
-use crate::commands::table::print_table;
+use crate::commands::table::{print_table, write_table};
 use crate::config::Config;
 
 /// Environment variable holding the ISPyB password.
@@ -209,7 +209,13 @@ pub fn report(
             ]
         })
         .collect();
-    print_table(&headers, &rows, output);
+    // A dry run's log is the product on standard output (SQL, JSON lines): the summary goes to
+    // standard error so that the log can be piped on as it is.
+    if dry_run_note.is_some() && !outcome.log.is_empty() {
+        write_table(&mut std::io::stderr().lock(), &headers, &rows, output);
+    } else {
+        print_table(&headers, &rows, output);
+    }
     for w in &outcome.warnings {
         eprintln!("warning: {w}");
     }

@@ -6,6 +6,7 @@ pub mod icat;
 pub mod ingest;
 pub mod query;
 pub mod schema;
+pub mod scicat;
 pub mod store;
 pub mod table;
 pub mod validate;

@@ -1,9 +1,25 @@
 //! Printing rows as an aligned table, CSV or JSON (`--output table|csv|json`).
 
+use std::io::Write;
+
 use crate::cli::TableFormat;
 
-/// Print `rows` under `header` in the chosen format.
+/// Print `rows` under `header` in the chosen format on standard output.
 pub fn print_table(header: &[&str], rows: &[Vec<String>], format: TableFormat) {
+    write_table(&mut std::io::stdout().lock(), header, rows, format);
+}
+
+/// Write `rows` under `header` in the chosen format (errors of a closed pipe are ignored here
+/// and end the command where it next prints).
+pub fn write_table(
+    out: &mut dyn Write,
+    header: &[&str],
+    rows: &[Vec<String>],
+    format: TableFormat,
+) {
+    macro_rules! println {
+        ($($t:tt)*) => {{ let _ = writeln!(out, $($t)*); }};
+    }
     match format {
         TableFormat::Table => {
             let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
@@ -12,7 +28,7 @@ pub fn print_table(header: &[&str], rows: &[Vec<String>], format: TableFormat) {
                     widths[i] = widths[i].max(c.chars().count().min(100));
                 }
             }
-            let line = |cells: Vec<String>| {
+            let mut line = |cells: Vec<String>| {
                 let parts: Vec<String> = cells
                     .iter()
                     .enumerate()

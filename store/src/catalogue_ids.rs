@@ -28,6 +28,20 @@ pub const CATALOGUE_IDS: TableDef = TableDef {
     ],
 };
 
+/// The persistent identifier a catalogue gave an object, for catalogues whose keys are text
+/// (SciCat pids and sample ids); written with the object's `catalogue_ids` row.
+#[rustfmt::skip]
+pub const CATALOGUE_PIDS: TableDef = TableDef {
+    name: "catalogue_pids",
+    doc: "the text identifier (pid) a catalogue gave one exported object, e.g. a SciCat dataset pid; beside its catalogue_ids row",
+    columns: &[
+        ("target", tables::Col::Text, false, "catalogue kind, e.g. scicat"),
+        ("instance", tables::Col::Text, false, "which catalogue: e.g. host:port"),
+        ("object_key", tables::Col::Text, false, "the key of the catalogue_ids row"),
+        ("pid", tables::Col::Text, false, "the identifier in the catalogue, e.g. `20.500.12345/0b7f…`"),
+    ],
+};
+
 /// A mapped row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CatalogueId {
@@ -37,6 +51,8 @@ pub struct CatalogueId {
     pub id: i64,
     /// Hash of the values last written.
     pub content_sha256: String,
+    /// The catalogue's text identifier, for catalogues keyed by text (SciCat pids).
+    pub pid: Option<String>,
 }
 
 impl Store {
@@ -55,7 +71,7 @@ impl Store {
             instance.replace('\'', "''")
         );
         let batches: Vec<RecordBatch> = ctx.sql(&sql).await?.collect().await?;
-        let mut out = HashMap::new();
+        let mut out: HashMap<String, CatalogueId> = HashMap::new();
         for b in &batches {
             let (k, t, h) = (strings(b, 0), strings(b, 1), strings(b, 3));
             let ids = b.column(2).as_primitive::<Int64Type>();
@@ -66,8 +82,24 @@ impl Store {
                         table: t.value(i).to_owned(),
                         id: ids.value(i),
                         content_sha256: h.value(i).to_owned(),
+                        pid: None,
                     },
                 );
+            }
+        }
+        let sql = format!(
+            "SELECT c.object_key, c.pid FROM catalogue_pids c \
+             JOIN ingests g ON g.ingest_id = c.ingest_id WHERE c.{COMMITTED} AND c.target = '{}' AND c.instance = '{}' \
+             ORDER BY g.committed_at",
+            target.replace('\'', "''"),
+            instance.replace('\'', "''")
+        );
+        for b in &ctx.sql(&sql).await?.collect().await? {
+            let (k, p) = (strings(b, 0), strings(b, 1));
+            for i in 0..b.num_rows() {
+                if let Some(c) = out.get_mut(k.value(i)) {
+                    c.pid = Some(p.value(i).to_owned());
+                }
             }
         }
         Ok(out)
@@ -96,6 +128,18 @@ impl Store {
             .collect();
         let batch = self.json_batch(&CATALOGUE_IDS, &ingest_id, &rows)?;
         self.append(&CATALOGUE_IDS, batch).await?;
+        let pids: Vec<Value> = entries
+            .iter()
+            .filter_map(|(k, c)| {
+                c.pid.as_ref().map(
+                    |p| json!({"target": target, "instance": instance, "object_key": k, "pid": p}),
+                )
+            })
+            .collect();
+        if !pids.is_empty() {
+            let batch = self.json_batch(&CATALOGUE_PIDS, &ingest_id, &pids)?;
+            self.append(&CATALOGUE_PIDS, batch).await?;
+        }
         self.commit_record(&ingest_id, started, Some(command), 0, (0, 0, 0))
             .await
     }

@@ -580,6 +580,7 @@ pub const ALL: &[&TableDef] = &[
     &SSX_FRAMES,
     &SSX_LATTICES,
     &crate::catalogue_ids::CATALOGUE_IDS,
+    &crate::catalogue_ids::CATALOGUE_PIDS,
     &INGESTS,
 ];
 

@@ -47,6 +47,8 @@ pub struct Sample {
     pub pid: String,
     /// SampleType name (the macromolecule).
     pub type_name: String,
+    /// The sample a crystal was grown from (its uuid), when the model records one.
+    pub parent: Option<String>,
 }
 
 /// A parameter value.
@@ -110,6 +112,8 @@ pub struct Dataset {
     pub end: Option<String>,
     /// Sample key.
     pub sample: Option<String>,
+    /// Every sample it holds or used (all crystals of a merge), first the one in `sample`.
+    pub samples: Vec<String>,
     /// Parameters, one per type.
     pub params: Vec<Param>,
     /// Files.
@@ -118,6 +122,9 @@ pub struct Dataset {
     pub inputs: Vec<String>,
     /// Processed: (program, version).
     pub application: Option<(String, String)>,
+    /// The context its values come from (`sweep`, `experiment`, `set`, `derived`, …; see
+    /// [`super::map`]): other catalogues map their own fields from the same context.
+    pub context: Value,
 }
 
 /// The entities of one unit.
@@ -216,7 +223,8 @@ pub struct FileFacts {
     pub folder_of: HashMap<String, String>,
 }
 
-fn convert(v: &Value, conv: Conv) -> Option<ParamValue> {
+/// A context value converted for a catalogue (`None` when absent or of the wrong type).
+pub fn convert(v: &Value, conv: Conv) -> Option<ParamValue> {
     use mxpipe_model::units::{energy_ev, wavelength_a_from_ev};
     match conv {
         Conv::Number => v.as_f64().map(ParamValue::Number),
@@ -279,6 +287,7 @@ pub const DERIVED: &[&str] = &[
     "experimentUuid",
     "sweepUuid",
     "wedges",
+    "wedgeList",
     "startImage",
     "endImage",
     "setUuid",
@@ -374,6 +383,7 @@ fn datafiles(sweep: &Value, facts: &FileFacts) -> Vec<Datafile> {
 /// Sample (crystal) of an experiment and the context objects around it.
 struct SampleSide<'a> {
     key: String,
+    sample_uuid: Option<&'a str>,
     sample: &'a Value,
     crystal: &'a Value,
     pin: &'a Value,
@@ -389,6 +399,7 @@ fn sample_side<'a>(r: &'a Records, exp: &'a str) -> SampleSide<'a> {
     });
     SampleSide {
         key: crystal_uuid.or(sample_uuid).unwrap_or(exp).to_owned(),
+        sample_uuid,
         sample: sample_uuid.map_or(&Value::Null, |u| r.json(u)),
         crystal: crystal_uuid.map_or(&Value::Null, |u| r.json(u)),
         pin: crystal_uuid
@@ -426,6 +437,10 @@ impl SampleSide<'_> {
                 .or(self.sample["name"].as_str())
                 .unwrap_or("unknown")
                 .to_owned(),
+            parent: self
+                .sample_uuid
+                .filter(|u| *u != self.key)
+                .map(str::to_owned),
         }
     }
     fn derived(&self) -> Value {
@@ -459,7 +474,7 @@ pub fn unit_graph(
             .facility
             .clone()
             .or(session["facility"].as_str().map(str::to_owned))
-            .ok_or("the session names no facility; set [icat] facility in the configuration")?,
+            .ok_or("the session names no facility; set `facility` in the [icat] or [scicat] section of the configuration")?,
         name: session["proposalCode"]
             .as_str()
             .ok_or("the session has no proposalCode")?
@@ -532,6 +547,7 @@ pub fn unit_graph(
                 "wedges",
                 json!(serde_json::to_string(&wedges).expect("JSON")),
             ),
+            ("wedgeList", Value::Array(wedges.clone())),
         ] {
             d.insert(k.into(), v);
         }
@@ -545,10 +561,12 @@ pub fn unit_graph(
             start: e["startTime"].as_str().map(str::to_owned),
             end: e["endTime"].as_str().map(str::to_owned),
             sample: Some(side.key.clone()),
+            samples: vec![side.key.clone()],
             params: params(Level::Raw, &ctx, &HashMap::new()),
             files: datafiles(sw, facts),
             inputs: Vec::new(),
             application: None,
+            context: ctx,
         });
     }
     for p in processing {
@@ -603,9 +621,11 @@ pub fn unit_graph(
                 start: job["startTime"].as_str().map(str::to_owned),
                 end: job["endTime"].as_str().map(str::to_owned),
                 sample: input_samples.first().cloned(),
+                samples: input_samples.clone(),
                 params: params(Level::Processed, &ctx, &shells),
                 files: Vec::new(),
                 inputs: inputs.clone(),
+                context: ctx,
                 application: Some((
                     program.to_owned(),
                     job["programVersion"]

@@ -112,6 +112,23 @@ impl IcatFiles {
     }
 }
 
+/// A path with `.` and `..` resolved without the file system (sources were recorded as given,
+/// e.g. `/work/main/../data/x.cbf`; sweeps name canonical folders).
+pub fn lexical(path: &str) -> String {
+    use std::path::Component;
+    let mut out = std::path::PathBuf::new();
+    for c in std::path::Path::new(path).components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out.to_string_lossy().into_owned()
+}
+
 /// Source files (size, checksum) and the folder each processing object was read from.
 pub async fn file_facts(store: &Store) -> Result<FileFacts, ExportError> {
     let mut facts = FileFacts::default();
@@ -127,14 +144,14 @@ pub async fn file_facts(store: &Store) -> Result<FileFacts, ExportError> {
             let size = if bytes.is_null(i) { 0 } else { bytes.value(i) };
             facts
                 .files
-                .insert(path.value(i).to_owned(), (size, sha.value(i).to_owned()));
+                .insert(lexical(path.value(i)), (size, sha.value(i).to_owned()));
         }
     }
     let sql = "SELECT o.uuid, min(s.path) FROM objects o JOIN sources s ON o.message_id = s.message_id WHERE o.mxlims_type = 'MxProcessing' GROUP BY o.uuid";
     for b in store.query(sql).await? {
         let (uuid, path) = (strings(&b, 0), strings(&b, 1));
         for i in 0..b.num_rows() {
-            let folder = std::path::Path::new(path.value(i))
+            let folder = std::path::Path::new(&lexical(path.value(i)))
                 .parent()
                 .map(|p| p.to_string_lossy().into_owned())
                 .unwrap_or_default();

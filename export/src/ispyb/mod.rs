@@ -305,6 +305,7 @@ impl Ispyb {
                         table: row.table.to_owned(),
                         id,
                         content_sha256: hash,
+                        pid: None,
                     },
                 ));
             }

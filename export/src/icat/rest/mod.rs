@@ -479,6 +479,7 @@ fn catalogue_id(table: &str, id: i64) -> CatalogueId {
         table: table.to_owned(),
         id,
         content_sha256: String::new(),
+        pid: None,
     }
 }
 
