@@ -68,6 +68,9 @@ pub struct ScicatConfig {
     /// Prefix of deterministic dataset pids (`PREFIX/<uuid v5 of the mxpipe key>`), for accounts
     /// allowed to set pids; without it the server assigns pids and the id map keeps them.
     pub pid_prefix: Option<String>,
+    /// Send `sampleName` with samples (backend 5 requires it, 4.x refuses it); default: what the
+    /// backend's OpenAPI document declares (--check, or its /explorer-json), else false.
+    pub sample_name: Option<bool>,
     /// Create missing proposals (the account is in SciCat's PROPOSAL_GROUPS; default false).
     pub create_proposals: Option<bool>,
     /// Facility name in `creationLocation` (default: the session's facility).

@@ -78,6 +78,7 @@ fn connection(args: &IcatArgs, config: &Config, url: String) -> Result<Connectio
 pub async fn run(store: &Store, args: IcatArgs, config: &Config) -> u8 {
     let settings = Settings {
         facility: config.icat.facility.clone(),
+        fallback_facility: None,
         pixel_size_mm: config.icat.pixel_size_mm.unwrap_or(0.075),
     };
     let fail = |m: String, code: u8| {

@@ -109,16 +109,20 @@ pub async fn run(store: &Store, args: ScicatArgs, config: &Config) -> u8 {
         2
     };
     let c = &config.scicat;
-    let settings = Settings {
+    let mut settings = Settings {
         site: Site {
             owner: c.owner.clone(),
             owner_group: c.owner_group.clone(),
             access_groups: c.access_groups.clone(),
             contact_email: c.contact_email.clone(),
             pid_prefix: c.pid_prefix.clone(),
+            sample_name: c.sample_name.unwrap_or(false),
         },
         graph: GraphSettings {
             facility: c.facility.clone(),
+            fallback_facility: args
+                .dry_run
+                .then(|| mxpipe_export::scicat::bodies::placeholder("facility")),
             pixel_size_mm: c.pixel_size_mm.unwrap_or(0.075),
         },
         create_proposals: c.create_proposals.unwrap_or(false),
@@ -160,6 +164,19 @@ pub async fn run(store: &Store, args: ScicatArgs, config: &Config) -> u8 {
     } else {
         None
     };
+    // Which backend generation: its OpenAPI document says whether samples carry sampleName.
+    if c.sample_name.is_none() {
+        if let Some(ch) = &checker {
+            settings.site.sample_name = ch.sample_name;
+        } else if let (false, Some(u)) = (args.dry_run, &url) {
+            match Checker::from_server(u).await {
+                Ok(ch) => settings.site.sample_name = ch.sample_name,
+                Err(e) => eprintln!(
+                    "warning: {e}; assuming a 4.x backend (samples without sampleName; set [scicat] sample_name = true for backend 5)"
+                ),
+            }
+        }
+    }
     let target_url = url
         .clone()
         .unwrap_or_else(|| "http://scicat.invalid".into());

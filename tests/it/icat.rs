@@ -24,7 +24,7 @@ fn export(store: &Path, args: &[&str]) -> std::process::Output {
 }
 
 /// A store with the MAD, the two-crystal merge, the SSX chip and the real NXmx/CBF/autoPROC files.
-fn store(dir: &Path, td: &Path) -> PathBuf {
+pub(crate) fn store(dir: &Path, td: &Path) -> PathBuf {
     let store = dir.join("store");
     let s = store.to_str().unwrap();
     let files = [

@@ -16,6 +16,7 @@ mod robustness;
 mod roundtrip;
 mod s3;
 mod schemas;
+mod scicat;
 mod ssx;
 mod store;
 mod visit;

@@ -15,6 +15,9 @@ use crate::records::{Records, context_value};
 pub struct Settings {
     /// Facility name (default: the session's facility).
     pub facility: Option<String>,
+    /// Used when neither `facility` nor the session names one (a dry run's placeholder); without
+    /// it such an experiment is an error.
+    pub fallback_facility: Option<String>,
     /// Detector pixel size (mm), for the beam centre in mm.
     pub pixel_size_mm: f64,
 }
@@ -474,6 +477,7 @@ pub fn unit_graph(
             .facility
             .clone()
             .or(session["facility"].as_str().map(str::to_owned))
+            .or(s.fallback_facility.clone())
             .ok_or("the session names no facility; set `facility` in the [icat] or [scicat] section of the configuration")?,
         name: session["proposalCode"]
             .as_str()

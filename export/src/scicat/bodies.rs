@@ -20,6 +20,8 @@ pub struct Site {
     pub access_groups: Option<Vec<String>>,
     /// `contactEmail` of every dataset and the proposal.
     pub contact_email: Option<String>,
+    /// Send `sampleName` (backend 5 requires it; 4.x refuses it as unknown).
+    pub sample_name: bool,
     /// Prefix of the deterministic pids (`PREFIX/<uuid v5>`); without one the server assigns
     /// pids and the id map keeps them.
     pub pid_prefix: Option<String>,
@@ -210,6 +212,9 @@ pub fn sample(
     });
     if let Some(p) = parent_id {
         b["parentSampleId"] = json!(p);
+    }
+    if site.sample_name {
+        b["sampleName"] = json!(name);
     }
     b
 }

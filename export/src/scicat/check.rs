@@ -10,6 +10,9 @@ use serde_json::{Value, json};
 pub struct Checker {
     /// (method, path template split in segments) → validator and its schema name.
     routes: Vec<(String, Vec<String>, String, jsonschema::Validator)>,
+    /// The backend's sample DTO has `sampleName` (required from backend 5; unknown, and so
+    /// refused, before).
+    pub sample_name: bool,
 }
 
 /// Close every object schema that lists `properties` (`additionalProperties: false`).
@@ -64,7 +67,13 @@ impl Checker {
                 "{source}: the document declares no JSON request body"
             ));
         }
-        Ok(Checker { routes })
+        let sample_name = components["schemas"]["CreateSampleDto"]["properties"]
+            .get("sampleName")
+            .is_some();
+        Ok(Checker {
+            routes,
+            sample_name,
+        })
     }
 
     /// Validators from a running backend's own document (`GET {url}/explorer-json`).

@@ -5,6 +5,10 @@
 //! URL-encoded) and grouped as facilities do: `beam`, `detector`, `scan`, `sample`, `ssx`,
 //! `processing` (with `statistics/overall|inner|outer`), `mxpipe` (identity).
 //!
+//! Percentages are plain numbers whose key ends in `_percent`: mathjs (which SciCat uses to add SI
+//! values) has no `%` unit, so a `{"unit": "%"}` quantity makes the backend log a conversion error
+//! for every value and store it unconverted.
+//!
 //! Sources are the same context paths as the ICAT map (see [`crate::icat::map`]): `sweep/…`,
 //! `experiment/…`, `sample/…`, `crystal/…`, `pin/…`, `macromolecule/…`, `ssx/…`,
 //! `processing/…`, `set/…`, `stats/…` (one shell, for rows under `statistics/{shell}`),
@@ -71,7 +75,7 @@ use Level::*;
 pub const FIELDS: &[FieldMap] = &[
     f("beam/wavelength", Raw, "sweep/energy", Quantity(EvToAngstrom, "angstrom"), "12398.4198 / energy (eV)"),
     f("beam/energy", Raw, "sweep/energy", Quantity(EvToKev, "keV"), "photon energy (MXLIMS: eV)"),
-    f("beam/transmission", Raw, "sweep/transmission", Quantity(Number, "%"), "transmission (0–100)"),
+    f("beam/transmission_percent", Raw, "sweep/transmission", Plain(Number), "transmission (0–100 %)"),
     f("beam/size_x", Raw, "sweep/beamSize/0", Quantity(Number, "mm"), "horizontal beam size"),
     f("beam/size_y", Raw, "sweep/beamSize/1", Quantity(Number, "mm"), "vertical beam size"),
     f("beam/shape", Raw, "sweep/beamShape", Plain(Text), "beam shape"),
@@ -117,7 +121,7 @@ pub const FIELDS: &[FieldMap] = &[
     f("processing/end_image", Processed, "derived/endImage", Plain(Int), "last image read (first input)"),
     f("processing/statistics/{shell}/d_max", Processed, "stats/resolutionLimits/0", Quantity(Number, "angstrom"), "low resolution limit"),
     f("processing/statistics/{shell}/d_min", Processed, "stats/resolutionLimits/1", Quantity(Number, "angstrom"), "high resolution limit"),
-    f("processing/statistics/{shell}/completeness", Processed, "stats/Completeness", Quantity(Number, "%"), "completeness"),
+    f("processing/statistics/{shell}/completeness_percent", Processed, "stats/Completeness", Plain(Number), "completeness (0–100 %)"),
     f("processing/statistics/{shell}/multiplicity", Processed, "stats/Redundancy", Plain(Number), "multiplicity"),
     f("processing/statistics/{shell}/i_over_sigma", Processed, "stats/I_over_SigI", Plain(Number), "mean I/σ(I)"),
     f("processing/statistics/{shell}/cc_half", Processed, "stats/CC_one_half", Plain(Number), "CC½ (coefficient −1..1, as MXLIMS)"),
@@ -127,7 +131,7 @@ pub const FIELDS: &[FieldMap] = &[
     f("processing/statistics/{shell}/r_pim", Processed, "stats/R_pim", Plain(Number), "Rpim (fraction)"),
     f("processing/statistics/{shell}/n_observations", Processed, "stats/numberObservations", Plain(Int), "observations"),
     f("processing/statistics/{shell}/n_unique", Processed, "stats/numberObservationsUnique", Plain(Int), "unique reflections"),
-    f("processing/statistics/{shell}/anomalous_completeness", Processed, "stats/CompletenessAno", Quantity(Number, "%"), "anomalous completeness"),
+    f("processing/statistics/{shell}/anomalous_completeness_percent", Processed, "stats/CompletenessAno", Plain(Number), "anomalous completeness (0–100 %)"),
     f("processing/statistics/{shell}/anomalous_multiplicity", Processed, "stats/RedundancyAno", Plain(Number), "anomalous multiplicity"),
     f("mxpipe/reflection_set_uuid", Processed, "derived/setUuid", Plain(Text), "the ReflectionSet"),
     f("mxpipe/processing_uuid", Processed, "derived/processingUuid", Plain(Text), "the MxProcessing"),
