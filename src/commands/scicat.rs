@@ -109,7 +109,7 @@ pub async fn run(store: &Store, args: ScicatArgs, config: &Config) -> u8 {
         2
     };
     let c = &config.scicat;
-    let mut settings = Settings {
+    let settings = Settings {
         site: Site {
             owner: c.owner.clone(),
             owner_group: c.owner_group.clone(),
@@ -164,19 +164,7 @@ pub async fn run(store: &Store, args: ScicatArgs, config: &Config) -> u8 {
     } else {
         None
     };
-    // Which backend generation: its OpenAPI document says whether samples carry sampleName.
-    if c.sample_name.is_none() {
-        if let Some(ch) = &checker {
-            settings.site.sample_name = ch.sample_name;
-        } else if let (false, Some(u)) = (args.dry_run, &url) {
-            match Checker::from_server(u).await {
-                Ok(ch) => settings.site.sample_name = ch.sample_name,
-                Err(e) => eprintln!(
-                    "warning: {e}; assuming a 4.x backend (samples without sampleName; set [scicat] sample_name = true for backend 5)"
-                ),
-            }
-        }
-    }
+    let declared = checker.as_ref().map(|ch| ch.sample_name);
     let target_url = url
         .clone()
         .unwrap_or_else(|| "http://scicat.invalid".into());
@@ -184,6 +172,19 @@ pub async fn run(store: &Store, args: ScicatArgs, config: &Config) -> u8 {
         Ok(t) => t,
         Err(e) => return fail(e.to_string()),
     };
+    // Which backend generation: its OpenAPI document says whether samples carry sampleName.
+    if c.sample_name.is_none() {
+        if let Some(yes) = declared {
+            target.set_sample_name(yes);
+        } else if let (false, Some(u)) = (args.dry_run, &url) {
+            match Checker::from_server(u).await {
+                Ok(ch) => target.set_sample_name(ch.sample_name),
+                Err(e) => eprintln!(
+                    "warning: {e}; assuming a 4.x backend (samples without sampleName; set [scicat] sample_name = true for backend 5)"
+                ),
+            }
+        }
+    }
     let bar = export_bar("to SciCat");
     let options = DriverOptions {
         dry_run: args.dry_run,

@@ -522,3 +522,34 @@ fn export_is_idempotent_recovers_from_expiry_and_failures_and_queries_back() {
         401
     );
 }
+
+#[test]
+fn scicat_map_is_documented_and_every_derived_value_has_a_producer() {
+    let doc = std::fs::read_to_string(repo().join("docs/scicat.md")).unwrap();
+    assert!(
+        doc.contains(&mxpipe_export::scicat::map::markdown()),
+        "docs/scicat.md is stale: replace its map with `mxpipe export scicat-map`"
+    );
+    let o = mxpipe(&["export", "scicat-map"]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        mxpipe_export::scicat::map::markdown()
+    );
+    for m in mxpipe_export::scicat::map::FIELDS {
+        assert!(
+            !m.path.contains('.'),
+            "{}: SciCat stores dotted keys encoded",
+            m.path
+        );
+        let (head, rest) = m.source.split_once('/').unwrap();
+        match head {
+            "derived" => assert!(
+                mxpipe_export::icat::graph::DERIVED.contains(&rest),
+                "{}: derived/{rest} has no producer",
+                m.path
+            ),
+            "sweep" | "experiment" | "processing" | "set" | "stats" | "ssx" | "pin" => {}
+            other => panic!("{}: unknown source {other}", m.path),
+        }
+    }
+}

@@ -84,10 +84,10 @@ impl Checker {
         );
         let doc: Value = reqwest::get(&at)
             .await
-            .map_err(|e| format!("--check: fetching {at}: {e}"))?
+            .map_err(|e| format!("reading the backend's OpenAPI document at {at}: {e}"))?
             .json()
             .await
-            .map_err(|e| format!("--check: {at}: not JSON: {e}"))?;
+            .map_err(|e| format!("the backend's OpenAPI document at {at} is not JSON: {e}"))?;
         Checker::from_openapi(&doc, &at)
     }
 

@@ -76,7 +76,12 @@ impl Client {
     pub fn new(base: &str, auth: Auth) -> Result<Client, String> {
         let base = base.trim_end_matches('/');
         let base = base.strip_suffix("/api").unwrap_or(base).to_owned();
-        url::Url::parse(&base).map_err(|e| format!("--url {base:?}: {e}"))?;
+        let parsed = url::Url::parse(&base).map_err(|e| format!("--url {base:?}: {e}"))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+            return Err(format!(
+                "--url {base:?}: expected the backend's http:// or https:// address, e.g. https://scicat.example.org"
+            ));
+        }
         Ok(Client {
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(120))

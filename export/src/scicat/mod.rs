@@ -208,6 +208,11 @@ impl SciCat {
         }
     }
 
+    /// Send `sampleName` with samples (the backend generation, once known).
+    pub fn set_sample_name(&mut self, yes: bool) {
+        self.settings.site.sample_name = yes;
+    }
+
     /// Logins and requests so far (a dry run sends none).
     pub fn traffic(&self) -> (usize, usize) {
         self.client
