@@ -9,7 +9,41 @@ use std::process::{Command, Output, Stdio};
 use serde_json::{Value, json};
 
 use crate::common::*;
-use crate::icat::store;
+
+/// The ICAT tests' store (MAD, two-crystal merge, SSX chip, real NXmx/CBF/autoPROC) plus an SSX
+/// merge: a second chip run of the same sample and a partialator job that read both runs.
+fn scicat_store(dir: &Path, td: &Path) -> PathBuf {
+    let store = crate::icat::store(dir, td);
+    let mut m = read_json(&repo().join("samples/ssx-chip.json"));
+    let mut exp2 = m["MxExperiment"]["MxExperiment1"].clone();
+    exp2["uuid"] = json!("5b0e7d8e-2a51-4d0c-9a55-3c1f1f0c0a08");
+    exp2["startTime"] = json!("2026-05-18T21:30:00+01:00");
+    exp2["endTime"] = json!("2026-05-18T21:44:00+01:00");
+    m["MxExperiment"]["MxExperiment2"] = exp2;
+    let mut sweep2 = m["CollectionSweep"]["CollectionSweep1"].clone();
+    sweep2["uuid"] = json!("0d3f3b8a-7a0e-4f51-8f0c-6a2d5e9c1b08");
+    sweep2["filenameTemplate"] = json!("chip08_%06d.h5");
+    sweep2["path"] = json!("/dls/i24/data/2026/mx31204-4/chip08");
+    sweep2["sourceRef"] = json!({"$ref": "#/MxExperiment/MxExperiment2"});
+    sweep2["scans"][0]["ordinal"] = json!(1);
+    m["CollectionSweep"]["CollectionSweep2"] = sweep2;
+    m["MxProcessing"] = json!({"MxProcessing1": {
+        "mxlimsType": "MxProcessing", "uuid": "e1d7c0f2-3b1a-4c55-9a0e-2f6b8d4c7a11",
+        "programName": "partialator", "programVersion": "0.11.1", "jobStatus": "Completed",
+        "startTime": "2026-05-18T22:00:00+01:00", "endTime": "2026-05-18T22:40:00+01:00",
+        "sampleRef": {"$ref": "#/MacromoleculeSample/MacromoleculeSample1"},
+        "inputDataRefs": [{"$ref": "#/CollectionSweep/CollectionSweep1"}, {"$ref": "#/CollectionSweep/CollectionSweep2"}]}});
+    m["ReflectionSet"] = json!({"ReflectionSet1": {
+        "mxlimsType": "ReflectionSet", "uuid": "7f3c2e1d-9b8a-4c6d-8e5f-1a2b3c4d5e6f", "role": "Result",
+        "sourceRef": {"$ref": "#/MxProcessing/MxProcessing1"}, "spaceGroupName": "P 21 3",
+        "operationalResolution": 1.7,
+        "reflectionStatisticsOverall": {"resolutionLimits": [40.0, 1.7], "Completeness": 100.0, "Redundancy": 420.0}}});
+    let path = dir.join("ssx-merge.json");
+    std::fs::write(&path, m.to_string()).unwrap();
+    let o = mxpipe_store(&store, &["ingest", path.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text_of(&o));
+    store
+}
 
 fn openapi(td: &Path) -> PathBuf {
     td.join("catalogues/scicat/openapi.json")
@@ -81,7 +115,7 @@ fn dry_run_needs_no_configuration_and_every_body_passes_the_openapi_the_sdk_and_
     let Some(py) = python() else { return };
     let Some(npm) = mathjs_dir() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let store = store(dir.path(), &td);
+    let store = scicat_store(dir.path(), &td);
 
     // No configuration at all: placeholders, warned about, exit 0, one JSON object per line.
     let o = scicat(&store, "", &["--dry-run"], &[]);
@@ -117,9 +151,9 @@ fn dry_run_needs_no_configuration_and_every_body_passes_the_openapi_the_sdk_and_
             .filter(|r| r["path"] == path && kind.is_none_or(|k| r["body"]["type"] == k))
             .count()
     };
-    // MAD 2 sweeps + two crystals + SSX chip + NXmx + CBF = 7 raw; the merge: 1 derived.
-    assert_eq!(count("/api/v4/datasets", Some("raw")), 7);
-    assert_eq!(count("/api/v4/datasets", Some("derived")), 1);
+    // MAD 2 sweeps + two crystals + 2 SSX chips + NXmx + CBF = 8 raw; both merges derived.
+    assert_eq!(count("/api/v4/datasets", Some("raw")), 8);
+    assert_eq!(count("/api/v4/datasets", Some("derived")), 2);
     assert!(count("/api/v4/origdatablocks", None) >= 2);
 
     // --check can fail: a document whose dataset DTO lacks `keywords` refuses every dataset.
@@ -171,7 +205,7 @@ fn dry_run_needs_no_configuration_and_every_body_passes_the_openapi_the_sdk_and_
     // The merge: every input sweep's pid (as its raw dataset was created) and both crystals.
     let merge = reqs
         .iter()
-        .find(|r| r["body"]["type"] == "derived")
+        .find(|r| r["body"]["usedSoftware"] == json!(["xia2.multiplex 3.22.1"]))
         .unwrap();
     let raw_pid = |name: &str| {
         reqs.iter()
@@ -195,6 +229,31 @@ fn dry_run_needs_no_configuration_and_every_body_passes_the_openapi_the_sdk_and_
         samples.contains(&json!("10.58052/IEMXP0003")),
         "the persistent id of the crystals' sample: {merge}"
     );
+    // The SSX merge: every run it read.
+    let sweep_pid = |uuid: &str| {
+        let key = json!(format!("mxpipe:raw:{uuid}"));
+        reqs.iter()
+            .find(|r| {
+                r["body"]["keywords"]
+                    .as_array()
+                    .is_some_and(|k| k.contains(&key))
+            })
+            .map(|r| r["body"]["pid"].clone())
+            .unwrap_or_else(|| panic!("no raw dataset for sweep {uuid}"))
+    };
+    let ssx = reqs
+        .iter()
+        .find(|r| r["body"]["usedSoftware"] == json!(["partialator 0.11.1"]))
+        .expect("the SSX merge");
+    let mut inputs = ssx["body"]["inputDatasets"].as_array().unwrap().clone();
+    let mut runs = vec![
+        sweep_pid("c7a2ea20-b2f1-4c94-ae05-319acb5c7427"),
+        sweep_pid("0d3f3b8a-7a0e-4f51-8f0c-6a2d5e9c1b08"),
+    ];
+    inputs.sort_by_key(|v| v.to_string());
+    runs.sort_by_key(|v| v.to_string());
+    assert_eq!(inputs, runs, "{ssx}");
+    assert_eq!(ssx["body"]["sampleIds"], json!(["10.58052/IEMXP0107"]));
 
     // mathjs (SciCat's unit library) converts every quantity; nothing SciCat would misread.
     let out = pipe(
@@ -365,7 +424,7 @@ fn export_is_idempotent_recovers_from_expiry_and_failures_and_queries_back() {
     let Some(td) = testdata() else { return };
     let Some(py) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let store = store(dir.path(), &td);
+    let store = scicat_store(dir.path(), &td);
     let regex = ["--pid-regex", r"^20\.500\.12269/[0-9a-f-]{36}$"];
     let config = format!("{SITE}pid_prefix = \"20.500.12269\"\n");
 
@@ -373,7 +432,7 @@ fn export_is_idempotent_recovers_from_expiry_and_failures_and_queries_back() {
     let o = export_to(&store, &server, &config, "s3cret-pw");
     assert_eq!(o.status.code(), Some(0), "{}", text_of(&o));
     let clean = server.counts();
-    assert_eq!(clean["datasets"], 8, "{clean}");
+    assert_eq!(clean["datasets"], 10, "{clean}");
     assert!(created(&o) > 10);
 
     // Queried back as SciCat's API answers: the merge from either input, datasets by sample.
@@ -407,7 +466,7 @@ fn export_is_idempotent_recovers_from_expiry_and_failures_and_queries_back() {
     assert_eq!(created(&o), 0, "{}", text_of(&o));
     assert_eq!(server.counts(), clean);
     let dir2 = tempfile::tempdir().unwrap();
-    let store2 = crate::icat::store(dir2.path(), &td);
+    let store2 = scicat_store(dir2.path(), &td);
     let o = export_to(&store2, &server, &config, "s3cret-pw");
     assert_eq!(o.status.code(), Some(0), "{}", text_of(&o));
     assert_eq!(created(&o), 0, "{}", text_of(&o));
@@ -460,7 +519,7 @@ fn export_is_idempotent_recovers_from_expiry_and_failures_and_queries_back() {
     // completes it without duplicates — with deterministic pids and with server pids.
     for (config, extra) in [(config.clone(), &regex[..]), (SITE.to_owned(), &[][..])] {
         let d = tempfile::tempdir().unwrap();
-        let s = crate::icat::store(d.path(), &td);
+        let s = scicat_store(d.path(), &td);
         let failing = Server::start(&py, &td, &[extra, &["--fail-on-write", "9"]].concat());
         let o = export_to(&s, &failing, &config, "s3cret-pw");
         assert_eq!(o.status.code(), Some(1), "{}", text_of(&o));
