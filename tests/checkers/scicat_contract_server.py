@@ -18,7 +18,7 @@ registry ships). It enforces, for the calls mxpipe makes, what the backend enfor
   GET ?filter=, PATCH /api/v4/origdatablocks/{id}; proposals (v3): POST, GET /{id};
 - GET /explorer-json → the OpenAPI document (as the backend serves it);
 - faults on demand: --fail-on-write N (the Nth write answers 500 and changes nothing),
-  --expire-on-request N (every token expires at request N);
+  --expire-on-request N (every token expires at request N), --token-life S (expires_in);
 - GET /test/counts → {"datasets": n, …}; GET /test/dump → everything (test inspection only).
 
 Usage: scicat_contract_server.py --openapi openapi.json --password PW [--pid-regex RE]
@@ -84,6 +84,7 @@ class State:
                     self.routes.append((method.upper(), path.split("/"), ref.rsplit("/", 1)[1], validator))
         self.password, self.pid_regex = args.password, re.compile(args.pid_regex) if args.pid_regex else None
         self.fail_on_write, self.expire_on_request = args.fail_on_write, args.expire_on_request
+        self.token_life, self.unauthorized = args.token_life, 0
         self.tokens, self.writes, self.requests = {}, 0, 0
         self.datasets, self.samples, self.blocks, self.proposals = {}, {}, {}, {}
         self.lock = threading.Lock()
@@ -120,7 +121,8 @@ class State:
             if path == "/test/counts":
                 return 200, {"datasets": len(self.datasets), "samples": len(self.samples),
                              "origdatablocks": len(self.blocks), "proposals": len(self.proposals),
-                             "writes": self.writes}
+                             "writes": self.writes, "unauthorized": self.unauthorized,
+                             "logins": sum(1 for _ in self.tokens)}
             return 200, {"datasets": self.datasets, "samples": self.samples, "origdatablocks": self.blocks}
         if method in ("POST", "PATCH", "PUT"):
             self.validate(method, path, body)
@@ -128,12 +130,13 @@ class State:
             if body.get("password") != self.password:
                 raise Reject(401, "Unauthorized")
             token = uuid.uuid4().hex
-            self.tokens[token] = time.time() + 3600
-            return 201, {"access_token": token, "id": token, "expires_in": 3600, "ttl": 3600,
+            self.tokens[token] = time.time() + self.token_life
+            return 201, {"access_token": token, "id": token, "expires_in": self.token_life, "ttl": self.token_life,
                          "created": time.strftime("%Y-%m-%dT%H:%M:%SZ"), "userId": body["username"], "user": {"username": body["username"]}}
         auth = headers.get("Authorization", "")
         token = auth[7:] if auth.startswith("Bearer ") else None
         if token not in self.tokens or self.tokens[token] < time.time():
+            self.unauthorized += 1
             raise Reject(401, "Unauthorized")
         seg = path.split("/")
         where = json.loads(query.get("filter", ["{}"])[0]).get("where", {})
@@ -226,6 +229,7 @@ def main():
     p.add_argument("--pid-regex")
     p.add_argument("--fail-on-write", type=int)
     p.add_argument("--expire-on-request", type=int)
+    p.add_argument("--token-life", type=float, default=3600.0, help="seconds a token lives (expires_in)")
     state = State(p.parse_args())
 
     class Handler(BaseHTTPRequestHandler):
