@@ -287,7 +287,7 @@ pub fn datablock(
     inv: &Investigation,
     d: &Dataset,
     pid: &str,
-    info: impl Fn(&graph::Datafile) -> Option<FileInfo>,
+    mut info: impl FnMut(&graph::Datafile) -> Option<FileInfo>,
 ) -> (Option<Value>, usize) {
     let folder = d.location.clone().unwrap_or_default();
     let mut files = Vec::new();

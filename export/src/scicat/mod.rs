@@ -66,6 +66,8 @@ pub struct SciCat {
     proposals: HashSet<String>,
     /// Datasets and files left out of origdatablocks (size unknown), first dataset.
     unlisted: (usize, usize, Option<String>),
+    /// Which folders exist on this machine (see [`file_info`]).
+    dirs: HashMap<String, bool>,
 }
 
 /// Which SciCat a URL names (`host:port/path`): the key of its id map in the store.
@@ -195,6 +197,7 @@ impl SciCat {
             checker,
             proposals: HashSet::new(),
             unlisted: (0, 0, None),
+            dirs: HashMap::new(),
         })
     }
 
@@ -230,9 +233,24 @@ fn entry(table: &str, hash: String, pid: String) -> CatalogueId {
     }
 }
 
-/// Size, checksum and time of a file: from the store, else from the file system here.
-fn file_info(f: &graph::Datafile, fallback_time: &str) -> Option<bodies::FileInfo> {
-    let meta = std::fs::metadata(&f.location).ok();
+/// Size, checksum and time of a file: from the store, else from the file system here. `dirs`
+/// remembers which folders exist, so the files of a sweep whose folder is not on this machine
+/// (thousands of images) cost one look-up, not one each.
+fn file_info(
+    f: &graph::Datafile,
+    fallback_time: &str,
+    dirs: &mut HashMap<String, bool>,
+) -> Option<bodies::FileInfo> {
+    let dir = f.location.rsplit_once('/').map_or("", |(d, _)| d);
+    let present = *dirs
+        .entry(dir.to_owned())
+        .or_insert_with(|| std::path::Path::new(dir).is_dir());
+    if !present && f.size.is_none() {
+        return None;
+    }
+    let meta = present
+        .then(|| std::fs::metadata(&f.location).ok())
+        .flatten();
     let time = meta
         .as_ref()
         .and_then(|m| m.modified().ok())
@@ -301,6 +319,7 @@ impl Catalogue for SciCat {
                 ids_of.insert(s.key.clone(), ids);
             }
             let mut pids: HashMap<String, String> = HashMap::new();
+            let mut dirs = std::mem::take(&mut self.dirs);
             for d in &g.datasets {
                 let mut sample_ids: Vec<String> = Vec::new();
                 for id in d
@@ -350,7 +369,7 @@ impl Catalogue for SciCat {
                 );
                 let (block, unknown) = if d.raw {
                     bodies::datablock(&site, inv, d, pid.as_deref().unwrap_or("<pid>"), |f| {
-                        file_info(f, &time)
+                        file_info(f, &time, &mut dirs)
                     })
                 } else {
                     (None, 0)
@@ -360,9 +379,17 @@ impl Catalogue for SciCat {
                     self.unlisted.1 += unknown;
                     self.unlisted.2.get_or_insert_with(|| d.name.clone());
                 }
-                let got = self.dataset(d, body, block, map, &mut w, log).await?;
+                let got = self.dataset(d, body, block, map, &mut w, log).await;
+                let got = match got {
+                    Ok(p) => p,
+                    Err(e) => {
+                        self.dirs = dirs;
+                        return Err(e);
+                    }
+                };
                 pids.insert(d.key.clone(), got);
             }
+            self.dirs = dirs;
             Ok(())
         }
         .await;
