@@ -556,6 +556,57 @@ fn export_is_idempotent_recovers_from_expiry_and_failures_and_queries_back() {
         assert_eq!(created(&o), 0, "{}", text_of(&o));
     }
 
+    // Without the right to create proposals, a missing one is a clear error for its experiment.
+    let bare = Server::start(&py, &td, &regex);
+    let no_create = config.replace("create_proposals = true\n", "");
+    let o = export_to(&store, &bare, &no_create, "s3cret-pw");
+    assert_eq!(o.status.code(), Some(1), "{}", text_of(&o));
+    assert!(
+        text_of(&o).contains("proposal mx23694 is not in SciCat and this run may not create it"),
+        "{}",
+        text_of(&o)
+    );
+    assert_eq!(bare.counts()["datasets"], 0);
+
+    // A pre-issued bearer token (OIDC sites) instead of a login; a refused one is not renewed.
+    let (_, login) = server.call(
+        "POST",
+        "/api/v3/auth/login",
+        Some(&json!({"username": "ingestor", "password": "s3cret-pw"})),
+        Some("none"),
+    );
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, login["access_token"].as_str().unwrap()).unwrap();
+    let token_config = config.replace("username = \"ingestor\"\n", "");
+    let o = scicat(
+        &store,
+        &token_config,
+        &[
+            "--url",
+            &server.url,
+            "--token-file",
+            token_file.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text_of(&o));
+    assert!(text_of(&o).contains("0 login(s)"), "{}", text_of(&o));
+    std::fs::write(&token_file, "not-a-token").unwrap();
+    let o = scicat(
+        &store,
+        &token_config,
+        &[
+            "--url",
+            &server.url,
+            "--token-file",
+            token_file.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text_of(&o));
+    assert!(text_of(&o).contains("cannot be renewed"), "{}", text_of(&o));
+    assert!(!text_of(&o).contains("not-a-token"), "{}", text_of(&o));
+
     // Wrong credentials: a clear error, exit 2, the password never printed.
     let o = export_to(&store, &server, &config, "wrong-pw-123");
     assert_eq!(o.status.code(), Some(2), "{}", text_of(&o));

@@ -91,7 +91,9 @@ impl SciCat {
         counts: &mut Summary,
         log: &mut Vec<String>,
     ) -> Result<(), String> {
-        if !self.proposals.insert(inv.name.clone()) {
+        // Remembered only once known to be there: a missing proposal fails every experiment
+        // of it, not just the first.
+        if self.proposals.contains(&inv.name) {
             return Ok(());
         }
         let path = format!("/api/v3/proposals/{}", segment(&inv.name));
@@ -108,6 +110,7 @@ impl SciCat {
                 inv.name
             ));
         }
+        self.proposals.insert(inv.name.clone());
         Ok(())
     }
 
