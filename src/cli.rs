@@ -126,6 +126,21 @@ Readers (--format): see `mxpipe formats`."))]
     },
     /// List the formats `mxpipe ingest` reads (generated from the reader registry).
     Formats,
+    /// Serve the slurp API over HTTP: POST MXLIMS messages and files, query read-only SQL.
+    ///
+    /// Bearer tokens from `mxpipe token new` (scopes ingest, read, admin). Plain HTTP, on
+    /// loopback unless --insecure-listen (put TLS in front). The OpenAPI document is at
+    /// /openapi.json. SIGTERM or Ctrl-C finishes the requests in flight, then stops.
+    #[command(after_help = "\
+Examples:
+  mxpipe token new --scope ingest --note beamline-i03 > ingest.token
+  mxpipe serve --listen 127.0.0.1:8080
+  curl -H \"Authorization: Bearer $(cat ingest.token)\" --data-binary @message.json http://127.0.0.1:8080/v1/messages
+  curl -H \"Authorization: Bearer $(cat ingest.token)\" --data-binary @autoPROC.xml 'http://127.0.0.1:8080/v1/files?name=autoPROC.xml'")]
+    Serve(crate::commands::serve::ServeArgs),
+    /// Create, list and revoke the bearer tokens of `mxpipe serve`.
+    #[command(subcommand)]
+    Token(crate::commands::serve::TokenCommand),
     /// Run SQL over one or many sites' stores (DataFusion SQL), with views for scientists.
     ///
     /// Every site's committed rows are visible through the views (`\d` in `mxpipe sql` lists
@@ -619,6 +634,8 @@ async fn run_with_store(
         Command::Export(ExportCommand::Scicat(args)) => {
             commands::scicat::run(&store, args, &config).await
         }
+        Command::Serve(args) => commands::serve::serve(args, &config, location, site).await,
+        Command::Token(command) => commands::serve::token(command, &config),
         Command::Export(ExportCommand::AutoprocXml(args)) => {
             commands::export::autoproc_xml(&store, args, &config).await
         }

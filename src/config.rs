@@ -41,6 +41,25 @@ pub struct Config {
     /// SciCat export settings.
     #[serde(default)]
     pub scicat: ScicatConfig,
+    /// `mxpipe serve` settings.
+    #[serde(default)]
+    pub serve: ServeConfig,
+}
+
+/// `[serve]`: the HTTP service.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeConfig {
+    /// Listen address (default 127.0.0.1:8080).
+    pub listen: Option<std::net::SocketAddr>,
+    /// Token file: hashes only (default ./mxpipe-tokens.json).
+    pub tokens_file: Option<PathBuf>,
+    /// Largest request body in MB (default 256; larger answers 413).
+    pub max_body_mb: Option<usize>,
+    /// Most rows `POST /v1/query` answers (default 100 000).
+    pub max_rows: Option<usize>,
+    /// Longest a query may run, in seconds (default 60).
+    pub query_timeout_s: Option<u64>,
 }
 
 /// `[scicat]`: where the SciCat backend is, who owns what is exported, how pids are made. Secrets

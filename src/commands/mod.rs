@@ -7,6 +7,7 @@ pub mod ingest;
 pub mod query;
 pub mod schema;
 pub mod scicat;
+pub mod serve;
 pub mod store;
 pub mod table;
 pub mod validate;

@@ -17,6 +17,7 @@ mod roundtrip;
 mod s3;
 mod schemas;
 mod scicat;
+mod serve;
 mod ssx;
 mod store;
 mod visit;

@@ -1,0 +1,188 @@
+//! `mxpipe serve` and `mxpipe token`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use mxpipe_serve::tokens::{Scope, Tokens};
+
+use crate::cli::TableFormat;
+use crate::commands::table::print_table;
+use crate::config::Config;
+
+/// `mxpipe serve` flags.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (default [serve] listen, else 127.0.0.1:8080).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Allow plain HTTP on an address that is not loopback (put TLS in front of it).
+    #[arg(long)]
+    pub insecure_listen: bool,
+}
+
+/// `mxpipe token …`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it once, alone on standard output (only its hash is kept).
+    New {
+        /// What it may do: ingest, read or admin.
+        #[arg(long, value_name = "SCOPE")]
+        scope: String,
+        /// Proposals a read token may see (repeatable; none: all).
+        #[arg(long, value_name = "CODE")]
+        proposal: Vec<String>,
+        /// Days until it expires (none: never).
+        #[arg(long, value_name = "DAYS")]
+        expires_days: Option<u32>,
+        /// Who or what it is for.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// List tokens (ids, scopes, expiry; never the tokens).
+    List {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+        output: TableFormat,
+    },
+    /// Revoke a token by id (takes effect at once, also in a running server).
+    Revoke {
+        /// Token id (`mxpipe token list`).
+        id: String,
+    },
+}
+
+fn tokens_file(config: &Config) -> PathBuf {
+    config
+        .serve
+        .tokens_file
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("mxpipe-tokens.json"))
+}
+
+/// Run `mxpipe token …`.
+pub fn token(command: TokenCommand, config: &Config) -> u8 {
+    let path = tokens_file(config);
+    let mut tokens = match Tokens::load(&path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let result = match command {
+        TokenCommand::New {
+            scope,
+            proposal,
+            expires_days,
+            note,
+        } => Scope::parse(&scope).and_then(|scope| {
+            let expires =
+                expires_days.map(|d| chrono::Utc::now() + chrono::Duration::days(d as i64));
+            tokens
+                .create(scope, proposal, expires, note)
+                .map(|(record, secret)| {
+                    println!("{secret}");
+                    eprintln!(
+                        "token {} ({:?}) created in {}; it is shown only now",
+                        record.id,
+                        record.scope,
+                        path.display()
+                    );
+                })
+        }),
+        TokenCommand::List { output } => {
+            let rows: Vec<Vec<String>> = tokens
+                .records()
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.id.clone(),
+                        format!("{:?}", r.scope).to_lowercase(),
+                        r.proposals.join(" "),
+                        r.created.clone(),
+                        r.expires.clone().unwrap_or_default(),
+                        r.revoked.to_string(),
+                        r.note.clone(),
+                    ]
+                })
+                .collect();
+            print_table(
+                &[
+                    "id",
+                    "scope",
+                    "proposals",
+                    "created",
+                    "expires",
+                    "revoked",
+                    "note",
+                ],
+                &rows,
+                output,
+            );
+            Ok(())
+        }
+        TokenCommand::Revoke { id } => tokens.revoke(&id).map(|()| eprintln!("token {id} revoked")),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            2
+        }
+    }
+}
+
+/// Run `mxpipe serve` until SIGTERM or Ctrl-C (requests in flight, ingests included, finish).
+pub async fn serve(args: ServeArgs, config: &Config, store: String, site: String) -> u8 {
+    let listen = args
+        .listen
+        .or(config.serve.listen)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+    if !listen.ip().is_loopback() && !args.insecure_listen {
+        eprintln!(
+            "error: {listen} is not a loopback address and mxpipe serve speaks plain HTTP: put TLS in front of it and pass --insecure-listen"
+        );
+        return 2;
+    }
+    let listener = match tokio::net::TcpListener::bind(listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: cannot listen on {listen}: {e}");
+            return 2;
+        }
+    };
+    let local = listener.local_addr().map_or(listen, |a| a);
+    let serve_config = mxpipe_serve::ServeConfig {
+        store,
+        site,
+        storage_options: config.storage_options(),
+        tokens_file: tokens_file(config),
+        max_body: config.serve.max_body_mb.unwrap_or(256) * 1024 * 1024,
+        max_rows: config.serve.max_rows.unwrap_or(100_000),
+        query_timeout: std::time::Duration::from_secs(config.serve.query_timeout_s.unwrap_or(60)),
+    };
+    eprintln!("mxpipe serve: listening on http://{local} (OpenAPI at /openapi.json)");
+    let shutdown = async {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            _ = term => {},
+        }
+        eprintln!("mxpipe serve: shutting down after the requests in flight");
+    };
+    match mxpipe_serve::serve(listener, serve_config, shutdown).await {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}

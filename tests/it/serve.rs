@@ -1,0 +1,292 @@
+//! `mxpipe serve`: the real binary on a loopback port, real HTTP (reqwest): tokens and scopes,
+//! ingest of messages and files with the CLI's summary and statuses, read-only SQL, the commit
+//! log, revocation, body limit, the OpenAPI document checked with openapi-spec-validator, and a
+//! graceful stop on SIGTERM.
+
+use std::io::BufRead;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+fn mxpipe_with(config: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_mxpipe"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .unwrap()
+}
+
+fn new_token(config: &Path, args: &[&str]) -> String {
+    let o = mxpipe_with(config, &[&["token", "new"][..], args].concat());
+    assert!(o.status.success(), "{}", text_of(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(out.lines().count(), 1, "the token alone on stdout: {out:?}");
+    out.trim().to_owned()
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(config: &Path, store: &Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mxpipe"))
+        .arg("--config")
+        .arg(config)
+        .arg("--store")
+        .arg(store)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .current_dir(repo())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .to_owned();
+    Server { child, base }
+}
+
+/// (status, body as JSON or text) of one request.
+fn call(
+    rt: &tokio::runtime::Runtime,
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: Option<Vec<u8>>,
+) -> (u16, Value) {
+    rt.block_on(async {
+        let client = reqwest::Client::new();
+        let mut req = client.request(method.parse().unwrap(), url);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.header("Content-Type", "application/json").body(b);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    })
+}
+
+#[test]
+fn serve_ingests_and_queries_with_scoped_tokens_and_stops_gracefully() {
+    let Some(td) = testdata() else { return };
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("mxpipe.toml");
+    let tokens = dir.path().join("tokens.json");
+    std::fs::write(
+        &config,
+        format!(
+            "[serve]\ntokens_file = {:?}\nmax_body_mb = 1\n",
+            tokens.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let store = dir.path().join("store");
+    let ingest = new_token(&config, &["--scope", "ingest", "--note", "beamline"]);
+    let read = new_token(&config, &["--scope", "read"]);
+    let limited = new_token(&config, &["--scope", "read", "--proposal", "mx23694"]);
+    let saved = std::fs::read_to_string(&tokens).unwrap();
+    assert!(
+        !saved.contains(&ingest) && !saved.contains(&read),
+        "tokens are stored as hashes only"
+    );
+
+    let server = start(&config, &store);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let url = |p: &str| format!("{}{p}", server.base);
+    assert_eq!(
+        call(&rt, "GET", &url("/healthz"), None, None),
+        (200, json!("ok"))
+    );
+
+    // The OpenAPI document is valid (openapi-spec-validator) and names every route.
+    let (s, doc) = call(&rt, "GET", &url("/openapi.json"), None, None);
+    assert_eq!(s, 200);
+    for p in [
+        "/v1/messages",
+        "/v1/files",
+        "/v1/query",
+        "/v1/ingests",
+        "/healthz",
+    ] {
+        assert!(
+            doc["paths"].get(p).is_some(),
+            "{p} missing from the OpenAPI document"
+        );
+    }
+    let spec = dir.path().join("openapi.json");
+    std::fs::write(&spec, doc.to_string()).unwrap();
+    let o = Command::new(&py)
+        .args(["-c", "import json, sys; from openapi_spec_validator import validate; validate(json.load(open(sys.argv[1]))); print('valid')"])
+        .arg(&spec)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text_of(&o));
+
+    // Ingest: no token 401, wrong scope 403, stored 201, again 200, invalid 422 (nothing stored).
+    let mad = std::fs::read(repo().join("samples/mad-interleaved.json")).unwrap();
+    assert_eq!(
+        call(&rt, "POST", &url("/v1/messages"), None, Some(mad.clone())).0,
+        401
+    );
+    assert_eq!(
+        call(
+            &rt,
+            "POST",
+            &url("/v1/messages"),
+            Some("mxp_nope"),
+            Some(mad.clone())
+        )
+        .0,
+        401
+    );
+    assert_eq!(
+        call(
+            &rt,
+            "POST",
+            &url("/v1/messages"),
+            Some(&read),
+            Some(mad.clone())
+        )
+        .0,
+        403
+    );
+    let (s, summary) = call(
+        &rt,
+        "POST",
+        &url("/v1/messages"),
+        Some(&ingest),
+        Some(mad.clone()),
+    );
+    assert_eq!(s, 201, "{summary}");
+    assert!(summary["new"].as_u64().unwrap() > 5, "{summary}");
+    assert!(summary["ingest_id"].is_string());
+    assert!(
+        !summary.to_string().contains("/tmp"),
+        "no server path in the answer: {summary}"
+    );
+    let (s, again) = call(&rt, "POST", &url("/v1/messages"), Some(&ingest), Some(mad));
+    assert_eq!((s, again["new"].as_u64()), (200, Some(0)), "{again}");
+    let invalid = std::fs::read(repo().join("samples/invalid-mad.json")).unwrap();
+    let (s, bad) = call(
+        &rt,
+        "POST",
+        &url("/v1/messages"),
+        Some(&ingest),
+        Some(invalid),
+    );
+    assert_eq!(s, 422, "{bad}");
+    assert_eq!(bad["committed"], false);
+    let xml = std::fs::read(td.join("processing/autoproc/autoPROC.xml")).unwrap();
+    let (s, r) = call(
+        &rt,
+        "POST",
+        &url("/v1/files?name=autoPROC.xml"),
+        Some(&ingest),
+        Some(xml),
+    );
+    assert_eq!(s, 201, "{r}");
+    assert_eq!(r["files"][0]["path"], "autoPROC.xml", "{r}");
+    let (s, r) = call(
+        &rt,
+        "POST",
+        &url("/v1/files?name=x.bin"),
+        Some(&ingest),
+        Some(b"\x89PNG\r\n\x1a\n".to_vec()),
+    );
+    assert_eq!(s, 422, "{r}");
+    let big = vec![b' '; 2 * 1024 * 1024];
+    assert_eq!(
+        call(&rt, "POST", &url("/v1/messages"), Some(&ingest), Some(big)).0,
+        413
+    );
+
+    // Read-only SQL and the commit log.
+    let q = |sql: &str, token: &str| {
+        call(
+            &rt,
+            "POST",
+            &url("/v1/query"),
+            Some(token),
+            Some(json!({"sql": sql}).to_string().into_bytes()),
+        )
+    };
+    let (s, rows) = q("SELECT count(*) AS n FROM sweeps", &read);
+    assert_eq!((s, &rows[0]["n"]), (200, &json!(2)), "{rows}");
+    for refused in [
+        "COPY (SELECT 1) TO '/tmp/mxpipe-serve-copy.csv'",
+        "CREATE EXTERNAL TABLE x STORED AS CSV LOCATION '/etc/passwd'",
+        "CREATE TABLE t AS SELECT 1",
+        "SET datafusion.execution.batch_size = 1",
+    ] {
+        let (s, r) = q(refused, &read);
+        assert_eq!(s, 400, "{refused}: {r}");
+    }
+    assert!(!Path::new("/tmp/mxpipe-serve-copy.csv").exists());
+    assert_eq!(q("SELECT 1", &ingest).0, 403);
+    assert_eq!(
+        q("SELECT 1", &limited).0,
+        403,
+        "proposal-limited tokens cannot run SQL yet"
+    );
+    let (s, log) = call(&rt, "GET", &url("/v1/ingests"), Some(&read), None);
+    assert_eq!(s, 200);
+    assert_eq!(log.as_array().unwrap().len(), 2, "{log}");
+
+    // Revocation takes effect in the running server.
+    let list = mxpipe_with(&config, &["token", "list", "--output", "json"]);
+    let rows: Value = serde_json::from_slice(&list.stdout).unwrap();
+    let id = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["scope"] == "read" && r["proposals"] == "")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let o = mxpipe_with(&config, &["token", "revoke", &id]);
+    assert!(o.status.success(), "{}", text_of(&o));
+    assert_eq!(
+        call(&rt, "GET", &url("/v1/ingests"), Some(&read), None).0,
+        401
+    );
+
+    // SIGTERM: a graceful stop, exit 0.
+    let mut server = server;
+    let pid = server.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
