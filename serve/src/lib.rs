@@ -10,6 +10,7 @@
 //! `POST /v1/files` (any file a reader accepts), `GET /v1/ingests` (the commit log),
 //! `POST /v1/query` (read-only SQL). Bearer tokens: [`tokens`].
 
+mod read;
 pub mod tokens;
 
 use std::path::PathBuf;
@@ -52,6 +53,68 @@ struct AppState {
     config: ServeConfig,
     store: Store,
     tokens: std::sync::Mutex<(Tokens, Option<std::time::SystemTime>)>,
+    /// Requests by (route, status).
+    requests: std::sync::Mutex<std::collections::BTreeMap<(String, u16), u64>>,
+    /// Ingest counters: objects new, changed, unchanged; commits; seconds spent committing.
+    ingests: std::sync::Mutex<([u64; 3], u64, f64)>,
+    /// Answers of ingest requests by (token id, Idempotency-Key), oldest first.
+    answered: std::sync::Mutex<std::collections::VecDeque<(IdempotencyKey, (StatusCode, Value))>>,
+}
+
+/// (token id, `Idempotency-Key`).
+type IdempotencyKey = (String, String);
+
+/// Idempotency keys remembered (the oldest are forgotten first).
+const IDEMPOTENCY_KEYS: usize = 10_000;
+
+/// Count every request by route and status (for `/metrics`).
+async fn track(
+    State(s): State<Shared>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let response = next.run(req).await;
+    *s.requests
+        .lock()
+        .expect("metrics lock")
+        .entry((route, response.status().as_u16()))
+        .or_default() += 1;
+    response
+}
+
+/// Prometheus text: requests by route and status, ingested objects, commits and their time.
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format", body = String)))]
+async fn metrics(State(s): State<Shared>) -> Response {
+    let mut out = String::from(
+        "# HELP mxpipe_http_requests_total Requests by route and status.\n# TYPE mxpipe_http_requests_total counter\n",
+    );
+    for ((route, status), n) in s.requests.lock().expect("metrics lock").iter() {
+        out.push_str(&format!(
+            "mxpipe_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}\n"
+        ));
+    }
+    let (objects, commits, seconds) = *s.ingests.lock().expect("metrics lock");
+    out.push_str("# HELP mxpipe_ingest_objects_total Objects posted, by outcome.\n# TYPE mxpipe_ingest_objects_total counter\n");
+    for (kind, n) in ["new", "changed", "unchanged"].iter().zip(objects) {
+        out.push_str(&format!(
+            "mxpipe_ingest_objects_total{{outcome=\"{kind}\"}} {n}\n"
+        ));
+    }
+    out.push_str(&format!(
+        "# HELP mxpipe_ingest_commit_seconds Time spent committing ingest runs.\n# TYPE mxpipe_ingest_commit_seconds summary\nmxpipe_ingest_commit_seconds_sum {seconds}\nmxpipe_ingest_commit_seconds_count {commits}\n"
+    ));
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        out,
+    )
+        .into_response()
 }
 
 type Shared = Arc<AppState>;
@@ -107,16 +170,6 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// The OpenAPI document of this service.
-#[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "OpenAPI 3.1 document")))]
-async fn openapi_json() -> Response {
-    (
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        ApiDoc::openapi().to_pretty_json().expect("OpenAPI JSON"),
-    )
-        .into_response()
-}
-
 /// `?format=` and `?name=` of `POST /v1/files`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -134,10 +187,49 @@ struct FileParams {
         (status = 401, description = "no or bad token"), (status = 403, description = "token without ingest scope"), (status = 413, description = "body too large")),
     security(("bearer" = [])))]
 async fn post_message(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err((status, m)) = s.authorize(&headers, Scope::Ingest) {
-        return error(status, m);
+    let token = match s.authorize(&headers, Scope::Ingest) {
+        Ok(t) => t,
+        Err((status, m)) => return error(status, m),
+    };
+    answer_once(&s, &token, &headers, async {
+        ingest_bytes(&s, &body, "message.json", Some("mxlims".into())).await
+    })
+    .await
+}
+
+/// With an `Idempotency-Key` header, a retried request gets the first request's answer (per
+/// token; the last 10 000 keys are remembered).
+async fn answer_once(
+    s: &AppState,
+    token: &tokens::TokenRecord,
+    headers: &HeaderMap,
+    work: impl std::future::Future<Output = (StatusCode, Value)>,
+) -> Response {
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(|k| (token.id.clone(), k.to_owned()));
+    if let Some(k) = &key {
+        let cached = s
+            .answered
+            .lock()
+            .expect("idempotency lock")
+            .iter()
+            .find(|(kk, _)| kk == k)
+            .map(|(_, a)| a.clone());
+        if let Some((status, v)) = cached {
+            return (status, Json(v)).into_response();
+        }
     }
-    ingest_bytes(&s, &body, "message.json", Some("mxlims".into())).await
+    let (status, v) = work.await;
+    if let Some(k) = key {
+        let mut q = s.answered.lock().expect("idempotency lock");
+        q.push_back((k, (status, v.clone())));
+        if q.len() > IDEMPOTENCY_KEYS {
+            q.pop_front();
+        }
+    }
+    (status, Json(v)).into_response()
 }
 
 /// Store one collection or processing file (any format a reader accepts, detected as on the
@@ -151,26 +243,41 @@ async fn post_file(
     Query(p): Query<FileParams>,
     body: Bytes,
 ) -> Response {
-    if let Err((status, m)) = s.authorize(&headers, Scope::Ingest) {
-        return error(status, m);
-    }
+    let token = match s.authorize(&headers, Scope::Ingest) {
+        Ok(t) => t,
+        Err((status, m)) => return error(status, m),
+    };
     let name = p
         .name
         .as_deref()
         .map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n))
         .filter(|n| !n.is_empty() && !n.starts_with('.'))
         .unwrap_or("upload");
-    ingest_bytes(&s, &body, name, p.format).await
+    answer_once(&s, &token, &headers, async {
+        ingest_bytes(&s, &body, name, p.format.clone()).await
+    })
+    .await
 }
 
-async fn ingest_bytes(s: &AppState, body: &[u8], name: &str, format: Option<String>) -> Response {
+async fn ingest_bytes(
+    s: &AppState,
+    body: &[u8],
+    name: &str,
+    format: Option<String>,
+) -> (StatusCode, Value) {
+    let fail = |e: std::io::Error| {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({"error": e.to_string()}),
+        )
+    };
     let dir = match tempfile::tempdir() {
         Ok(d) => d,
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => return fail(e),
     };
     let path = dir.path().join(name);
     if let Err(e) = std::fs::write(&path, body) {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+        return fail(e);
     }
     let request = IngestRequest {
         paths: vec![path.clone()],
@@ -191,6 +298,16 @@ async fn ingest_bytes(s: &AppState, body: &[u8], name: &str, format: Option<Stri
     let (status, out) = match mxpipe_ingest::pipeline::ingest(&s.store, &request, &NoProgress).await
     {
         Ok(summary) => {
+            {
+                let mut m = s.ingests.lock().expect("metrics lock");
+                m.0[0] += summary.new as u64;
+                m.0[1] += summary.changed as u64;
+                m.0[2] += summary.unchanged as u64;
+                if summary.committed {
+                    m.1 += 1;
+                    m.2 += summary.timings.commit_s;
+                }
+            }
             let status = if summary.count(FileStatus::Failed) > 0
                 || summary.count(FileStatus::Skipped) > 0
             {
@@ -214,98 +331,14 @@ async fn ingest_bytes(s: &AppState, body: &[u8], name: &str, format: Option<Stri
             json!({"error": e.to_string()}),
         ),
     };
-    let out = public(out);
-    (status, Json(out)).into_response()
-}
-
-/// `{"sql": "…"}`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-struct QueryBody {
-    /// One read-only SQL statement over the views (`SHOW TABLES` lists them).
-    sql: String,
-}
-
-/// Run one read-only SQL statement; rows as a JSON array of objects (as `mxpipe query --format
-/// json`). DDL, DML (`INSERT`, `COPY TO`) and statements (`SET`, …) are refused with 400.
-#[utoipa::path(post, path = "/v1/query", request_body = QueryBody,
-    responses((status = 200, description = "rows"), (status = 400, description = "refused or invalid SQL"), (status = 403, description = "token without read scope"), (status = 504, description = "too slow")),
-    security(("bearer" = [])))]
-async fn post_query(
-    State(s): State<Shared>,
-    headers: HeaderMap,
-    Json(q): Json<QueryBody>,
-) -> Response {
-    let token = match s.authorize(&headers, Scope::Read) {
-        Ok(t) => t,
-        Err((status, m)) => return error(status, m),
-    };
-    if !token.proposals.is_empty() {
-        return error(
-            StatusCode::FORBIDDEN,
-            "tokens limited to proposals cannot run SQL yet (row filtering below SQL is not built): use an unrestricted read token",
-        );
-    }
-    match tokio::time::timeout(s.config.query_timeout, run_query(&s, &q.sql)).await {
-        Ok(Ok(rows)) => Json(rows).into_response(),
-        Ok(Err(e)) => error(StatusCode::BAD_REQUEST, e),
-        Err(_) => error(
-            StatusCode::GATEWAY_TIMEOUT,
-            format!(
-                "the query ran longer than {} s",
-                s.config.query_timeout.as_secs()
-            ),
-        ),
-    }
-}
-
-async fn run_query(s: &AppState, sql: &str) -> Result<Vec<Value>, String> {
-    let site = mxpipe_queries::Site {
-        name: s.config.site.clone(),
-        location: s.config.store.clone(),
-    };
-    let (ctx, _) = mxpipe_queries::open_sites(&[site], &s.config.storage_options, false)
-        .await
-        .map_err(|e| e.to_string())?;
-    let options = datafusion::execution::context::SQLOptions::new()
-        .with_allow_ddl(false)
-        .with_allow_dml(false)
-        .with_allow_statements(false);
-    let df = ctx
-        .sql_with_options(sql, options)
-        .await
-        .map_err(|e| e.to_string())?
-        .limit(0, Some(s.config.max_rows))
-        .map_err(|e| e.to_string())?;
-    let batches = df.collect().await.map_err(|e| e.to_string())?;
-    let mut writer = arrow::json::ArrayWriter::new(Vec::new());
-    for b in &batches {
-        writer.write(b).map_err(|e| e.to_string())?;
-    }
-    writer.finish().map_err(|e| e.to_string())?;
-    let bytes = writer.into_inner();
-    if bytes.is_empty() {
-        return Ok(Vec::new());
-    }
-    serde_json::from_slice(&bytes).map_err(|e| e.to_string())
-}
-
-/// The commit log (`ingests` view), newest first.
-#[utoipa::path(get, path = "/v1/ingests", responses((status = 200, description = "one object per committed ingest run")), security(("bearer" = [])))]
-async fn get_ingests(State(s): State<Shared>, headers: HeaderMap) -> Response {
-    if let Err((status, m)) = s.authorize(&headers, Scope::Read) {
-        return error(status, m);
-    }
-    match run_query(&s, "SELECT * FROM ingests ORDER BY committed_at DESC").await {
-        Ok(rows) => Json(rows).into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
-    }
+    (status, public(out))
 }
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "mxpipe slurp API", description = "Ingest MXLIMS messages and processing/collection files; query the store. Bearer tokens from `mxpipe token new`."),
-    paths(healthz, openapi_json, post_message, post_file, post_query, get_ingests),
-    components(schemas(QueryBody)),
+    paths(healthz, metrics, post_message, post_file, read::post_query, read::get_ingests, read::get_experiment, read::get_views, read::get_view),
+    components(schemas(read::QueryBody)),
     modifiers(&Bearer)
 )]
 struct ApiDoc;
@@ -338,14 +371,22 @@ pub fn router(config: ServeConfig) -> Result<Router, String> {
         config,
         store,
         tokens: std::sync::Mutex::new((tokens, None)),
+        requests: Default::default(),
+        ingests: Default::default(),
+        answered: Default::default(),
     });
     Ok(Router::new()
         .route("/healthz", get(healthz))
-        .route("/openapi.json", get(openapi_json))
+        .route("/metrics", get(metrics))
         .route("/v1/messages", post(post_message))
         .route("/v1/files", post(post_file))
-        .route("/v1/query", post(post_query))
-        .route("/v1/ingests", get(get_ingests))
+        .route("/v1/query", post(read::post_query))
+        .route("/v1/ingests", get(read::get_ingests))
+        .route("/v1/experiments/{uuid}", get(read::get_experiment))
+        .route("/v1/views", get(read::get_views))
+        .route("/v1/views/{name}", get(read::get_view))
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), track))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(
             tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer::new([

@@ -110,6 +110,7 @@ fn serve_ingests_and_queries_with_scoped_tokens_and_stops_gracefully() {
     let ingest = new_token(&config, &["--scope", "ingest", "--note", "beamline"]);
     let read = new_token(&config, &["--scope", "read"]);
     let limited = new_token(&config, &["--scope", "read", "--proposal", "mx23694"]);
+    let other = new_token(&config, &["--scope", "read", "--proposal", "mx00001"]);
     let saved = std::fs::read_to_string(&tokens).unwrap();
     assert!(
         !saved.contains(&ingest) && !saved.contains(&read),
@@ -257,6 +258,163 @@ fn serve_ingests_and_queries_with_scoped_tokens_and_stops_gracefully() {
     let (s, log) = call(&rt, "GET", &url("/v1/ingests"), Some(&read), None);
     assert_eq!(s, 200);
     assert_eq!(log.as_array().unwrap().len(), 2, "{log}");
+
+    // Experiments as MXLIMS JSON; a proposal-limited token sees only its proposals'.
+    let mad_json = read_json(&repo().join("samples/mad-interleaved.json"));
+    let exp = mad_json["MxExperiment"]["MxExperiment1"]["uuid"]
+        .as_str()
+        .unwrap();
+    let (s, m) = call(
+        &rt,
+        "GET",
+        &url(&format!("/v1/experiments/{exp}")),
+        Some(&read),
+        None,
+    );
+    assert_eq!(s, 200, "{m}");
+    assert_eq!(m["MxExperiment"]["MxExperiment1"]["uuid"], exp);
+    assert_eq!(m["CollectionSweep"].as_object().unwrap().len(), 2);
+    assert_eq!(
+        call(
+            &rt,
+            "GET",
+            &url(&format!("/v1/experiments/{exp}")),
+            Some(&limited),
+            None
+        )
+        .0,
+        200
+    );
+    assert_eq!(
+        call(
+            &rt,
+            "GET",
+            &url(&format!("/v1/experiments/{exp}")),
+            Some(&other),
+            None
+        )
+        .0,
+        404
+    );
+    assert_eq!(
+        call(
+            &rt,
+            "GET",
+            &url("/v1/experiments/00000000-0000-4000-8000-000000000000"),
+            Some(&read),
+            None
+        )
+        .0,
+        404
+    );
+
+    // Views: the list, rows with filters and a limit, CSV by Accept.
+    let (s, views) = call(&rt, "GET", &url("/v1/views"), Some(&read), None);
+    assert_eq!(s, 200);
+    assert!(
+        views
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["name"] == "sweeps"),
+        "{views}"
+    );
+    let (s, rows) = call(
+        &rt,
+        "GET",
+        &url("/v1/views/sweeps?site=local"),
+        Some(&read),
+        None,
+    );
+    assert_eq!((s, rows.as_array().map(Vec::len)), (200, Some(2)), "{rows}");
+    let (_, rows) = call(
+        &rt,
+        "GET",
+        &url("/v1/views/sweeps?limit=1"),
+        Some(&read),
+        None,
+    );
+    assert_eq!(rows.as_array().map(Vec::len), Some(1));
+    let (_, rows) = call(
+        &rt,
+        "GET",
+        &url("/v1/views/sweeps?site=elsewhere"),
+        Some(&read),
+        None,
+    );
+    assert_eq!(rows, json!([]));
+    assert_eq!(
+        call(
+            &rt,
+            "GET",
+            &url("/v1/views/sweeps?no_such_column=1"),
+            Some(&read),
+            None
+        )
+        .0,
+        400
+    );
+    assert_eq!(
+        call(&rt, "GET", &url("/v1/views/nope"), Some(&read), None).0,
+        404
+    );
+    let csv = rt.block_on(async {
+        reqwest::Client::new()
+            .get(url("/v1/views/sweeps"))
+            .bearer_auth(&read)
+            .header("Accept", "text/csv")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    assert!(csv.lines().next().unwrap().contains("site"), "{csv}");
+    assert_eq!(csv.lines().count(), 3, "header + 2 sweeps: {csv}");
+
+    // Idempotency-Key: a retried post gets the first answer (201 and the same ingest id).
+    let ssx = std::fs::read(repo().join("samples/ssx-chip.json")).unwrap();
+    let post_keyed = || {
+        rt.block_on(async {
+            let r = reqwest::Client::new()
+                .post(url("/v1/messages"))
+                .bearer_auth(&ingest)
+                .header("Idempotency-Key", "retry-42")
+                .header("Content-Type", "application/json")
+                .body(ssx.clone())
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        })
+    };
+    let first = post_keyed();
+    let retried = post_keyed();
+    assert_eq!(first.0, 201, "{}", first.1);
+    assert_eq!(retried, first);
+
+    // Metrics (Prometheus text) and the human API page (served offline).
+    let (_, text) = call(&rt, "GET", &url("/metrics"), None, None);
+    let text = text.as_str().unwrap().to_owned();
+    assert!(
+        text.contains("mxpipe_http_requests_total{route=\"/v1/messages\",status=\"201\"} 3"),
+        "{text}"
+    );
+    assert!(
+        text.contains("mxpipe_http_requests_total{route=\"/v1/messages\",status=\"401\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("mxpipe_ingest_commit_seconds_count 3"),
+        "{text}"
+    );
+    let (s, page) = call(&rt, "GET", &url("/docs/"), None, None);
+    assert_eq!(s, 200);
+    assert!(
+        page.as_str().unwrap().to_lowercase().contains("swagger"),
+        "{page}"
+    );
 
     // Revocation takes effect in the running server.
     let list = mxpipe_with(&config, &["token", "list", "--output", "json"]);

@@ -1,0 +1,261 @@
+//! Read routes: experiments as MXLIMS JSON, the views (JSON or CSV by `Accept`), read-only SQL,
+//! the commit log. Every one needs a token with the `read` (or `admin`) scope.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use datafusion::prelude::{SessionContext, col, lit};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::tokens::Scope;
+use crate::{Shared, error};
+
+/// A session over the service's store (the views of `mxpipe query`).
+pub(crate) async fn session(s: &crate::AppState) -> Result<SessionContext, String> {
+    let site = mxpipe_queries::Site {
+        name: s.config.site.clone(),
+        location: s.config.store.clone(),
+    };
+    mxpipe_queries::open_sites(&[site], &s.config.storage_options, false)
+        .await
+        .map(|(ctx, _)| ctx)
+        .map_err(|e| e.to_string())
+}
+
+fn rows_json(batches: &[arrow::array::RecordBatch]) -> Result<Vec<Value>, String> {
+    let mut writer = arrow::json::ArrayWriter::new(Vec::new());
+    for b in batches {
+        writer.write(b).map_err(|e| e.to_string())?;
+    }
+    writer.finish().map_err(|e| e.to_string())?;
+    let bytes = writer.into_inner();
+    if bytes.is_empty() {
+        return Ok(Vec::new());
+    }
+    serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+}
+
+fn rows_csv(batches: &[arrow::array::RecordBatch]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    {
+        let mut w = arrow::csv::WriterBuilder::new()
+            .with_header(true)
+            .build(&mut out);
+        for b in batches {
+            w.write(b).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(out)
+}
+
+/// Rows of one read-only SQL statement (DDL, DML, `COPY` and statements refused).
+pub(crate) async fn run_query(s: &crate::AppState, sql: &str) -> Result<Vec<Value>, String> {
+    let ctx = session(s).await?;
+    let options = datafusion::execution::context::SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false);
+    let df = ctx
+        .sql_with_options(sql, options)
+        .await
+        .map_err(|e| e.to_string())?
+        .limit(0, Some(s.config.max_rows))
+        .map_err(|e| e.to_string())?;
+    rows_json(&df.collect().await.map_err(|e| e.to_string())?)
+}
+
+/// `{"sql": "…"}`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct QueryBody {
+    /// One read-only SQL statement over the views (`SHOW TABLES` lists them).
+    sql: String,
+}
+
+/// Run one read-only SQL statement; rows as a JSON array of objects (as `mxpipe query --format
+/// json`). DDL, DML (`INSERT`, `COPY TO`) and statements (`SET`, …) are refused with 400.
+#[utoipa::path(post, path = "/v1/query", request_body = QueryBody,
+    responses((status = 200, description = "rows"), (status = 400, description = "refused or invalid SQL"), (status = 403, description = "token without read scope"), (status = 504, description = "too slow")),
+    security(("bearer" = [])))]
+pub(crate) async fn post_query(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Json(q): Json<QueryBody>,
+) -> Response {
+    let token = match s.authorize(&headers, Scope::Read) {
+        Ok(t) => t,
+        Err((status, m)) => return error(status, m),
+    };
+    if !token.proposals.is_empty() {
+        return error(
+            StatusCode::FORBIDDEN,
+            "tokens limited to proposals cannot run SQL yet (row filtering below SQL is not built): use an unrestricted read token",
+        );
+    }
+    match tokio::time::timeout(s.config.query_timeout, run_query(&s, &q.sql)).await {
+        Ok(Ok(rows)) => Json(rows).into_response(),
+        Ok(Err(e)) => error(StatusCode::BAD_REQUEST, e),
+        Err(_) => error(
+            StatusCode::GATEWAY_TIMEOUT,
+            format!(
+                "the query ran longer than {} s",
+                s.config.query_timeout.as_secs()
+            ),
+        ),
+    }
+}
+
+/// The commit log (`ingests` view), newest first.
+#[utoipa::path(get, path = "/v1/ingests", responses((status = 200, description = "one object per committed ingest run")), security(("bearer" = [])))]
+pub(crate) async fn get_ingests(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    if let Err((status, m)) = s.authorize(&headers, Scope::Read) {
+        return error(status, m);
+    }
+    match run_query(&s, "SELECT * FROM ingests ORDER BY committed_at DESC").await {
+        Ok(rows) => Json(rows).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+/// One experiment (or processing job) with everything it links to, as MXLIMS JSON (as
+/// `mxpipe export mxlims --experiment UUID`).
+#[utoipa::path(get, path = "/v1/experiments/{uuid}", params(("uuid" = String, Path, description = "experiment or processing uuid")),
+    responses((status = 200, description = "an MXLIMS message"), (status = 404, description = "no such experiment")), security(("bearer" = [])))]
+pub(crate) async fn get_experiment(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(uuid): Path<String>,
+) -> Response {
+    let token = match s.authorize(&headers, Scope::Read) {
+        Ok(t) => t,
+        Err((status, m)) => return error(status, m),
+    };
+    match s
+        .store
+        .export_message(&mxpipe_store::Selection::Experiment(uuid.clone()))
+        .await
+    {
+        Ok(message) => {
+            if !token.proposals.is_empty() {
+                let visible = message["MxExperiment"]
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|m| m.values())
+                    .filter_map(|e| {
+                        e["extensions"]["mxpipe.org"]["session"]["proposalCode"].as_str()
+                    })
+                    .any(|p| token.proposals.iter().any(|t| t == p));
+                if !visible {
+                    return error(StatusCode::NOT_FOUND, format!("no experiment {uuid}"));
+                }
+            }
+            Json(message).into_response()
+        }
+        Err(e) => error(StatusCode::NOT_FOUND, format!("no experiment {uuid}: {e}")),
+    }
+}
+
+/// The views a token may read, with what a row is.
+#[utoipa::path(get, path = "/v1/views", responses((status = 200, description = "[{name, doc}]")), security(("bearer" = [])))]
+pub(crate) async fn get_views(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    if let Err((status, m)) = s.authorize(&headers, Scope::Read) {
+        return error(status, m);
+    }
+    let list: Vec<Value> = mxpipe_queries::views::VIEWS
+        .iter()
+        .filter(|v| !v.name.starts_with("store."))
+        .map(|v| json!({"name": v.name, "doc": v.doc}))
+        .collect();
+    Json(list).into_response()
+}
+
+/// Rows of one view: `?limit=N` (default 1 000, at most `max_rows`) and `?COLUMN=VALUE`
+/// equality filters; JSON, or CSV with `Accept: text/csv`.
+#[utoipa::path(get, path = "/v1/views/{name}", params(("name" = String, Path, description = "a view of GET /v1/views")),
+    responses((status = 200, description = "rows (JSON array, or CSV)"), (status = 400, description = "unknown column"), (status = 404, description = "no such view")),
+    security(("bearer" = [])))]
+pub(crate) async fn get_view(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Query(params): Query<std::collections::BTreeMap<String, String>>,
+) -> Response {
+    let token = match s.authorize(&headers, Scope::Read) {
+        Ok(t) => t,
+        Err((status, m)) => return error(status, m),
+    };
+    if !token.proposals.is_empty() {
+        return error(
+            StatusCode::FORBIDDEN,
+            "tokens limited to proposals cannot read views yet (row filtering is not built)",
+        );
+    }
+    let known = mxpipe_queries::views::VIEWS
+        .iter()
+        .any(|v| v.name == name && !name.starts_with("store."));
+    if !known {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("no view {name:?} (GET /v1/views lists them)"),
+        );
+    }
+    let limit = match params.get("limit").map(|l| l.parse::<usize>()) {
+        None => 1000,
+        Some(Ok(n)) => n,
+        Some(Err(_)) => return error(StatusCode::BAD_REQUEST, "limit: expected a whole number"),
+    }
+    .min(s.config.max_rows);
+    let result = async {
+        let ctx = session(&s).await?;
+        let mut df = ctx.table(name.as_str()).await.map_err(|e| e.to_string())?;
+        let columns: Vec<String> = df
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        for (k, v) in params.iter().filter(|(k, _)| k.as_str() != "limit") {
+            if !columns.contains(k) {
+                return Err(format!("{name} has no column {k:?}"));
+            }
+            let column = df
+                .schema()
+                .field_with_unqualified_name(k)
+                .map_err(|e| e.to_string())?
+                .data_type()
+                .clone();
+            let value = datafusion::scalar::ScalarValue::Utf8(Some(v.clone()))
+                .cast_to(&column)
+                .map_err(|_| format!("{k}: {v:?} is not a {column}"))?;
+            df = df
+                .filter(col(format!("\"{k}\"").as_str()).eq(lit(value)))
+                .map_err(|e| e.to_string())?;
+        }
+        df.limit(0, Some(limit))
+            .map_err(|e| e.to_string())?
+            .collect()
+            .await
+            .map_err(|e| e.to_string())
+    }
+    .await;
+    let batches = match result {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let csv = headers
+        .get(header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("text/csv"));
+    if csv {
+        match rows_csv(&batches) {
+            Ok(bytes) => ([(header::CONTENT_TYPE, "text/csv")], bytes).into_response(),
+            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        }
+    } else {
+        match rows_json(&batches) {
+            Ok(rows) => Json(rows).into_response(),
+            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        }
+    }
+}
