@@ -295,8 +295,8 @@ async fn ingest_bytes(
         let text = v.to_string().replace(&tmp, name);
         serde_json::from_str(&text).unwrap_or(v)
     };
-    let (status, out) = match mxpipe_ingest::pipeline::ingest(&s.store, &request, &NoProgress).await
-    {
+    let result = mxpipe_ingest::pipeline::ingest(&s.store, &request, &NoProgress).await;
+    let (status, out) = match result {
         Ok(summary) => {
             {
                 let mut m = s.ingests.lock().expect("metrics lock");

@@ -448,3 +448,104 @@ fn serve_ingests_and_queries_with_scoped_tokens_and_stops_gracefully() {
     let status = server.child.wait().unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+/// Distinct copies of a message: every uuid's last 12 hex digits replaced by `n`.
+fn copies(text: &str, n: usize) -> Vec<Vec<u8>> {
+    let v: Value = serde_json::from_str(text).unwrap();
+    let mut uuids = Vec::new();
+    fn walk(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    if k == "uuid" {
+                        out.push(x.as_str().unwrap().to_owned());
+                    }
+                    walk(x, out);
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    walk(&v, &mut uuids);
+    (0..n)
+        .map(|i| {
+            let mut t = text.to_owned();
+            for u in &uuids {
+                t = t.replace(u.as_str(), &format!("{}{:012x}", &u[..24], i + 1));
+            }
+            t.into_bytes()
+        })
+        .collect()
+}
+
+#[test]
+fn concurrent_clients_store_every_object_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("mxpipe.toml");
+    let tokens = dir.path().join("tokens.json");
+    std::fs::write(
+        &config,
+        format!("[serve]\ntokens_file = {:?}\n", tokens.to_str().unwrap()),
+    )
+    .unwrap();
+    let ingest = new_token(&config, &["--scope", "ingest"]);
+    let read = new_token(&config, &["--scope", "read"]);
+    let server = start(&config, &dir.path().join("store"));
+    let text = std::fs::read_to_string(repo().join("samples/ssx-chip.json")).unwrap();
+    let messages = copies(&text, 16);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // 8 clients, 2 messages each, all at once; then every message again.
+    for round in 0..2 {
+        let statuses: Vec<u16> = rt.block_on(async {
+            let client = reqwest::Client::new();
+            let tasks = messages.chunks(2).map(|chunk| {
+                let client = client.clone();
+                let (base, token) = (server.base.clone(), ingest.clone());
+                let chunk = chunk.to_vec();
+                tokio::spawn(async move {
+                    let mut out = Vec::new();
+                    for m in chunk {
+                        let r = client
+                            .post(format!("{base}/v1/messages"))
+                            .bearer_auth(&token)
+                            .header("Content-Type", "application/json")
+                            .body(m)
+                            .send()
+                            .await
+                            .unwrap();
+                        out.push(r.status().as_u16());
+                    }
+                    out
+                })
+            });
+            let mut all = Vec::new();
+            for t in tasks.collect::<Vec<_>>() {
+                all.extend(t.await.unwrap());
+            }
+            all
+        });
+        let want = if round == 0 { 201 } else { 200 };
+        assert!(
+            statuses.iter().all(|s| *s == want),
+            "round {round}: {statuses:?}"
+        );
+    }
+    let (s, rows) = call(
+        &rt,
+        "POST",
+        &format!("{}/v1/query", server.base),
+        Some(&read),
+        Some(
+            json!({"sql": "SELECT count(*) AS n, count(DISTINCT sweep_uuid) AS d FROM sweeps"})
+                .to_string()
+                .into_bytes(),
+        ),
+    );
+    assert_eq!(s, 200, "{rows}");
+    assert_eq!(
+        (rows[0]["n"].as_u64(), rows[0]["d"].as_u64()),
+        (Some(16), Some(16)),
+        "{rows}"
+    );
+}
