@@ -60,6 +60,11 @@ pub struct ServeConfig {
     pub max_rows: Option<usize>,
     /// Longest a query may run, in seconds (default 60).
     pub query_timeout_s: Option<u64>,
+    /// Requests per second each token may send (default 50; 0 turns the limit off); beyond it
+    /// 429 with `Retry-After`.
+    pub rate_per_second: Option<u32>,
+    /// Requests a token may send at once before the rate applies (default 100).
+    pub burst: Option<u32>,
 }
 
 /// `[scicat]`: where the SciCat backend is, who owns what is exported, how pids are made. Secrets

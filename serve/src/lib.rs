@@ -47,12 +47,18 @@ pub struct ServeConfig {
     pub max_rows: usize,
     /// Longest a query may run.
     pub query_timeout: std::time::Duration,
+    /// Requests per second each token may send (0: no limit); bursts up to `burst`.
+    pub rate_per_second: u32,
+    /// Requests a token may send at once before the rate applies.
+    pub burst: u32,
 }
 
 struct AppState {
     config: ServeConfig,
     store: Store,
     tokens: std::sync::Mutex<(Tokens, Option<std::time::SystemTime>)>,
+    /// Per-token rate limit (governor's keyed GCRA).
+    limiter: Option<governor::DefaultKeyedRateLimiter<String>>,
     /// Requests by (route, status).
     requests: std::sync::Mutex<std::collections::BTreeMap<(String, u16), u64>>,
     /// Ingest counters: objects new, changed, unchanged; commits; seconds spent committing.
@@ -119,6 +125,22 @@ async fn metrics(State(s): State<Shared>) -> Response {
 
 type Shared = Arc<AppState>;
 
+/// A refused request: status, message, and for 429 the seconds to wait (`Retry-After`).
+struct Denied(StatusCode, String, Option<u64>);
+
+impl IntoResponse for Denied {
+    fn into_response(self) -> Response {
+        let mut r = error(self.0, self.1);
+        if let Some(s) = self.2 {
+            r.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(s),
+            );
+        }
+        r
+    }
+}
+
 /// An error answer: status and `{"error": message}`.
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({"error": message.into()}))).into_response()
@@ -126,11 +148,7 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 
 impl AppState {
     /// The caller's token record, if it allows `scope` (401 / 403 otherwise).
-    fn authorize(
-        &self,
-        headers: &HeaderMap,
-        scope: Scope,
-    ) -> Result<tokens::TokenRecord, (StatusCode, String)> {
+    fn authorize(&self, headers: &HeaderMap, scope: Scope) -> Result<tokens::TokenRecord, Denied> {
         let secret = headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -143,21 +161,37 @@ impl AppState {
         if mtime != guard.1 {
             match Tokens::load(&self.config.tokens_file) {
                 Ok(t) => *guard = (t, mtime),
-                Err(e) => return Err((StatusCode::INTERNAL_SERVER_ERROR, e)),
+                Err(e) => return Err(Denied(StatusCode::INTERNAL_SERVER_ERROR, e, None)),
             }
         }
         let record = guard
             .0
             .check(secret)
-            .map_err(|r| (StatusCode::UNAUTHORIZED, r.to_string()))?
+            .map_err(|r| Denied(StatusCode::UNAUTHORIZED, r.to_string(), None))?
             .clone();
         if !record.scope.allows(scope) {
-            return Err((
+            return Err(Denied(
                 StatusCode::FORBIDDEN,
                 format!(
                     "this token's scope is {:?}; this route needs {scope:?}",
                     record.scope
                 ),
+                None,
+            ));
+        }
+        if let Some(limiter) = &self.limiter
+            && let Err(not_until) = limiter.check_key(&record.id)
+        {
+            use governor::clock::Clock;
+            let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            return Err(Denied(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "this token sends more than {} requests/s: retry in {seconds} s",
+                    self.config.rate_per_second
+                ),
+                Some(seconds.max(1)),
             ));
         }
         Ok(record)
@@ -189,7 +223,7 @@ struct FileParams {
 async fn post_message(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let token = match s.authorize(&headers, Scope::Ingest) {
         Ok(t) => t,
-        Err((status, m)) => return error(status, m),
+        Err(denied) => return denied.into_response(),
     };
     answer_once(&s, &token, &headers, async {
         ingest_bytes(&s, &body, "message.json", Some("mxlims".into())).await
@@ -245,7 +279,7 @@ async fn post_file(
 ) -> Response {
     let token = match s.authorize(&headers, Scope::Ingest) {
         Ok(t) => t,
-        Err((status, m)) => return error(status, m),
+        Err(denied) => return denied.into_response(),
     };
     let name = p
         .name
@@ -367,7 +401,12 @@ pub fn router(config: ServeConfig) -> Result<Router, String> {
         .map_err(|e| e.to_string())?;
     let tokens = Tokens::load(&config.tokens_file)?;
     let max_body = config.max_body;
+    let limiter = std::num::NonZeroU32::new(config.rate_per_second).map(|rate| {
+        let burst = std::num::NonZeroU32::new(config.burst).unwrap_or(rate);
+        governor::RateLimiter::keyed(governor::Quota::per_second(rate).allow_burst(burst))
+    });
     let state = Arc::new(AppState {
+        limiter,
         config,
         store,
         tokens: std::sync::Mutex::new((tokens, None)),

@@ -85,7 +85,7 @@ pub(crate) async fn post_query(
 ) -> Response {
     let token = match s.authorize(&headers, Scope::Read) {
         Ok(t) => t,
-        Err((status, m)) => return error(status, m),
+        Err(denied) => return denied.into_response(),
     };
     if !token.proposals.is_empty() {
         return error(
@@ -109,8 +109,8 @@ pub(crate) async fn post_query(
 /// The commit log (`ingests` view), newest first.
 #[utoipa::path(get, path = "/v1/ingests", responses((status = 200, description = "one object per committed ingest run")), security(("bearer" = [])))]
 pub(crate) async fn get_ingests(State(s): State<Shared>, headers: HeaderMap) -> Response {
-    if let Err((status, m)) = s.authorize(&headers, Scope::Read) {
-        return error(status, m);
+    if let Err(denied) = s.authorize(&headers, Scope::Read) {
+        return denied.into_response();
     }
     match run_query(&s, "SELECT * FROM ingests ORDER BY committed_at DESC").await {
         Ok(rows) => Json(rows).into_response(),
@@ -129,7 +129,7 @@ pub(crate) async fn get_experiment(
 ) -> Response {
     let token = match s.authorize(&headers, Scope::Read) {
         Ok(t) => t,
-        Err((status, m)) => return error(status, m),
+        Err(denied) => return denied.into_response(),
     };
     match s
         .store
@@ -159,8 +159,8 @@ pub(crate) async fn get_experiment(
 /// The views a token may read, with what a row is.
 #[utoipa::path(get, path = "/v1/views", responses((status = 200, description = "[{name, doc}]")), security(("bearer" = [])))]
 pub(crate) async fn get_views(State(s): State<Shared>, headers: HeaderMap) -> Response {
-    if let Err((status, m)) = s.authorize(&headers, Scope::Read) {
-        return error(status, m);
+    if let Err(denied) = s.authorize(&headers, Scope::Read) {
+        return denied.into_response();
     }
     let list: Vec<Value> = mxpipe_queries::views::VIEWS
         .iter()
@@ -183,7 +183,7 @@ pub(crate) async fn get_view(
 ) -> Response {
     let token = match s.authorize(&headers, Scope::Read) {
         Ok(t) => t,
-        Err((status, m)) => return error(status, m),
+        Err(denied) => return denied.into_response(),
     };
     if !token.proposals.is_empty() {
         return error(

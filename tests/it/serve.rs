@@ -549,3 +549,49 @@ fn concurrent_clients_store_every_object_once() {
         "{rows}"
     );
 }
+
+#[test]
+fn each_token_is_rate_limited_with_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("mxpipe.toml");
+    let tokens = dir.path().join("tokens.json");
+    std::fs::write(
+        &config,
+        format!(
+            "[serve]\ntokens_file = {:?}\nrate_per_second = 1\nburst = 2\n",
+            tokens.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let first = new_token(&config, &["--scope", "read"]);
+    let second = new_token(&config, &["--scope", "read"]);
+    let server = start(&config, &dir.path().join("store"));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let get = |token: &str| {
+        rt.block_on(async {
+            let r = reqwest::Client::new()
+                .get(format!("{}/v1/views", server.base))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            let retry = r
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().parse::<u64>().unwrap());
+            (r.status().as_u16(), retry)
+        })
+    };
+    assert_eq!(get(&first), (200, None));
+    assert_eq!(get(&first), (200, None));
+    let (status, retry) = get(&first);
+    assert_eq!(status, 429, "the burst of 2 is spent");
+    assert!(retry.is_some_and(|s| s >= 1), "{retry:?}");
+    assert_eq!(
+        get(&second),
+        (200, None),
+        "another token has its own budget"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(get(&first).0, 200, "one request per second comes back");
+}
