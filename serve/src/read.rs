@@ -24,6 +24,86 @@ pub(crate) async fn session(s: &crate::AppState) -> Result<SessionContext, Strin
         .map_err(|e| e.to_string())
 }
 
+/// What a token limited to proposals sees: each view filtered to rows of its proposals' visits
+/// (or linked to them), built in the unrestricted session and registered in a fresh one as a
+/// view — the filter is part of every plan that reads it (joins, subqueries, CTEs), below the
+/// user's SQL. Raw tables (`store.*`) are not reachable at all; the commit log and the
+/// cross-proposal barcode view are empty.
+pub(crate) async fn session_for(
+    s: &crate::AppState,
+    proposals: &[String],
+) -> Result<SessionContext, String> {
+    let admin = session(s).await?;
+    if proposals.is_empty() {
+        return Ok(admin);
+    }
+    let visit = proposals
+        .iter()
+        .map(|p| {
+            let p = p.replace('\'', "''");
+            format!("visit = '{p}' OR visit LIKE '{p}-%'")
+        })
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let experiments = format!("SELECT experiment_uuid FROM experiments WHERE {visit}");
+    let processing = format!("SELECT processing_uuid FROM processing WHERE {visit}");
+    let filters: Vec<(&str, String)> = vec![
+        ("experiments", format!("WHERE {visit}")),
+        ("sweeps", format!("WHERE {visit}")),
+        ("processing", format!("WHERE {visit}")),
+        ("scans", format!("WHERE experiment_uuid IN ({experiments})")),
+        (
+            "image_index",
+            format!("WHERE experiment_uuid IN ({experiments})"),
+        ),
+        (
+            "reflection_sets",
+            format!("WHERE processing_uuid IN ({processing})"),
+        ),
+        (
+            "ssx_frames",
+            format!("WHERE processing_uuid IN ({processing})"),
+        ),
+        (
+            "samples",
+            format!(
+                "WHERE sample_uuid IN (SELECT sample_uuid FROM experiments WHERE {visit} UNION SELECT sample_uuid FROM processing WHERE {visit})"
+            ),
+        ),
+        (
+            "crystals",
+            format!(
+                "WHERE crystal_uuid IN (SELECT crystal_uuid FROM experiments WHERE {visit} UNION SELECT crystal_uuid FROM processing WHERE {visit})"
+            ),
+        ),
+        (
+            "ssx_runs",
+            format!("WHERE job_uuid IN ({experiments} UNION {processing})"),
+        ),
+        ("ingests", "WHERE false".to_owned()),
+        ("barcode_reuse", "WHERE false".to_owned()),
+    ];
+    let user = SessionContext::new_with_config(
+        datafusion::prelude::SessionConfig::new().with_information_schema(true),
+    );
+    for v in mxpipe_queries::views::VIEWS
+        .iter()
+        .filter(|v| !v.name.starts_with("store."))
+    {
+        // A view without a rule is not shown at all (a new view must say how it is filtered).
+        let Some((_, filter)) = filters.iter().find(|(n, _)| *n == v.name) else {
+            continue;
+        };
+        let df = admin
+            .sql(&format!("SELECT * FROM {} {filter}", v.name))
+            .await
+            .map_err(|e| e.to_string())?;
+        user.register_table(v.name, df.into_view())
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(user)
+}
+
 fn rows_json(batches: &[arrow::array::RecordBatch]) -> Result<Vec<Value>, String> {
     let mut writer = arrow::json::ArrayWriter::new(Vec::new());
     for b in batches {
@@ -50,9 +130,14 @@ fn rows_csv(batches: &[arrow::array::RecordBatch]) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// Rows of one read-only SQL statement (DDL, DML, `COPY` and statements refused).
-pub(crate) async fn run_query(s: &crate::AppState, sql: &str) -> Result<Vec<Value>, String> {
-    let ctx = session(s).await?;
+/// Rows of one read-only SQL statement (DDL, DML, `COPY` and statements refused), over what a
+/// token limited to `proposals` may see ([`session_for`]).
+pub(crate) async fn run_query(
+    s: &crate::AppState,
+    sql: &str,
+    proposals: &[String],
+) -> Result<Vec<Value>, String> {
+    let ctx = session_for(s, proposals).await?;
     let options = datafusion::execution::context::SQLOptions::new()
         .with_allow_ddl(false)
         .with_allow_dml(false)
@@ -87,13 +172,12 @@ pub(crate) async fn post_query(
         Ok(t) => t,
         Err(denied) => return denied.into_response(),
     };
-    if !token.proposals.is_empty() {
-        return error(
-            StatusCode::FORBIDDEN,
-            "tokens limited to proposals cannot run SQL yet (row filtering below SQL is not built): use an unrestricted read token",
-        );
-    }
-    match tokio::time::timeout(s.config.query_timeout, run_query(&s, &q.sql)).await {
+    match tokio::time::timeout(
+        s.config.query_timeout,
+        run_query(&s, &q.sql, &token.proposals),
+    )
+    .await
+    {
         Ok(Ok(rows)) => Json(rows).into_response(),
         Ok(Err(e)) => error(StatusCode::BAD_REQUEST, e),
         Err(_) => error(
@@ -109,10 +193,12 @@ pub(crate) async fn post_query(
 /// The commit log (`ingests` view), newest first.
 #[utoipa::path(get, path = "/v1/ingests", responses((status = 200, description = "one object per committed ingest run")), security(("bearer" = [])))]
 pub(crate) async fn get_ingests(State(s): State<Shared>, headers: HeaderMap) -> Response {
-    if let Err(denied) = s.authorize(&headers, Scope::Read) {
-        return denied.into_response();
-    }
-    match run_query(&s, "SELECT * FROM ingests ORDER BY committed_at DESC").await {
+    let token = match s.authorize(&headers, Scope::Read) {
+        Ok(t) => t,
+        Err(denied) => return denied.into_response(),
+    };
+    let sql = "SELECT * FROM ingests ORDER BY committed_at DESC";
+    match run_query(&s, sql, &token.proposals).await {
         Ok(rows) => Json(rows).into_response(),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
@@ -185,12 +271,6 @@ pub(crate) async fn get_view(
         Ok(t) => t,
         Err(denied) => return denied.into_response(),
     };
-    if !token.proposals.is_empty() {
-        return error(
-            StatusCode::FORBIDDEN,
-            "tokens limited to proposals cannot read views yet (row filtering is not built)",
-        );
-    }
     let known = mxpipe_queries::views::VIEWS
         .iter()
         .any(|v| v.name == name && !name.starts_with("store."));
@@ -207,7 +287,7 @@ pub(crate) async fn get_view(
     }
     .min(s.config.max_rows);
     let result = async {
-        let ctx = session(&s).await?;
+        let ctx = session_for(&s, &token.proposals).await?;
         let mut df = ctx.table(name.as_str()).await.map_err(|e| e.to_string())?;
         let columns: Vec<String> = df
             .schema()

@@ -250,11 +250,50 @@ fn serve_ingests_and_queries_with_scoped_tokens_and_stops_gracefully() {
     }
     assert!(!Path::new("/tmp/mxpipe-serve-copy.csv").exists());
     assert_eq!(q("SELECT 1", &ingest).0, 403);
+    // Proposal isolation below SQL: a token limited to mx23694 sees the MAD's rows; one limited
+    // to another proposal sees none — through views, joins, subqueries, CTEs,
+    // information_schema — and no raw table is reachable.
+    let n = |sql: &str, token: &str| {
+        let (s, r) = q(sql, token);
+        assert_eq!(s, 200, "{sql}: {r}");
+        r[0]["n"].as_u64().unwrap()
+    };
+    assert_eq!(n("SELECT count(*) AS n FROM sweeps", &limited), 2);
     assert_eq!(
-        q("SELECT 1", &limited).0,
-        403,
-        "proposal-limited tokens cannot run SQL yet"
+        n("SELECT count(*) AS n FROM scans", &limited),
+        n("SELECT count(*) AS n FROM scans", &read)
     );
+    for sql in [
+        "SELECT count(*) AS n FROM sweeps",
+        "SELECT count(*) AS n FROM scans",
+        "SELECT count(*) AS n FROM experiments e JOIN sweeps w ON w.experiment_uuid = e.experiment_uuid",
+        "SELECT count(*) AS n FROM image_index WHERE experiment_uuid IN (SELECT experiment_uuid FROM scans)",
+        "SELECT count(*) AS n FROM samples",
+        "SELECT count(*) AS n FROM crystals",
+        "SELECT count(*) AS n FROM ingests",
+        "WITH x AS (SELECT * FROM sweeps) SELECT count(*) AS n FROM x",
+        "SELECT count(*) AS n FROM information_schema.tables WHERE table_schema NOT IN ('public', 'information_schema')",
+    ] {
+        assert_eq!(n(sql, &other), 0, "{sql}");
+    }
+    assert!(n("SELECT count(*) AS n FROM samples", &read) > 0);
+    assert!(
+        n(
+            "SELECT count(*) AS n FROM information_schema.tables WHERE table_schema NOT IN ('public', 'information_schema')",
+            &read
+        ) > 0
+    );
+    for sql in [
+        "SELECT * FROM store.sweeps",
+        "SELECT * FROM site_0.objects",
+        "SELECT * FROM store.current_sweeps",
+    ] {
+        assert_eq!(q(sql, &other).0, 400, "{sql} must not be reachable");
+    }
+    let (s, rows) = call(&rt, "GET", &url("/v1/views/sweeps"), Some(&other), None);
+    assert_eq!((s, rows), (200, json!([])));
+    let (_, log) = call(&rt, "GET", &url("/v1/ingests"), Some(&other), None);
+    assert_eq!(log, json!([]));
     let (s, log) = call(&rt, "GET", &url("/v1/ingests"), Some(&read), None);
     assert_eq!(s, 200);
     assert_eq!(log.as_array().unwrap().len(), 2, "{log}");
