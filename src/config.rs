@@ -52,6 +52,10 @@ pub struct Config {
 pub struct ServeConfig {
     /// Listen address (default 127.0.0.1:8080).
     pub listen: Option<std::net::SocketAddr>,
+    /// TLS certificate chain (PEM); with `tls_key`, the service speaks HTTPS.
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    pub tls_key: Option<PathBuf>,
     /// Token file: hashes only (default ./mxpipe-tokens.json).
     pub tokens_file: Option<PathBuf>,
     /// Largest request body in MB (default 256; larger answers 413).

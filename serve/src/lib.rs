@@ -435,6 +435,52 @@ pub fn router(config: ServeConfig) -> Result<Router, String> {
         .with_state(state))
 }
 
+/// A TLS certificate chain and private key (PEM files).
+#[derive(Debug, Clone)]
+pub struct Tls {
+    /// Certificate chain (PEM).
+    pub cert: PathBuf,
+    /// Private key (PEM).
+    pub key: PathBuf,
+}
+
+/// Serve over HTTPS (rustls) on `addr` until `shutdown` resolves; `on_listening` gets the bound
+/// address. Requests in flight get 30 s to finish.
+pub async fn serve_tls(
+    addr: std::net::SocketAddr,
+    tls: &Tls,
+    config: ServeConfig,
+    on_listening: impl FnOnce(std::net::SocketAddr) + Send + 'static,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    let app = router(config)?;
+    let rustls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
+        .await
+        .map_err(|e| {
+            format!(
+                "TLS certificate {} / key {}: {e}",
+                tls.cert.display(),
+                tls.key.display()
+            )
+        })?;
+    let handle = axum_server::Handle::new();
+    let (listening, stopping) = (handle.clone(), handle.clone());
+    tokio::spawn(async move {
+        if let Some(a) = listening.listening().await {
+            on_listening(a);
+        }
+    });
+    tokio::spawn(async move {
+        shutdown.await;
+        stopping.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
+    });
+    axum_server::bind_rustls(addr, rustls)
+        .handle(handle)
+        .serve(app.into_make_service())
+        .await
+        .map_err(|e| e.to_string())
+}
+
 /// Serve until `shutdown` resolves (in-flight requests, ingests included, finish first).
 pub async fn serve(
     listener: tokio::net::TcpListener,

@@ -139,20 +139,23 @@ pub async fn serve(args: ServeArgs, config: &Config, store: String, site: String
         .listen
         .or(config.serve.listen)
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
-    if !listen.ip().is_loopback() && !args.insecure_listen {
-        eprintln!(
-            "error: {listen} is not a loopback address and mxpipe serve speaks plain HTTP: put TLS in front of it and pass --insecure-listen"
-        );
-        return 2;
-    }
-    let listener = match tokio::net::TcpListener::bind(listen).await {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: cannot listen on {listen}: {e}");
+    let tls = match (&config.serve.tls_cert, &config.serve.tls_key) {
+        (Some(cert), Some(key)) => Some(mxpipe_serve::Tls {
+            cert: cert.clone(),
+            key: key.clone(),
+        }),
+        (None, None) => None,
+        _ => {
+            eprintln!("error: [serve] needs both tls_cert and tls_key for HTTPS");
             return 2;
         }
     };
-    let local = listener.local_addr().map_or(listen, |a| a);
+    if tls.is_none() && !listen.ip().is_loopback() && !args.insecure_listen {
+        eprintln!(
+            "error: {listen} is not a loopback address and no TLS is configured: set [serve] tls_cert and tls_key, or put TLS in front and pass --insecure-listen"
+        );
+        return 2;
+    }
     let serve_config = mxpipe_serve::ServeConfig {
         store,
         site,
@@ -164,7 +167,6 @@ pub async fn serve(args: ServeArgs, config: &Config, store: String, site: String
         rate_per_second: config.serve.rate_per_second.unwrap_or(50),
         burst: config.serve.burst.unwrap_or(100),
     };
-    eprintln!("mxpipe serve: listening on http://{local} (OpenAPI at /openapi.json)");
     let shutdown = async {
         let term = async {
             match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -180,6 +182,27 @@ pub async fn serve(args: ServeArgs, config: &Config, store: String, site: String
         }
         eprintln!("mxpipe serve: shutting down after the requests in flight");
     };
+    if let Some(tls) = tls {
+        let announce = |a: SocketAddr| {
+            eprintln!("mxpipe serve: listening on https://{a} (OpenAPI at /openapi.json)")
+        };
+        return match mxpipe_serve::serve_tls(listen, &tls, serve_config, announce, shutdown).await {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: {e}");
+                2
+            }
+        };
+    }
+    let listener = match tokio::net::TcpListener::bind(listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: cannot listen on {listen}: {e}");
+            return 2;
+        }
+    };
+    let local = listener.local_addr().map_or(listen, |a| a);
+    eprintln!("mxpipe serve: listening on http://{local} (OpenAPI at /openapi.json)");
     match mxpipe_serve::serve(listener, serve_config, shutdown).await {
         Ok(()) => 0,
         Err(e) => {

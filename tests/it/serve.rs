@@ -58,7 +58,7 @@ fn start(config: &Path, store: &Path) -> Server {
         .unwrap();
     let base = line
         .split_whitespace()
-        .find(|w| w.starts_with("http://"))
+        .find(|w| w.starts_with("http://") || w.starts_with("https://"))
         .unwrap_or_else(|| panic!("{line:?}"))
         .to_owned();
     Server { child, base }
@@ -633,4 +633,62 @@ fn each_token_is_rate_limited_with_retry_after() {
     );
     std::thread::sleep(std::time::Duration::from_millis(1100));
     assert_eq!(get(&first).0, 200, "one request per second comes back");
+}
+
+#[test]
+fn tls_serves_https_with_the_configured_certificate() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let o = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl (Debian openssl)");
+    assert!(o.status.success(), "{}", text_of(&o));
+    let config = dir.path().join("mxpipe.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[serve]\ntokens_file = {:?}\ntls_cert = {:?}\ntls_key = {:?}\n",
+            dir.path().join("tokens.json").to_str().unwrap(),
+            cert.to_str().unwrap(),
+            key.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let server = start(&config, &dir.path().join("store"));
+    assert!(
+        server.base.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.base
+    );
+    let check = |url: String| {
+        Command::new(&py)
+            .args(["-c", "import ssl, sys, urllib.request\nctx = ssl.create_default_context(cafile=sys.argv[2])\nprint(urllib.request.urlopen(sys.argv[1], context=ctx).read().decode())"])
+            .arg(url)
+            .arg(&cert)
+            .output()
+            .unwrap()
+    };
+    let o = check(format!("{}/healthz", server.base));
+    assert!(o.status.success(), "{}", text_of(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "ok");
+    // Plain HTTP to the HTTPS port is not served.
+    let plain = check(server.base.replace("https://", "http://") + "/healthz");
+    assert!(!plain.status.success() || !String::from_utf8_lossy(&plain.stdout).contains("ok"));
 }
