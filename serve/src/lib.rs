@@ -371,7 +371,7 @@ async fn ingest_bytes(
 #[derive(OpenApi)]
 #[openapi(
     info(title = "mxpipe slurp API", description = "Ingest MXLIMS messages and processing/collection files; query the store. Bearer tokens from `mxpipe token new`."),
-    paths(healthz, metrics, post_message, post_file, read::post_query, read::get_ingests, read::get_experiment, read::get_views, read::get_view),
+    paths(healthz, metrics, post_message, post_file, read::post_query, read::get_ingests, read::get_experiment, read::get_sample, read::get_views, read::get_view),
     components(schemas(read::QueryBody)),
     modifiers(&Bearer)
 )]
@@ -422,6 +422,7 @@ pub fn router(config: ServeConfig) -> Result<Router, String> {
         .route("/v1/query", post(read::post_query))
         .route("/v1/ingests", get(read::get_ingests))
         .route("/v1/experiments/{uuid}", get(read::get_experiment))
+        .route("/v1/samples/{id}", get(read::get_sample))
         .route("/v1/views", get(read::get_views))
         .route("/v1/views/{name}", get(read::get_view))
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))

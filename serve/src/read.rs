@@ -242,6 +242,59 @@ pub(crate) async fn get_experiment(
     }
 }
 
+/// A sample or crystal by uuid or persistent identifier (URL-encode a PID's `/` as `%2F`), with
+/// the jobs that name it, as MXLIMS JSON (as `mxpipe export mxlims --sample`). A token limited
+/// to proposals sees only samples of its proposals' experiments.
+#[utoipa::path(get, path = "/v1/samples/{id}", params(("id" = String, Path, description = "sample/crystal uuid or persistent identifier")),
+    responses((status = 200, description = "an MXLIMS message"), (status = 404, description = "no such sample")), security(("bearer" = [])))]
+pub(crate) async fn get_sample(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let token = match s.authorize(&headers, Scope::Read) {
+        Ok(t) => t,
+        Err(denied) => return denied.into_response(),
+    };
+    // The uuid of a PID, through the views the token may read.
+    let found = async {
+        let ctx = session_for(&s, &token.proposals).await?;
+        for (view, column) in [("samples", "sample_uuid"), ("crystals", "crystal_uuid")] {
+            let df = ctx
+                .table(view)
+                .await
+                .map_err(|e| e.to_string())?
+                .filter(
+                    col("pid")
+                        .eq(lit(id.as_str()))
+                        .or(col(column).eq(lit(id.as_str()))),
+                )
+                .map_err(|e| e.to_string())?
+                .select(vec![col(column)])
+                .map_err(|e| e.to_string())?;
+            let rows = rows_json(&df.collect().await.map_err(|e| e.to_string())?)?;
+            if let Some(u) = rows.first().and_then(|r| r[column].as_str()) {
+                return Ok(Some(u.to_owned()));
+            }
+        }
+        Ok::<_, String>(None)
+    }
+    .await;
+    let uuid = match found {
+        Ok(Some(u)) => u,
+        Ok(None) => return error(StatusCode::NOT_FOUND, format!("no sample {id}")),
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    match s
+        .store
+        .export_message(&mxpipe_store::Selection::Sample(uuid))
+        .await
+    {
+        Ok(message) => Json(message).into_response(),
+        Err(e) => error(StatusCode::NOT_FOUND, format!("no sample {id}: {e}")),
+    }
+}
+
 /// The views a token may read, with what a row is.
 #[utoipa::path(get, path = "/v1/views", responses((status = 200, description = "[{name, doc}]")), security(("bearer" = [])))]
 pub(crate) async fn get_views(State(s): State<Shared>, headers: HeaderMap) -> Response {

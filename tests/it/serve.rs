@@ -347,6 +347,46 @@ fn serve_ingests_and_queries_with_scoped_tokens_and_stops_gracefully() {
         404
     );
 
+    // Samples by PID (its `/` URL-encoded) or uuid; another proposal's token finds nothing.
+    let crystal = mad_json["Crystal"]["Crystal1"]["uuid"].as_str().unwrap();
+    let pid = mad_json["Crystal"]["Crystal1"]["extensions"]["mxpipe.org"]["sampleIdentity"]["pid"]
+        .as_str()
+        .unwrap();
+    let enc: String = pid.replace('/', "%2F").replace(':', "%3A");
+    for id in [enc.as_str(), crystal] {
+        let (s, m) = call(
+            &rt,
+            "GET",
+            &url(&format!("/v1/samples/{id}")),
+            Some(&read),
+            None,
+        );
+        assert_eq!(s, 200, "{id}: {m}");
+        assert!(m.to_string().contains(crystal), "{m}");
+    }
+    assert_eq!(
+        call(
+            &rt,
+            "GET",
+            &url(&format!("/v1/samples/{enc}")),
+            Some(&other),
+            None
+        )
+        .0,
+        404
+    );
+    assert_eq!(
+        call(
+            &rt,
+            "GET",
+            &url("/v1/samples/no-such-pid"),
+            Some(&read),
+            None
+        )
+        .0,
+        404
+    );
+
     // Views: the list, rows with filters and a limit, CSV by Accept.
     let (s, views) = call(&rt, "GET", &url("/v1/views"), Some(&read), None);
     assert_eq!(s, 200);
