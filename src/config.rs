@@ -201,3 +201,8 @@ impl Config {
         out
     }
 }
+
+/// A secret kept in a file (password, token): its content without the final line break.
+pub fn read_secret(file: &Path) -> std::io::Result<String> {
+    std::fs::read_to_string(file).map(|p| p.trim_end_matches(['\n', '\r']).to_owned())
+}

@@ -108,8 +108,8 @@ fn password(args: &IspybArgs, config: &Config) -> Result<Option<String>, String>
         .clone()
         .or(config.ispyb.password_file.clone());
     match file {
-        Some(f) => std::fs::read_to_string(&f)
-            .map(|p| Some(p.trim_end_matches(['\n', '\r']).to_owned()))
+        Some(f) => crate::config::read_secret(&f)
+            .map(Some)
             .map_err(|e| format!("--password-file {}: {e}", f.display())),
         None => Ok(std::env::var(PASSWORD_ENV).ok()),
     }

@@ -59,8 +59,7 @@ fn connection(args: &IcatArgs, config: &Config, url: String) -> Result<Connectio
         "ICAT REST needs a user: set [icat] username (and password_file, or $MXPIPE_ICAT_PASSWORD)",
     )?;
     let password = match args.password_file.clone().or(c.password_file.clone()) {
-        Some(f) => std::fs::read_to_string(&f)
-            .map(|p| p.trim_end_matches(['\n', '\r']).to_owned())
+        Some(f) => crate::config::read_secret(&f)
             .map_err(|e| format!("--password-file {}: {e}", f.display()))?,
         None => std::env::var(PASSWORD_ENV).map_err(|_| {
             format!("no ICAT password: pass --password-file FILE, set [icat] password_file or ${PASSWORD_ENV}")

@@ -54,9 +54,7 @@ pub struct ScicatArgs {
 }
 
 fn read_secret(file: &Path) -> Result<String, String> {
-    std::fs::read_to_string(file)
-        .map(|p| p.trim_end_matches(['\n', '\r']).to_owned())
-        .map_err(|e| format!("{}: {e}", file.display()))
+    crate::config::read_secret(file).map_err(|e| format!("{}: {e}", file.display()))
 }
 
 fn auth(args: &ScicatArgs, config: &Config) -> Result<Auth, String> {
@@ -177,8 +175,11 @@ pub async fn run(store: &Store, args: ScicatArgs, config: &Config) -> u8 {
         if let Some(yes) = declared {
             target.set_sample_name(yes);
         } else if let (false, Some(u)) = (args.dry_run, &url) {
-            match Checker::from_server(u).await {
-                Ok(ch) => target.set_sample_name(ch.sample_name),
+            // Only the document is needed here, not the validators --check compiles.
+            match mxpipe_export::scicat::check::fetch_document(u).await {
+                Ok((doc, _)) => {
+                    target.set_sample_name(mxpipe_export::scicat::check::declares_sample_name(&doc))
+                }
                 Err(e) => eprintln!(
                     "warning: {e}; assuming a 4.x backend (samples without sampleName; set [scicat] sample_name = true for backend 5)"
                 ),

@@ -15,6 +15,28 @@ pub struct Checker {
     pub sample_name: bool,
 }
 
+/// Does the backend's sample DTO have `sampleName` (backend 5) or not (4.x)?
+pub fn declares_sample_name(doc: &Value) -> bool {
+    doc["components"]["schemas"]["CreateSampleDto"]["properties"]
+        .get("sampleName")
+        .is_some()
+}
+
+/// A running backend's OpenAPI document (`GET {url}/explorer-json`) and where it came from.
+pub async fn fetch_document(url: &str) -> Result<(Value, String), String> {
+    let at = format!(
+        "{}/explorer-json",
+        url.trim_end_matches('/').trim_end_matches("/api")
+    );
+    let doc: Value = reqwest::get(&at)
+        .await
+        .map_err(|e| format!("reading the backend's OpenAPI document at {at}: {e}"))?
+        .json()
+        .await
+        .map_err(|e| format!("the backend's OpenAPI document at {at} is not JSON: {e}"))?;
+    Ok((doc, at))
+}
+
 /// Close every object schema that lists `properties` (`additionalProperties: false`).
 fn close(v: &mut Value) {
     match v {
@@ -67,27 +89,15 @@ impl Checker {
                 "{source}: the document declares no JSON request body"
             ));
         }
-        let sample_name = components["schemas"]["CreateSampleDto"]["properties"]
-            .get("sampleName")
-            .is_some();
         Ok(Checker {
             routes,
-            sample_name,
+            sample_name: declares_sample_name(doc),
         })
     }
 
     /// Validators from a running backend's own document (`GET {url}/explorer-json`).
     pub async fn from_server(url: &str) -> Result<Checker, String> {
-        let at = format!(
-            "{}/explorer-json",
-            url.trim_end_matches('/').trim_end_matches("/api")
-        );
-        let doc: Value = reqwest::get(&at)
-            .await
-            .map_err(|e| format!("reading the backend's OpenAPI document at {at}: {e}"))?
-            .json()
-            .await
-            .map_err(|e| format!("the backend's OpenAPI document at {at} is not JSON: {e}"))?;
+        let (doc, at) = fetch_document(url).await?;
         Checker::from_openapi(&doc, &at)
     }
 
