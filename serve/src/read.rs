@@ -3,25 +3,42 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use datafusion::prelude::{SessionContext, col, lit};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::Schema;
+
+use crate::answer::{RowFormat, rows, rows_json};
 use crate::tokens::Scope;
 use crate::{Shared, error};
 
-/// A session over the service's store (the views of `mxpipe query`).
+/// A session over the service's store (the views of `mxpipe query`), opened once per store
+/// commit: requests between two commits share it.
 pub(crate) async fn session(s: &crate::AppState) -> Result<SessionContext, String> {
+    let stamp = s.store.commit_stamp().await.map_err(|e| e.to_string())?;
+    let mut cached = s.read_session.lock().await;
+    if let Some((at, ctx)) = cached.as_ref()
+        && *at == stamp
+    {
+        return Ok(ctx.clone());
+    }
     let site = mxpipe_queries::Site {
         name: s.config.site.clone(),
         location: s.config.store.clone(),
     };
-    mxpipe_queries::open_sites(&[site], &s.config.storage_options, false)
+    let ctx = mxpipe_queries::open_sites(&[site], &s.config.storage_options, false)
         .await
         .map(|(ctx, _)| ctx)
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    // The stamp read before opening: a commit in between only makes the next request reopen.
+    *cached = Some((stamp, ctx.clone()));
+    Ok(ctx)
 }
 
 /// What a token limited to proposals sees: each view filtered to rows of its proposals' visits
@@ -104,39 +121,13 @@ pub(crate) async fn session_for(
     Ok(user)
 }
 
-fn rows_json(batches: &[arrow::array::RecordBatch]) -> Result<Vec<Value>, String> {
-    let mut writer = arrow::json::ArrayWriter::new(Vec::new());
-    for b in batches {
-        writer.write(b).map_err(|e| e.to_string())?;
-    }
-    writer.finish().map_err(|e| e.to_string())?;
-    let bytes = writer.into_inner();
-    if bytes.is_empty() {
-        return Ok(Vec::new());
-    }
-    serde_json::from_slice(&bytes).map_err(|e| e.to_string())
-}
-
-fn rows_csv(batches: &[arrow::array::RecordBatch]) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    {
-        let mut w = arrow::csv::WriterBuilder::new()
-            .with_header(true)
-            .build(&mut out);
-        for b in batches {
-            w.write(b).map_err(|e| e.to_string())?;
-        }
-    }
-    Ok(out)
-}
-
 /// Rows of one read-only SQL statement (DDL, DML, `COPY` and statements refused), over what a
 /// token limited to `proposals` may see ([`session_for`]).
 pub(crate) async fn run_query(
     s: &crate::AppState,
     sql: &str,
     proposals: &[String],
-) -> Result<Vec<Value>, String> {
+) -> Result<Rows, String> {
     let ctx = session_for(s, proposals).await?;
     let options = datafusion::execution::context::SQLOptions::new()
         .with_allow_ddl(false)
@@ -148,7 +139,15 @@ pub(crate) async fn run_query(
         .map_err(|e| e.to_string())?
         .limit(0, Some(s.config.max_rows))
         .map_err(|e| e.to_string())?;
-    rows_json(&df.collect().await.map_err(|e| e.to_string())?)
+    collect(df).await
+}
+
+/// A result's schema and rows.
+pub(crate) type Rows = (Arc<Schema>, Vec<RecordBatch>);
+
+async fn collect(df: datafusion::dataframe::DataFrame) -> Result<Rows, String> {
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    Ok((schema, df.collect().await.map_err(|e| e.to_string())?))
 }
 
 /// `{"sql": "…"}`.
@@ -178,7 +177,7 @@ pub(crate) async fn post_query(
     )
     .await
     {
-        Ok(Ok(rows)) => Json(rows).into_response(),
+        Ok(Ok((schema, batches))) => rows(RowFormat::from_headers(&headers), schema, &batches),
         Ok(Err(e)) => error(StatusCode::BAD_REQUEST, e),
         Err(_) => error(
             StatusCode::GATEWAY_TIMEOUT,
@@ -199,7 +198,7 @@ pub(crate) async fn get_ingests(State(s): State<Shared>, headers: HeaderMap) -> 
     };
     let sql = "SELECT * FROM ingests ORDER BY committed_at DESC";
     match run_query(&s, sql, &token.proposals).await {
-        Ok(rows) => Json(rows).into_response(),
+        Ok((schema, batches)) => rows(RowFormat::from_headers(&headers), schema, &batches),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
 }
@@ -365,30 +364,11 @@ pub(crate) async fn get_view(
                 .filter(col(format!("\"{k}\"").as_str()).eq(lit(value)))
                 .map_err(|e| e.to_string())?;
         }
-        df.limit(0, Some(limit))
-            .map_err(|e| e.to_string())?
-            .collect()
-            .await
-            .map_err(|e| e.to_string())
+        collect(df.limit(0, Some(limit)).map_err(|e| e.to_string())?).await
     }
     .await;
-    let batches = match result {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
-    };
-    let csv = headers
-        .get(header::ACCEPT)
-        .and_then(|a| a.to_str().ok())
-        .is_some_and(|a| a.contains("text/csv"));
-    if csv {
-        match rows_csv(&batches) {
-            Ok(bytes) => ([(header::CONTENT_TYPE, "text/csv")], bytes).into_response(),
-            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
-        }
-    } else {
-        match rows_json(&batches) {
-            Ok(rows) => Json(rows).into_response(),
-            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
-        }
+    match result {
+        Ok((schema, batches)) => rows(RowFormat::from_headers(&headers), schema, &batches),
+        Err(e) => error(StatusCode::BAD_REQUEST, e),
     }
 }

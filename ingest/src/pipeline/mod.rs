@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use mxpipe_model::Session;
-use mxpipe_store::{PreparedMessage, SourceFile, Store, prepare_message};
+use mxpipe_store::{IngestOutcome, PreparedMessage, SourceFile, Store, prepare_message};
 use serde::Serialize;
 
 use crate::assemble::{AssembleOptions, assemble};
@@ -216,9 +216,44 @@ struct Input {
     named: bool,
 }
 
+/// Where a run's prepared messages are committed: the store itself (a one-shot writer, as the
+/// CLI does), or a long-lived committer that groups the runs of many requests (`mxpipe serve`).
+pub trait Commit: Sync {
+    /// Commit `messages` as (part of) one store run. The messages come back with the outcome,
+    /// whose `per_input` and `recorded` are aligned with them.
+    fn commit(&self, messages: Vec<PreparedMessage>, command: Option<String>) -> CommitFuture<'_>;
+}
+
+/// What [`Commit::commit`] returns.
+pub type CommitFuture<'a> = std::pin::Pin<
+    Box<dyn Future<Output = (Vec<PreparedMessage>, Result<IngestOutcome, String>)> + Send + 'a>,
+>;
+
+impl Commit for Store {
+    fn commit(&self, messages: Vec<PreparedMessage>, command: Option<String>) -> CommitFuture<'_> {
+        Box::pin(async move {
+            let outcome = self
+                .ingest(&messages, command.as_deref())
+                .await
+                .map_err(|e| e.to_string());
+            (messages, outcome)
+        })
+    }
+}
+
 /// Run the pipeline: see the module docs.
 pub async fn ingest(
     store: &Store,
+    request: &IngestRequest,
+    progress: &dyn Progress,
+) -> Result<IngestSummary, IngestError> {
+    ingest_with(store, store, request, progress).await
+}
+
+/// Run the pipeline, committing through `committer` (reading back from `store`).
+pub async fn ingest_with(
+    store: &Store,
+    committer: &dyn Commit,
     request: &IngestRequest,
     progress: &dyn Progress,
 ) -> Result<IngestSummary, IngestError> {
@@ -398,20 +433,13 @@ pub async fn ingest(
     summary.timings.prepare_s = started.elapsed().as_secs_f64() - summary.timings.read_s;
     progress.committing(prepared.len());
     let commit_started = Instant::now();
-    let outcome = store
-        .ingest(&prepared, request.command.as_deref())
-        .await
-        .map_err(|e| IngestError::Store(e.to_string()));
+    let (prepared, outcome) = committer.commit(prepared, request.command.clone()).await;
+    let outcome = outcome.map_err(IngestError::Store);
     summary.timings.commit_s = commit_started.elapsed().as_secs_f64();
     progress.finish();
     let outcome = outcome?;
     let mut stored: Vec<FileReport> = Vec::new();
-    for p in &prepared {
-        let (new, changed, unchanged) = outcome
-            .per_message
-            .get(&p.message_id)
-            .copied()
-            .unwrap_or_default();
+    for (p, &(new, changed, unchanged)) in prepared.iter().zip(&outcome.per_input) {
         let status = if new + changed > 0 {
             FileStatus::Ingested
         } else {

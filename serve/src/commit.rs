@@ -1,0 +1,144 @@
+//! Group commit. Every ingest request reads and validates its input on its own, then hands its
+//! prepared messages to one committer task. The committer commits whatever is waiting as one
+//! store run (one Delta commit per table, one `ingests` record) through a long-lived
+//! [`Writer`], and answers each request with its own share of the outcome. Alone, a request
+//! commits at once; under load one commit serves many requests, so the number of commits (and of
+//! small Parquet files) grows with the load's duration, not with the number of requests.
+
+use std::time::Instant;
+
+use mxpipe_ingest::pipeline::{Commit, CommitFuture};
+use mxpipe_store::{IngestOutcome, PreparedMessage, Store, Writer};
+use tokio::sync::{mpsc, oneshot};
+
+/// Most messages committed in one run (a run's rows are held in memory).
+const MAX_MESSAGES_PER_RUN: usize = 2_000;
+
+/// Requests waiting for the committer (senders wait when it is full).
+const QUEUE: usize = 1_024;
+
+type Answer = (Vec<PreparedMessage>, Result<IngestOutcome, String>);
+
+struct Job {
+    messages: Vec<PreparedMessage>,
+    command: Option<String>,
+    reply: oneshot::Sender<Answer>,
+}
+
+/// Commit counters for `/metrics`: runs committed and seconds spent in them.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CommitStats {
+    /// Store runs that wrote something.
+    pub runs: u64,
+    /// Requests those runs served.
+    pub requests: u64,
+    /// Seconds spent committing.
+    pub seconds: f64,
+}
+
+/// The handle requests commit through; see the module docs.
+#[derive(Clone)]
+pub struct GroupCommitter {
+    jobs: mpsc::Sender<Job>,
+    stats: std::sync::Arc<std::sync::Mutex<CommitStats>>,
+}
+
+impl GroupCommitter {
+    /// Start the committer task over `store` (on the current tokio runtime). It ends when every
+    /// handle is dropped and the waiting requests are committed.
+    pub fn start(store: Store) -> (GroupCommitter, tokio::task::JoinHandle<()>) {
+        let (jobs, rx) = mpsc::channel(QUEUE);
+        let stats = std::sync::Arc::new(std::sync::Mutex::new(CommitStats::default()));
+        let task = tokio::spawn(run(Writer::long_lived(store), rx, stats.clone()));
+        (GroupCommitter { jobs, stats }, task)
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> CommitStats {
+        *self.stats.lock().expect("commit stats lock")
+    }
+}
+
+impl Commit for GroupCommitter {
+    fn commit(&self, messages: Vec<PreparedMessage>, command: Option<String>) -> CommitFuture<'_> {
+        Box::pin(async move {
+            let (reply, answer) = oneshot::channel();
+            let job = Job {
+                messages,
+                command,
+                reply,
+            };
+            if let Err(mpsc::error::SendError(job)) = self.jobs.send(job).await {
+                return (job.messages, Err("the service is stopping".into()));
+            }
+            answer.await.unwrap_or_else(|_| {
+                (
+                    Vec::new(),
+                    Err("the committer stopped before answering".into()),
+                )
+            })
+        })
+    }
+}
+
+async fn run(
+    mut writer: Writer,
+    mut rx: mpsc::Receiver<Job>,
+    stats: std::sync::Arc<std::sync::Mutex<CommitStats>>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut size = first.messages.len();
+        let mut jobs = vec![first];
+        while size < MAX_MESSAGES_PER_RUN {
+            match rx.try_recv() {
+                Ok(job) => {
+                    size += job.messages.len();
+                    jobs.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        let command = match jobs.as_slice() {
+            [one] => one.command.clone(),
+            many => Some(format!("mxpipe serve: {} requests in one run", many.len())),
+        };
+        let started = Instant::now();
+        let refs: Vec<&PreparedMessage> = jobs.iter().flat_map(|j| &j.messages).collect();
+        let result = writer.ingest(&refs, command.as_deref()).await;
+        drop(refs);
+        if let Ok(o) = &result
+            && o.committed
+        {
+            let mut s = stats.lock().expect("commit stats lock");
+            s.runs += 1;
+            s.requests += jobs.len() as u64;
+            s.seconds += started.elapsed().as_secs_f64();
+        }
+        let mut offset = 0;
+        for job in jobs {
+            let n = job.messages.len();
+            let answer = match &result {
+                Ok(o) => Ok(share(o, offset, n)),
+                Err(e) => Err(e.to_string()),
+            };
+            offset += n;
+            // A request that gave up (its client went away) needs no answer.
+            let _ = job.reply.send((job.messages, answer));
+        }
+    }
+}
+
+/// One request's part of a run's outcome: its messages' counts; committed when it wrote anything.
+fn share(run: &IngestOutcome, offset: usize, n: usize) -> IngestOutcome {
+    let per_input = run.per_input[offset..offset + n].to_vec();
+    let recorded = run.recorded[offset..offset + n].to_vec();
+    let wrote =
+        per_input.iter().any(|(new, changed, _)| new + changed > 0) || recorded.iter().any(|r| *r);
+    IngestOutcome {
+        ingest_id: run.ingest_id.clone(),
+        committed: run.committed && wrote,
+        per_input,
+        recorded,
+        rows_written: Default::default(),
+    }
+}

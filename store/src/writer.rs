@@ -1,0 +1,437 @@
+//! The ingest protocol (data tables first, one Delta commit per table per run; the `ingests`
+//! record last) run by a [`Writer`]: open table handles plus an index of what is committed.
+//!
+//! [`Store::ingest`] uses a one-shot writer. A long-lived process (`mxpipe serve`) keeps one
+//! writer and feeds it every run: its table handles stay open (no transaction-log replay per
+//! run), and its index (committed object versions and message ids) is updated in memory after
+//! each of its own commits. Before each run the writer looks at the `ingests` table's version;
+//! when anyone else committed meanwhile (another process, an export's id map), the index is
+//! rebuilt from the store, so it is never stale. Appends retry on commit conflicts, so
+//! concurrent ingests lose nothing.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::RecordBatch;
+use datafusion::prelude::SessionContext;
+use deltalake::DeltaTable;
+use deltalake::protocol::SaveMode;
+use rayon::prelude::*;
+use serde_json::{Value, json};
+
+use crate::prepare::PreparedMessage;
+use crate::read::{COMMITTED, strings};
+use crate::rows::{ObjectVersion, Rows, object_rows, object_versions};
+use crate::tables::{self, TableDef};
+use crate::write::{IngestOutcome, hostname, pause_for_crash_test};
+use crate::{Result, Store, StoreError};
+
+/// How many times a commit is retried after a conflict.
+const MAX_ATTEMPTS: usize = 25;
+
+/// What is committed: object versions and message ids, as of one version of `ingests`.
+#[derive(Default)]
+struct Index {
+    /// The `ingests` table version this reflects (`None`: no ingest committed yet).
+    ingests_version: Option<u64>,
+    /// Committed content hashes per object uuid.
+    versions: HashMap<String, HashSet<String>>,
+    /// Committed message ids.
+    messages: HashSet<String>,
+}
+
+/// Writes ingest runs into a store; see the module docs.
+pub struct Writer {
+    store: Store,
+    tables: HashMap<&'static str, DeltaTable>,
+    index: Option<Index>,
+    long_lived: bool,
+}
+
+impl Writer {
+    /// A writer for many runs: keeps table handles and the committed-object index between runs.
+    pub fn long_lived(store: Store) -> Writer {
+        Writer {
+            store,
+            tables: HashMap::new(),
+            index: None,
+            long_lived: true,
+        }
+    }
+
+    /// A writer for one run: loads only the index entries of the run's objects.
+    fn one_shot(store: Store) -> Writer {
+        Writer {
+            long_lived: false,
+            ..Writer::long_lived(store)
+        }
+    }
+
+    /// The store written to.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Store a batch of prepared messages as one ingest run; `per_input` of the outcome is
+    /// aligned with `messages`. Nothing is written when every object and message is stored.
+    pub async fn ingest(
+        &mut self,
+        messages: &[&PreparedMessage],
+        command: Option<&str>,
+    ) -> Result<IngestOutcome> {
+        let started = chrono::Utc::now();
+        let ingest_id = uuid::Uuid::new_v4().to_string();
+        let mut outcome = IngestOutcome {
+            ingest_id: ingest_id.clone(),
+            ..Default::default()
+        };
+        // Object JSON and content hashes, once per object, on every core.
+        let versions: Vec<Vec<ObjectVersion<'_>>> =
+            messages.par_iter().map(|p| object_versions(p)).collect();
+        let index_version = self.refresh_index(&versions).await?;
+        let index = self.index.as_ref().expect("refreshed");
+
+        let mut rows: Rows = Rows::new();
+        let mut seen_in_run: HashSet<(&str, &str)> = HashSet::new();
+        let mut n_sources = 0usize;
+        let mut messages_in_run: HashSet<&str> = HashSet::new();
+        let mut bulk: Vec<(String, crate::prepare::BulkRows)> = Vec::new();
+        // Per message, the versions to write (decided in order: the first of duplicates wins).
+        let mut to_write: Vec<Vec<&ObjectVersion<'_>>> = Vec::with_capacity(messages.len());
+        for (p, vs) in messages.iter().zip(&versions) {
+            let mut counts = (0, 0, 0);
+            let mut chosen = Vec::new();
+            for v in vs {
+                let key = (v.uuid.as_str(), v.content_sha256.as_str());
+                let known = index.versions.get(&v.uuid);
+                if known.is_some_and(|h| h.contains(&v.content_sha256))
+                    || seen_in_run.contains(&key)
+                {
+                    counts.2 += 1;
+                    continue;
+                }
+                if known.is_some() {
+                    counts.1 += 1
+                } else {
+                    counts.0 += 1
+                }
+                seen_in_run.insert(key);
+                for b in &p.bulk {
+                    if b.owner.0 == v.entry.dict && b.owner.1 == v.entry.key {
+                        bulk.push((v.uuid.clone(), b.clone()));
+                    }
+                }
+                chosen.push(v);
+            }
+            to_write.push(chosen);
+            outcome.per_input.push(counts);
+            let record =
+                !index.messages.contains(&p.message_id) && messages_in_run.insert(&p.message_id);
+            outcome.recorded.push(record);
+            if record {
+                rows.entry("messages")
+                    .or_default()
+                    .push(json!({"message_id": p.message_id}));
+                for s in &p.sources {
+                    n_sources += 1;
+                    rows.entry("sources").or_default().push(json!({"path": s.path, "sha256": s.sha256, "bytes": s.bytes, "format": s.format, "message_id": p.message_id}));
+                }
+            }
+        }
+        // Rows of the chosen objects, per message on every core, merged in message order.
+        let object_tables: Vec<Rows> = messages
+            .par_iter()
+            .zip(to_write.par_iter())
+            .map(|(p, chosen)| {
+                let mut r = Rows::new();
+                for v in chosen {
+                    object_rows(p, v, &mut r);
+                }
+                r
+            })
+            .collect();
+        for r in object_tables {
+            for (table, table_rows) in r {
+                rows.entry(table).or_default().extend(table_rows);
+            }
+        }
+        if rows.is_empty() {
+            return Ok(outcome);
+        }
+        let (new, changed, unchanged) = outcome.totals();
+        let store = &self.store;
+        let batches: Vec<(&TableDef, usize, RecordBatch)> = tables::ALL
+            .par_iter()
+            .copied()
+            .filter(|t| t.name != "ingests")
+            .filter_map(|def| rows.get(def.name).map(|r| (def, r)))
+            .map(|(def, table_rows)| {
+                let batch = if def.name == "messages" {
+                    store.message_batch(def, &ingest_id, messages, table_rows)?
+                } else {
+                    store.json_batch(def, &ingest_id, table_rows)?
+                };
+                Ok((def, table_rows.len(), batch))
+            })
+            .collect::<Result<_>>()?;
+        for (def, n, _) in &batches {
+            outcome.rows_written.insert(def.name.to_owned(), *n);
+        }
+        // Tables are independent until the `ingests` record: append to them concurrently.
+        self.append_all(batches.into_iter().map(|(d, _, b)| (d, b)).collect())
+            .await?;
+        for (owner_uuid, b) in bulk {
+            for item in (b.open)() {
+                let (table, mut batch_rows) = item.map_err(StoreError::Data)?;
+                let def = tables::by_name(table)
+                    .ok_or_else(|| StoreError::Data(format!("no store table named {table}")))?;
+                for r in &mut batch_rows {
+                    if let Some(m) = r.as_object_mut() {
+                        m.insert(b.owner_column.into(), Value::from(owner_uuid.as_str()));
+                    }
+                }
+                let batch = self.store.json_batch(def, &ingest_id, &batch_rows)?;
+                self.append_all(vec![(def, batch)]).await?;
+                *outcome.rows_written.entry(table.to_owned()).or_default() += batch_rows.len();
+            }
+        }
+        pause_for_crash_test();
+        let record = commit_record(started, command, n_sources, (new, changed, unchanged));
+        let batch = self
+            .store
+            .json_batch(&tables::INGESTS, &ingest_id, &[record])?;
+        self.append_all(vec![(&tables::INGESTS, batch)]).await?;
+        outcome.rows_written.insert("ingests".into(), 1);
+        outcome.committed = true;
+
+        // Our commit is now visible: bring the index along, unless someone else committed too.
+        let committed_version = self.tables.get("ingests").and_then(|t| t.version());
+        let next = index_version.map_or(0, |v| v + 1);
+        match self.index.as_mut() {
+            Some(index) if self.long_lived && committed_version == Some(next) => {
+                index.ingests_version = committed_version;
+                for v in to_write.iter().flatten() {
+                    index
+                        .versions
+                        .entry(v.uuid.clone())
+                        .or_default()
+                        .insert(v.content_sha256.clone());
+                }
+                index
+                    .messages
+                    .extend(messages_in_run.into_iter().map(str::to_owned));
+            }
+            _ => self.index = None,
+        }
+        Ok(outcome)
+    }
+
+    /// Make the index current: rebuilt unless it reflects the latest `ingests` version.
+    /// Returns that version.
+    async fn refresh_index(&mut self, versions: &[Vec<ObjectVersion<'_>>]) -> Result<Option<u64>> {
+        let ingests = self.handle(&tables::INGESTS).await?;
+        let latest = ingests.version();
+        if self.long_lived
+            && let Some(index) = &self.index
+            && index.ingests_version == latest
+        {
+            return Ok(latest);
+        }
+        let wanted: Option<HashSet<&str>> = (!self.long_lived)
+            .then(|| versions.iter().flatten().map(|v| v.uuid.as_str()).collect());
+        let ctx = SessionContext::new();
+        for def in [&tables::INGESTS, &tables::OBJECTS, &tables::MESSAGES] {
+            let table = self.handle(def).await?.clone();
+            self.store
+                .register_handle(&ctx, def.name, def, table)
+                .await?;
+        }
+        let mut index = Index {
+            ingests_version: latest,
+            ..Default::default()
+        };
+        for b in ctx
+            .sql(&format!(
+                "SELECT uuid, content_sha256 FROM objects WHERE {COMMITTED}"
+            ))
+            .await?
+            .collect()
+            .await?
+        {
+            let (u, h) = (strings(&b, 0), strings(&b, 1));
+            for i in 0..b.num_rows() {
+                if wanted.as_ref().is_none_or(|w| w.contains(u.value(i))) {
+                    index
+                        .versions
+                        .entry(u.value(i).to_owned())
+                        .or_default()
+                        .insert(h.value(i).to_owned());
+                }
+            }
+        }
+        for b in ctx
+            .sql(&format!(
+                "SELECT DISTINCT message_id FROM messages WHERE {COMMITTED}"
+            ))
+            .await?
+            .collect()
+            .await?
+        {
+            let c = strings(&b, 0);
+            index
+                .messages
+                .extend((0..b.num_rows()).map(|i| c.value(i).to_owned()));
+        }
+        self.index = Some(index);
+        Ok(latest)
+    }
+
+    /// The open handle of a table: opened on first use; `ingests` brought to its latest version.
+    async fn handle(&mut self, def: &'static TableDef) -> Result<&DeltaTable> {
+        match self.tables.entry(def.name) {
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                if def.name == "ingests" {
+                    let t = e.get_mut();
+                    let refreshed = if t.version().is_some() {
+                        t.update_incremental(None).await
+                    } else {
+                        t.load().await
+                    };
+                    // A table that does not exist yet stays unloaded.
+                    if let Err(source) = refreshed
+                        && t.version().is_some()
+                    {
+                        return Err(StoreError::Delta {
+                            table: def.name.into(),
+                            source,
+                        });
+                    }
+                }
+                Ok(e.into_mut())
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                Ok(e.insert(self.store.open_table(def.name).await?))
+            }
+        }
+    }
+
+    /// Append batches to their tables concurrently, each retried on commit conflicts with a
+    /// freshly opened handle; the handles end at the versions written.
+    async fn append_all(&mut self, batches: Vec<(&'static TableDef, RecordBatch)>) -> Result<()> {
+        let mut jobs = Vec::with_capacity(batches.len());
+        for (def, batch) in batches {
+            let table = match self.tables.remove(def.name) {
+                Some(t) => t,
+                None => self.store.open_table(def.name).await?,
+            };
+            jobs.push(append_with_retries(&self.store, def, table, batch));
+        }
+        let results = futures::future::join_all(jobs).await;
+        let mut first_error = None;
+        for (def, result) in results {
+            match result {
+                Ok(table) => {
+                    self.tables.insert(def.name, table);
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+async fn append_with_retries(
+    store: &Store,
+    def: &'static TableDef,
+    mut table: DeltaTable,
+    batch: RecordBatch,
+) -> (&'static TableDef, Result<DeltaTable>) {
+    let mut last_error = None;
+    for attempt in 0..MAX_ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis(20 + 37 * attempt as u64)).await;
+            table = match store.open_table(def.name).await {
+                Ok(t) => t,
+                Err(e) => return (def, Err(e)),
+            };
+        }
+        match table
+            .clone()
+            .write(vec![batch.clone()])
+            .with_save_mode(SaveMode::Append)
+            .await
+        {
+            Ok(t) => return (def, Ok(t)),
+            Err(e) => {
+                tracing::debug!(table = def.name, attempt, error = %e, "append failed, retrying");
+                last_error = Some(e);
+            }
+        }
+    }
+    (
+        def,
+        Err(StoreError::Delta {
+            table: def.name.into(),
+            source: last_error.expect("at least one attempt"),
+        }),
+    )
+}
+
+/// The `ingests` row of a run: the visibility switch for every row it wrote.
+pub(crate) fn commit_record(
+    started: chrono::DateTime<chrono::Utc>,
+    command: Option<&str>,
+    n_sources: usize,
+    (new, changed, unchanged): (usize, usize, usize),
+) -> Value {
+    json!({
+        "started_at": started.to_rfc3339(), "committed_at": chrono::Utc::now().to_rfc3339(),
+        "user_name": std::env::var("USER").ok(), "host": hostname(), "tool_version": env!("CARGO_PKG_VERSION"),
+        "command": command, "n_sources": n_sources, "n_objects_new": new, "n_objects_changed": changed, "n_objects_unchanged": unchanged,
+    })
+}
+
+impl Store {
+    /// Store a batch of prepared messages as one ingest run (a one-shot [`Writer`]). Nothing is
+    /// written when every object and message is already stored.
+    pub async fn ingest(
+        &self,
+        messages: &[PreparedMessage],
+        command: Option<&str>,
+    ) -> Result<IngestOutcome> {
+        let refs: Vec<&PreparedMessage> = messages.iter().collect();
+        Writer::one_shot(self.clone()).ingest(&refs, command).await
+    }
+
+    /// Register an opened table (an empty one when it was never written) in `ctx` as `name`.
+    pub(crate) async fn register_handle(
+        &self,
+        ctx: &SessionContext,
+        name: &str,
+        def: &TableDef,
+        table: DeltaTable,
+    ) -> Result<()> {
+        if table.version().is_some() {
+            table
+                .update_datafusion_session(&ctx.state())
+                .map_err(|source| StoreError::Delta {
+                    table: def.name.into(),
+                    source,
+                })?;
+            let provider = table.table_provider().await.map_err(StoreError::Query)?;
+            ctx.register_table(name, provider)?;
+        } else {
+            ctx.register_table(
+                name,
+                Arc::new(datafusion::datasource::MemTable::try_new(
+                    def.schema(),
+                    vec![vec![]],
+                )?),
+            )?;
+        }
+        Ok(())
+    }
+}
