@@ -11,6 +11,7 @@
 //! `POST /v1/query` (read-only SQL). Bearer tokens: [`tokens`].
 
 mod answer;
+mod api;
 pub mod commit;
 mod read;
 pub mod tokens;
@@ -99,7 +100,7 @@ async fn track(
 }
 
 /// Prometheus text: requests by route and status, ingested objects, commits and their time.
-#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format", body = String)))]
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format", content((String = "text/plain")))))]
 async fn metrics(State(s): State<Shared>) -> Response {
     let mut out = String::from(
         "# HELP mxpipe_http_requests_total Requests by route and status.\n# TYPE mxpipe_http_requests_total counter\n",
@@ -207,7 +208,7 @@ impl AppState {
 }
 
 /// Liveness.
-#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "the service runs", body = String)))]
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "the service runs", content((String = "text/plain")))))]
 async fn healthz() -> &'static str {
     "ok"
 }
@@ -225,8 +226,15 @@ struct FileParams {
 /// Store one MXLIMS message (JSON). 201: something was stored; 200: all of it was already
 /// there; 422: invalid (the findings), nothing stored.
 #[utoipa::path(post, path = "/v1/messages", request_body(content = String, content_type = "application/json", description = "an MXLIMS message"),
-    responses((status = 201, description = "stored"), (status = 200, description = "already stored"), (status = 422, description = "invalid: nothing stored"),
-        (status = 401, description = "no or bad token"), (status = 403, description = "token without ingest scope"), (status = 413, description = "body too large")),
+    responses((status = 201, description = "stored: the summary (per file; objects new, changed, unchanged; the ingest id)", body = mxpipe_ingest::pipeline::IngestSummary),
+        (status = 200, description = "everything was already stored", body = mxpipe_ingest::pipeline::IngestSummary),
+        (status = 422, description = "invalid, or not a format mxpipe reads: the findings; nothing stored", body = crate::api::IngestRejection),
+        (status = 400, description = "bad request (an unknown format name)", body = crate::api::ErrorBody),
+        (status = 401, description = "no, unknown, revoked or expired token", body = crate::api::ErrorBody),
+        (status = 403, description = "token without the ingest scope", body = crate::api::ErrorBody),
+        (status = 413, description = "body larger than [serve] max_body_mb", body = crate::api::ErrorBody),
+        (status = 429, description = "rate limit: retry after the seconds in Retry-After", body = crate::api::ErrorBody),
+        (status = 503, description = "the store refused the commit: nothing committed; retry", body = crate::api::ErrorBody)),
     security(("bearer" = [])))]
 async fn post_message(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let token = match s.authorize(&headers, Scope::Ingest) {
@@ -276,8 +284,16 @@ async fn answer_once(
 
 /// Store one collection or processing file (any format a reader accepts, detected as on the
 /// command line unless `format` names one). Answers as `POST /v1/messages`.
-#[utoipa::path(post, path = "/v1/files", params(FileParams), request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 201, description = "stored"), (status = 200, description = "already stored"), (status = 422, description = "not a supported format, or invalid")),
+#[utoipa::path(post, path = "/v1/files", params(FileParams), request_body(content = crate::api::Bytes, content_type = "application/octet-stream"),
+    responses((status = 201, description = "stored: the summary (per file; objects new, changed, unchanged; the ingest id)", body = mxpipe_ingest::pipeline::IngestSummary),
+        (status = 200, description = "everything was already stored", body = mxpipe_ingest::pipeline::IngestSummary),
+        (status = 422, description = "invalid, or not a format mxpipe reads: the findings; nothing stored", body = crate::api::IngestRejection),
+        (status = 400, description = "bad request (an unknown format name)", body = crate::api::ErrorBody),
+        (status = 401, description = "no, unknown, revoked or expired token", body = crate::api::ErrorBody),
+        (status = 403, description = "token without the ingest scope", body = crate::api::ErrorBody),
+        (status = 413, description = "body larger than [serve] max_body_mb", body = crate::api::ErrorBody),
+        (status = 429, description = "rate limit: retry after the seconds in Retry-After", body = crate::api::ErrorBody),
+        (status = 503, description = "the store refused the commit: nothing committed; retry", body = crate::api::ErrorBody)),
     security(("bearer" = [])))]
 async fn post_file(
     State(s): State<Shared>,
@@ -434,6 +450,7 @@ pub fn router(config: ServeConfig) -> Result<Router, String> {
         .route("/v1/views", get(read::get_views))
         .route("/v1/views/{name}", get(read::get_view))
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+        .layer(axum::middleware::from_fn(api::json_errors))
         .layer(axum::middleware::from_fn_with_state(state.clone(), track))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(

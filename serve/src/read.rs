@@ -160,7 +160,12 @@ pub(crate) struct QueryBody {
 /// Run one read-only SQL statement; rows as a JSON array of objects (as `mxpipe query --format
 /// json`). DDL, DML (`INSERT`, `COPY TO`) and statements (`SET`, …) are refused with 400.
 #[utoipa::path(post, path = "/v1/query", request_body = QueryBody,
-    responses((status = 200, description = "rows"), (status = 400, description = "refused or invalid SQL"), (status = 403, description = "token without read scope"), (status = 504, description = "too slow")),
+    responses((status = 200, description = "rows (at most [serve] max_rows), in the format asked for by Accept (JSON by default)", content((Vec<crate::api::Row> = "application/json"), (String = "text/csv"), (crate::api::Bytes = "application/vnd.apache.parquet"))),
+        (status = 400, description = "refused (DDL, DML, COPY, SET) or invalid SQL", body = crate::api::ErrorBody),
+        (status = 401, description = "no, unknown, revoked or expired token", body = crate::api::ErrorBody),
+        (status = 403, description = "token without the read scope", body = crate::api::ErrorBody),
+        (status = 429, description = "rate limit: retry after the seconds in Retry-After", body = crate::api::ErrorBody),
+        (status = 504, description = "ran longer than [serve] query_timeout_s", body = crate::api::ErrorBody)),
     security(("bearer" = [])))]
 pub(crate) async fn post_query(
     State(s): State<Shared>,
@@ -190,7 +195,10 @@ pub(crate) async fn post_query(
 }
 
 /// The commit log (`ingests` view), newest first.
-#[utoipa::path(get, path = "/v1/ingests", responses((status = 200, description = "one object per committed ingest run")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/ingests", responses((status = 200, description = "one row per committed ingest run, newest first", content((Vec<crate::api::Row> = "application/json"), (String = "text/csv"), (crate::api::Bytes = "application/vnd.apache.parquet"))),
+        (status = 401, description = "no, unknown, revoked or expired token", body = crate::api::ErrorBody),
+        (status = 403, description = "token without the read scope", body = crate::api::ErrorBody),
+        (status = 429, description = "rate limit: retry after the seconds in Retry-After", body = crate::api::ErrorBody)), security(("bearer" = [])))]
 pub(crate) async fn get_ingests(State(s): State<Shared>, headers: HeaderMap) -> Response {
     let token = match s.authorize(&headers, Scope::Read) {
         Ok(t) => t,
@@ -206,7 +214,10 @@ pub(crate) async fn get_ingests(State(s): State<Shared>, headers: HeaderMap) -> 
 /// One experiment (or processing job) with everything it links to, as MXLIMS JSON (as
 /// `mxpipe export mxlims --experiment UUID`).
 #[utoipa::path(get, path = "/v1/experiments/{uuid}", params(("uuid" = String, Path, description = "experiment or processing uuid")),
-    responses((status = 200, description = "an MXLIMS message"), (status = 404, description = "no such experiment")), security(("bearer" = [])))]
+    responses((status = 200, description = "an MXLIMS message", body = crate::api::MxlimsMessage), (status = 404, description = "no such experiment (or not one of the token's proposals)", body = crate::api::ErrorBody),
+        (status = 401, description = "no, unknown, revoked or expired token", body = crate::api::ErrorBody),
+        (status = 403, description = "token without the read scope", body = crate::api::ErrorBody),
+        (status = 429, description = "rate limit: retry after the seconds in Retry-After", body = crate::api::ErrorBody)), security(("bearer" = [])))]
 pub(crate) async fn get_experiment(
     State(s): State<Shared>,
     headers: HeaderMap,
@@ -245,7 +256,10 @@ pub(crate) async fn get_experiment(
 /// the jobs that name it, as MXLIMS JSON (as `mxpipe export mxlims --sample`). A token limited
 /// to proposals sees only samples of its proposals' experiments.
 #[utoipa::path(get, path = "/v1/samples/{id}", params(("id" = String, Path, description = "sample/crystal uuid or persistent identifier")),
-    responses((status = 200, description = "an MXLIMS message"), (status = 404, description = "no such sample")), security(("bearer" = [])))]
+    responses((status = 200, description = "an MXLIMS message", body = crate::api::MxlimsMessage), (status = 404, description = "no such sample (or not one of the token's proposals)", body = crate::api::ErrorBody),
+        (status = 401, description = "no, unknown, revoked or expired token", body = crate::api::ErrorBody),
+        (status = 403, description = "token without the read scope", body = crate::api::ErrorBody),
+        (status = 429, description = "rate limit: retry after the seconds in Retry-After", body = crate::api::ErrorBody)), security(("bearer" = [])))]
 pub(crate) async fn get_sample(
     State(s): State<Shared>,
     headers: HeaderMap,
@@ -295,7 +309,9 @@ pub(crate) async fn get_sample(
 }
 
 /// The views a token may read, with what a row is.
-#[utoipa::path(get, path = "/v1/views", responses((status = 200, description = "[{name, doc}]")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/views", responses((status = 200, description = "the views", body = Vec<crate::api::ViewInfo>), (status = 401, description = "no, unknown, revoked or expired token", body = crate::api::ErrorBody),
+        (status = 403, description = "token without the read scope", body = crate::api::ErrorBody),
+        (status = 429, description = "rate limit: retry after the seconds in Retry-After", body = crate::api::ErrorBody)), security(("bearer" = [])))]
 pub(crate) async fn get_views(State(s): State<Shared>, headers: HeaderMap) -> Response {
     if let Err(denied) = s.authorize(&headers, Scope::Read) {
         return denied.into_response();
@@ -311,7 +327,12 @@ pub(crate) async fn get_views(State(s): State<Shared>, headers: HeaderMap) -> Re
 /// Rows of one view: `?limit=N` (default 1 000, at most `max_rows`) and `?COLUMN=VALUE`
 /// equality filters; JSON, or CSV with `Accept: text/csv`.
 #[utoipa::path(get, path = "/v1/views/{name}", params(("name" = String, Path, description = "a view of GET /v1/views")),
-    responses((status = 200, description = "rows (JSON array, or CSV)"), (status = 400, description = "unknown column"), (status = 404, description = "no such view")),
+    responses((status = 200, description = "rows, in the format asked for by Accept (JSON by default)", content((Vec<crate::api::Row> = "application/json"), (String = "text/csv"), (crate::api::Bytes = "application/vnd.apache.parquet"))),
+        (status = 400, description = "unknown column, or a value not of the column's type", body = crate::api::ErrorBody),
+        (status = 404, description = "no such view", body = crate::api::ErrorBody),
+        (status = 401, description = "no, unknown, revoked or expired token", body = crate::api::ErrorBody),
+        (status = 403, description = "token without the read scope", body = crate::api::ErrorBody),
+        (status = 429, description = "rate limit: retry after the seconds in Retry-After", body = crate::api::ErrorBody)),
     security(("bearer" = [])))]
 pub(crate) async fn get_view(
     State(s): State<Shared>,

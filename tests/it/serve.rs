@@ -64,6 +64,111 @@ fn start(config: &Path, store: &Path) -> Server {
     Server { child, base }
 }
 
+/// Every exchange of the tests with their servers, checked against the OpenAPI document.
+static EXCHANGES: std::sync::Mutex<Vec<Value>> = std::sync::Mutex::new(Vec::new());
+
+/// Remember one exchange (for [`check_exchanges`]).
+fn record(method: &str, url: &str, status: u16, content_type: &str, body: &[u8]) {
+    let u = reqwest::Url::parse(url).unwrap();
+    let base = format!("{}://{}", u.scheme(), u.host_str().unwrap())
+        + &u.port().map(|p| format!(":{p}")).unwrap_or_default();
+    EXCHANGES.lock().unwrap().push(json!({
+        "base": base, "method": method, "path": u.path(), "query": u.query(),
+        "status": status, "content_type": content_type, "body_hex": hex::encode(body),
+    }));
+}
+
+/// Check every recorded exchange with `base` against the server's OpenAPI document (openapi-core,
+/// schemas closed: a field the document does not declare fails). With `require_all`, every
+/// operation of the document must have been exercised.
+fn check_exchanges(rt: &tokio::runtime::Runtime, base: &str, dir: &Path, require_all: bool) {
+    let Some(py) = python() else {
+        eprintln!("SKIPPED: the OpenAPI response check needs MXPIPE_PYTHON (scripts/test sets it)");
+        return;
+    };
+    let (_, _, doc) = call_raw(rt, "GET", &format!("{base}/openapi.json"), None, None, None);
+    let spec = dir.join("openapi-for-check.json");
+    std::fs::write(&spec, doc).unwrap();
+    let lines: Vec<String> = EXCHANGES
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|x| x["base"] == base)
+        .map(|x| x.to_string())
+        .collect();
+    assert!(!lines.is_empty(), "no exchanges recorded with {base}");
+    let file = dir.join("exchanges.jsonl");
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let mut cmd = Command::new(py);
+    cmd.arg(repo().join("tests/checkers/openapi_responses.py"))
+        .arg(&spec)
+        .arg(&file);
+    if require_all {
+        cmd.arg("--require-all");
+    }
+    let o = cmd.output().unwrap();
+    assert!(o.status.success(), "{}", text_of(&o));
+    eprintln!("{}", String::from_utf8_lossy(&o.stdout).trim());
+
+    // The check can fail: an ingest answer with a field the document does not declare.
+    let mut doctored: Value = lines
+        .iter()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|x| x["path"] == "/v1/messages" && x["status"] == 201)
+        .expect("a stored message among the exchanges");
+    let mut body: Value =
+        serde_json::from_slice(&hex::decode(doctored["body_hex"].as_str().unwrap()).unwrap())
+            .unwrap();
+    body["surprise"] = json!(1);
+    doctored["body_hex"] = json!(hex::encode(body.to_string()));
+    std::fs::write(&file, doctored.to_string()).unwrap();
+    let o = Command::new(python().unwrap())
+        .arg(repo().join("tests/checkers/openapi_responses.py"))
+        .arg(&spec)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        !o.status.success() && text_of(&o).contains("surprise"),
+        "{}",
+        text_of(&o)
+    );
+}
+
+/// (status, Content-Type, body bytes) of one request, recorded for [`check_exchanges`].
+fn call_raw(
+    rt: &tokio::runtime::Runtime,
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: Option<Vec<u8>>,
+    accept: Option<&str>,
+) -> (u16, String, Vec<u8>) {
+    rt.block_on(async {
+        let client = reqwest::Client::new();
+        let mut req = client.request(method.parse().unwrap(), url);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(a) = accept {
+            req = req.header("Accept", a);
+        }
+        if let Some(b) = body {
+            req = req.header("Content-Type", "application/json").body(b);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        let content_type = r
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let bytes = r.bytes().await.unwrap().to_vec();
+        record(method, url, status, &content_type, &bytes);
+        (status, content_type, bytes)
+    })
+}
+
 /// (status, body as JSON or text) of one request.
 fn call(
     rt: &tokio::runtime::Runtime,
@@ -72,23 +177,12 @@ fn call(
     token: Option<&str>,
     body: Option<Vec<u8>>,
 ) -> (u16, Value) {
-    rt.block_on(async {
-        let client = reqwest::Client::new();
-        let mut req = client.request(method.parse().unwrap(), url);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.header("Content-Type", "application/json").body(b);
-        }
-        let r = req.send().await.unwrap();
-        let status = r.status().as_u16();
-        let text = r.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    })
+    let (status, _, bytes) = call_raw(rt, method, url, token, body, None);
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 #[test]
@@ -437,20 +531,63 @@ fn serve_ingests_and_queries_with_scoped_tokens_and_stops_gracefully() {
         call(&rt, "GET", &url("/v1/views/nope"), Some(&read), None).0,
         404
     );
-    let csv = rt.block_on(async {
-        reqwest::Client::new()
-            .get(url("/v1/views/sweeps"))
-            .bearer_auth(&read)
-            .header("Accept", "text/csv")
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    });
+    let (s, media, csv) = call_raw(
+        &rt,
+        "GET",
+        &url("/v1/views/sweeps"),
+        Some(&read),
+        None,
+        Some("text/csv"),
+    );
+    let csv = String::from_utf8(csv).unwrap();
+    assert_eq!((s, media.as_str()), (200, "text/csv"), "{csv}");
     assert!(csv.lines().next().unwrap().contains("site"), "{csv}");
     assert_eq!(csv.lines().count(), 3, "header + 2 sweeps: {csv}");
+    // Parquet keeps the column types: the same rows, read back with the parquet crate.
+    let parquet_rows = |bytes: Vec<u8>| {
+        let file = dir.path().join("answer.parquet");
+        std::fs::write(&file, bytes).unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(&file).unwrap(),
+        )
+        .unwrap();
+        let schema = reader.schema().clone();
+        let n: usize = reader.build().unwrap().map(|b| b.unwrap().num_rows()).sum();
+        (schema, n)
+    };
+    let (s, media, bytes) = call_raw(
+        &rt,
+        "GET",
+        &url("/v1/views/sweeps"),
+        Some(&read),
+        None,
+        Some("application/vnd.apache.parquet"),
+    );
+    assert_eq!((s, media.as_str()), (200, "application/vnd.apache.parquet"));
+    let (schema, n) = parquet_rows(bytes);
+    assert_eq!(n, 2);
+    assert!(
+        schema.fields().iter().any(|f| f.data_type().is_floating()),
+        "numbers stay numbers: {schema:?}"
+    );
+    let sql = json!({"sql": "SELECT sweep_uuid, visit FROM sweeps WHERE false"})
+        .to_string()
+        .into_bytes();
+    let (s, media, bytes) = call_raw(
+        &rt,
+        "POST",
+        &url("/v1/query"),
+        Some(&read),
+        Some(sql),
+        Some("application/vnd.apache.parquet"),
+    );
+    assert_eq!((s, media.as_str()), (200, "application/vnd.apache.parquet"));
+    let (schema, n) = parquet_rows(bytes);
+    assert_eq!(
+        (schema.fields().len(), n),
+        (2, 0),
+        "an empty answer keeps its columns"
+    );
 
     // Idempotency-Key: a retried post gets the first answer (201 and the same ingest id).
     let ssx = std::fs::read(repo().join("samples/ssx-chip.json")).unwrap();
@@ -513,6 +650,9 @@ fn serve_ingests_and_queries_with_scoped_tokens_and_stops_gracefully() {
         call(&rt, "GET", &url("/v1/ingests"), Some(&read), None).0,
         401
     );
+
+    // Every answer above, errors included, is what the OpenAPI document declares.
+    check_exchanges(&rt, &server.base, dir.path(), true);
 
     // SIGTERM: a graceful stop, exit 0.
     let mut server = server;

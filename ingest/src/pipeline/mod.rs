@@ -49,7 +49,7 @@ pub struct IngestRequest {
 }
 
 /// What happened to one file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FileStatus {
     /// Stored by this run (new or changed objects).
@@ -87,7 +87,7 @@ impl FileStatus {
 }
 
 /// One file's outcome.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FileReport {
     /// The file as found (as given or below a given folder).
     pub path: String,
@@ -100,7 +100,7 @@ pub struct FileReport {
 }
 
 /// Seconds spent per phase.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct Timings {
     /// Walking, classifying and reading files.
     pub read_s: f64,
@@ -111,7 +111,7 @@ pub struct Timings {
 }
 
 /// The result of a run.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct IngestSummary {
     /// One entry per file met.
     pub files: Vec<FileReport>,

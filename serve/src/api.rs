@@ -1,0 +1,87 @@
+//! The shapes of the service's answers, for the OpenAPI document (utoipa schemas), and the rule
+//! that every error answer is JSON `{"error": "…"}` — also the ones axum writes itself (body too
+//! large, a query string or JSON body that does not parse).
+
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use mxpipe_ingest::pipeline::IngestSummary;
+use serde::Serialize;
+
+/// An error answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct ErrorBody {
+    /// What is wrong and what to do.
+    pub error: String,
+}
+
+/// The answer of an ingest that stored nothing because the input is invalid or not a format
+/// mxpipe reads: the summary so far (per file: place, expected, found) and, when a file
+/// stopped the run, why.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct IngestRejection {
+    #[serde(flatten)]
+    summary: IngestSummary,
+    /// The failure that stopped the run, naming the file.
+    error: Option<String>,
+}
+
+/// One row of a view or query: column name → value (null columns left out).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(value_type = Object)]
+pub(crate) struct Row(serde_json::Map<String, serde_json::Value>);
+
+/// One view of `GET /v1/views`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct ViewInfo {
+    /// Its name (`GET /v1/views/{name}`, or `FROM name` in `/v1/query`).
+    pub name: String,
+    /// What a row is.
+    pub doc: String,
+}
+
+/// A file's bytes (a Parquet answer, an uploaded file).
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub(crate) struct Bytes(Vec<u8>);
+
+/// An MXLIMS message (JSON), as `mxpipe export mxlims` writes it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(value_type = Object)]
+pub(crate) struct MxlimsMessage(serde_json::Value);
+
+/// Middleware: an error answer that is not JSON becomes `{"error": <its text>}`.
+pub(crate) async fn json_errors(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes).trim().to_owned();
+    let error = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("request refused")
+            .to_owned()
+    } else {
+        text
+    };
+    let body = serde_json::to_vec(&ErrorBody { error }).expect("JSON");
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    (parts, body).into_response()
+}
