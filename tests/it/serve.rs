@@ -769,6 +769,199 @@ fn concurrent_clients_store_every_object_once() {
     );
 }
 
+/// Post `bodies` from `clients` concurrent clients (each takes the next message when its last
+/// one is answered). Per message: its status, or `None` when the connection failed (a stopped
+/// server). With `stop`, the server process gets SIGTERM once that many messages are stored.
+fn load(
+    rt: &tokio::runtime::Runtime,
+    base: &str,
+    token: &str,
+    bodies: &[Vec<u8>],
+    clients: usize,
+    stop: Option<(usize, u32)>,
+) -> Vec<Option<u16>> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let bodies = Arc::new(bodies.to_vec());
+    let next = Arc::new(AtomicUsize::new(0));
+    let stored = Arc::new(AtomicUsize::new(0));
+    let statuses = Arc::new(std::sync::Mutex::new(vec![None; bodies.len()]));
+    rt.block_on(async {
+        let client = reqwest::Client::new();
+        let tasks: Vec<_> = (0..clients)
+            .map(|_| {
+                let (client, bodies, next, stored, statuses) = (
+                    client.clone(),
+                    bodies.clone(),
+                    next.clone(),
+                    stored.clone(),
+                    statuses.clone(),
+                );
+                let (url, token) = (format!("{base}/v1/messages"), token.to_owned());
+                tokio::spawn(async move {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        if i >= bodies.len() {
+                            return;
+                        }
+                        let r = client
+                            .post(&url)
+                            .bearer_auth(&token)
+                            .header("Content-Type", "application/json")
+                            .body(bodies[i].clone())
+                            .send()
+                            .await;
+                        let status = r.ok().map(|r| r.status().as_u16());
+                        statuses.lock().unwrap()[i] = status;
+                        if status == Some(201) {
+                            let n = stored.fetch_add(1, Ordering::SeqCst) + 1;
+                            if let Some((at, pid)) = stop
+                                && n == at
+                            {
+                                let _ = std::process::Command::new("kill")
+                                    .args(["-TERM", &pid.to_string()])
+                                    .status();
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    let out = statuses.lock().unwrap().clone();
+    out
+}
+
+/// Per copy number (the last 12 hex digits of its uuids), how many objects are stored.
+fn objects_per_copy(store: &Path) -> std::collections::BTreeMap<u64, u64> {
+    query(
+        store,
+        "SELECT substr(uuid, 25) AS copy, count(*) AS n FROM objects WHERE ingest_id IN (SELECT ingest_id FROM ingests) GROUP BY substr(uuid, 25)",
+    )
+    .iter()
+    .map(|r| {
+        (
+            u64::from_str_radix(r["copy"].as_str().unwrap(), 16).unwrap(),
+            r["n"].as_u64().unwrap(),
+        )
+    })
+    .collect()
+}
+
+/// The load: 16 concurrent clients post 5 000 distinct messages (set
+/// `MXPIPE_SERVE_LOAD_MESSAGES` to change the number), the server gets SIGTERM half way: it
+/// stops gracefully, every message answered 201 is stored whole, none is half-stored, nothing
+/// is left uncommitted. After a restart, re-posting all of them stores the rest (201) and adds
+/// nothing for the others (200): every object stored exactly once.
+#[test]
+fn sixteen_clients_5000_messages_sigterm_midway_lose_nothing() {
+    let n: usize = std::env::var("MXPIPE_SERVE_LOAD_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5000);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("mxpipe.toml");
+    let tokens = dir.path().join("tokens.json");
+    std::fs::write(
+        &config,
+        format!(
+            "[serve]\ntokens_file = {:?}\nrate_per_second = 0\n",
+            tokens.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let ingest = new_token(&config, &["--scope", "ingest"]);
+    let store = dir.path().join("store");
+    let text = std::fs::read_to_string(repo().join("samples/ssx-chip.json")).unwrap();
+    let per_message = text.matches("\"uuid\"").count() as u64;
+    let bodies = copies(&text, n);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+
+    // First run: SIGTERM once half of the messages are stored.
+    let mut server = start(&config, &store);
+    let started = std::time::Instant::now();
+    let first = load(
+        &rt,
+        &server.base,
+        &ingest,
+        &bodies,
+        16,
+        Some((n / 2, server.child.id())),
+    );
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "graceful stop: {status:?}");
+    let answered: Vec<usize> = (0..n).filter(|i| first[*i] == Some(201)).collect();
+    assert!(
+        answered.len() >= n / 2,
+        "{} of {n} stored before the stop",
+        answered.len()
+    );
+    assert!(
+        first.iter().all(|s| matches!(s, None | Some(201))),
+        "only 201 or a refused connection: {:?}",
+        first
+            .iter()
+            .filter(|s| !matches!(s, None | Some(201)))
+            .take(5)
+            .collect::<Vec<_>>()
+    );
+    let repair = mxpipe_store(&store, &["store", "repair"]);
+    assert!(repair.status.success(), "{}", text_of(&repair));
+    assert!(
+        String::from_utf8_lossy(&repair.stdout).lines().count() <= 2,
+        "rows of an unfinished ingest were left: {}",
+        text_of(&repair)
+    );
+    let stored = objects_per_copy(&store);
+    assert!(
+        stored.values().all(|k| *k == per_message),
+        "a message half-stored: {:?}",
+        stored
+            .iter()
+            .filter(|(_, k)| **k != per_message)
+            .take(5)
+            .collect::<Vec<_>>()
+    );
+    for i in &answered {
+        assert_eq!(
+            stored.get(&(*i as u64 + 1)),
+            Some(&per_message),
+            "message {i} was answered 201"
+        );
+    }
+
+    // Restart and post everything again: the rest is stored, nothing twice.
+    let server = start(&config, &store);
+    let second = load(&rt, &server.base, &ingest, &bodies, 16, None);
+    let seconds = started.elapsed().as_secs_f64();
+    for (i, s) in second.iter().enumerate() {
+        let want = if stored.contains_key(&(i as u64 + 1)) {
+            200
+        } else {
+            201
+        };
+        assert_eq!(*s, Some(want), "message {i} on re-post");
+    }
+    let stored = objects_per_copy(&store);
+    assert_eq!(stored.len(), n, "every message stored");
+    assert!(
+        stored.values().all(|k| *k == per_message),
+        "every object once"
+    );
+    let total = query(
+        &store,
+        "SELECT count(*) AS n, count(DISTINCT uuid) AS d FROM objects",
+    );
+    assert_eq!(total[0]["n"], total[0]["d"], "no object stored twice");
+    eprintln!(
+        "{n} messages by 16 clients, SIGTERM half way, restart, re-post: {seconds:.1} s ({:.0} requests/s)",
+        (n + second.len()) as f64 / seconds
+    );
+}
+
 #[test]
 fn each_token_is_rate_limited_with_retry_after() {
     let dir = tempfile::tempdir().unwrap();
