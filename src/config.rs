@@ -62,8 +62,11 @@ pub struct ServeConfig {
     pub max_body_mb: Option<usize>,
     /// Most rows `POST /v1/query` answers (default 100 000).
     pub max_rows: Option<usize>,
-    /// Longest a query may run, in seconds (default 60).
+    /// Longest a query may run, in seconds (default 60; beyond it 504).
     pub query_timeout_s: Option<u64>,
+    /// Longest any request may take, in seconds (default 600; beyond it 503). An ingest whose
+    /// request timed out may still commit: a retry then answers 200.
+    pub request_timeout_s: Option<u64>,
     /// Requests per second each token may send (default 50; 0 turns the limit off); beyond it
     /// 429 with `Retry-After`.
     pub rate_per_second: Option<u32>,

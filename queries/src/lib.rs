@@ -152,11 +152,18 @@ pub async fn open_sites(
             .collect();
         let body = if parts.is_empty() {
             // No site: an empty relation with the right columns.
-            let cols: Vec<String> = def
+            let mut cols: Vec<String> = def
                 .all_columns()
                 .iter()
                 .map(|c| format!("CAST(NULL AS {}) AS \"{}\"", sql_type(c.1), c.0))
                 .collect();
+            if def.name != "ingests" {
+                // As the joined form below: every row carries its run's commit time.
+                cols.push(format!(
+                    "CAST(NULL AS {}) AS committed_at",
+                    sql_type(tables::Col::Time)
+                ));
+            }
             format!("SELECT {} WHERE false", cols.join(", "))
         } else {
             parts.join(" UNION ALL ")

@@ -69,7 +69,10 @@ pub(crate) async fn json_errors(
         .await
         .unwrap_or_default();
     let text = String::from_utf8_lossy(&bytes).trim().to_owned();
-    let error = if text.is_empty() {
+    let error = if text.is_empty() && status == axum::http::StatusCode::SERVICE_UNAVAILABLE {
+        // The request timeout (tower-http answers with an empty body).
+        "the request took longer than [serve] request_timeout_s; an ingest may still have committed: retry it (a re-post stores nothing twice)".to_owned()
+    } else if text.is_empty() {
         status
             .canonical_reason()
             .unwrap_or("request refused")

@@ -48,8 +48,10 @@ pub struct ServeConfig {
     pub max_body: usize,
     /// Most rows `/v1/query` answers.
     pub max_rows: usize,
-    /// Longest a query may run.
+    /// Longest a query may run (504 beyond it).
     pub query_timeout: std::time::Duration,
+    /// Longest any request may take (503 beyond it).
+    pub request_timeout: std::time::Duration,
     /// Requests per second each token may send (0: no limit); bursts up to `burst`.
     pub rate_per_second: u32,
     /// Requests a token may send at once before the rate applies.
@@ -234,7 +236,7 @@ struct FileParams {
         (status = 403, description = "token without the ingest scope", body = crate::api::ErrorBody),
         (status = 413, description = "body larger than [serve] max_body_mb", body = crate::api::ErrorBody),
         (status = 429, description = "rate limit: retry after the seconds in Retry-After", body = crate::api::ErrorBody),
-        (status = 503, description = "the store refused the commit: nothing committed; retry", body = crate::api::ErrorBody)),
+        (status = 503, description = "the store refused the commit (nothing committed), or the request took longer than [serve] request_timeout_s (it may have committed); retry: a re-post stores nothing twice", body = crate::api::ErrorBody)),
     security(("bearer" = [])))]
 async fn post_message(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let token = match s.authorize(&headers, Scope::Ingest) {
@@ -293,7 +295,7 @@ async fn answer_once(
         (status = 403, description = "token without the ingest scope", body = crate::api::ErrorBody),
         (status = 413, description = "body larger than [serve] max_body_mb", body = crate::api::ErrorBody),
         (status = 429, description = "rate limit: retry after the seconds in Retry-After", body = crate::api::ErrorBody),
-        (status = 503, description = "the store refused the commit: nothing committed; retry", body = crate::api::ErrorBody)),
+        (status = 503, description = "the store refused the commit (nothing committed), or the request took longer than [serve] request_timeout_s (it may have committed); retry: a re-post stores nothing twice", body = crate::api::ErrorBody)),
     security(("bearer" = [])))]
 async fn post_file(
     State(s): State<Shared>,
@@ -422,6 +424,7 @@ pub fn router(config: ServeConfig) -> Result<Router, String> {
         .map_err(|e| e.to_string())?;
     let tokens = Tokens::load(&config.tokens_file)?;
     let max_body = config.max_body;
+    let request_timeout = config.request_timeout;
     let limiter = std::num::NonZeroU32::new(config.rate_per_second).map(|rate| {
         let burst = std::num::NonZeroU32::new(config.burst).unwrap_or(rate);
         governor::RateLimiter::keyed(governor::Quota::per_second(rate).allow_burst(burst))
@@ -450,6 +453,10 @@ pub fn router(config: ServeConfig) -> Result<Router, String> {
         .route("/v1/views", get(read::get_views))
         .route("/v1/views/{name}", get(read::get_view))
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            request_timeout,
+        ))
         .layer(axum::middleware::from_fn(api::json_errors))
         .layer(axum::middleware::from_fn_with_state(state.clone(), track))
         .layer(DefaultBodyLimit::max(max_body))

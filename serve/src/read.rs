@@ -32,7 +32,8 @@ pub(crate) async fn session(s: &crate::AppState) -> Result<SessionContext, Strin
         name: s.config.site.clone(),
         location: s.config.store.clone(),
     };
-    let ctx = mxpipe_queries::open_sites(&[site], &s.config.storage_options, false)
+    // A store nothing was committed to yet has empty views (not an error).
+    let ctx = mxpipe_queries::open_sites(&[site], &s.config.storage_options, stamp.is_none())
         .await
         .map(|(ctx, _)| ctx)
         .map_err(|e| e.to_string())?;
@@ -165,6 +166,7 @@ pub(crate) struct QueryBody {
         (status = 401, description = "no, unknown, revoked or expired token", body = crate::api::ErrorBody),
         (status = 403, description = "token without the read scope", body = crate::api::ErrorBody),
         (status = 429, description = "rate limit: retry after the seconds in Retry-After", body = crate::api::ErrorBody),
+        (status = 503, description = "took longer than [serve] request_timeout_s", body = crate::api::ErrorBody),
         (status = 504, description = "ran longer than [serve] query_timeout_s", body = crate::api::ErrorBody)),
     security(("bearer" = [])))]
 pub(crate) async fn post_query(
@@ -187,7 +189,7 @@ pub(crate) async fn post_query(
         Err(_) => error(
             StatusCode::GATEWAY_TIMEOUT,
             format!(
-                "the query ran longer than {} s",
+                "the query ran longer than {} s ([serve] query_timeout_s): narrow it (WHERE, LIMIT) or ask for a longer limit",
                 s.config.query_timeout.as_secs()
             ),
         ),
@@ -198,7 +200,8 @@ pub(crate) async fn post_query(
 #[utoipa::path(get, path = "/v1/ingests", responses((status = 200, description = "one row per committed ingest run, newest first", content((Vec<crate::api::Row> = "application/json"), (String = "text/csv"), (crate::api::Bytes = "application/vnd.apache.parquet"))),
         (status = 401, description = "no, unknown, revoked or expired token", body = crate::api::ErrorBody),
         (status = 403, description = "token without the read scope", body = crate::api::ErrorBody),
-        (status = 429, description = "rate limit: retry after the seconds in Retry-After", body = crate::api::ErrorBody)), security(("bearer" = [])))]
+        (status = 429, description = "rate limit: retry after the seconds in Retry-After", body = crate::api::ErrorBody),
+        (status = 503, description = "took longer than [serve] request_timeout_s", body = crate::api::ErrorBody)), security(("bearer" = [])))]
 pub(crate) async fn get_ingests(State(s): State<Shared>, headers: HeaderMap) -> Response {
     let token = match s.authorize(&headers, Scope::Read) {
         Ok(t) => t,
@@ -217,7 +220,8 @@ pub(crate) async fn get_ingests(State(s): State<Shared>, headers: HeaderMap) -> 
     responses((status = 200, description = "an MXLIMS message", body = crate::api::MxlimsMessage), (status = 404, description = "no such experiment (or not one of the token's proposals)", body = crate::api::ErrorBody),
         (status = 401, description = "no, unknown, revoked or expired token", body = crate::api::ErrorBody),
         (status = 403, description = "token without the read scope", body = crate::api::ErrorBody),
-        (status = 429, description = "rate limit: retry after the seconds in Retry-After", body = crate::api::ErrorBody)), security(("bearer" = [])))]
+        (status = 429, description = "rate limit: retry after the seconds in Retry-After", body = crate::api::ErrorBody),
+        (status = 503, description = "took longer than [serve] request_timeout_s", body = crate::api::ErrorBody)), security(("bearer" = [])))]
 pub(crate) async fn get_experiment(
     State(s): State<Shared>,
     headers: HeaderMap,
@@ -259,7 +263,8 @@ pub(crate) async fn get_experiment(
     responses((status = 200, description = "an MXLIMS message", body = crate::api::MxlimsMessage), (status = 404, description = "no such sample (or not one of the token's proposals)", body = crate::api::ErrorBody),
         (status = 401, description = "no, unknown, revoked or expired token", body = crate::api::ErrorBody),
         (status = 403, description = "token without the read scope", body = crate::api::ErrorBody),
-        (status = 429, description = "rate limit: retry after the seconds in Retry-After", body = crate::api::ErrorBody)), security(("bearer" = [])))]
+        (status = 429, description = "rate limit: retry after the seconds in Retry-After", body = crate::api::ErrorBody),
+        (status = 503, description = "took longer than [serve] request_timeout_s", body = crate::api::ErrorBody)), security(("bearer" = [])))]
 pub(crate) async fn get_sample(
     State(s): State<Shared>,
     headers: HeaderMap,
@@ -311,7 +316,8 @@ pub(crate) async fn get_sample(
 /// The views a token may read, with what a row is.
 #[utoipa::path(get, path = "/v1/views", responses((status = 200, description = "the views", body = Vec<crate::api::ViewInfo>), (status = 401, description = "no, unknown, revoked or expired token", body = crate::api::ErrorBody),
         (status = 403, description = "token without the read scope", body = crate::api::ErrorBody),
-        (status = 429, description = "rate limit: retry after the seconds in Retry-After", body = crate::api::ErrorBody)), security(("bearer" = [])))]
+        (status = 429, description = "rate limit: retry after the seconds in Retry-After", body = crate::api::ErrorBody),
+        (status = 503, description = "took longer than [serve] request_timeout_s", body = crate::api::ErrorBody)), security(("bearer" = [])))]
 pub(crate) async fn get_views(State(s): State<Shared>, headers: HeaderMap) -> Response {
     if let Err(denied) = s.authorize(&headers, Scope::Read) {
         return denied.into_response();
@@ -332,7 +338,8 @@ pub(crate) async fn get_views(State(s): State<Shared>, headers: HeaderMap) -> Re
         (status = 404, description = "no such view", body = crate::api::ErrorBody),
         (status = 401, description = "no, unknown, revoked or expired token", body = crate::api::ErrorBody),
         (status = 403, description = "token without the read scope", body = crate::api::ErrorBody),
-        (status = 429, description = "rate limit: retry after the seconds in Retry-After", body = crate::api::ErrorBody)),
+        (status = 429, description = "rate limit: retry after the seconds in Retry-After", body = crate::api::ErrorBody),
+        (status = 503, description = "took longer than [serve] request_timeout_s", body = crate::api::ErrorBody)),
     security(("bearer" = [])))]
 pub(crate) async fn get_view(
     State(s): State<Shared>,

@@ -164,6 +164,9 @@ pub async fn serve(args: ServeArgs, config: &Config, store: String, site: String
         max_body: config.serve.max_body_mb.unwrap_or(256) * 1024 * 1024,
         max_rows: config.serve.max_rows.unwrap_or(100_000),
         query_timeout: std::time::Duration::from_secs(config.serve.query_timeout_s.unwrap_or(60)),
+        request_timeout: std::time::Duration::from_secs(
+            config.serve.request_timeout_s.unwrap_or(600),
+        ),
         rate_per_second: config.serve.rate_per_second.unwrap_or(50),
         burst: config.serve.burst.unwrap_or(100),
     };
