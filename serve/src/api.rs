@@ -42,7 +42,7 @@ pub(crate) struct ViewInfo {
 /// A file's bytes (a Parquet answer, an uploaded file).
 #[derive(Debug, utoipa::ToSchema)]
 #[schema(value_type = String, format = Binary)]
-pub(crate) struct Bytes(Vec<u8>);
+pub(crate) struct Bytes(#[allow(dead_code)] Vec<u8>);
 
 /// An MXLIMS message (JSON), as `mxpipe export mxlims` writes it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -12,6 +12,7 @@
 
 mod answer;
 mod api;
+mod auth;
 pub mod commit;
 mod read;
 pub mod tokens;
@@ -19,6 +20,7 @@ pub mod tokens;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use auth::IngestToken;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
@@ -30,7 +32,7 @@ use mxpipe_ingest::pipeline::{FileStatus, IngestError, IngestRequest, NoProgress
 use mxpipe_store::Store;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokens::{Scope, Tokens};
+use tokens::Tokens;
 use utoipa::OpenApi;
 
 /// What the service needs.
@@ -136,77 +138,9 @@ async fn metrics(State(s): State<Shared>) -> Response {
 
 type Shared = Arc<AppState>;
 
-/// A refused request: status, message, and for 429 the seconds to wait (`Retry-After`).
-struct Denied(StatusCode, String, Option<u64>);
-
-impl IntoResponse for Denied {
-    fn into_response(self) -> Response {
-        let mut r = error(self.0, self.1);
-        if let Some(s) = self.2 {
-            r.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from(s),
-            );
-        }
-        r
-    }
-}
-
 /// An error answer: status and `{"error": message}`.
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({"error": message.into()}))).into_response()
-}
-
-impl AppState {
-    /// The caller's token record, if it allows `scope` (401 / 403 otherwise).
-    fn authorize(&self, headers: &HeaderMap, scope: Scope) -> Result<tokens::TokenRecord, Denied> {
-        let secret = headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        let mut guard = self.tokens.lock().expect("token lock");
-        // Reload when the file changed (a revoke takes effect at once).
-        let mtime = std::fs::metadata(&self.config.tokens_file)
-            .and_then(|m| m.modified())
-            .ok();
-        if mtime != guard.1 {
-            match Tokens::load(&self.config.tokens_file) {
-                Ok(t) => *guard = (t, mtime),
-                Err(e) => return Err(Denied(StatusCode::INTERNAL_SERVER_ERROR, e, None)),
-            }
-        }
-        let record = guard
-            .0
-            .check(secret)
-            .map_err(|r| Denied(StatusCode::UNAUTHORIZED, r.to_string(), None))?
-            .clone();
-        if !record.scope.allows(scope) {
-            return Err(Denied(
-                StatusCode::FORBIDDEN,
-                format!(
-                    "this token's scope is {:?}; this route needs {scope:?}",
-                    record.scope
-                ),
-                None,
-            ));
-        }
-        if let Some(limiter) = &self.limiter
-            && let Err(not_until) = limiter.check_key(&record.id)
-        {
-            use governor::clock::Clock;
-            let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
-            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            return Err(Denied(
-                StatusCode::TOO_MANY_REQUESTS,
-                format!(
-                    "this token sends more than {} requests/s: retry in {seconds} s",
-                    self.config.rate_per_second
-                ),
-                Some(seconds.max(1)),
-            ));
-        }
-        Ok(record)
-    }
 }
 
 /// Liveness.
@@ -238,11 +172,12 @@ struct FileParams {
         (status = 429, description = "rate limit: retry after the seconds in Retry-After", body = crate::api::ErrorBody),
         (status = 503, description = "the store refused the commit (nothing committed), or the request took longer than [serve] request_timeout_s (it may have committed); retry: a re-post stores nothing twice", body = crate::api::ErrorBody)),
     security(("bearer" = [])))]
-async fn post_message(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    let token = match s.authorize(&headers, Scope::Ingest) {
-        Ok(t) => t,
-        Err(denied) => return denied.into_response(),
-    };
+async fn post_message(
+    State(s): State<Shared>,
+    IngestToken(token): IngestToken,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     answer_once(&s, &token, &headers, async {
         ingest_bytes(&s, &body, "message.json", Some("mxlims".into())).await
     })
@@ -299,14 +234,11 @@ async fn answer_once(
     security(("bearer" = [])))]
 async fn post_file(
     State(s): State<Shared>,
+    IngestToken(token): IngestToken,
     headers: HeaderMap,
     Query(p): Query<FileParams>,
     body: Bytes,
 ) -> Response {
-    let token = match s.authorize(&headers, Scope::Ingest) {
-        Ok(t) => t,
-        Err(denied) => return denied.into_response(),
-    };
     let name = p
         .name
         .as_deref()

@@ -15,7 +15,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::Schema;
 
 use crate::answer::{RowFormat, rows, rows_json};
-use crate::tokens::Scope;
+use crate::auth::ReadToken;
 use crate::{Shared, error};
 
 /// A session over the service's store (the views of `mxpipe query`), opened once per store
@@ -171,13 +171,10 @@ pub(crate) struct QueryBody {
     security(("bearer" = [])))]
 pub(crate) async fn post_query(
     State(s): State<Shared>,
+    ReadToken(token): ReadToken,
     headers: HeaderMap,
     Json(q): Json<QueryBody>,
 ) -> Response {
-    let token = match s.authorize(&headers, Scope::Read) {
-        Ok(t) => t,
-        Err(denied) => return denied.into_response(),
-    };
     match tokio::time::timeout(
         s.config.query_timeout,
         run_query(&s, &q.sql, &token.proposals),
@@ -202,11 +199,11 @@ pub(crate) async fn post_query(
         (status = 403, description = "token without the read scope", body = crate::api::ErrorBody),
         (status = 429, description = "rate limit: retry after the seconds in Retry-After", body = crate::api::ErrorBody),
         (status = 503, description = "took longer than [serve] request_timeout_s", body = crate::api::ErrorBody)), security(("bearer" = [])))]
-pub(crate) async fn get_ingests(State(s): State<Shared>, headers: HeaderMap) -> Response {
-    let token = match s.authorize(&headers, Scope::Read) {
-        Ok(t) => t,
-        Err(denied) => return denied.into_response(),
-    };
+pub(crate) async fn get_ingests(
+    State(s): State<Shared>,
+    ReadToken(token): ReadToken,
+    headers: HeaderMap,
+) -> Response {
     let sql = "SELECT * FROM ingests ORDER BY committed_at DESC";
     match run_query(&s, sql, &token.proposals).await {
         Ok((schema, batches)) => rows(RowFormat::from_headers(&headers), schema, &batches),
@@ -224,13 +221,9 @@ pub(crate) async fn get_ingests(State(s): State<Shared>, headers: HeaderMap) -> 
         (status = 503, description = "took longer than [serve] request_timeout_s", body = crate::api::ErrorBody)), security(("bearer" = [])))]
 pub(crate) async fn get_experiment(
     State(s): State<Shared>,
-    headers: HeaderMap,
+    ReadToken(token): ReadToken,
     Path(uuid): Path<String>,
 ) -> Response {
-    let token = match s.authorize(&headers, Scope::Read) {
-        Ok(t) => t,
-        Err(denied) => return denied.into_response(),
-    };
     match s
         .store
         .export_message(&mxpipe_store::Selection::Experiment(uuid.clone()))
@@ -267,13 +260,9 @@ pub(crate) async fn get_experiment(
         (status = 503, description = "took longer than [serve] request_timeout_s", body = crate::api::ErrorBody)), security(("bearer" = [])))]
 pub(crate) async fn get_sample(
     State(s): State<Shared>,
-    headers: HeaderMap,
+    ReadToken(token): ReadToken,
     Path(id): Path<String>,
 ) -> Response {
-    let token = match s.authorize(&headers, Scope::Read) {
-        Ok(t) => t,
-        Err(denied) => return denied.into_response(),
-    };
     // The uuid of a PID, through the views the token may read.
     let found = async {
         let ctx = session_for(&s, &token.proposals).await?;
@@ -318,10 +307,7 @@ pub(crate) async fn get_sample(
         (status = 403, description = "token without the read scope", body = crate::api::ErrorBody),
         (status = 429, description = "rate limit: retry after the seconds in Retry-After", body = crate::api::ErrorBody),
         (status = 503, description = "took longer than [serve] request_timeout_s", body = crate::api::ErrorBody)), security(("bearer" = [])))]
-pub(crate) async fn get_views(State(s): State<Shared>, headers: HeaderMap) -> Response {
-    if let Err(denied) = s.authorize(&headers, Scope::Read) {
-        return denied.into_response();
-    }
+pub(crate) async fn get_views(State(_): State<Shared>, _token: ReadToken) -> Response {
     let list: Vec<Value> = mxpipe_queries::views::VIEWS
         .iter()
         .filter(|v| !v.name.starts_with("store."))
@@ -343,14 +329,11 @@ pub(crate) async fn get_views(State(s): State<Shared>, headers: HeaderMap) -> Re
     security(("bearer" = [])))]
 pub(crate) async fn get_view(
     State(s): State<Shared>,
+    ReadToken(token): ReadToken,
     headers: HeaderMap,
     Path(name): Path<String>,
     Query(params): Query<std::collections::BTreeMap<String, String>>,
 ) -> Response {
-    let token = match s.authorize(&headers, Scope::Read) {
-        Ok(t) => t,
-        Err(denied) => return denied.into_response(),
-    };
     let known = mxpipe_queries::views::VIEWS
         .iter()
         .any(|v| v.name == name && !name.starts_with("store."));
