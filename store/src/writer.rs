@@ -30,15 +30,55 @@ use crate::{Result, Store, StoreError};
 /// How many times a commit is retried after a conflict.
 const MAX_ATTEMPTS: usize = 25;
 
-/// What is committed: object versions and message ids, as of one version of `ingests`.
+/// What is committed: object versions and message ids, as of one version of `ingests`. Kept
+/// compact (uuids as 128 bits, SHA-256 hashes as 32 bytes: about 100 bytes per object) because a
+/// server holds it for the whole store.
 #[derive(Default)]
 struct Index {
     /// The `ingests` table version this reflects (`None`: no ingest committed yet).
     ingests_version: Option<u64>,
     /// Committed content hashes per object uuid.
-    versions: HashMap<String, HashSet<String>>,
-    /// Committed message ids.
-    messages: HashSet<String>,
+    versions: HashMap<u128, Vec<Digest>>,
+    /// Committed message ids (SHA-256 of the message).
+    messages: HashSet<Digest>,
+}
+
+/// A SHA-256 (content hash, message id).
+type Digest = [u8; 32];
+
+impl Index {
+    fn hashes(&self, uuid: &str) -> Option<&Vec<Digest>> {
+        self.versions.get(&uuid_key(uuid))
+    }
+    fn add_version(&mut self, uuid: &str, hash: &str) {
+        let hashes = self.versions.entry(uuid_key(uuid)).or_default();
+        let d = digest(hash);
+        if !hashes.contains(&d) {
+            hashes.push(d);
+        }
+    }
+}
+
+/// A uuid as 128 bits (any other text: the first 128 bits of its SHA-256).
+fn uuid_key(uuid: &str) -> u128 {
+    uuid::Uuid::parse_str(uuid).map_or_else(
+        |_| u128::from_be_bytes(digest_of(uuid)[..16].try_into().expect("16 bytes")),
+        |u| u.as_u128(),
+    )
+}
+
+/// A hex SHA-256 as bytes (any other text: its SHA-256).
+fn digest(hex_text: &str) -> Digest {
+    let mut d = [0u8; 32];
+    match hex::decode_to_slice(hex_text, &mut d) {
+        Ok(()) => d,
+        Err(_) => digest_of(hex_text),
+    }
+}
+
+fn digest_of(text: &str) -> Digest {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(text.as_bytes()).into()
 }
 
 /// Writes ingest runs into a store; see the module docs.
@@ -104,8 +144,8 @@ impl Writer {
             let mut chosen = Vec::new();
             for v in vs {
                 let key = (v.uuid.as_str(), v.content_sha256.as_str());
-                let known = index.versions.get(&v.uuid);
-                if known.is_some_and(|h| h.contains(&v.content_sha256))
+                let known = index.hashes(&v.uuid);
+                if known.is_some_and(|h| h.contains(&digest(&v.content_sha256)))
                     || seen_in_run.contains(&key)
                 {
                     counts.2 += 1;
@@ -126,8 +166,8 @@ impl Writer {
             }
             to_write.push(chosen);
             outcome.per_input.push(counts);
-            let record =
-                !index.messages.contains(&p.message_id) && messages_in_run.insert(&p.message_id);
+            let record = !index.messages.contains(&digest(&p.message_id))
+                && messages_in_run.insert(&p.message_id);
             outcome.recorded.push(record);
             if record {
                 rows.entry("messages")
@@ -212,15 +252,11 @@ impl Writer {
             Some(index) if self.long_lived && committed_version == Some(next) => {
                 index.ingests_version = committed_version;
                 for v in to_write.iter().flatten() {
-                    index
-                        .versions
-                        .entry(v.uuid.clone())
-                        .or_default()
-                        .insert(v.content_sha256.clone());
+                    index.add_version(&v.uuid, &v.content_sha256);
                 }
                 index
                     .messages
-                    .extend(messages_in_run.into_iter().map(str::to_owned));
+                    .extend(messages_in_run.into_iter().map(digest));
             }
             _ => self.index = None,
         }
@@ -230,7 +266,7 @@ impl Writer {
     /// Make the index current: rebuilt unless it reflects the latest `ingests` version.
     /// Returns that version.
     async fn refresh_index(&mut self, versions: &[Vec<ObjectVersion<'_>>]) -> Result<Option<u64>> {
-        let ingests = self.handle(&tables::INGESTS).await?;
+        let ingests = self.handle(&tables::INGESTS, true).await?;
         let latest = ingests.version();
         if self.long_lived
             && let Some(index) = &self.index
@@ -242,7 +278,8 @@ impl Writer {
             .then(|| versions.iter().flatten().map(|v| v.uuid.as_str()).collect());
         let ctx = SessionContext::new();
         for def in [&tables::INGESTS, &tables::OBJECTS, &tables::MESSAGES] {
-            let table = self.handle(def).await?.clone();
+            // Brought to the latest version: others may have written since our last run.
+            let table = self.handle(def, true).await?.clone();
             self.store
                 .register_handle(&ctx, def.name, def, table)
                 .await?;
@@ -262,11 +299,7 @@ impl Writer {
             let (u, h) = (strings(&b, 0), strings(&b, 1));
             for i in 0..b.num_rows() {
                 if wanted.as_ref().is_none_or(|w| w.contains(u.value(i))) {
-                    index
-                        .versions
-                        .entry(u.value(i).to_owned())
-                        .or_default()
-                        .insert(h.value(i).to_owned());
+                    index.add_version(u.value(i), h.value(i));
                 }
             }
         }
@@ -281,17 +314,18 @@ impl Writer {
             let c = strings(&b, 0);
             index
                 .messages
-                .extend((0..b.num_rows()).map(|i| c.value(i).to_owned()));
+                .extend((0..b.num_rows()).map(|i| digest(c.value(i))));
         }
         self.index = Some(index);
         Ok(latest)
     }
 
-    /// The open handle of a table: opened on first use; `ingests` brought to its latest version.
-    async fn handle(&mut self, def: &'static TableDef) -> Result<&DeltaTable> {
+    /// The open handle of a table: opened on first use; with `latest`, brought to the latest
+    /// version.
+    async fn handle(&mut self, def: &'static TableDef, latest: bool) -> Result<&DeltaTable> {
         match self.tables.entry(def.name) {
             std::collections::hash_map::Entry::Occupied(mut e) => {
-                if def.name == "ingests" {
+                if latest {
                     let t = e.get_mut();
                     let refreshed = if t.version().is_some() {
                         t.update_incremental(None).await

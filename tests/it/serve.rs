@@ -1014,6 +1014,54 @@ fn slow_queries_answer_504_and_slow_requests_503() {
     }
 }
 
+/// The server's writer keeps its index of stored objects between runs; an ingest by another
+/// process into the same store (here `mxpipe ingest`) must be seen, or the server would store
+/// that message a second time.
+#[test]
+fn server_sees_what_another_process_ingested_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("mxpipe.toml");
+    let tokens = dir.path().join("tokens.json");
+    std::fs::write(
+        &config,
+        format!("[serve]\ntokens_file = {:?}\n", tokens.to_str().unwrap()),
+    )
+    .unwrap();
+    let ingest = new_token(&config, &["--scope", "ingest"]);
+    let store = dir.path().join("store");
+    let server = start(&config, &store);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let text = std::fs::read_to_string(repo().join("samples/ssx-chip.json")).unwrap();
+    let two = copies(&text, 2);
+    let post = |body: &[u8]| {
+        call(
+            &rt,
+            "POST",
+            &format!("{}/v1/messages", server.base),
+            Some(&ingest),
+            Some(body.to_vec()),
+        )
+        .0
+    };
+    assert_eq!(post(&two[0]), 201);
+    // Another process stores the second copy.
+    let file = dir.path().join("copy2.json");
+    std::fs::write(&file, &two[1]).unwrap();
+    let o = mxpipe_store(&store, &["ingest", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text_of(&o));
+    assert_eq!(post(&two[1]), 200, "already stored by the other process");
+    assert_eq!(post(&two[0]), 200);
+    let total = query(
+        &store,
+        "SELECT count(*) AS n, count(DISTINCT uuid) AS d FROM objects",
+    );
+    assert_eq!(total[0]["n"], total[0]["d"], "no object stored twice");
+    assert_eq!(
+        total[0]["n"].as_u64(),
+        Some(2 * text.matches("\"uuid\"").count() as u64)
+    );
+}
+
 #[test]
 fn each_token_is_rate_limited_with_retry_after() {
     let dir = tempfile::tempdir().unwrap();
