@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Load for `mxpipe serve`: N distinct copies of an MXLIMS message posted by C concurrent clients.
 
-Usage: serve-load.py BASE_URL TOKEN MESSAGE.json N CLIENTS [--repeat]
+Usage: serve-load.py BASE_URL TOKEN MESSAGE.json N CLIENTS [--offset K]
 
 Each copy has every uuid's last 12 hex digits replaced by its number (and its own message id), so
-every copy is new to the store. Prints one JSON object: statuses, messages/s, latency p50/p99
-(seconds), and the first few failures. `--repeat` posts the same N copies (a re-post).
+every copy is new to the store (`--offset K` numbers them from K + 1, for a second distinct set).
+Prints one JSON object: statuses, messages/s, latency p50/p99 (seconds), and the first few
+failures. Running it twice with the same arguments re-posts the same copies.
 Needs only `requests` (PyPI).
 """
 import json
@@ -16,18 +17,23 @@ import time
 
 import requests
 
+OFFSET = 0
+
 
 def copies(text, n):
     uuids = sorted(set(re.findall(r'"uuid"\s*:\s*"([0-9a-f-]{36})"', text)))
     for i in range(n):
         t = text
         for u in uuids:
-            t = t.replace(u, f"{u[:24]}{i + 1:012x}")
+            t = t.replace(u, f"{u[:24]}{i + 1 + OFFSET:012x}")
         yield t.encode()
 
 
 def main():
+    global OFFSET
     base, token, path, n, clients = sys.argv[1:6]
+    if "--offset" in sys.argv:
+        OFFSET = int(sys.argv[sys.argv.index("--offset") + 1])
     n, clients = int(n), int(clients)
     bodies = list(copies(open(path).read(), n))
     lock = threading.Lock()

@@ -5,7 +5,7 @@
 //! commits at once; under load one commit serves many requests, so the number of commits (and of
 //! small Parquet files) grows with the load's duration, not with the number of requests.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mxpipe_ingest::pipeline::{Commit, CommitFuture};
 use mxpipe_store::{IngestOutcome, PreparedMessage, Store, Writer};
@@ -13,6 +13,12 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Most messages committed in one run (a run's rows are held in memory).
 const MAX_MESSAGES_PER_RUN: usize = 2_000;
+
+/// A table is compacted after this many runs appended to it (see `Writer::compact_due`).
+const COMPACT_EVERY: usize = 100;
+
+/// How long a run under load waits for more requests.
+const LINGER: Duration = Duration::from_millis(10);
 
 /// Requests waiting for the committer (senders wait when it is full).
 const QUEUE: usize = 1_024;
@@ -34,6 +40,8 @@ pub struct CommitStats {
     pub requests: u64,
     /// Seconds spent committing.
     pub seconds: f64,
+    /// Compactions done between runs.
+    pub compactions: u64,
 }
 
 /// The handle requests commit through; see the module docs.
@@ -86,18 +94,35 @@ async fn run(
     mut rx: mpsc::Receiver<Job>,
     stats: std::sync::Arc<std::sync::Mutex<CommitStats>>,
 ) {
+    let mut under_load = false;
     while let Some(first) = rx.recv().await {
         let mut size = first.messages.len();
         let mut jobs = vec![first];
+        // Under load (the last run served several requests), wait a moment for the requests
+        // that are still being read: fewer, larger runs. A lone request commits at once.
+        let linger = tokio::time::sleep(if under_load { LINGER } else { Duration::ZERO });
+        tokio::pin!(linger);
         while size < MAX_MESSAGES_PER_RUN {
             match rx.try_recv() {
                 Ok(job) => {
                     size += job.messages.len();
                     jobs.push(job);
                 }
-                Err(_) => break,
+                Err(_) => {
+                    tokio::select! {
+                        job = rx.recv() => match job {
+                            Some(job) => {
+                                size += job.messages.len();
+                                jobs.push(job);
+                            }
+                            None => break,
+                        },
+                        _ = &mut linger => break,
+                    }
+                }
             }
         }
+        under_load = jobs.len() > 1;
         let command = match jobs.as_slice() {
             [one] => one.command.clone(),
             many => Some(format!("mxpipe serve: {} requests in one run", many.len())),
@@ -124,6 +149,23 @@ async fn run(
             offset += n;
             // A request that gave up (its client went away) needs no answer.
             let _ = job.reply.send((job.messages, answer));
+        }
+        // Between runs, once in a while: keep the number of small files (and with it the cost
+        // of each commit and query) bounded.
+        let started = Instant::now();
+        match writer.compact_due(COMPACT_EVERY).await {
+            Ok(report) if !report.is_empty() => {
+                stats.lock().expect("commit stats lock").compactions += 1;
+                tracing::info!(
+                    ?report,
+                    seconds = started.elapsed().as_secs_f64(),
+                    "compacted"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "compaction failed (the store is unaffected; `mxpipe store optimize` retries)")
+            }
         }
     }
 }

@@ -123,8 +123,8 @@ async fn metrics(State(s): State<Shared>) -> Response {
         ));
     }
     out.push_str(&format!(
-        "# HELP mxpipe_ingest_commit_seconds Time spent committing store runs (each run serves one or more requests).\n# TYPE mxpipe_ingest_commit_seconds summary\nmxpipe_ingest_commit_seconds_sum {}\nmxpipe_ingest_commit_seconds_count {}\n# HELP mxpipe_ingest_requests_committed_total Ingest requests served by those runs.\n# TYPE mxpipe_ingest_requests_committed_total counter\nmxpipe_ingest_requests_committed_total {}\n",
-        commits.seconds, commits.runs, commits.requests
+        "# HELP mxpipe_ingest_commit_seconds Time spent committing store runs (each run serves one or more requests).\n# TYPE mxpipe_ingest_commit_seconds summary\nmxpipe_ingest_commit_seconds_sum {}\nmxpipe_ingest_commit_seconds_count {}\n# HELP mxpipe_ingest_requests_committed_total Ingest requests served by those runs.\n# TYPE mxpipe_ingest_requests_committed_total counter\nmxpipe_ingest_requests_committed_total {}\n# HELP mxpipe_store_compactions_total Compactions of the tables written (every 100 runs per table).\n# TYPE mxpipe_store_compactions_total counter\nmxpipe_store_compactions_total {}\n",
+        commits.seconds, commits.runs, commits.requests, commits.compactions
     ));
     (
         [(
