@@ -834,8 +834,7 @@ fn load(
             t.await.unwrap();
         }
     });
-    let out = statuses.lock().unwrap().clone();
-    out
+    statuses.lock().unwrap().clone()
 }
 
 /// Per copy number (the last 12 hex digits of its uuids), how many objects are stored.
