@@ -52,6 +52,20 @@ pub struct ReadError {
     pub expected: String,
     /// What was found.
     pub found: String,
+    /// Every problem found, when the reader checks the whole file (an MXLIMS message's
+    /// validation findings); empty when it stops at the first (the one above).
+    pub problems: Vec<Problem>,
+}
+
+/// One problem in a file: where, what was expected, what was found.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// Place in the file (a JSON pointer and the rule, a line, an HDF5 path).
+    pub location: String,
+    /// What was expected there.
+    pub expected: String,
+    /// What was found.
+    pub found: String,
 }
 
 impl ReadError {
@@ -67,7 +81,14 @@ impl ReadError {
             location: location.into(),
             expected: expected.into(),
             found: found.into(),
+            problems: Vec::new(),
         }
+    }
+
+    /// The same error listing every problem found in the file.
+    pub fn with_problems(mut self, problems: Vec<Problem>) -> Self {
+        self.problems = problems;
+        self
     }
 }
 

@@ -43,6 +43,22 @@ impl Reader for MxlimsReader {
             Err(report) => {
                 let first = report.errors().next().cloned();
                 let n = report.errors().count();
+                let problems: Vec<crate::Problem> = report
+                    .errors()
+                    .map(|f| crate::Problem {
+                        location: format!(
+                            "{} [{}]",
+                            if f.pointer.is_empty() {
+                                "(document)"
+                            } else {
+                                &f.pointer
+                            },
+                            f.rule
+                        ),
+                        expected: f.expected.clone(),
+                        found: f.found.clone(),
+                    })
+                    .collect();
                 Err(match first {
                     Some(f) => ReadError::new(
                         path,
@@ -61,7 +77,7 @@ impl Reader for MxlimsReader {
                             f.found,
                             if n > 1 {
                                 format!(
-                                    " (and {} more errors; run `mxpipe validate` for all)",
+                                    " (and {} more errors; `mxpipe validate` lists them all)",
                                     n - 1
                                 )
                             } else {
@@ -70,7 +86,8 @@ impl Reader for MxlimsReader {
                         ),
                     ),
                     None => ReadError::new(path, "(document)", "a valid MXLIMS message", "invalid"),
-                })
+                }
+                .with_problems(problems))
             }
         }
     }

@@ -300,6 +300,26 @@ fn serve_ingests_and_queries_with_scoped_tokens_and_stops_gracefully() {
     );
     assert_eq!(s, 422, "{bad}");
     assert_eq!(bad["committed"], false);
+    // Every finding, each with its place (pointer and rule), what was expected and found —
+    // the same findings `mxpipe validate` reports.
+    let problems = bad["files"][0]["problems"].as_array().unwrap();
+    let o = mxpipe(&["validate", "--format", "json", "samples/invalid-mad.json"]);
+    let report: Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", text_of(&o)));
+    let errors = report.to_string().matches("\"severity\":\"error\"").count();
+    assert!(
+        problems.len() > 1 && problems.len() == errors,
+        "{} problems, {errors} errors: {bad}",
+        problems.len()
+    );
+    for p in problems {
+        assert!(
+            p["location"].as_str().unwrap().contains(" [")
+                && p["expected"].is_string()
+                && p["found"].is_string(),
+            "{p}"
+        );
+    }
     let xml = std::fs::read(td.join("processing/autoproc/autoPROC.xml")).unwrap();
     let (s, r) = call(
         &rt,

@@ -69,7 +69,8 @@ pub(super) enum Classified {
     /// A container file a reader knows but without metadata (HDF5 without /entry): skipped,
     /// unless a master of the run links to it.
     NotMaster(String),
-    Failed(&'static str, String),
+    /// Reader, what is wrong, and every problem when the reader lists them.
+    Failed(&'static str, String, Vec<crate::Problem>),
 }
 
 fn classify_and_read(
@@ -80,7 +81,7 @@ fn classify_and_read(
     let path = &input.path;
     let head = match read_head(path) {
         Ok(h) => h,
-        Err(e) => return Classified::Failed("-", format!("cannot read the file: {e}")),
+        Err(e) => return Classified::Failed("-", format!("cannot read the file: {e}"), Vec::new()),
     };
     let reader = match forced.or_else(|| READERS.iter().copied().find(|r| r.sniff(path, &head))) {
         Some(r) => r,
@@ -92,6 +93,7 @@ fn classify_and_read(
                     crate::supported_formats(),
                     describe(path, &head)
                 ),
+                Vec::new(),
             );
         }
         None => {
@@ -122,7 +124,7 @@ fn classify_and_read(
                 _ => None,
             }) {
                 return if input.named {
-                    Classified::Failed(reader.name(), reason)
+                    Classified::Failed(reader.name(), reason, Vec::new())
                 } else {
                     Classified::NotMaster(reason)
                 };
@@ -132,6 +134,7 @@ fn classify_and_read(
         Ok(Err(e)) => Classified::Failed(
             reader.name(),
             format!("{}: expected {}; found {}", e.location, e.expected, e.found),
+            e.problems,
         ),
         Err(_) => Classified::Failed(
             reader.name(),
@@ -139,6 +142,7 @@ fn classify_and_read(
                 "the {} reader crashed on this file (a bug in mxpipe: please report it with the file)",
                 reader.name()
             ),
+            Vec::new(),
         ),
     }
 }

@@ -97,6 +97,10 @@ pub struct FileReport {
     pub status: FileStatus,
     /// Objects stored, why it was skipped, or what was wrong (place, expected, found).
     pub detail: String,
+    /// Every problem found in a failed file, when its reader lists them all (an MXLIMS
+    /// message's validation findings: pointer and rule, expected, found).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<crate::Problem>,
 }
 
 /// Seconds spent per phase.
@@ -302,6 +306,7 @@ pub async fn ingest_with(
             format: format.to_owned(),
             status,
             detail,
+            problems: Vec::new(),
         };
         match outcome {
             Classified::Data(detail) => summary.files.push(report(FileStatus::Data, "-", detail)),
@@ -312,10 +317,11 @@ pub async fn ingest_with(
                 not_masters.push(summary.files.len());
                 summary.files.push(report(FileStatus::Skipped, "-", detail))
             }
-            Classified::Failed(format, detail) => {
-                summary
-                    .files
-                    .push(report(FileStatus::Failed, format, detail.clone()));
+            Classified::Failed(format, detail, problems) => {
+                summary.files.push(FileReport {
+                    problems,
+                    ..report(FileStatus::Failed, format, detail.clone())
+                });
                 if !request.keep_going {
                     progress.finish();
                     return Err(IngestError::Stopped {
@@ -408,6 +414,7 @@ pub async fn ingest_with(
                         format: a.sources[0].1.to_owned(),
                         status: FileStatus::Failed,
                         detail: e,
+                        problems: Vec::new(),
                     }),
                 }
             }
@@ -418,6 +425,7 @@ pub async fn ingest_with(
                         format: (*f).to_owned(),
                         status: FileStatus::Failed,
                         detail: format!("assembled message is not valid MXLIMS: {reason}"),
+                        problems: Vec::new(),
                     });
                 }
                 if !request.keep_going {
@@ -451,6 +459,7 @@ pub async fn ingest_with(
                 format: s.format.clone(),
                 status,
                 detail: format!("{new} new, {changed} changed, {unchanged} unchanged objects"),
+                problems: Vec::new(),
             });
         }
     }
