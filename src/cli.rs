@@ -145,8 +145,8 @@ Examples:
     ///
     /// Every site's committed rows are visible through the views (`\d` in `mxpipe sql` lists
     /// them; docs/queries.md documents each): ingests, samples, crystals, experiments, sweeps,
-    /// scans, image_index, processing, reflection_sets, ssx_frames, ssx_runs, barcode_reuse. Each
-    /// view has a `site` column. Raw tables are under `store.` (e.g. store.sweeps). Exit status
+    /// scans, image_index, processing, reflection_sets, reflection_shells, processing_inputs,
+    /// ssx_frames, ssx_runs, barcode_reuse. Each view has a `site` column. Raw tables are under `store.` (e.g. store.sweeps). Exit status
     /// 1 for an SQL error, 2 for an unreachable site or a bad command line.
     #[command(after_help = "\
 Examples:

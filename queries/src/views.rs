@@ -177,6 +177,38 @@ pub const VIEWS: &[View] = &[
         example: "SELECT program_name, resolution_high_a, cc_half, outer_cc_half FROM reflection_sets ORDER BY resolution_high_a",
     },
     View {
+        name: "reflection_shells",
+        doc: "one statistics block of a ReflectionSet: overall, or one resolution shell (shell_index from low to high resolution) — for plots against resolution (R as fractions, completeness in %, CC½ as a coefficient)",
+        sql: "SELECT r.site, r.uuid AS reflection_set_uuid, r.processing_uuid, s.shell, s.shell_index, s.resolution_low_a, s.resolution_high_a, \
+              s.number_observations, s.number_observations_unique, s.r_merge, s.r_meas, s.r_pim, s.i_over_sigma, s.cc_half, s.cc_ano, \
+              s.completeness_pct, s.multiplicity \
+              FROM store.current_reflection_sets r JOIN store.reflection_statistics s \
+              ON s.site = r.site AND s.reflection_set_uuid = r.uuid AND s.ingest_id = r.ingest_id",
+        example: "SELECT shell_index, resolution_high_a, cc_half, i_over_sigma FROM reflection_shells WHERE shell <> 'overall' ORDER BY shell_index",
+    },
+    View {
+        name: "processing_inputs",
+        doc: "one input of a processing job with the sweep it links to (by inputDataRefs, by the images read, or by ISPyB dataCollectionId) and that sweep's experiment and crystal; an input that matches no stored sweep yet has no sweep",
+        sql: "SELECT p.site, p.processing_uuid, p.list_index, p.kind, p.path, p.filename_template, p.first_image_number, p.last_image_number, \
+              p.data_collection_id, m.sweep_uuid, m.linked_by, w.experiment_uuid, w.crystal_uuid \
+              FROM (SELECT p.* FROM store.processing_inputs p JOIN store.current_jobs j \
+                    ON j.site = p.site AND j.uuid = p.processing_uuid AND j.ingest_id = p.ingest_id) p \
+              LEFT JOIN (\
+                SELECT DISTINCT p.site, p.processing_uuid, p.list_index, i.sweep_uuid, 'images' AS linked_by \
+                FROM store.processing_inputs p JOIN store.image_series i ON i.site = p.site AND i.path = p.path \
+                AND i.filename_template = p.filename_template AND i.first_image_number <= p.last_image_number \
+                AND i.last_image_number >= p.first_image_number \
+                UNION SELECT DISTINCT p.site, p.processing_uuid, p.list_index, d.object_uuid, 'dataCollectionId' \
+                FROM store.processing_inputs p JOIN store.identifiers d ON d.site = p.site AND d.kind = 'identifier' \
+                AND lower(d.domain) LIKE '%ispyb%' AND d.value = CAST(p.data_collection_id AS VARCHAR) \
+                JOIN store.current_sweeps c ON c.site = d.site AND c.uuid = d.object_uuid \
+                UNION SELECT DISTINCT p.site, p.processing_uuid, p.list_index, p.sweep_uuid, 'inputDataRefs' \
+                FROM store.processing_inputs p WHERE p.sweep_uuid IS NOT NULL) m \
+              ON m.site = p.site AND m.processing_uuid = p.processing_uuid AND m.list_index = p.list_index \
+              LEFT JOIN sweeps w ON w.site = m.site AND w.sweep_uuid = m.sweep_uuid",
+        example: "SELECT processing_uuid, list_index, linked_by, experiment_uuid FROM processing_inputs WHERE sweep_uuid IS NULL",
+    },
+    View {
         name: "ssx_frames",
         doc: "one SSX frame (image or event) of a processing job: hit, indexing, peaks, lattices",
         sql: "SELECT f.site, f.processing_uuid, f.frame_index, f.image_filename, f.event, f.serial_number, f.hit, f.indexed_by, \

@@ -25,6 +25,16 @@ pub(crate) enum RowFormat {
 }
 
 impl RowFormat {
+    /// `json`, `csv` or `parquet`.
+    pub(crate) fn named(name: &str) -> Option<RowFormat> {
+        match name {
+            "json" => Some(RowFormat::Json),
+            "csv" => Some(RowFormat::Csv),
+            "parquet" => Some(RowFormat::Parquet),
+            _ => None,
+        }
+    }
+
     /// The first of Parquet, CSV, JSON named in `Accept` (JSON when none is).
     pub(crate) fn from_headers(headers: &HeaderMap) -> RowFormat {
         let accept = headers

@@ -13,6 +13,17 @@ use crate::{AppState, Shared, error};
 /// A refused request: status, message, and for 429 the seconds to wait (`Retry-After`).
 pub(crate) struct Denied(StatusCode, String, Option<u64>);
 
+impl Denied {
+    /// The status (401, 403, 429, 500).
+    pub(crate) fn status(&self) -> StatusCode {
+        self.0
+    }
+    /// What is wrong.
+    pub(crate) fn message(&self) -> &str {
+        &self.1
+    }
+}
+
 impl IntoResponse for Denied {
     fn into_response(self) -> Response {
         let mut r = error(self.0, self.1);
@@ -33,10 +44,15 @@ impl AppState {
         headers: &HeaderMap,
         scope: Scope,
     ) -> Result<tokens::TokenRecord, Denied> {
-        let secret = headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
+        self.authorize_secret(bearer(headers), scope)
+    }
+
+    /// The record of a token secret, if it allows `scope` (401 / 403 / 429 otherwise).
+    pub(crate) fn authorize_secret(
+        &self,
+        secret: Option<&str>,
+        scope: Scope,
+    ) -> Result<tokens::TokenRecord, Denied> {
         let mut guard = self.tokens.lock().expect("token lock");
         // Reload when the file changed (a revoke takes effect at once).
         let mtime = std::fs::metadata(&self.config.tokens_file)
@@ -82,7 +98,32 @@ impl AppState {
     }
 }
 
-/// The caller's token, checked for the `read` scope.
+/// The bearer token of the `Authorization` header.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+}
+
+/// Name of the cookie the web view's login sets (the token itself; `HttpOnly`,
+/// `SameSite=Strict`, `Secure` under TLS).
+pub(crate) const COOKIE: &str = "mxpipe_token";
+
+/// The token of the login cookie, if any.
+pub(crate) fn cookie_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v)
+}
+
+/// The caller's token, checked for the `read` scope: the bearer header, or for `GET` requests
+/// (never a state change) the web view's login cookie.
 pub(crate) struct ReadToken(pub tokens::TokenRecord);
 
 /// The caller's token, checked for the `ingest` scope.
@@ -91,7 +132,12 @@ pub(crate) struct IngestToken(pub tokens::TokenRecord);
 impl FromRequestParts<Shared> for ReadToken {
     type Rejection = Denied;
     async fn from_request_parts(parts: &mut Parts, s: &Shared) -> Result<Self, Denied> {
-        s.authorize(&parts.headers, Scope::Read).map(ReadToken)
+        let secret = bearer(&parts.headers).or_else(|| {
+            (parts.method == axum::http::Method::GET)
+                .then(|| cookie_token(&parts.headers))
+                .flatten()
+        });
+        s.authorize_secret(secret, Scope::Read).map(ReadToken)
     }
 }
 

@@ -16,6 +16,7 @@ mod auth;
 pub mod commit;
 mod read;
 pub mod tokens;
+mod web;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -58,6 +59,8 @@ pub struct ServeConfig {
     pub rate_per_second: u32,
     /// Requests a token may send at once before the rate applies.
     pub burst: u32,
+    /// Mark the web view's login cookie `Secure` (served over TLS).
+    pub secure_cookies: bool,
 }
 
 struct AppState {
@@ -384,6 +387,7 @@ pub fn router(config: ServeConfig) -> Result<Router, String> {
         .route("/v1/samples/{id}", get(read::get_sample))
         .route("/v1/views", get(read::get_views))
         .route("/v1/views/{name}", get(read::get_view))
+        .merge(web::routes())
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,

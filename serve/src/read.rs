@@ -83,6 +83,14 @@ pub(crate) async fn session_for(
             format!("WHERE processing_uuid IN ({processing})"),
         ),
         (
+            "reflection_shells",
+            format!("WHERE processing_uuid IN ({processing})"),
+        ),
+        (
+            "processing_inputs",
+            format!("WHERE processing_uuid IN ({processing})"),
+        ),
+        (
             "samples",
             format!(
                 "WHERE sample_uuid IN (SELECT sample_uuid FROM experiments WHERE {visit} UNION SELECT sample_uuid FROM processing WHERE {visit})"
@@ -318,7 +326,9 @@ pub(crate) async fn get_views(State(_): State<Shared>, _token: ReadToken) -> Res
 
 /// Rows of one view: `?limit=N` (default 1 000, at most `max_rows`) and `?COLUMN=VALUE`
 /// equality filters; JSON, or CSV with `Accept: text/csv`.
-#[utoipa::path(get, path = "/v1/views/{name}", params(("name" = String, Path, description = "a view of GET /v1/views")),
+#[utoipa::path(get, path = "/v1/views/{name}", params(("name" = String, Path, description = "a view of GET /v1/views"),
+        ("limit" = Option<usize>, Query, description = "rows at most (default 1 000, at most [serve] max_rows)"),
+        ("format" = Option<String>, Query, description = "json, csv or parquet: overrides Accept (for links)")),
     responses((status = 200, description = "rows, in the format asked for by Accept (JSON by default)", content((Vec<crate::api::Row> = "application/json"), (String = "text/csv"), (crate::api::Bytes = "application/vnd.apache.parquet"))),
         (status = 400, description = "unknown column, or a value not of the column's type", body = crate::api::ErrorBody),
         (status = 404, description = "no such view", body = crate::api::ErrorBody),
@@ -358,7 +368,10 @@ pub(crate) async fn get_view(
             .iter()
             .map(|f| f.name().clone())
             .collect();
-        for (k, v) in params.iter().filter(|(k, _)| k.as_str() != "limit") {
+        for (k, v) in params
+            .iter()
+            .filter(|(k, _)| k.as_str() != "limit" && k.as_str() != "format")
+        {
             if !columns.contains(k) {
                 return Err(format!("{name} has no column {k:?}"));
             }
@@ -378,8 +391,21 @@ pub(crate) async fn get_view(
         collect(df.limit(0, Some(limit)).map_err(|e| e.to_string())?).await
     }
     .await;
+    // `?format=csv|json|parquet` (a link a browser can follow) wins over `Accept`.
+    let format = match params.get("format").map(String::as_str) {
+        None => RowFormat::from_headers(&headers),
+        Some(f) => match RowFormat::named(f) {
+            Some(f) => f,
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("format {f:?}: expected json, csv or parquet"),
+                );
+            }
+        },
+    };
     match result {
-        Ok((schema, batches)) => rows(RowFormat::from_headers(&headers), schema, &batches),
+        Ok((schema, batches)) => rows(format, schema, &batches),
         Err(e) => error(StatusCode::BAD_REQUEST, e),
     }
 }

@@ -169,6 +169,7 @@ pub async fn serve(args: ServeArgs, config: &Config, store: String, site: String
         ),
         rate_per_second: config.serve.rate_per_second.unwrap_or(50),
         burst: config.serve.burst.unwrap_or(100),
+        secure_cookies: tls.is_some(),
     };
     let shutdown = async {
         let term = async {

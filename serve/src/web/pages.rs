@@ -1,0 +1,242 @@
+//! The list pages (sessions; experiments with filters and paging) and what every page uses:
+//! queries run in the viewer's session ([`crate::read::session_for`]), so proposal limits
+//! hold here as in the API.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use datafusion::prelude::SessionContext;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{Cell, Table, Viewer, encode, page_error, show};
+use crate::Shared;
+
+/// Rows of one read-only query in the viewer's session, as JSON objects.
+pub(super) async fn rows(ctx: &SessionContext, sql: &str) -> Result<Vec<Value>, String> {
+    let options = datafusion::execution::context::SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false);
+    let batches = ctx
+        .sql_with_options(sql, options)
+        .await
+        .map_err(|e| e.to_string())?
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?;
+    crate::answer::rows_json(&batches)
+}
+
+/// A string as an SQL literal.
+pub(super) fn lit(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+pub(super) async fn viewer_session(
+    s: &Shared,
+    viewer: &Viewer,
+) -> Result<SessionContext, Response> {
+    crate::read::session_for(s, &viewer.0.proposals)
+        .await
+        .map_err(|e| page_error(StatusCode::SERVICE_UNAVAILABLE, &e))
+}
+
+pub(super) fn failed(e: String) -> Response {
+    page_error(StatusCode::INTERNAL_SERVER_ERROR, &e)
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "list.html")]
+struct ListPage {
+    title: String,
+    filters: Option<ListQuery>,
+    table: Table,
+    previous: Option<String>,
+    next: Option<String>,
+    data: String,
+}
+
+/// `/sessions`: every visit with its beamline, experiment count and dates.
+pub(crate) async fn sessions(State(s): State<Shared>, viewer: Viewer) -> Response {
+    let ctx = match viewer_session(&s, &viewer).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let sql = "SELECT visit, beamline, site, count(*) AS experiments, min(start_time) AS first_start, \
+               max(start_time) AS last_start FROM experiments GROUP BY visit, beamline, site \
+               ORDER BY last_start DESC NULLS LAST LIMIT 1000";
+    let found = match rows(&ctx, sql).await {
+        Ok(r) => r,
+        Err(e) => return failed(e),
+    };
+    let mut table = Table::new(
+        "sessions",
+        &["Visit", "Beamline", "Site", "Experiments", "First", "Last"],
+    );
+    for r in &found {
+        let visit = show(&r["visit"]);
+        table.rows.push(vec![
+            Cell::link(
+                if visit.is_empty() {
+                    "(none)".into()
+                } else {
+                    visit.clone()
+                },
+                format!("/experiments?proposal={}", encode(&visit)),
+            ),
+            Cell::of(&r["beamline"]),
+            Cell::of(&r["site"]),
+            Cell::of(&r["experiments"]),
+            Cell::of(&r["first_start"]),
+            Cell::of(&r["last_start"]),
+        ]);
+    }
+    ListPage {
+        title: "Sessions".into(),
+        filters: None,
+        table,
+        previous: None,
+        next: None,
+        data: "/v1/views/experiments?limit=1000".into(),
+    }
+    .into_response()
+}
+
+/// Filters of the experiments list.
+#[derive(Debug, Default, Clone, Deserialize)]
+pub(crate) struct ListQuery {
+    #[serde(default)]
+    proposal: String,
+    #[serde(default)]
+    beamline: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    sample: String,
+    #[serde(default)]
+    page: usize,
+}
+
+/// Experiments per page.
+const PAGE: usize = 50;
+
+/// `/experiments`: newest first, filtered by proposal/visit, beamline, dates and sample name.
+pub(crate) async fn experiments(
+    State(s): State<Shared>,
+    viewer: Viewer,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let ctx = match viewer_session(&s, &viewer).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let mut conditions = Vec::new();
+    if !q.proposal.trim().is_empty() {
+        conditions.push(format!(
+            "visit LIKE {}",
+            lit(&format!("{}%", q.proposal.trim()))
+        ));
+    }
+    if !q.beamline.trim().is_empty() {
+        conditions.push(format!("beamline = {}", lit(q.beamline.trim())));
+    }
+    let date = regex::Regex::new(r"^\d{4}-\d{2}-\d{2}$").expect("regex");
+    for (value, op) in [(&q.from, ">="), (&q.to, "<")] {
+        let v = value.trim();
+        if v.is_empty() {
+            continue;
+        }
+        if !date.is_match(v) {
+            return page_error(
+                StatusCode::BAD_REQUEST,
+                &format!("date {v:?}: expected YYYY-MM-DD"),
+            );
+        }
+        // `to` is inclusive: before the next day.
+        let bound = if op == "<" {
+            format!("CAST({} AS DATE) + INTERVAL '1 day'", lit(v))
+        } else {
+            format!("CAST({} AS DATE)", lit(v))
+        };
+        conditions.push(format!("CAST(start_time AS DATE) {op} {bound}"));
+    }
+    if !q.sample.trim().is_empty() {
+        conditions.push(format!(
+            "lower(sample_name) LIKE {}",
+            lit(&format!("%{}%", q.sample.trim().to_lowercase()))
+        ));
+    }
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    let sql = format!(
+        "SELECT experiment_uuid, start_time, visit, beamline, sample_name, experiment_strategy, number_sweeps, job_status, site \
+         FROM experiments {filter} ORDER BY start_time DESC NULLS LAST, experiment_uuid LIMIT {} OFFSET {}",
+        PAGE + 1,
+        q.page * PAGE
+    );
+    let mut found = match rows(&ctx, &sql).await {
+        Ok(r) => r,
+        Err(e) => return failed(e),
+    };
+    let more = found.len() > PAGE;
+    found.truncate(PAGE);
+    let mut table = Table::new(
+        "experiments",
+        &[
+            "Start", "Visit", "Beamline", "Sample", "Strategy", "Sweeps", "Status", "Site",
+        ],
+    );
+    for r in &found {
+        let uuid = show(&r["experiment_uuid"]);
+        let start = show(&r["start_time"]);
+        table.rows.push(vec![
+            Cell::link(
+                if start.is_empty() {
+                    uuid.clone()
+                } else {
+                    start
+                },
+                format!("/experiments/{uuid}"),
+            ),
+            Cell::of(&r["visit"]),
+            Cell::of(&r["beamline"]),
+            Cell::of(&r["sample_name"]),
+            Cell::of(&r["experiment_strategy"]),
+            Cell::of(&r["number_sweeps"]),
+            Cell::of(&r["job_status"]),
+            Cell::of(&r["site"]),
+        ]);
+    }
+    let query = |page: usize| {
+        format!(
+            "/experiments?proposal={}&beamline={}&from={}&to={}&sample={}&page={page}",
+            encode(&q.proposal),
+            encode(&q.beamline),
+            encode(&q.from),
+            encode(&q.to),
+            encode(&q.sample)
+        )
+    };
+    let data = if q.proposal.trim().is_empty() {
+        "/v1/views/experiments?limit=1000".to_owned()
+    } else {
+        format!("/v1/views/experiments?visit={}", encode(q.proposal.trim()))
+    };
+    ListPage {
+        title: "Experiments".into(),
+        table,
+        previous: (q.page > 0).then(|| query(q.page - 1)),
+        next: more.then(|| query(q.page + 1)),
+        filters: Some(q),
+        data,
+    }
+    .into_response()
+}
