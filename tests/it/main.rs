@@ -21,3 +21,4 @@ mod serve;
 mod ssx;
 mod store;
 mod visit;
+mod web;

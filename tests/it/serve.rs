@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 
-fn mxpipe_with(config: &Path, args: &[&str]) -> std::process::Output {
+pub(crate) fn mxpipe_with(config: &Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_mxpipe"))
         .arg("--config")
         .arg(config)
@@ -21,7 +21,7 @@ fn mxpipe_with(config: &Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-fn new_token(config: &Path, args: &[&str]) -> String {
+pub(crate) fn new_token(config: &Path, args: &[&str]) -> String {
     let o = mxpipe_with(config, &[&["token", "new"][..], args].concat());
     assert!(o.status.success(), "{}", text_of(&o));
     let out = String::from_utf8(o.stdout).unwrap();
@@ -29,9 +29,9 @@ fn new_token(config: &Path, args: &[&str]) -> String {
     out.trim().to_owned()
 }
 
-struct Server {
-    child: Child,
-    base: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) base: String,
 }
 
 impl Drop for Server {
@@ -41,7 +41,7 @@ impl Drop for Server {
     }
 }
 
-fn start(config: &Path, store: &Path) -> Server {
+pub(crate) fn start(config: &Path, store: &Path) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mxpipe"))
         .arg("--config")
         .arg(config)

@@ -187,10 +187,15 @@ impl Cell {
             num: false,
         }
     }
-    /// A link.
+    /// A link (a link needs a name: empty text reads "(none)").
     pub fn link(t: impl Into<String>, href: impl Into<String>) -> Cell {
+        let text: String = t.into();
         Cell {
-            text: t.into(),
+            text: if text.is_empty() {
+                "(none)".into()
+            } else {
+                text
+            },
             href: Some(href.into()),
             num: false,
         }
