@@ -146,8 +146,9 @@ Examples:
     /// Every site's committed rows are visible through the views (`\d` in `mxpipe sql` lists
     /// them; docs/queries.md documents each): ingests, samples, crystals, experiments, sweeps,
     /// scans, image_index, processing, reflection_sets, reflection_shells, processing_inputs,
-    /// ssx_frames, ssx_runs, barcode_reuse. Each view has a `site` column. Raw tables are under `store.` (e.g. store.sweeps). Exit status
-    /// 1 for an SQL error, 2 for an unreachable site or a bad command line.
+    /// ssx_frames, ssx_lattices, ssx_runs, barcode_reuse. Each view has a `site` column. Raw
+    /// tables are under `store.` (e.g. store.sweeps). Exit status 1 for an SQL error, 2 for an
+    /// unreachable site or a bad command line.
     #[command(after_help = "\
 Examples:
   mxpipe query \"SELECT sweep_uuid, energy_ev, number_images FROM sweeps\"

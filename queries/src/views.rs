@@ -216,6 +216,13 @@ pub const VIEWS: &[View] = &[
         example: "SELECT image_filename, count(*) AS frames, avg(CAST(hit AS INT)) AS hit_rate FROM ssx_frames GROUP BY image_filename",
     },
     View {
+        name: "ssx_lattices",
+        doc: "one indexed lattice (crystal) of an SSX frame: unit cell (Å, degrees), lattice type, centering, resolution estimate (Å), reflections",
+        sql: "SELECT l.site, l.processing_uuid, l.frame_index, l.lattice_index, l.cell_a_a, l.cell_b_a, l.cell_c_a, l.cell_alpha_deg, \
+              l.cell_beta_deg, l.cell_gamma_deg, l.lattice_type, l.centering, l.resolution_limit_a, l.num_reflections FROM store.ssx_lattices l",
+        example: "SELECT processing_uuid, avg(cell_a_a) AS a, stddev(cell_a_a) AS sd_a, count(*) AS lattices FROM ssx_lattices GROUP BY processing_uuid",
+    },
+    View {
         name: "ssx_runs",
         doc: "one SSX run: experiment-level (delivery, counts from the ssx extension) or processing-level (hit finding/indexing counts); rates as fractions 0..1",
         sql: "SELECT site, 'experiment' AS level, experiment_uuid AS job_uuid, delivery_method, frames_total, crystal_hits AS hits, frames_indexed, \

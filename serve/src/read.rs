@@ -83,6 +83,10 @@ pub(crate) async fn session_for(
             format!("WHERE processing_uuid IN ({processing})"),
         ),
         (
+            "ssx_lattices",
+            format!("WHERE processing_uuid IN ({processing})"),
+        ),
+        (
             "reflection_shells",
             format!("WHERE processing_uuid IN ({processing})"),
         ),

@@ -7,7 +7,8 @@ Usage: web_browser.py SPEC.json
 SPEC: {"base", "chromium", "axe" (path to axe.min.js), "screenshots" (folder),
        "token", "other_token" (a read token of another proposal),
        "experiments": [{"uuid", "ordinals": [...], "lookup": {"image": N, "expect": [substrings]}}],
-       "processing": [{"uuid", "shells": N}]}
+       "processing": [{"uuid", "shells": N}],
+       "ssx": [{"uuid", "lattices": N, "frames": N}], "sites": [names]}
 
 Checks: the login form sets an HttpOnly, SameSite=Strict cookie; every page loads with status
 200 and no console error or uncaught exception; the timeline has one mark per wedge with the
@@ -123,6 +124,24 @@ def main():
                     fail(f"{path}: plot {i} has {circles} points, expected {pr['shells']} shells")
             ok(f"{path}: {plots.count()} plots, {pr['shells']} points each")
 
+        for x in spec.get("ssx", []):
+            path = f"/ssx/{x['uuid']}"
+            visit(path, "ssx-" + x["uuid"][:8])
+            hist = page.locator("figure svg[aria-label^='cell a (Å)']")
+            if hist.count() != 1 or int(hist.get_attribute("data-values")) != x["lattices"]:
+                fail(f"{path}: the cell-a histogram should count {x['lattices']} lattices")
+            counted = page.locator("main table").nth(1).locator("tr").nth(1).locator("td").nth(1).inner_text()
+            if int(counted) != x["frames"]:
+                fail(f"{path}: {counted} frames counted, the stream has {x['frames']}")
+            ok(f"{path}: {x['frames']} frames, {x['lattices']} lattices in the histograms")
+
+        if "sites" in spec:
+            visit("/sites", "sites")
+            for name in spec["sites"]:
+                if page.locator(f"figure svg[aria-label^='{name}:']").count() != 1:
+                    fail(f"/sites: no resolution histogram for site {name}")
+            ok(f"/sites: one resolution histogram per site {spec['sites']}")
+
         # Another proposal's token: the same pages are not found.
         other = browser.new_context()
         other.add_cookies([{"name": "mxpipe_token", "value": spec["other_token"], "url": base}])
@@ -131,7 +150,7 @@ def main():
             r = op.goto(f"{base}/experiments/{e['uuid']}")
             if r.status != 404:
                 fail(f"another proposal's token got {r.status} for experiment {e['uuid']}")
-        for pr in spec["processing"]:
+        for pr in spec["processing"] + spec.get("ssx", []):
             r = op.goto(f"{base}/processing/{pr['uuid']}")
             if r.status != 404:
                 fail(f"another proposal's token got {r.status} for processing {pr['uuid']}")

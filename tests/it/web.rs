@@ -83,7 +83,8 @@ fn web_view_in_a_real_browser() {
     );
     let merge = repo().join("samples/two-crystal-merge.json");
     let correct = td.join("processing/xds/CORRECT.LP");
-    for f in [&local, &upstream, &merge, &correct] {
+    let stream = td.join("ssx/crystfel/crystfel.stream");
+    for f in [&local, &upstream, &merge, &correct, &stream] {
         let o = mxpipe_store(&store, &["ingest", f.to_str().unwrap()]);
         assert!(o.status.success(), "{}", text_of(&o));
     }
@@ -171,6 +172,20 @@ fn web_view_in_a_real_browser() {
         "CORRECT.LP has a shell table: {xds_shells}"
     );
 
+    // SSX: frames and lattices counted in the stream itself.
+    let text = std::fs::read_to_string(&stream).unwrap();
+    let frames = text
+        .lines()
+        .filter(|l| l.starts_with("----- Begin chunk"))
+        .count();
+    let lattices = text
+        .lines()
+        .filter(|l| l.starts_with("--- Begin crystal"))
+        .count();
+    let ssx_uuid = uuid_of(
+        &store,
+        "SELECT DISTINCT processing_uuid AS u FROM ssx_frames",
+    );
     let screenshots = std::env::var("MXPIPE_SCREENSHOTS")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|_| {
@@ -185,6 +200,8 @@ fn web_view_in_a_real_browser() {
         "screenshots": screenshots, "token": token, "other_token": other,
         "experiments": experiments,
         "processing": [{"uuid": merge_uuid, "shells": merge_shells}, {"uuid": xds_uuid, "shells": xds_shells}],
+        "ssx": [{"uuid": ssx_uuid, "frames": frames, "lattices": lattices}],
+        "sites": ["local"],
     });
     let spec_file = dir.path().join("spec.json");
     std::fs::write(&spec_file, spec.to_string()).unwrap();

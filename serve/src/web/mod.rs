@@ -7,6 +7,7 @@
 //! is 404.
 
 mod experiment;
+mod figures;
 mod pages;
 mod processing;
 mod svg;
@@ -36,6 +37,8 @@ pub(crate) fn routes() -> axum::Router<Shared> {
         .route("/experiments", get(pages::experiments))
         .route("/experiments/{uuid}", get(experiment::experiment))
         .route("/processing/{uuid}", get(processing::processing))
+        .route("/ssx/{uuid}", get(figures::ssx))
+        .route("/sites", get(figures::sites))
 }
 
 /// The reader of a page: a read token from the bearer header or the login cookie. Without

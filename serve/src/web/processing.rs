@@ -17,6 +17,7 @@ use crate::Shared;
 #[template(path = "processing.html")]
 struct ProcessingPage {
     uuid: String,
+    ssx: bool,
     short: String,
     summary: Table,
     inputs: Table,
@@ -67,9 +68,14 @@ pub(crate) async fn processing(
         .await?;
         let sets = rows(&ctx, &format!("SELECT reflection_set_uuid FROM reflection_sets WHERE processing_uuid = {u} ORDER BY reflection_set_uuid")).await?;
         let shells = rows(&ctx, &format!("SELECT * FROM reflection_shells WHERE processing_uuid = {u} ORDER BY reflection_set_uuid, shell_index NULLS FIRST")).await?;
-        Ok::<_, String>((job, inputs, sets, shells))
+        let frames = rows(
+            &ctx,
+            &format!("SELECT count(*) AS n FROM ssx_frames WHERE processing_uuid = {u}"),
+        )
+        .await?;
+        Ok::<_, String>((job, inputs, sets, shells, frames))
     };
-    let (job, inputs, sets, shells) = match load.await {
+    let (job, inputs, sets, shells, frames) = match load.await {
         Ok(x) => x,
         Err(e) => return failed(e),
     };
@@ -224,6 +230,10 @@ pub(crate) async fn processing(
         });
     }
     ProcessingPage {
+        ssx: frames
+            .first()
+            .and_then(|r| r["n"].as_i64())
+            .is_some_and(|n| n > 0),
         short: uuid.chars().take(8).collect(),
         uuid,
         summary,

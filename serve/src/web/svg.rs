@@ -191,3 +191,121 @@ pub(crate) fn escape(text: &str) -> String {
         .replace('>', "&gt;")
         .replace('"', "&quot;")
 }
+
+/// Lines against a numeric x (one `<circle>` per point; the picture says how many points).
+pub(crate) fn lines(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[(&str, Vec<(f64, f64)>)],
+) -> String {
+    let mut svg = String::new();
+    let all: Vec<(f64, f64)> = series.iter().flat_map(|s| s.1.iter().copied()).collect();
+    {
+        let root = SVGBackend::with_string(&mut svg, (520, 260)).into_drawing_area();
+        let _ = root.fill(&WHITE);
+        let (x0, x1) = bounds(all.iter().map(|p| p.0));
+        let (y0, y1) = bounds(all.iter().map(|p| p.1));
+        if let Ok(mut chart) = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 16))
+            .margin(8)
+            .x_label_area_size(34)
+            .y_label_area_size(44)
+            .build_cartesian_2d(x0..x1, y0..y1)
+        {
+            let _ = chart
+                .configure_mesh()
+                .x_desc(x_label)
+                .y_desc(y_label)
+                .light_line_style(WHITE)
+                .draw();
+            for (i, (name, points)) in series.iter().enumerate() {
+                let colour = palette(i);
+                if let Ok(s) = chart.draw_series(LineSeries::new(points.iter().copied(), colour)) {
+                    s.label(*name)
+                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour));
+                }
+                let _ =
+                    chart.draw_series(points.iter().map(|p| Circle::new(*p, 3, colour.filled())));
+            }
+            let _ = chart
+                .configure_series_labels()
+                .background_style(WHITE)
+                .border_style(BLACK)
+                .draw();
+        }
+        let _ = root.present();
+    }
+    label(svg, title, all.len())
+}
+
+/// A histogram of `values` in `bins` bins (one `<rect>` per non-empty bin).
+pub(crate) fn histogram(title: &str, x_label: &str, values: &[f64], bins: usize) -> String {
+    let mut svg = String::new();
+    let (lo, hi) = values
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(*v), b.max(*v))
+        });
+    let (lo, hi) = if lo.is_finite() && hi > lo {
+        (lo, hi)
+    } else if lo.is_finite() {
+        (lo - 0.5, lo + 0.5)
+    } else {
+        (0.0, 1.0)
+    };
+    let width = (hi - lo) / bins as f64;
+    let mut counts = vec![0usize; bins];
+    for v in values {
+        let i = (((v - lo) / width) as usize).min(bins - 1);
+        counts[i] += 1;
+    }
+    {
+        let root = SVGBackend::with_string(&mut svg, (300, 200)).into_drawing_area();
+        let _ = root.fill(&WHITE);
+        let top = counts.iter().copied().max().unwrap_or(1).max(1) as f64 * 1.1;
+        if let Ok(mut chart) = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 14))
+            .margin(6)
+            .x_label_area_size(30)
+            .y_label_area_size(36)
+            .build_cartesian_2d(lo..hi, 0.0..top)
+        {
+            let _ = chart
+                .configure_mesh()
+                .x_desc(x_label)
+                .y_desc("count")
+                .x_labels(4)
+                .y_labels(4)
+                .light_line_style(WHITE)
+                .draw();
+            let colour = palette(0);
+            let _ = chart.draw_series(counts.iter().enumerate().filter(|(_, c)| **c > 0).map(
+                |(i, c)| {
+                    let x0 = lo + i as f64 * width;
+                    Rectangle::new([(x0, 0.0), (x0 + width, *c as f64)], colour.filled())
+                },
+            ));
+        }
+        let _ = root.present();
+    }
+    label(svg, title, values.len())
+}
+
+fn palette(i: usize) -> RGBColor {
+    let hex = COLOURS[i % COLOURS.len()].trim_start_matches('#');
+    let c = |k: usize| u8::from_str_radix(&hex[k..k + 2], 16).unwrap_or(0);
+    RGBColor(c(0), c(2), c(4))
+}
+
+/// Name an SVG for assistive technology and say how many values it shows.
+fn label(svg: String, title: &str, n: usize) -> String {
+    svg.replacen(
+        "<svg ",
+        &format!(
+            r#"<svg role="img" aria-label="{}, {n} values" data-values="{n}" "#,
+            escape(title)
+        ),
+        1,
+    )
+}
