@@ -55,26 +55,29 @@ pub(crate) async fn experiment(
         Err(r) => return r,
     };
     let u = lit(&uuid);
+    // The page's queries are independent: run them together.
     let load = async {
-        let exp = rows(
-            &ctx,
-            &format!("SELECT * FROM experiments WHERE experiment_uuid = {u}"),
+        tokio::try_join!(
+            rows(
+                &ctx,
+                format!("SELECT * FROM experiments WHERE experiment_uuid = {u}"),
+            ),
+            rows(
+                &ctx,
+                format!("SELECT * FROM sweeps WHERE experiment_uuid = {u}"),
+            ),
+            rows(
+                &ctx,
+                format!("SELECT * FROM scans WHERE experiment_uuid = {u} ORDER BY ordinal"),
+            ),
+            rows(
+                &ctx,
+                format!(
+                    "SELECT DISTINCT i.processing_uuid, p.program_name, p.job_status FROM processing_inputs i \
+             LEFT JOIN processing p ON p.processing_uuid = i.processing_uuid WHERE i.experiment_uuid = {u} ORDER BY i.processing_uuid"
+                )
+            ),
         )
-        .await?;
-        let sweeps = rows(
-            &ctx,
-            &format!("SELECT * FROM sweeps WHERE experiment_uuid = {u}"),
-        )
-        .await?;
-        let wedges = rows(
-            &ctx,
-            &format!("SELECT * FROM scans WHERE experiment_uuid = {u} ORDER BY ordinal"),
-        )
-        .await?;
-        let used = rows(&ctx, &format!(
-            "SELECT DISTINCT i.processing_uuid, p.program_name, p.job_status FROM processing_inputs i \
-             LEFT JOIN processing p ON p.processing_uuid = i.processing_uuid WHERE i.experiment_uuid = {u} ORDER BY i.processing_uuid")).await?;
-        Ok::<_, String>((exp, sweeps, wedges, used))
     };
     let (exp, sweeps, wedges, used) = match load.await {
         Ok(x) => x,
@@ -117,7 +120,7 @@ pub(crate) async fn experiment(
     if !sample_uuid.is_empty()
         && let Ok(r) = rows(
             &ctx,
-            &format!(
+            format!(
                 "SELECT * FROM samples WHERE sample_uuid = {}",
                 lit(&sample_uuid)
             ),
@@ -136,7 +139,7 @@ pub(crate) async fn experiment(
     if !crystal_uuid.is_empty()
         && let Ok(r) = rows(
             &ctx,
-            &format!(
+            format!(
                 "SELECT * FROM crystals WHERE crystal_uuid = {}",
                 lit(&crystal_uuid)
             ),
@@ -161,7 +164,7 @@ pub(crate) async fn experiment(
     for b in &barcodes {
         if let Ok(r) = rows(
             &ctx,
-            &format!("SELECT * FROM barcode_reuse WHERE barcode = {}", lit(b)),
+            format!("SELECT * FROM barcode_reuse WHERE barcode = {}", lit(b)),
         )
         .await
             && let Some(r) = r.first()
@@ -335,7 +338,7 @@ async fn lookup(
                 + k as f64 * w["image_width_deg"].as_f64().unwrap_or(0.0);
             let file = rows(
                 ctx,
-                &format!(
+                format!(
                     "SELECT file_name, frame_in_file, data_file, frame_in_data_file FROM image_index \
                      WHERE experiment_uuid = {} AND sweep_uuid = {} AND image_number = {image} AND scan_ordinal = {}",
                     lit(experiment),

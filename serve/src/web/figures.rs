@@ -57,12 +57,12 @@ pub(crate) async fn ssx(
     let load = async {
         let job = rows(
             &ctx,
-            &format!("SELECT * FROM processing WHERE processing_uuid = {u}"),
+            format!("SELECT * FROM processing WHERE processing_uuid = {u}"),
         )
         .await?;
         let rates = rows(
             &ctx,
-            &format!(
+            format!(
                 "SELECT CAST(frame_index / {bin} AS BIGINT) AS bin, count(*) AS frames, \
              avg(CASE WHEN hit THEN 1.0 ELSE 0.0 END) AS hit_rate, \
              avg(CASE WHEN num_lattices > 0 THEN 1.0 ELSE 0.0 END) AS indexing_rate \
@@ -70,16 +70,16 @@ pub(crate) async fn ssx(
             ),
         )
         .await?;
-        let counts = rows(&ctx, &format!(
+        let counts = rows(&ctx, format!(
             "SELECT count(*) AS frames, sum(CASE WHEN hit THEN 1 ELSE 0 END) AS hits, \
              sum(CASE WHEN num_lattices > 0 THEN 1 ELSE 0 END) AS indexed, sum(num_lattices) AS lattices \
              FROM ssx_frames WHERE processing_uuid = {u}")).await?;
         let reported = rows(
             &ctx,
-            &format!("SELECT * FROM ssx_runs WHERE level = 'processing' AND job_uuid = {u}"),
+            format!("SELECT * FROM ssx_runs WHERE level = 'processing' AND job_uuid = {u}"),
         )
         .await?;
-        let cells = rows(&ctx, &format!(
+        let cells = rows(&ctx, format!(
             "SELECT cell_a_a, cell_b_a, cell_c_a, cell_alpha_deg, cell_beta_deg, cell_gamma_deg \
              FROM ssx_lattices WHERE processing_uuid = {u}")).await?;
         Ok::<_, String>((job, rates, counts, reported, cells))

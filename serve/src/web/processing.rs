@@ -53,27 +53,36 @@ pub(crate) async fn processing(
         Err(r) => return r,
     };
     let u = lit(&uuid);
+    // The page's queries are independent: run them together.
     let load = async {
-        let job = rows(
-            &ctx,
-            &format!("SELECT * FROM processing WHERE processing_uuid = {u}"),
-        )
-        .await?;
-        let inputs = rows(
-            &ctx,
-            &format!(
-                "SELECT * FROM processing_inputs WHERE processing_uuid = {u} ORDER BY list_index"
+        tokio::try_join!(
+            rows(
+                &ctx,
+                format!("SELECT * FROM processing WHERE processing_uuid = {u}"),
+            ),
+            rows(
+                &ctx,
+                format!(
+                    "SELECT * FROM processing_inputs WHERE processing_uuid = {u} ORDER BY list_index"
+                ),
+            ),
+            rows(
+                &ctx,
+                format!(
+                    "SELECT reflection_set_uuid FROM reflection_sets WHERE processing_uuid = {u} ORDER BY reflection_set_uuid"
+                )
+            ),
+            rows(
+                &ctx,
+                format!(
+                    "SELECT * FROM reflection_shells WHERE processing_uuid = {u} ORDER BY reflection_set_uuid, shell_index NULLS FIRST"
+                )
+            ),
+            rows(
+                &ctx,
+                format!("SELECT count(*) AS n FROM ssx_frames WHERE processing_uuid = {u}"),
             ),
         )
-        .await?;
-        let sets = rows(&ctx, &format!("SELECT reflection_set_uuid FROM reflection_sets WHERE processing_uuid = {u} ORDER BY reflection_set_uuid")).await?;
-        let shells = rows(&ctx, &format!("SELECT * FROM reflection_shells WHERE processing_uuid = {u} ORDER BY reflection_set_uuid, shell_index NULLS FIRST")).await?;
-        let frames = rows(
-            &ctx,
-            &format!("SELECT count(*) AS n FROM ssx_frames WHERE processing_uuid = {u}"),
-        )
-        .await?;
-        Ok::<_, String>((job, inputs, sets, shells, frames))
     };
     let (job, inputs, sets, shells, frames) = match load.await {
         Ok(x) => x,
