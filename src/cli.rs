@@ -126,17 +126,21 @@ Readers (--format): see `mxpipe formats`."))]
     },
     /// List the formats `mxpipe ingest` reads (generated from the reader registry).
     Formats,
-    /// Serve the slurp API over HTTP: POST MXLIMS messages and files, query read-only SQL.
+    /// Serve the slurp API and the web view over HTTP: POST MXLIMS messages and files, query
+    /// read-only SQL, browse experiments.
     ///
-    /// Bearer tokens from `mxpipe token new` (scopes ingest, read, admin). Plain HTTP, on
-    /// loopback unless --insecure-listen (put TLS in front). The OpenAPI document is at
-    /// /openapi.json. SIGTERM or Ctrl-C finishes the requests in flight, then stops.
+    /// Bearer tokens from `mxpipe token new` (scopes ingest, read, admin). HTTPS with [serve]
+    /// tls_cert/tls_key; plain HTTP only on loopback unless --insecure-listen (put TLS in front).
+    /// The OpenAPI document is at /openapi.json, the Swagger UI at /docs/, the web view at
+    /// /experiments (sign in at /login with a read token). SIGTERM or Ctrl-C finishes the
+    /// requests in flight, then stops.
     #[command(after_help = "\
 Examples:
   mxpipe token new --scope ingest --note beamline-i03 > ingest.token
   mxpipe serve --listen 127.0.0.1:8080
   curl -H \"Authorization: Bearer $(cat ingest.token)\" --data-binary @message.json http://127.0.0.1:8080/v1/messages
-  curl -H \"Authorization: Bearer $(cat ingest.token)\" --data-binary @autoPROC.xml 'http://127.0.0.1:8080/v1/files?name=autoPROC.xml'")]
+  curl -H \"Authorization: Bearer $(cat ingest.token)\" --data-binary @autoPROC.xml 'http://127.0.0.1:8080/v1/files?name=autoPROC.xml'
+  mxpipe token new --scope read > read.token    # then open http://127.0.0.1:8080/login")]
     Serve(crate::commands::serve::ServeArgs),
     /// Create, list and revoke the bearer tokens of `mxpipe serve`.
     #[command(subcommand)]
