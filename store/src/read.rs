@@ -9,7 +9,7 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 
 use crate::tables::{self, TableDef};
-use crate::{Result, Store, StoreError};
+use crate::{Result, Store};
 
 /// SQL condition that keeps only rows of committed ingests.
 pub const COMMITTED: &str = "ingest_id IN (SELECT ingest_id FROM ingests)";
@@ -27,20 +27,9 @@ impl Store {
     /// Register every table into `ctx` with a name prefix (for several sites in one session).
     pub async fn register_into(&self, ctx: &SessionContext, prefix: &str) -> Result<()> {
         for def in tables::ALL {
-            let name = format!("{prefix}{}", def.name);
             let table = self.open_table(def.name).await?;
-            if table.version().is_some() {
-                table
-                    .update_datafusion_session(&ctx.state())
-                    .map_err(|source| StoreError::Delta {
-                        table: def.name.into(),
-                        source,
-                    })?;
-                let provider = table.table_provider().await.map_err(StoreError::Query)?;
-                ctx.register_table(name, provider)?;
-            } else {
-                ctx.register_table(name, empty_table(def)?)?;
-            }
+            self.register_handle(ctx, &format!("{prefix}{}", def.name), def, table)
+                .await?;
         }
         Ok(())
     }
@@ -124,7 +113,7 @@ impl Store {
     }
 }
 
-fn empty_table(def: &TableDef) -> Result<Arc<MemTable>> {
+pub(crate) fn empty_table(def: &TableDef) -> Result<Arc<MemTable>> {
     Ok(Arc::new(MemTable::try_new(def.schema(), vec![vec![]])?))
 }
 

@@ -10,7 +10,6 @@
 //! concurrent ingests lose nothing.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 use std::time::Duration;
 
 use arrow::array::RecordBatch;
@@ -512,13 +511,7 @@ impl Store {
             let provider = table.table_provider().await.map_err(StoreError::Query)?;
             ctx.register_table(name, provider)?;
         } else {
-            ctx.register_table(
-                name,
-                Arc::new(datafusion::datasource::MemTable::try_new(
-                    def.schema(),
-                    vec![vec![]],
-                )?),
-            )?;
+            ctx.register_table(name, crate::read::empty_table(def)?)?;
         }
         Ok(())
     }

@@ -11,7 +11,7 @@ use datafusion::prelude::SessionContext;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::pages::{failed, lit, rows, viewer_session};
+use super::pages::{failed, lit, object_session, rows};
 use super::svg::{self, Wedge};
 use super::{Cell, Table, Viewer, encode, page_error, show};
 use crate::Shared;
@@ -44,13 +44,7 @@ pub(crate) async fn experiment(
     Path(uuid): Path<String>,
     Query(q): Query<ImageQuery>,
 ) -> Response {
-    if uuid::Uuid::parse_str(&uuid).is_err() {
-        return page_error(
-            StatusCode::NOT_FOUND,
-            &format!("{uuid:?} is not an experiment uuid"),
-        );
-    }
-    let ctx = match viewer_session(&s, &viewer).await {
+    let ctx = match object_session(&s, &viewer, &uuid, "an experiment").await {
         Ok(c) => c,
         Err(r) => return r,
     };

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::pages::{failed, lit, rows, viewer_session};
+use super::pages::{failed, lit, object_session, rows, viewer_session};
 use super::svg;
 use super::{Cell, Table, Viewer, page_error, show};
 use crate::Shared;
@@ -42,14 +42,8 @@ pub(crate) async fn ssx(
     Path(uuid): Path<String>,
     Query(q): Query<BinQuery>,
 ) -> Response {
-    if uuid::Uuid::parse_str(&uuid).is_err() {
-        return page_error(
-            StatusCode::NOT_FOUND,
-            &format!("{uuid:?} is not a processing uuid"),
-        );
-    }
     let bin = q.bin.unwrap_or(1000).max(1);
-    let ctx = match viewer_session(&s, &viewer).await {
+    let ctx = match object_session(&s, &viewer, &uuid, "a processing").await {
         Ok(c) => c,
         Err(r) => return r,
     };

@@ -44,6 +44,22 @@ pub(super) async fn viewer_session(
         .map_err(|e| page_error(StatusCode::SERVICE_UNAVAILABLE, &e))
 }
 
+/// The viewer's session for a page about one object, `uuid` checked first (not a uuid: 404).
+pub(super) async fn object_session(
+    s: &Shared,
+    viewer: &Viewer,
+    uuid: &str,
+    what: &str,
+) -> Result<SessionContext, Response> {
+    if uuid::Uuid::parse_str(uuid).is_err() {
+        return Err(page_error(
+            StatusCode::NOT_FOUND,
+            &format!("{uuid:?} is not {what} uuid"),
+        ));
+    }
+    viewer_session(s, viewer).await
+}
+
 pub(super) fn failed(e: String) -> Response {
     page_error(StatusCode::INTERNAL_SERVER_ERROR, &e)
 }

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::pages::{failed, lit, rows, viewer_session};
+use super::pages::{failed, lit, object_session, rows};
 use super::svg;
 use super::{Cell, Table, Viewer, page_error, show};
 use crate::Shared;
@@ -42,13 +42,7 @@ pub(crate) async fn processing(
     viewer: Viewer,
     Path(uuid): Path<String>,
 ) -> Response {
-    if uuid::Uuid::parse_str(&uuid).is_err() {
-        return page_error(
-            StatusCode::NOT_FOUND,
-            &format!("{uuid:?} is not a processing uuid"),
-        );
-    }
-    let ctx = match viewer_session(&s, &viewer).await {
+    let ctx = match object_session(&s, &viewer, &uuid, "a processing").await {
         Ok(c) => c,
         Err(r) => return r,
     };
