@@ -21,6 +21,23 @@ pub(crate) fn mxpipe_with(config: &Path, args: &[&str]) -> std::process::Output 
         .unwrap()
 }
 
+/// A temporary folder with an `mxpipe.toml` whose `[serve]` section names a token file in that
+/// folder, followed by `settings` (TOML lines, each ending in a newline).
+pub(crate) fn serve_config(settings: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("mxpipe.toml");
+    let tokens = dir.path().join("tokens.json");
+    std::fs::write(
+        &config,
+        format!(
+            "[serve]\ntokens_file = {:?}\n{settings}",
+            tokens.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    (dir, config)
+}
+
 pub(crate) fn new_token(config: &Path, args: &[&str]) -> String {
     let o = mxpipe_with(config, &[&["token", "new"][..], args].concat());
     assert!(o.status.success(), "{}", text_of(&o));
@@ -192,23 +209,13 @@ fn call(
 fn serve_ingests_and_queries_with_scoped_tokens_and_stops_gracefully() {
     let Some(td) = testdata() else { return };
     let Some(py) = python() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("mxpipe.toml");
-    let tokens = dir.path().join("tokens.json");
-    std::fs::write(
-        &config,
-        format!(
-            "[serve]\ntokens_file = {:?}\nmax_body_mb = 1\n",
-            tokens.to_str().unwrap()
-        ),
-    )
-    .unwrap();
+    let (dir, config) = serve_config("max_body_mb = 1\n");
     let store = dir.path().join("store");
     let ingest = new_token(&config, &["--scope", "ingest", "--note", "beamline"]);
     let read = new_token(&config, &["--scope", "read"]);
     let limited = new_token(&config, &["--scope", "read", "--proposal", "mx23694"]);
     let other = new_token(&config, &["--scope", "read", "--proposal", "mx00001"]);
-    let saved = std::fs::read_to_string(&tokens).unwrap();
+    let saved = std::fs::read_to_string(dir.path().join("tokens.json")).unwrap();
     assert!(
         !saved.contains(&ingest) && !saved.contains(&read),
         "tokens are stored as hashes only"
@@ -723,14 +730,7 @@ fn copies(text: &str, n: usize) -> Vec<Vec<u8>> {
 
 #[test]
 fn concurrent_clients_store_every_object_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("mxpipe.toml");
-    let tokens = dir.path().join("tokens.json");
-    std::fs::write(
-        &config,
-        format!("[serve]\ntokens_file = {:?}\n", tokens.to_str().unwrap()),
-    )
-    .unwrap();
+    let (dir, config) = serve_config("");
     let ingest = new_token(&config, &["--scope", "ingest"]);
     let read = new_token(&config, &["--scope", "read"]);
     let server = start(&config, &dir.path().join("store"));
@@ -884,17 +884,7 @@ fn sixteen_clients_5000_messages_sigterm_midway_lose_nothing() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(5000);
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("mxpipe.toml");
-    let tokens = dir.path().join("tokens.json");
-    std::fs::write(
-        &config,
-        format!(
-            "[serve]\ntokens_file = {:?}\nrate_per_second = 0\n",
-            tokens.to_str().unwrap()
-        ),
-    )
-    .unwrap();
+    let (dir, config) = serve_config("rate_per_second = 0\n");
     let ingest = new_token(&config, &["--scope", "ingest"]);
     let store = dir.path().join("store");
     let text = std::fs::read_to_string(repo().join("samples/ssx-chip.json")).unwrap();
@@ -1000,17 +990,7 @@ fn slow_queries_answer_504_and_slow_requests_503() {
             "request_timeout_s",
         ),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("mxpipe.toml");
-        let tokens = dir.path().join("tokens.json");
-        std::fs::write(
-            &config,
-            format!(
-                "[serve]\ntokens_file = {:?}\n{settings}",
-                tokens.to_str().unwrap()
-            ),
-        )
-        .unwrap();
+        let (dir, config) = serve_config(settings);
         let read = new_token(&config, &["--scope", "read"]);
         let server = start(&config, &dir.path().join("store"));
         let started = std::time::Instant::now();
@@ -1038,14 +1018,7 @@ fn slow_queries_answer_504_and_slow_requests_503() {
 /// that message a second time.
 #[test]
 fn server_sees_what_another_process_ingested_meanwhile() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("mxpipe.toml");
-    let tokens = dir.path().join("tokens.json");
-    std::fs::write(
-        &config,
-        format!("[serve]\ntokens_file = {:?}\n", tokens.to_str().unwrap()),
-    )
-    .unwrap();
+    let (dir, config) = serve_config("");
     let ingest = new_token(&config, &["--scope", "ingest"]);
     let store = dir.path().join("store");
     let server = start(&config, &store);
@@ -1083,17 +1056,7 @@ fn server_sees_what_another_process_ingested_meanwhile() {
 
 #[test]
 fn each_token_is_rate_limited_with_retry_after() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("mxpipe.toml");
-    let tokens = dir.path().join("tokens.json");
-    std::fs::write(
-        &config,
-        format!(
-            "[serve]\ntokens_file = {:?}\nrate_per_second = 1\nburst = 2\n",
-            tokens.to_str().unwrap()
-        ),
-    )
-    .unwrap();
+    let (dir, config) = serve_config("rate_per_second = 1\nburst = 2\n");
     let first = new_token(&config, &["--scope", "read"]);
     let second = new_token(&config, &["--scope", "read"]);
     let server = start(&config, &dir.path().join("store"));
