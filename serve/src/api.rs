@@ -25,6 +25,41 @@ pub(crate) struct IngestRejection {
     error: Option<String>,
 }
 
+/// The answers of the two ingest routes (`POST /v1/messages`, `POST /v1/files`), for the
+/// OpenAPI document.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // only its OpenAPI description is used
+pub(crate) enum IngestAnswers {
+    /// stored: the summary (per file; objects new, changed, unchanged; the ingest id)
+    #[response(status = 201)]
+    Stored(IngestSummary),
+    /// everything was already stored
+    #[response(status = 200)]
+    AlreadyStored(IngestSummary),
+    /// invalid, or not a format mxpipe reads: the findings; nothing stored
+    #[response(status = 422)]
+    Rejected(IngestRejection),
+    /// bad request (an unknown format name)
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// no, unknown, revoked or expired token
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// token without the ingest scope
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// body larger than [serve] max_body_mb
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+    /// rate limit: retry after the seconds in Retry-After
+    #[response(status = 429)]
+    TooMany(ErrorBody),
+    /// the store refused the commit (nothing committed), or the request took longer than
+    /// [serve] request_timeout_s (it may have committed); retry: a re-post stores nothing twice
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
+}
+
 /// One row of a view or query: column name → value (null columns left out).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[schema(value_type = Object)]
@@ -49,6 +84,23 @@ pub(crate) struct Bytes(#[allow(dead_code)] Vec<u8>);
 #[schema(value_type = Object)]
 pub(crate) struct MxlimsMessage(serde_json::Value);
 
+/// Middleware: a request that takes longer than `limit` answers 503 (its work is dropped; an
+/// ingest already handed to the committer still commits, so a retry answers 200).
+pub(crate) async fn timeout(
+    axum::extract::State(limit): axum::extract::State<std::time::Duration>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    tokio::time::timeout(limit, next.run(req))
+        .await
+        .unwrap_or_else(|_| {
+            crate::error(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "the request took longer than [serve] request_timeout_s; an ingest may still have committed: retry it (a re-post stores nothing twice)",
+            )
+        })
+}
+
 /// Middleware: an error answer that is not JSON becomes `{"error": <its text>}`.
 pub(crate) async fn json_errors(
     req: axum::extract::Request,
@@ -69,10 +121,7 @@ pub(crate) async fn json_errors(
         .await
         .unwrap_or_default();
     let text = String::from_utf8_lossy(&bytes).trim().to_owned();
-    let error = if text.is_empty() && status == axum::http::StatusCode::SERVICE_UNAVAILABLE {
-        // The request timeout (tower-http answers with an empty body).
-        "the request took longer than [serve] request_timeout_s; an ingest may still have committed: retry it (a re-post stores nothing twice)".to_owned()
-    } else if text.is_empty() {
+    let error = if text.is_empty() {
         status
             .canonical_reason()
             .unwrap_or("request refused")

@@ -68,8 +68,8 @@ struct AppState {
     store: Store,
     /// Commits the runs of ingest requests, several at once under load.
     committer: commit::GroupCommitter,
-    /// The read session and the store commit it was opened at.
-    read_session: tokio::sync::Mutex<Option<(Option<u64>, datafusion::prelude::SessionContext)>>,
+    /// The store's commits, and the read session with the commit it was opened at.
+    read_session: tokio::sync::Mutex<ReadSession>,
     tokens: std::sync::Mutex<(Tokens, Option<std::time::SystemTime>)>,
     /// Per-token rate limit (governor's keyed GCRA).
     limiter: Option<governor::DefaultKeyedRateLimiter<String>>,
@@ -80,6 +80,12 @@ struct AppState {
     /// Answers of ingest requests by (token id, Idempotency-Key), oldest first.
     answered: std::sync::Mutex<std::collections::VecDeque<(IdempotencyKey, (StatusCode, Value))>>,
 }
+
+/// The store's commits, and the read session with the commit stamp it was opened at.
+type ReadSession = (
+    mxpipe_store::CommitWatch,
+    Option<(Option<u64>, datafusion::prelude::SessionContext)>,
+);
 
 /// (token id, `Idempotency-Key`).
 type IdempotencyKey = (String, String);
@@ -165,15 +171,7 @@ struct FileParams {
 /// Store one MXLIMS message (JSON). 201: something was stored; 200: all of it was already
 /// there; 422: invalid (the findings), nothing stored.
 #[utoipa::path(post, path = "/v1/messages", request_body(content = String, content_type = "application/json", description = "an MXLIMS message"),
-    responses((status = 201, description = "stored: the summary (per file; objects new, changed, unchanged; the ingest id)", body = mxpipe_ingest::pipeline::IngestSummary),
-        (status = 200, description = "everything was already stored", body = mxpipe_ingest::pipeline::IngestSummary),
-        (status = 422, description = "invalid, or not a format mxpipe reads: the findings; nothing stored", body = crate::api::IngestRejection),
-        (status = 400, description = "bad request (an unknown format name)", body = crate::api::ErrorBody),
-        (status = 401, description = "no, unknown, revoked or expired token", body = crate::api::ErrorBody),
-        (status = 403, description = "token without the ingest scope", body = crate::api::ErrorBody),
-        (status = 413, description = "body larger than [serve] max_body_mb", body = crate::api::ErrorBody),
-        (status = 429, description = "rate limit: retry after the seconds in Retry-After", body = crate::api::ErrorBody),
-        (status = 503, description = "the store refused the commit (nothing committed), or the request took longer than [serve] request_timeout_s (it may have committed); retry: a re-post stores nothing twice", body = crate::api::ErrorBody)),
+    responses(crate::api::IngestAnswers),
     security(("bearer" = [])))]
 async fn post_message(
     State(s): State<Shared>,
@@ -225,15 +223,7 @@ async fn answer_once(
 /// Store one collection or processing file (any format a reader accepts, detected as on the
 /// command line unless `format` names one). Answers as `POST /v1/messages`.
 #[utoipa::path(post, path = "/v1/files", params(FileParams), request_body(content = crate::api::Bytes, content_type = "application/octet-stream"),
-    responses((status = 201, description = "stored: the summary (per file; objects new, changed, unchanged; the ingest id)", body = mxpipe_ingest::pipeline::IngestSummary),
-        (status = 200, description = "everything was already stored", body = mxpipe_ingest::pipeline::IngestSummary),
-        (status = 422, description = "invalid, or not a format mxpipe reads: the findings; nothing stored", body = crate::api::IngestRejection),
-        (status = 400, description = "bad request (an unknown format name)", body = crate::api::ErrorBody),
-        (status = 401, description = "no, unknown, revoked or expired token", body = crate::api::ErrorBody),
-        (status = 403, description = "token without the ingest scope", body = crate::api::ErrorBody),
-        (status = 413, description = "body larger than [serve] max_body_mb", body = crate::api::ErrorBody),
-        (status = 429, description = "rate limit: retry after the seconds in Retry-After", body = crate::api::ErrorBody),
-        (status = 503, description = "the store refused the commit (nothing committed), or the request took longer than [serve] request_timeout_s (it may have committed); retry: a re-post stores nothing twice", body = crate::api::ErrorBody)),
+    responses(crate::api::IngestAnswers),
     security(("bearer" = [])))]
 async fn post_file(
     State(s): State<Shared>,
@@ -330,7 +320,7 @@ async fn ingest_bytes(
 #[openapi(
     info(title = "mxpipe slurp API", description = "Ingest MXLIMS messages and processing/collection files; query the store. Bearer tokens from `mxpipe token new`."),
     paths(healthz, metrics, post_message, post_file, read::post_query, read::get_ingests, read::get_experiment, read::get_sample, read::get_views, read::get_view),
-    components(schemas(read::QueryBody)),
+    components(schemas(read::QueryBody, mxpipe_ingest::pipeline::IngestSummary, api::IngestRejection, api::ErrorBody)),
     modifiers(&Bearer)
 )]
 struct ApiDoc;
@@ -365,12 +355,13 @@ pub fn router(config: ServeConfig) -> Result<Router, String> {
         governor::RateLimiter::keyed(governor::Quota::per_second(rate).allow_burst(burst))
     });
     let (committer, _task) = commit::GroupCommitter::start(store.clone());
+    let watch = mxpipe_store::CommitWatch::new(store.clone());
     let state = Arc::new(AppState {
         limiter,
         config,
         store,
         committer,
-        read_session: Default::default(),
+        read_session: tokio::sync::Mutex::new((watch, None)),
         tokens: std::sync::Mutex::new((tokens, None)),
         requests: Default::default(),
         ingests: Default::default(),
@@ -389,9 +380,9 @@ pub fn router(config: ServeConfig) -> Result<Router, String> {
         .route("/v1/views/{name}", get(read::get_view))
         .merge(web::routes())
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
+        .layer(axum::middleware::from_fn_with_state(
             request_timeout,
+            api::timeout,
         ))
         .layer(axum::middleware::from_fn(api::json_errors))
         .layer(axum::middleware::from_fn_with_state(state.clone(), track))

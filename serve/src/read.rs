@@ -21,9 +21,9 @@ use crate::{Shared, error};
 /// A session over the service's store (the views of `mxpipe query`), opened once per store
 /// commit: requests between two commits share it.
 pub(crate) async fn session(s: &crate::AppState) -> Result<SessionContext, String> {
-    let stamp = s.store.commit_stamp().await.map_err(|e| e.to_string())?;
     let mut cached = s.read_session.lock().await;
-    if let Some((at, ctx)) = cached.as_ref()
+    let stamp = cached.0.stamp().await.map_err(|e| e.to_string())?;
+    if let Some((at, ctx)) = cached.1.as_ref()
         && *at == stamp
     {
         return Ok(ctx.clone());
@@ -38,7 +38,7 @@ pub(crate) async fn session(s: &crate::AppState) -> Result<SessionContext, Strin
         .map(|(ctx, _)| ctx)
         .map_err(|e| e.to_string())?;
     // The stamp read before opening: a commit in between only makes the next request reopen.
-    *cached = Some((stamp, ctx.clone()));
+    cached.1 = Some((stamp, ctx.clone()));
     Ok(ctx)
 }
 
@@ -142,17 +142,25 @@ pub(crate) async fn run_query(
     proposals: &[String],
 ) -> Result<Rows, String> {
     let ctx = session_for(s, proposals).await?;
+    let df = read_only(&ctx, sql)
+        .await?
+        .limit(0, Some(s.config.max_rows))
+        .map_err(|e| e.to_string())?;
+    collect(df).await
+}
+
+/// One SQL statement planned with DDL, DML (`COPY … TO`, `INSERT`) and statements (`SET`) refused.
+pub(crate) async fn read_only(
+    ctx: &SessionContext,
+    sql: &str,
+) -> Result<datafusion::dataframe::DataFrame, String> {
     let options = datafusion::execution::context::SQLOptions::new()
         .with_allow_ddl(false)
         .with_allow_dml(false)
         .with_allow_statements(false);
-    let df = ctx
-        .sql_with_options(sql, options)
+    ctx.sql_with_options(sql, options)
         .await
-        .map_err(|e| e.to_string())?
-        .limit(0, Some(s.config.max_rows))
-        .map_err(|e| e.to_string())?;
-    collect(df).await
+        .map_err(|e| e.to_string())
 }
 
 /// A result's schema and rows.

@@ -34,7 +34,7 @@ pub use export::{LatestObjects, Link, Selection, StoredObject};
 pub use links::InputLink;
 pub use prepare::{BulkBatch, BulkRows, PreparedMessage, SourceFile, prepare_message};
 pub use write::{IngestOutcome, ObjectStatus};
-pub use writer::Writer;
+pub use writer::{CommitWatch, Writer};
 
 /// Default store location (embedded, no server).
 pub const DEFAULT_LOCATION: &str = "./mxpipe-store";
@@ -162,13 +162,6 @@ impl Store {
     /// exists but was never ingested into does not.
     pub async fn holds_tables(&self) -> Result<bool> {
         Ok(self.open_table("ingests").await?.version().is_some())
-    }
-
-    /// The version of the `ingests` table (`None` before the first commit): it changes with every
-    /// committed run, so whatever was read from the store at one stamp is current while the stamp
-    /// stays the same.
-    pub async fn commit_stamp(&self) -> Result<Option<u64>> {
-        Ok(self.open_table("ingests").await?.version())
     }
 
     pub(crate) async fn open_table(&self, table: &str) -> Result<deltalake::DeltaTable> {

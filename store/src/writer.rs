@@ -361,21 +361,7 @@ impl Writer {
         match self.tables.entry(def.name) {
             std::collections::hash_map::Entry::Occupied(mut e) => {
                 if latest {
-                    let t = e.get_mut();
-                    let refreshed = if t.version().is_some() {
-                        t.update_incremental(None).await
-                    } else {
-                        t.load().await
-                    };
-                    // A table that does not exist yet stays unloaded.
-                    if let Err(source) = refreshed
-                        && t.version().is_some()
-                    {
-                        return Err(StoreError::Delta {
-                            table: def.name.into(),
-                            source,
-                        });
-                    }
+                    refresh(e.get_mut(), def.name).await?;
                 }
                 Ok(e.into_mut())
             }
@@ -422,6 +408,49 @@ impl Writer {
             }
         }
         first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// Bring an open table to its latest version (a table not created yet stays unloaded).
+async fn refresh(table: &mut DeltaTable, name: &str) -> Result<()> {
+    let refreshed = if table.version().is_some() {
+        table.update_incremental(None).await
+    } else {
+        table.load().await
+    };
+    match refreshed {
+        Err(source) if table.version().is_some() => Err(StoreError::Delta {
+            table: name.into(),
+            source,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Watches the store's commits through one open handle of the `ingests` table: each
+/// [`CommitWatch::stamp`] reads only the log entries added since the last (not the whole log).
+pub struct CommitWatch {
+    store: Store,
+    ingests: Option<DeltaTable>,
+}
+
+impl CommitWatch {
+    /// A watch over `store`.
+    pub fn new(store: Store) -> CommitWatch {
+        CommitWatch {
+            store,
+            ingests: None,
+        }
+    }
+
+    /// The latest version of `ingests` (`None` before the first commit): it changes with every
+    /// committed run, so what was read from the store at one stamp is current while it stays.
+    pub async fn stamp(&mut self) -> Result<Option<u64>> {
+        match &mut self.ingests {
+            Some(t) => refresh(t, "ingests").await?,
+            None => self.ingests = Some(self.store.open_table("ingests").await?),
+        }
+        Ok(self.ingests.as_ref().and_then(|t| t.version()))
     }
 }
 

@@ -16,14 +16,8 @@ use crate::Shared;
 
 /// Rows of one read-only query in the viewer's session, as JSON objects.
 pub(super) async fn rows(ctx: &SessionContext, sql: impl AsRef<str>) -> Result<Vec<Value>, String> {
-    let options = datafusion::execution::context::SQLOptions::new()
-        .with_allow_ddl(false)
-        .with_allow_dml(false)
-        .with_allow_statements(false);
-    let batches = ctx
-        .sql_with_options(sql.as_ref(), options)
-        .await
-        .map_err(|e| e.to_string())?
+    let batches = crate::read::read_only(ctx, sql.as_ref())
+        .await?
         .collect()
         .await
         .map_err(|e| e.to_string())?;
