@@ -123,6 +123,10 @@ Readers (--format): see `mxpipe formats`."))]
         /// Summary format.
         #[arg(long, value_enum, default_value_t = TableFormat::Table)]
         output: TableFormat,
+        /// With [pid] scheme = "datacite": register new samples' DOIs as findable (published)
+        /// instead of draft.
+        #[arg(long)]
+        publish: bool,
     },
     /// List the formats `mxpipe ingest` reads (generated from the reader registry).
     Formats,
@@ -142,6 +146,18 @@ Examples:
   curl -H \"Authorization: Bearer $(cat ingest.token)\" --data-binary @autoPROC.xml 'http://127.0.0.1:8080/v1/files?name=autoPROC.xml'
   mxpipe token new --scope read > read.token    # then open http://127.0.0.1:8080/login")]
     Serve(crate::commands::serve::ServeArgs),
+    /// A sample's life across sites: every experiment, sweep, processing and merged result
+    /// derived from a sample or crystal (by PID, uuid or IRI), from the PROV-O lineage graph.
+    ///
+    /// The graph is built in memory from the sites (`--site NAME=LOCATION`, as for `query`).
+    /// Exit status 1 when nothing has that identifier.
+    Lineage(crate::commands::lineage::LineageArgs),
+    /// Run SPARQL over the lineage graph of one or many sites (samples, crystals, experiments,
+    /// sweeps, processing, reflection sets and catalogue records as PROV-O).
+    Sparql(crate::commands::lineage::SparqlArgs),
+    /// Persistent sample identifiers: mint, retry pending ones, list ([pid] in the configuration).
+    #[command(subcommand)]
+    Pid(crate::commands::pid::PidCommand),
     /// Create, list and revoke the bearer tokens of `mxpipe serve`.
     #[command(subcommand)]
     Token(crate::commands::serve::TokenCommand),
@@ -385,6 +401,9 @@ Examples:
     Scicat(crate::commands::scicat::ScicatArgs),
     /// Print the MXLIMS → SciCat scientificMetadata map as Markdown (the table of docs/scicat.md).
     ScicatMap,
+    /// Write the lineage graph (PROV-O) of one or many sites as Turtle, N-Quads or JSON-LD; its
+    /// shape is documented by the SHACL shapes in schemas/lineage.shacl.ttl.
+    Rdf(crate::commands::lineage::RdfArgs),
 }
 
 /// `mxpipe store ...`.
@@ -524,9 +543,49 @@ pub fn run() -> ExitCode {
                     runtime.block_on(commands::query::run(args, cli.config.as_deref())),
                 );
             }
+            let sites = || commands::query::QueryArgs {
+                sql: String::new(),
+                format: QueryFormat::Table,
+                out: None,
+                allow_missing_sites: false,
+                site_specs: specs.clone(),
+                store: cli.store.clone(),
+                site: names.last().cloned(),
+            };
+            let config = cli.config.as_deref();
+            match command {
+                Command::Lineage(args) => {
+                    let s = commands::query::QueryArgs {
+                        allow_missing_sites: args.allow_missing_sites,
+                        ..sites()
+                    };
+                    return ExitCode::from(
+                        runtime.block_on(commands::lineage::lineage(args, s, config)),
+                    );
+                }
+                Command::Sparql(args) => {
+                    let s = commands::query::QueryArgs {
+                        allow_missing_sites: args.allow_missing_sites,
+                        ..sites()
+                    };
+                    return ExitCode::from(
+                        runtime.block_on(commands::lineage::sparql(args, s, config)),
+                    );
+                }
+                Command::Export(ExportCommand::Rdf(args)) => {
+                    let s = commands::query::QueryArgs {
+                        allow_missing_sites: args.allow_missing_sites,
+                        ..sites()
+                    };
+                    return ExitCode::from(
+                        runtime.block_on(commands::lineage::export_rdf(args, s, config)),
+                    );
+                }
+                _ => {}
+            }
             if !specs.is_empty() {
                 return ExitCode::from(fail(
-                    "--site NAME=LOCATION is for `mxpipe query`; other commands take --site NAME",
+                    "--site NAME=LOCATION is for `mxpipe query`, `sql`, `lineage`, `sparql` and `export rdf`; other commands take --site NAME",
                     2,
                 ));
             }
@@ -576,7 +635,12 @@ async fn run_with_store(
             format,
             timezone,
             output,
+            publish,
         } => {
+            let pid = match commands::pid::configured(&config) {
+                Ok(p) => p,
+                Err(e) => return fail(e, 2),
+            };
             let zone = match timezone
                 .or(config.timezone.clone())
                 .or(config.ingest.timezone.clone())
@@ -607,7 +671,7 @@ async fn run_with_store(
                 store_dir,
                 command: Some(std::env::args().collect::<Vec<_>>().join(" ")),
             };
-            commands::ingest::run(&store, request, output).await
+            commands::ingest::run(&store, request, output, pid.as_ref(), publish).await
         }
         Command::Export(ExportCommand::Mxlims {
             experiment,
@@ -641,6 +705,7 @@ async fn run_with_store(
         }
         Command::Serve(args) => commands::serve::serve(args, &config, location, site).await,
         Command::Token(command) => commands::serve::token(command, &config),
+        Command::Pid(command) => commands::pid::run(&store, command, &config).await,
         Command::Export(ExportCommand::AutoprocXml(args)) => {
             commands::export::autoproc_xml(&store, args, &config).await
         }
@@ -671,6 +736,9 @@ async fn run_with_store(
         | Command::Export(ExportCommand::IcatMap)
         | Command::Export(ExportCommand::ScicatMap)
         | Command::Formats
+        | Command::Lineage(_)
+        | Command::Sparql(_)
+        | Command::Export(ExportCommand::Rdf(_))
         | Command::Store(StoreCommand::Describe) => unreachable!("handled without a store"),
     }
 }

@@ -44,6 +44,79 @@ pub struct Config {
     /// `mxpipe serve` settings.
     #[serde(default)]
     pub serve: ServeConfig,
+    /// Persistent sample identifiers minted at ingest (none when absent).
+    pub pid: Option<PidSection>,
+}
+
+/// `[pid]`: how samples and crystals without a PID get one at ingest.
+///
+/// ```toml
+/// [pid]
+/// scheme = "local"                                  # or "datacite"
+/// prefix = "https://pid.example-facility.org/s/"    # datacite: the DOI prefix, e.g. "10.80000"
+/// publisher = "Example Synchrotron"
+/// # datacite only:
+/// landing_url = "https://mxpipe.example.org/pid/"   # what DOIs resolve to (mxpipe serve's /pid/)
+/// api_url = "https://api.test.datacite.org"
+/// repository_id = "EXAMPLE.MX"
+/// password_file = "/run/secrets/datacite"           # else $MXPIPE_DATACITE_PASSWORD
+/// ```
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PidSection {
+    /// `local` or `datacite`.
+    pub scheme: String,
+    /// Local: URL prefix of every PID. DataCite: DOI prefix.
+    pub prefix: String,
+    /// DataCite: base URL of the landing pages.
+    pub landing_url: Option<String>,
+    /// Publisher (the facility).
+    pub publisher: Option<String>,
+    /// Creator in DataCite metadata (default the publisher).
+    pub creator: Option<String>,
+    /// DataCite REST API base URL.
+    pub api_url: Option<String>,
+    /// DataCite repository id.
+    pub repository_id: Option<String>,
+    /// File holding the DataCite repository password.
+    pub password_file: Option<PathBuf>,
+}
+
+/// Environment variable holding the DataCite repository password.
+pub const DATACITE_PASSWORD_ENV: &str = "MXPIPE_DATACITE_PASSWORD";
+
+impl PidSection {
+    /// The minting configuration, secrets read from the file or the environment.
+    pub fn resolve(&self) -> Result<mxpipe_pid::PidConfig, String> {
+        let scheme = mxpipe_pid::Scheme::parse(&self.scheme)?;
+        let datacite = match (scheme, &self.api_url, &self.repository_id) {
+            (mxpipe_pid::Scheme::DataCite, Some(api), Some(repo)) => {
+                let password = match &self.password_file {
+                    Some(f) => read_secret(f)
+                        .map_err(|e| format!("[pid] password_file {}: {e}", f.display()))?,
+                    None => std::env::var(DATACITE_PASSWORD_ENV).map_err(|_| {
+                        format!("no DataCite password: set [pid] password_file or ${DATACITE_PASSWORD_ENV}")
+                    })?,
+                };
+                Some(mxpipe_pid::DataCiteConfig {
+                    api_url: api.clone(),
+                    repository_id: repo.clone(),
+                    password,
+                })
+            }
+            _ => None,
+        };
+        let config = mxpipe_pid::PidConfig {
+            scheme,
+            prefix: self.prefix.clone(),
+            landing_url: self.landing_url.clone(),
+            publisher: self.publisher.clone(),
+            creator: self.creator.clone(),
+            datacite,
+        };
+        config.check()?;
+        Ok(config)
+    }
 }
 
 /// `[serve]`: the HTTP service.

@@ -65,24 +65,34 @@ pub const VIEWS: &[View] = &[
         example: "SELECT site, count(*) AS runs, sum(n_objects_new) AS new_objects FROM ingests GROUP BY site",
     },
     View {
+        name: "store.current_sample_pids",
+        doc: "current state of each PID mxpipe minted",
+        sql: "SELECT * FROM (SELECT t.*, ROW_NUMBER() OVER (PARTITION BY t.site, t.object_uuid ORDER BY t.committed_at DESC, t.recorded_at DESC) AS version_rank \
+              FROM store.sample_pids t) WHERE version_rank = 1",
+        example: "",
+    },
+    View {
         name: "samples",
-        doc: "one sample (MacromoleculeSample, Macromolecule, Medium) with its persistent id and the barcodes of the containers and crystals that held it",
-        sql: "SELECT s.site, s.uuid AS sample_uuid, s.mxlims_type, s.name, s.acronym, s.pid, s.pid_scheme, \
+        doc: "one sample (MacromoleculeSample, Macromolecule, Medium) with its persistent id (given in the message, or minted by mxpipe: pid_state minted / draft / findable / pending) and the barcodes of the containers and crystals that held it",
+        sql: "SELECT s.site, s.uuid AS sample_uuid, s.mxlims_type, s.name, s.acronym, COALESCE(s.pid, m.pid) AS pid, \
+              COALESCE(s.pid_scheme, m.scheme) AS pid_scheme, CASE WHEN s.pid IS NOT NULL THEN 'given' ELSE m.state END AS pid_state, \
               (SELECT string_agg(DISTINCT l.barcode, ', ') FROM store.current_logistical_samples l \
                WHERE l.site = s.site AND l.sample_uuid = s.uuid AND l.barcode IS NOT NULL) AS barcodes \
-              FROM store.current_samples s",
-        example: "SELECT name, pid, barcodes FROM samples WHERE mxlims_type = 'MacromoleculeSample'",
+              FROM store.current_samples s LEFT JOIN store.current_sample_pids m ON m.site = s.site AND m.object_uuid = s.uuid",
+        example: "SELECT name, pid, pid_state, barcodes FROM samples WHERE mxlims_type = 'MacromoleculeSample'",
     },
     View {
         name: "crystals",
-        doc: "one crystal (MXLIMS Crystal) with its sample and container",
-        sql: "SELECT c.site, c.uuid AS crystal_uuid, c.name, c.barcode, c.pid, c.sample_uuid, s.name AS sample_name, \
+        doc: "one crystal (MXLIMS Crystal) with its persistent id (given or minted, as in samples), its sample and container",
+        sql: "SELECT c.site, c.uuid AS crystal_uuid, c.name, c.barcode, COALESCE(c.pid, m.pid) AS pid, \
+              CASE WHEN c.pid IS NOT NULL THEN 'given' ELSE m.state END AS pid_state, c.sample_uuid, s.name AS sample_name, \
               c.container_uuid, p.mxlims_type AS container_type, p.barcode AS container_barcode \
               FROM store.current_logistical_samples c \
               LEFT JOIN store.current_samples s ON s.site = c.site AND s.uuid = c.sample_uuid \
               LEFT JOIN store.current_logistical_samples p ON p.site = c.site AND p.uuid = c.container_uuid \
+              LEFT JOIN store.current_sample_pids m ON m.site = c.site AND m.object_uuid = c.uuid \
               WHERE c.mxlims_type = 'Crystal'",
-        example: "SELECT crystal_uuid, sample_name, container_barcode FROM crystals",
+        example: "SELECT crystal_uuid, pid, sample_name, container_barcode FROM crystals",
     },
     View {
         name: "experiments",
@@ -234,10 +244,19 @@ pub const VIEWS: &[View] = &[
     },
     View {
         name: "barcode_reuse",
-        doc: "one barcode seen on more than one logistical sample (different uuids), with the first and last time seen and the sites",
-        sql: "SELECT barcode, count(DISTINCT uuid) AS objects, count(DISTINCT sample_uuid) AS samples, string_agg(DISTINCT site, ', ') AS sites, \
-              string_agg(DISTINCT mxlims_type, ', ') AS types, min(committed_at) AS first_seen, max(committed_at) AS last_seen \
-              FROM store.current_logistical_samples WHERE barcode IS NOT NULL GROUP BY barcode HAVING count(DISTINCT uuid) > 1",
-        example: "SELECT barcode, samples, sites, first_seen, last_seen FROM barcode_reuse ORDER BY last_seen DESC",
+        doc: "one barcode (of a crystal or of the pin/container that held it) seen with more than one sample identity: crystals with different PIDs, or, without a PID, different crystals; identities are never taken from barcodes",
+        sql: "WITH crys AS (SELECT c.site, c.uuid, c.container_uuid, c.sample_uuid, c.barcode, c.committed_at, COALESCE(c.pid, m.pid) AS pid \
+                FROM store.current_logistical_samples c LEFT JOIN store.current_sample_pids m ON m.site = c.site AND m.object_uuid = c.uuid \
+                WHERE c.mxlims_type = 'Crystal'), \
+              seen AS (SELECT site, barcode, uuid AS crystal_uuid, sample_uuid, pid, committed_at FROM crys WHERE barcode IS NOT NULL \
+                UNION ALL SELECT x.site, p.barcode, x.uuid, x.sample_uuid, x.pid, p.committed_at FROM crys x \
+                JOIN store.current_logistical_samples p ON p.site = x.site AND p.uuid = x.container_uuid WHERE p.barcode IS NOT NULL) \
+              SELECT s.barcode, count(DISTINCT COALESCE(s.pid, concat('crystal ', s.crystal_uuid))) AS identities, \
+              string_agg(DISTINCT s.pid, ', ') AS pids, count(DISTINCT s.crystal_uuid) AS crystals, \
+              count(DISTINCT s.sample_uuid) AS samples, string_agg(DISTINCT m.name, ', ') AS sample_names, string_agg(DISTINCT s.site, ', ') AS sites, \
+              min(s.committed_at) AS first_seen, max(s.committed_at) AS last_seen \
+              FROM seen s LEFT JOIN store.current_samples m ON m.site = s.site AND m.uuid = s.sample_uuid \
+              GROUP BY s.barcode HAVING count(DISTINCT COALESCE(s.pid, concat('crystal ', s.crystal_uuid))) > 1",
+        example: "SELECT barcode, identities, pids, sample_names, sites, last_seen FROM barcode_reuse ORDER BY last_seen DESC",
     },
 ];

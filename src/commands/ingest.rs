@@ -38,7 +38,13 @@ impl Progress for Bar {
 }
 
 /// Run; returns the exit status (0 all good, 1 a file failed, 2 usage).
-pub async fn run(store: &Store, request: IngestRequest, output: TableFormat) -> u8 {
+pub async fn run(
+    store: &Store,
+    request: IngestRequest,
+    output: TableFormat,
+    pid: Option<&mxpipe_pid::PidConfig>,
+    publish: bool,
+) -> u8 {
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template(
@@ -72,6 +78,10 @@ pub async fn run(store: &Store, request: IngestRequest, output: TableFormat) -> 
             );
             for w in &summary.warnings {
                 eprintln!("warning: {w}");
+            }
+            // PIDs only after the commit succeeded: a failed ingest mints nothing.
+            if let (Some(pid), Some(id), true) = (pid, &summary.ingest_id, summary.committed) {
+                crate::commands::pid::after_ingest(store, pid, id, publish).await;
             }
             if summary.strict && summary.count(mxpipe_ingest::pipeline::FileStatus::Skipped) > 0 {
                 eprintln!(

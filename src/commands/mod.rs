@@ -4,6 +4,8 @@ pub mod export;
 pub mod generate;
 pub mod icat;
 pub mod ingest;
+pub mod lineage;
+pub mod pid;
 pub mod query;
 pub mod schema;
 pub mod scicat;

@@ -55,7 +55,7 @@ fn sites(args: &QueryArgs, config: &Config) -> Result<Vec<Site>, String> {
 }
 
 /// Open the sites of `args` (exit status on failure).
-async fn session(args: &QueryArgs, config: Option<&Path>) -> Result<SessionContext, u8> {
+pub(crate) async fn session(args: &QueryArgs, config: Option<&Path>) -> Result<SessionContext, u8> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let config = Config::load(config).map_err(|e| fail(e, 2))?;
     let sites = sites(args, &config).map_err(|e| fail(format!("--site: {e}"), 2))?;

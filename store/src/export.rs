@@ -221,6 +221,7 @@ async fn latest_objects(ctx: &datafusion::prelude::SessionContext) -> Result<Lat
             }
         }
     }
+    crate::sample_pids::overlay_minted(ctx, &mut latest).await?;
     Ok(LatestObjects {
         objects: latest.into_iter().map(|(k, (_, o))| (k, o)).collect(),
         links,

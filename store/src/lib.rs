@@ -20,6 +20,7 @@ pub mod maintenance;
 pub mod prepare;
 pub mod read;
 pub mod rows;
+pub mod sample_pids;
 pub mod tables;
 pub mod write;
 pub mod writer;
@@ -33,6 +34,7 @@ pub use catalogue_ids::CatalogueId;
 pub use export::{LatestObjects, Link, Selection, StoredObject};
 pub use links::InputLink;
 pub use prepare::{BulkBatch, BulkRows, PreparedMessage, SourceFile, prepare_message};
+pub use sample_pids::SamplePid;
 pub use write::{IngestOutcome, ObjectStatus};
 pub use writer::{CommitWatch, Writer};
 

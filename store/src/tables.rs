@@ -581,6 +581,7 @@ pub const ALL: &[&TableDef] = &[
     &SSX_LATTICES,
     &crate::catalogue_ids::CATALOGUE_IDS,
     &crate::catalogue_ids::CATALOGUE_PIDS,
+    &crate::sample_pids::SAMPLE_PIDS,
     &INGESTS,
 ];
 

@@ -164,8 +164,8 @@ pub(crate) async fn experiment(
             && let Some(r) = r.first()
         {
             warnings.push(format!(
-                "Barcode {b} was used for {} different samples or containers (first seen {}, last seen {}): identify this crystal by its persistent id, not by the barcode.",
-                show(&r["objects"]),
+                "Barcode {b} was used for {} different sample identities (first seen {}, last seen {}): identify this crystal by its persistent id, not by the barcode.",
+                show(&r["identities"]),
                 show(&r["first_seen"]),
                 show(&r["last_seen"])
             ));

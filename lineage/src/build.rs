@@ -1,0 +1,327 @@
+//! Building the graph from the query views of one or many sites.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::DataType;
+use datafusion::prelude::SessionContext;
+use oxigraph::model::{GraphName, Literal, NamedNode, Quad};
+
+use crate::vocab::{DCTERMS, MXP, PROV, RDF, RDFS, XSD, node_iri};
+use crate::{Graph, LineageError};
+
+/// Read every site's samples, crystals, experiments, sweeps, processing, reflection sets and
+/// catalogue id maps from `ctx` (a session from `mxpipe_queries::open_sites`) into a new graph.
+pub async fn build(ctx: &SessionContext) -> Result<Graph, LineageError> {
+    let started = Instant::now();
+    let mut b = Builder::default();
+    let samples = rows(
+        ctx,
+        "SELECT s.site, s.sample_uuid, s.mxlims_type, s.name, s.pid, c.parent_uuid FROM samples s \
+        LEFT JOIN store.current_samples c ON c.site = s.site AND c.uuid = s.sample_uuid",
+    )
+    .await?;
+    let crystals = rows(ctx, "SELECT site, crystal_uuid, name, pid, sample_uuid, barcode, container_barcode FROM crystals").await?;
+    // Identity first: every reference below resolves to the IRI of the object's PID.
+    for (r, pid) in samples
+        .iter()
+        .map(|r| (r, 4))
+        .chain(crystals.iter().map(|r| (r, 3)))
+    {
+        if let Some(u) = &r[1] {
+            b.identify(u, r[pid].as_deref());
+        }
+    }
+    for r in &samples {
+        let (Some(site), Some(uuid)) = (&r[0], &r[1]) else {
+            continue;
+        };
+        let class = match r[2].as_deref() {
+            Some("Macromolecule") => "Macromolecule",
+            Some("Medium") => "Medium",
+            _ => "Sample",
+        };
+        let node = b.entity(uuid, site, class);
+        b.text(&node, &format!("{RDFS}label"), r[3].as_deref());
+        b.text(&node, &format!("{DCTERMS}identifier"), r[4].as_deref());
+        if let Some(parent) = &r[5] {
+            let p = b.iri(parent);
+            b.link(&node, &format!("{PROV}wasDerivedFrom"), &p);
+        }
+    }
+    for r in &crystals {
+        let (Some(site), Some(uuid)) = (&r[0], &r[1]) else {
+            continue;
+        };
+        let node = b.entity(uuid, site, "Crystal");
+        b.text(&node, &format!("{RDFS}label"), r[2].as_deref());
+        b.text(&node, &format!("{DCTERMS}identifier"), r[3].as_deref());
+        if let Some(s) = &r[4] {
+            let p = b.iri(s);
+            b.link(&node, &format!("{PROV}wasDerivedFrom"), &p);
+        }
+        b.text(&node, &format!("{MXP}barcode"), r[5].as_deref());
+        b.text(&node, &format!("{MXP}containerBarcode"), r[6].as_deref());
+    }
+    for r in rows(ctx, "SELECT site, experiment_uuid, crystal_uuid, sample_uuid, start_time, end_time, visit, beamline, experiment_strategy FROM experiments").await? {
+        let (Some(site), Some(uuid)) = (&r[0], &r[1]) else { continue };
+        let node = b.activity(uuid, site, "Experiment");
+        if let Some(used) = r[2].as_ref().or(r[3].as_ref()) {
+            let u = b.iri(used);
+            b.link(&node, &format!("{PROV}used"), &u);
+        }
+        b.time(&node, &format!("{PROV}startedAtTime"), r[4].as_deref());
+        b.time(&node, &format!("{PROV}endedAtTime"), r[5].as_deref());
+        b.text(&node, &format!("{MXP}visit"), r[6].as_deref());
+        b.text(&node, &format!("{MXP}beamline"), r[7].as_deref());
+        b.text(&node, &format!("{MXP}strategy"), r[8].as_deref());
+    }
+    for r in rows(
+        ctx,
+        "SELECT site, uuid, experiment_uuid, energy_ev, number_images FROM store.current_sweeps",
+    )
+    .await?
+    {
+        let (Some(site), Some(uuid)) = (&r[0], &r[1]) else {
+            continue;
+        };
+        let node = b.entity(uuid, site, "Sweep");
+        if let Some(e) = &r[2] {
+            let e = b.iri(e);
+            b.link(&node, &format!("{PROV}wasGeneratedBy"), &e);
+        }
+        b.typed(&node, &format!("{MXP}energyEv"), r[3].as_deref(), "double");
+        b.typed(
+            &node,
+            &format!("{MXP}numberImages"),
+            r[4].as_deref(),
+            "integer",
+        );
+    }
+    for r in rows(ctx, "SELECT site, uuid, program_name, start_time, end_time FROM store.current_jobs WHERE mxlims_type = 'MxProcessing'").await? {
+        let (Some(site), Some(uuid)) = (&r[0], &r[1]) else { continue };
+        let node = b.activity(uuid, site, "Processing");
+        b.text(&node, &format!("{MXP}program"), r[2].as_deref());
+        b.time(&node, &format!("{PROV}startedAtTime"), r[3].as_deref());
+        b.time(&node, &format!("{PROV}endedAtTime"), r[4].as_deref());
+    }
+    let inputs = rows(ctx, "SELECT DISTINCT processing_uuid, sweep_uuid FROM processing_inputs WHERE sweep_uuid IS NOT NULL").await?;
+    let mut inputs_of: HashMap<String, Vec<String>> = HashMap::new();
+    for r in &inputs {
+        let (Some(p), Some(w)) = (&r[0], &r[1]) else {
+            continue;
+        };
+        let (p_iri, w_iri) = (b.iri(p), b.iri(w));
+        b.link(&p_iri, &format!("{PROV}used"), &w_iri);
+        inputs_of.entry(p.clone()).or_default().push(w.clone());
+    }
+    for r in rows(
+        ctx,
+        "SELECT site, uuid, processing_uuid FROM store.current_reflection_sets",
+    )
+    .await?
+    {
+        let (Some(site), Some(uuid)) = (&r[0], &r[1]) else {
+            continue;
+        };
+        let node = b.entity(uuid, site, "ReflectionSet");
+        if let Some(p) = &r[2] {
+            let p_iri = b.iri(p);
+            b.link(&node, &format!("{PROV}wasGeneratedBy"), &p_iri);
+            for w in inputs_of.get(p).into_iter().flatten() {
+                let w = b.iri(w);
+                b.link(&node, &format!("{PROV}wasDerivedFrom"), &w);
+            }
+        }
+    }
+    let pids = rows(
+        ctx,
+        "SELECT DISTINCT target, instance, object_key, pid FROM store.catalogue_pids",
+    )
+    .await?;
+    let pid_of: HashMap<(String, String, String), String> = pids
+        .into_iter()
+        .filter_map(|r| Some(((r[0].clone()?, r[1].clone()?, r[2].clone()?), r[3].clone()?)))
+        .collect();
+    for r in rows(ctx, "SELECT DISTINCT target, instance, object_key, catalogue_table, CAST(catalogue_id AS VARCHAR) FROM store.catalogue_ids").await? {
+        let (Some(target), Some(instance), Some(key), Some(table), Some(id)) = (&r[0], &r[1], &r[2], &r[3], &r[4]) else { continue };
+        let Some(uuid) = uuid_in(key) else { continue };
+        let Some(object) = b.known(uuid) else { continue };
+        let record = match pid_of.get(&(target.clone(), instance.clone(), key.clone())) {
+            Some(pid) => format!("urn:mxpipe:catalogue:{target}:{}:{}", encode(instance), encode(pid)),
+            None => format!("urn:mxpipe:catalogue:{target}:{}:{table}:{id}", encode(instance)),
+        };
+        let Ok(record) = NamedNode::new(record) else { continue };
+        b.link(&object, &format!("{RDFS}seeAlso"), &record);
+        b.link(&record, &format!("{RDF}type"), &named(&format!("{MXP}CatalogueRecord")));
+        b.text(&record, &format!("{MXP}catalogue"), Some(target));
+        b.text(&record, &format!("{MXP}catalogueInstance"), Some(instance));
+        b.text(&record, &format!("{MXP}catalogueTable"), Some(table));
+        b.text(&record, &format!("{MXP}catalogueId"), Some(pid_of.get(&(target.clone(), instance.clone(), key.clone())).unwrap_or(id)));
+    }
+    let store = oxigraph::store::Store::new().map_err(|e| LineageError::Graph(e.to_string()))?;
+    store
+        .extend(b.quads)
+        .map_err(|e| LineageError::Graph(e.to_string()))?;
+    Ok(Graph {
+        store,
+        build_seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Collects the quads, and the IRI of every object by uuid.
+#[derive(Default)]
+struct Builder {
+    quads: Vec<Quad>,
+    iri_of: HashMap<String, NamedNode>,
+}
+
+fn named(iri: &str) -> NamedNode {
+    NamedNode::new_unchecked(iri)
+}
+
+impl Builder {
+    /// Fix the IRI of an object (its PID's if it has one; the first PID seen wins).
+    fn identify(&mut self, uuid: &str, pid: Option<&str>) {
+        let iri =
+            NamedNode::new(node_iri(pid, uuid)).unwrap_or_else(|_| named(&node_iri(None, uuid)));
+        match self.iri_of.get(uuid) {
+            Some(existing) if !existing.as_str().starts_with("urn:uuid:") => {}
+            _ => {
+                self.iri_of.insert(uuid.to_owned(), iri);
+            }
+        }
+    }
+    /// The IRI of an object (from its uuid when it has no PID).
+    fn iri(&mut self, uuid: &str) -> NamedNode {
+        self.iri_of
+            .entry(uuid.to_owned())
+            .or_insert_with(|| named(&node_iri(None, uuid)))
+            .clone()
+    }
+    /// The IRI of an object seen in the graph, if any.
+    fn known(&self, uuid: &str) -> Option<NamedNode> {
+        self.iri_of.get(uuid).cloned()
+    }
+    fn node(&mut self, uuid: &str, site: &str, prov: &str, class: &str) -> NamedNode {
+        let node = self.iri(uuid);
+        self.link(
+            &node,
+            &format!("{RDF}type"),
+            &named(&format!("{PROV}{prov}")),
+        );
+        self.link(
+            &node,
+            &format!("{RDF}type"),
+            &named(&format!("{MXP}{class}")),
+        );
+        self.text(&node, &format!("{MXP}uuid"), Some(uuid));
+        self.text(&node, &format!("{MXP}site"), Some(site));
+        node
+    }
+    fn entity(&mut self, uuid: &str, site: &str, class: &str) -> NamedNode {
+        self.node(uuid, site, "Entity", class)
+    }
+    fn activity(&mut self, uuid: &str, site: &str, class: &str) -> NamedNode {
+        self.node(uuid, site, "Activity", class)
+    }
+    fn link(&mut self, s: &NamedNode, p: &str, o: &NamedNode) {
+        self.quads.push(Quad::new(
+            s.clone(),
+            named(p),
+            o.clone(),
+            GraphName::DefaultGraph,
+        ));
+    }
+    fn text(&mut self, s: &NamedNode, p: &str, value: Option<&str>) {
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            self.quads.push(Quad::new(
+                s.clone(),
+                named(p),
+                Literal::new_simple_literal(v),
+                GraphName::DefaultGraph,
+            ));
+        }
+    }
+    fn typed(&mut self, s: &NamedNode, p: &str, value: Option<&str>, xsd: &str) {
+        if let Some(v) = value {
+            let literal = Literal::new_typed_literal(v, named(&format!("{XSD}{xsd}")));
+            self.quads.push(Quad::new(
+                s.clone(),
+                named(p),
+                literal,
+                GraphName::DefaultGraph,
+            ));
+        }
+    }
+    /// An `xsd:dateTime` from a stored timestamp (RFC 3339; a space separator is accepted).
+    fn time(&mut self, s: &NamedNode, p: &str, value: Option<&str>) {
+        let Some(v) = value else { return };
+        let v = v.replacen(' ', "T", 1);
+        if chrono::DateTime::parse_from_rfc3339(&v).is_ok() {
+            self.typed(s, p, Some(&v), "dateTime");
+        }
+    }
+}
+
+/// The first uuid inside a catalogue map key (`DataCollection:<uuid>#1`, `Dataset:raw:<uuid>`).
+fn uuid_in(key: &str) -> Option<&str> {
+    key.split([':', '#', '@']).find(|part| {
+        part.len() == 36
+            && part.char_indices().all(|(i, c)| {
+                if [8, 13, 18, 23].contains(&i) {
+                    c == '-'
+                } else {
+                    c.is_ascii_hexdigit()
+                }
+            })
+    })
+}
+
+/// Percent-encode what may not stand in an IRI path segment.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Every row of a query, every column as text.
+async fn rows(ctx: &SessionContext, sql: &str) -> Result<Vec<Vec<Option<String>>>, LineageError> {
+    let batches = ctx.sql(sql).await?.collect().await?;
+    let mut out = Vec::new();
+    for batch in batches {
+        let columns: Vec<arrow::array::ArrayRef> = batch
+            .columns()
+            .iter()
+            .map(|c| {
+                let c = match c.data_type() {
+                    DataType::Timestamp(_, _) => arrow::compute::cast_with_options(
+                        c,
+                        &DataType::Utf8,
+                        &arrow::compute::CastOptions::default(),
+                    ),
+                    _ => arrow::compute::cast(c, &DataType::Utf8),
+                };
+                c.map_err(|e| LineageError::Graph(e.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
+        for i in 0..batch.num_rows() {
+            out.push(
+                columns
+                    .iter()
+                    .map(|c| {
+                        let s = c.as_string::<i32>();
+                        (!s.is_null(i)).then(|| s.value(i).to_owned())
+                    })
+                    .collect(),
+            );
+        }
+    }
+    Ok(out)
+}
