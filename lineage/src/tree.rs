@@ -116,12 +116,21 @@ fn walk(graph: &Graph, node: NamedNodeRef<'_>, seen: &mut HashSet<String>) -> No
         "Experiment" | "Processing" => by(&format!("{PROV}wasGeneratedBy")),
         _ => Vec::new(),
     };
-    let mut children: Vec<Node> = children
-        .iter()
-        .map(|c| walk(graph, c.as_ref(), seen))
+    // Ordered before walking, so a node shared by two branches (a merge) is shown in full the
+    // first time it is printed and marked `repeated` after.
+    let mut children: Vec<(usize, String, NamedNode)> = children
+        .into_iter()
+        .map(|c| {
+            let k = kind_of(graph, c.as_ref());
+            (order(&k), label(graph, c.as_ref(), &k), c)
+        })
         .collect();
-    children.sort_by(|a, b| (order(&a.kind), &a.label).cmp(&(order(&b.kind), &b.label)));
-    out.children = children;
+    children.sort_by(|a, b| (a.0, &a.1, a.2.as_str()).cmp(&(b.0, &b.1, b.2.as_str())));
+    children.dedup_by(|a, b| a.2 == b.2);
+    out.children = children
+        .iter()
+        .map(|(_, _, c)| walk(graph, c.as_ref(), seen))
+        .collect();
     out
 }
 

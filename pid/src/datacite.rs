@@ -65,7 +65,11 @@ pub fn attributes(config: &PidConfig, c: &Candidate, doi: &str, id: &str, publis
                       "schemeUri": "http://purl.org/pan-science/PaNET/", "valueUri": "http://purl.org/pan-science/PaNET/PaNET01164"}],
         "alternateIdentifiers": alternate,
         "dates": dates,
-        "descriptions": [{"description": format!("{kind} registered by mxpipe at {}; ephemeral: a crystal may be consumed by the measurement.", config.publisher()), "descriptionType": "Other"}],
+        "descriptions": [{"description": if c.mxlims_type == "Crystal" {
+            format!("Crystal registered by {} (mxpipe). Ephemeral: a crystal may be consumed by its measurement; this record stays.", config.publisher())
+        } else {
+            format!("Macromolecule sample registered by {} (mxpipe).", config.publisher())
+        }, "descriptionType": "Other"}],
         "schemaVersion": "http://datacite.org/schema/kernel-4",
     });
     if let Some(parent) = &c.parent_pid {

@@ -194,7 +194,7 @@ impl MintReport {
         }
         let pending = self.pending();
         let scheme = &self.pids[0].scheme;
-        let mut line = format!("{} PIDs minted ({scheme})", self.pids.len() - pending);
+        let mut line = format!("{} PID(s) minted ({scheme})", self.pids.len() - pending);
         if pending > 0 {
             let why = self
                 .pids
@@ -202,10 +202,47 @@ impl MintReport {
                 .find_map(|p| p.detail.clone())
                 .unwrap_or_default();
             line.push_str(&format!(
-                "; {pending} PID pending (stored with the sample, not yet registered: {why}) — run `mxpipe pid retry`"
+                "; {pending} PID(s) pending (stored with the sample, not yet registered: {why}) — run `mxpipe pid retry`"
             ));
         }
         Some(line)
+    }
+}
+
+/// Where PID states are written: the store itself (one atomic run each time), or a server's
+/// long-lived writer (which then keeps its index of committed objects).
+pub trait Recorder: Send {
+    /// Record these states as one atomic store run.
+    fn record<'a>(
+        &'a mut self,
+        pids: &'a [SamplePid],
+        command: &'a str,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<(), mxpipe_store::StoreError>> + Send + 'a>,
+    >;
+}
+
+impl Recorder for &Store {
+    fn record<'a>(
+        &'a mut self,
+        pids: &'a [SamplePid],
+        command: &'a str,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<(), mxpipe_store::StoreError>> + Send + 'a>,
+    > {
+        Box::pin(self.record_sample_pids(pids, command))
+    }
+}
+
+impl Recorder for mxpipe_store::Writer {
+    fn record<'a>(
+        &'a mut self,
+        pids: &'a [SamplePid],
+        command: &'a str,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<(), mxpipe_store::StoreError>> + Send + 'a>,
+    > {
+        Box::pin(self.record_sample_pids(pids, command))
     }
 }
 
@@ -223,6 +260,7 @@ pub enum PidError {
 /// Mint a PID for every sample and crystal in `scope` that has none (see the crate docs).
 pub async fn mint(
     store: &Store,
+    recorder: &mut dyn Recorder,
     config: &PidConfig,
     scope: Scope,
     publish: bool,
@@ -273,7 +311,7 @@ pub async fn mint(
                 .iter()
                 .map(|c| record(c, "minted", None))
                 .collect();
-            store.record_sample_pids(&pids, &command).await?;
+            recorder.record(&pids, &command).await?;
             Ok(MintReport { pids })
         }
         Scheme::DataCite => {
@@ -282,7 +320,7 @@ pub async fn mint(
                 .iter()
                 .map(|c| record(c, "pending", Some("not yet sent to DataCite".into())))
                 .collect();
-            store.record_sample_pids(&pending, &command).await?;
+            recorder.record(&pending, &command).await?;
             let jobs: Vec<(Candidate, String)> = candidates
                 .into_iter()
                 .map(|c| {
@@ -290,7 +328,7 @@ pub async fn mint(
                     (c, id)
                 })
                 .collect();
-            register(store, config, jobs, publish, &command).await
+            register(recorder, config, jobs, publish, &command).await
         }
     }
 }
@@ -298,6 +336,7 @@ pub async fn mint(
 /// Send every `pending` DataCite PID again (the same DOI), recording what DataCite answers.
 pub async fn retry(
     store: &Store,
+    recorder: &mut dyn Recorder,
     config: &PidConfig,
     publish: bool,
 ) -> Result<MintReport, PidError> {
@@ -327,12 +366,12 @@ pub async fn retry(
         }
         jobs.push((c, id));
     }
-    register(store, config, jobs, publish, "mxpipe pid retry").await
+    register(recorder, config, jobs, publish, "mxpipe pid retry").await
 }
 
 /// Create each DOI at DataCite and record the states in one store run.
 async fn register(
-    store: &Store,
+    recorder: &mut dyn Recorder,
     config: &PidConfig,
     jobs: Vec<(Candidate, String)>,
     publish: bool,
@@ -365,7 +404,7 @@ async fn register(
             detail,
         });
     }
-    store.record_sample_pids(&pids, command).await?;
+    recorder.record(&pids, command).await?;
     Ok(MintReport { pids })
 }
 

@@ -120,6 +120,44 @@ pub async fn open_sites(
             Err(e) => return Err(e),
         }
     }
+    define_views(&ctx, &opened).await?;
+    Ok((ctx, warnings))
+}
+
+/// A session over stores already opened (one site each, named by the store's site): the same
+/// `store.` unions and views as [`open_sites`]. For a library caller that holds a [`Store`]
+/// (the ingest pipeline checking barcode reuse after its commit).
+pub async fn open_stores(stores: &[Store]) -> Result<SessionContext, QueryError> {
+    let ctx = SessionContext::new_with_config(
+        datafusion::prelude::SessionConfig::new().with_information_schema(true),
+    );
+    ctx.sql("CREATE SCHEMA store").await?;
+    let sites: Vec<Site> = stores
+        .iter()
+        .map(|s| Site {
+            name: s.site().to_owned(),
+            location: s.root().to_string(),
+        })
+        .collect();
+    let mut opened = Vec::new();
+    for (i, (store, site)) in stores.iter().zip(&sites).enumerate() {
+        ctx.sql(&format!("CREATE SCHEMA site_{i}")).await?;
+        store
+            .register_into(&ctx, &format!("site_{i}."))
+            .await
+            .map_err(|e| QueryError::Site {
+                site: site.name.clone(),
+                location: site.location.clone(),
+                reason: e.to_string(),
+            })?;
+        opened.push((i, site));
+    }
+    define_views(&ctx, &opened).await?;
+    Ok(ctx)
+}
+
+/// The `store.` unions over the opened sites (`site_<i>.` schemas) and the views.
+async fn define_views(ctx: &SessionContext, opened: &[(usize, &Site)]) -> Result<(), QueryError> {
     for def in tables::ALL {
         let columns: Vec<String> = def
             .all_columns()
@@ -176,7 +214,7 @@ pub async fn open_sites(
             .await
             .map_err(|e| e.context(format!("defining view {}", v.name)))?;
     }
-    Ok((ctx, warnings))
+    Ok(())
 }
 
 /// `; did you mean --site DLS=demo-sites/DLS …` when folders below `dir` are stores (as

@@ -54,10 +54,14 @@ pub struct GroupCommitter {
 impl GroupCommitter {
     /// Start the committer task over `store` (on the current tokio runtime). It ends when every
     /// handle is dropped and the waiting requests are committed.
-    pub fn start(store: Store) -> (GroupCommitter, tokio::task::JoinHandle<()>) {
+    /// With `pid`, the samples and crystals of committed runs get PIDs when the queue is idle.
+    pub fn start(
+        store: Store,
+        pid: Option<mxpipe_pid::PidConfig>,
+    ) -> (GroupCommitter, tokio::task::JoinHandle<()>) {
         let (jobs, rx) = mpsc::channel(QUEUE);
         let stats = std::sync::Arc::new(std::sync::Mutex::new(CommitStats::default()));
-        let task = tokio::spawn(run(Writer::long_lived(store), rx, stats.clone()));
+        let task = tokio::spawn(run(Writer::long_lived(store), rx, stats.clone(), pid));
         (GroupCommitter { jobs, stats }, task)
     }
 
@@ -93,8 +97,12 @@ async fn run(
     mut writer: Writer,
     mut rx: mpsc::Receiver<Job>,
     stats: std::sync::Arc<std::sync::Mutex<CommitStats>>,
+    pid: Option<mxpipe_pid::PidConfig>,
 ) {
     let mut under_load = false;
+    // Committed runs whose samples and crystals still need PIDs (minted when the queue is idle,
+    // after the answers: a request never waits for a registry).
+    let mut to_mint: Vec<String> = Vec::new();
     while let Some(first) = rx.recv().await {
         let mut size = first.messages.len();
         let mut jobs = vec![first];
@@ -149,6 +157,28 @@ async fn run(
             offset += n;
             // A request that gave up (its client went away) needs no answer.
             let _ = job.reply.send((job.messages, answer));
+        }
+        if let (Some(_), Ok(o)) = (&pid, &result)
+            && o.committed
+        {
+            to_mint.push(o.ingest_id.clone());
+        }
+        if let Some(config) = &pid
+            && !to_mint.is_empty()
+            && rx.is_empty()
+        {
+            let store = writer.store().clone();
+            let scope = mxpipe_pid::Scope::Ingests(std::mem::take(&mut to_mint));
+            match mxpipe_pid::mint(&store, &mut writer, config, scope, false).await {
+                Ok(report) => {
+                    if let Some(line) = report.summary() {
+                        tracing::info!("{line}");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "minting PIDs failed; `mxpipe pid mint` completes it")
+                }
+            }
         }
         // Between runs, once in a while: keep the number of small files (and with it the cost
         // of each commit and query) bounded.

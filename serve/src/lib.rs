@@ -61,6 +61,8 @@ pub struct ServeConfig {
     pub burst: u32,
     /// Mark the web view's login cookie `Secure` (served over TLS).
     pub secure_cookies: bool,
+    /// Mint PIDs for new samples and crystals after each commit (`[pid]`), if set.
+    pub pid: Option<mxpipe_pid::PidConfig>,
 }
 
 struct AppState {
@@ -354,7 +356,7 @@ pub fn router(config: ServeConfig) -> Result<Router, String> {
         let burst = std::num::NonZeroU32::new(config.burst).unwrap_or(rate);
         governor::RateLimiter::keyed(governor::Quota::per_second(rate).allow_burst(burst))
     });
-    let (committer, _task) = commit::GroupCommitter::start(store.clone());
+    let (committer, _task) = commit::GroupCommitter::start(store.clone(), config.pid.clone());
     let watch = mxpipe_store::CommitWatch::new(store.clone());
     let state = Arc::new(AppState {
         limiter,

@@ -58,6 +58,7 @@ pub fn configured(config: &Config) -> Result<Option<PidConfig>, String> {
 pub async fn after_ingest(store: &Store, pid: &PidConfig, ingest_id: &str, publish: bool) {
     match mxpipe_pid::mint(
         store,
+        &mut &*store,
         pid,
         Scope::Ingests(vec![ingest_id.to_owned()]),
         publish,
@@ -129,8 +130,12 @@ pub async fn run(store: &Store, command: PidCommand, config: &Config) -> u8 {
         Err(e) => return fail(e, 2),
     };
     let report = match command {
-        PidCommand::Mint { publish } => mxpipe_pid::mint(store, &pid, Scope::All, publish).await,
-        PidCommand::Retry { publish } => mxpipe_pid::retry(store, &pid, publish).await,
+        PidCommand::Mint { publish } => {
+            mxpipe_pid::mint(store, &mut &*store, &pid, Scope::All, publish).await
+        }
+        PidCommand::Retry { publish } => {
+            mxpipe_pid::retry(store, &mut &*store, &pid, publish).await
+        }
         PidCommand::List { .. } => unreachable!("handled above"),
     };
     match report {

@@ -156,6 +156,13 @@ pub async fn serve(args: ServeArgs, config: &Config, store: String, site: String
         );
         return 2;
     }
+    let pid = match crate::commands::pid::configured(config) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
     let serve_config = mxpipe_serve::ServeConfig {
         store,
         site,
@@ -170,6 +177,7 @@ pub async fn serve(args: ServeArgs, config: &Config, store: String, site: String
         rate_per_second: config.serve.rate_per_second.unwrap_or(50),
         burst: config.serve.burst.unwrap_or(100),
         secure_cookies: tls.is_some(),
+        pid,
     };
     let shutdown = async {
         let term = async {

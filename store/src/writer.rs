@@ -298,6 +298,29 @@ impl Writer {
         Ok(outcome)
     }
 
+    /// Record PID states (see [`Store::record_sample_pids`]) without losing the index: such a
+    /// run adds no object or message, so when nobody else committed in between, the index is
+    /// moved to the new `ingests` version instead of being rebuilt at the next run.
+    pub async fn record_sample_pids(
+        &mut self,
+        pids: &[crate::SamplePid],
+        command: &str,
+    ) -> Result<()> {
+        if pids.is_empty() {
+            return Ok(());
+        }
+        let before = self.handle(&tables::INGESTS, true).await?.version();
+        self.store.record_sample_pids(pids, command).await?;
+        let after = self.handle(&tables::INGESTS, true).await?.version();
+        if let Some(index) = &mut self.index
+            && index.ingests_version == before
+            && after == Some(before.map_or(0, |v| v + 1))
+        {
+            index.ingests_version = after;
+        }
+        Ok(())
+    }
+
     /// Make the index current: rebuilt unless it reflects the latest `ingests` version.
     /// Returns that version.
     async fn refresh_index(&mut self, versions: &[Vec<ObjectVersion<'_>>]) -> Result<Option<u64>> {

@@ -489,6 +489,9 @@ pub async fn ingest_with(
         summary
             .warnings
             .extend(unresolved_warning(store, &prepared).await);
+        summary
+            .warnings
+            .extend(support::barcode_warnings(store, &prepared).await);
     }
     Ok(summary)
 }

@@ -221,3 +221,58 @@ pub(super) fn expand(
     }
     Ok(out)
 }
+
+/// Barcodes of this run (of crystals and of the containers that hold them) that the store has
+/// now seen with more than one sample identity: one warning each (the `barcode_reuse` view).
+/// Identity is never taken from a barcode; this only tells the user.
+pub(super) async fn barcode_warnings(store: &Store, prepared: &[PreparedMessage]) -> Vec<String> {
+    let mut barcodes: std::collections::BTreeSet<String> = Default::default();
+    for p in prepared {
+        let Ok(serde_json::Value::Object(message)) = serde_json::from_str(&p.json) else {
+            continue;
+        };
+        for dict in message.values().filter_map(serde_json::Value::as_object) {
+            for object in dict.values() {
+                if let Some(b) = object.get("barcode").and_then(serde_json::Value::as_str) {
+                    barcodes.insert(b.to_owned());
+                }
+            }
+        }
+    }
+    if barcodes.is_empty() {
+        return Vec::new();
+    }
+    let Ok(ctx) = mxpipe_queries::open_stores(std::slice::from_ref(store)).await else {
+        return Vec::new();
+    };
+    let list: Vec<String> = barcodes
+        .iter()
+        .map(|b| format!("'{}'", b.replace('\'', "''")))
+        .collect();
+    let sql = format!(
+        "SELECT barcode, CAST(identities AS VARCHAR) AS n, COALESCE(pids, '') AS pids, COALESCE(sample_names, '') AS names \
+         FROM barcode_reuse WHERE barcode IN ({}) ORDER BY barcode",
+        list.join(", ")
+    );
+    let Ok(frame) = ctx.sql(&sql).await else {
+        return Vec::new();
+    };
+    let Ok(batches) = frame.collect().await else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for b in &batches {
+        let c: Vec<_> = (0..4).map(|i| mxpipe_store::read::strings(b, i)).collect();
+        for i in 0..b.num_rows() {
+            out.push(format!(
+                "barcode {} has now been seen with {} different sample identities (PIDs: {}; samples: {}): barcodes are reused, \
+                 so mxpipe keeps them apart by PID / uuid and never by barcode (`mxpipe query \"SELECT * FROM barcode_reuse\"`)",
+                c[0].value(i),
+                c[1].value(i),
+                if c[2].value(i).is_empty() { "none yet" } else { c[2].value(i) },
+                c[3].value(i)
+            ));
+        }
+    }
+    out
+}

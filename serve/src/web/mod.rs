@@ -8,6 +8,7 @@
 
 mod experiment;
 mod figures;
+mod landing;
 mod pages;
 mod processing;
 mod svg;
@@ -39,6 +40,7 @@ pub(crate) fn routes() -> axum::Router<Shared> {
         .route("/processing/{uuid}", get(processing::processing))
         .route("/ssx/{uuid}", get(figures::ssx))
         .route("/sites", get(figures::sites))
+        .route("/pid/{*id}", get(landing::landing))
 }
 
 /// The reader of a page: a read token from the bearer header or the login cookie. Without

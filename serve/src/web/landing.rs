@@ -1,0 +1,179 @@
+//! `/pid/{id}`: the landing page a sample's or crystal's PID resolves to (a local PID's URL, or
+//! the `url` registered with its DataCite DOI). Public, as a PID resolver must be: it shows what
+//! the identifier names (type, name, parent, sites) and counts of what was measured, never
+//! proposal data. HTML for browsers (with the PID as `cite-as`, signposting links and schema.org
+//! JSON-LD embedded), JSON-LD for `Accept: application/ld+json` or `?format=jsonld`.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::pages::{lit, rows};
+use super::{page_error, show};
+use crate::Shared;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "landing.html")]
+struct LandingPage {
+    kind: String,
+    name: String,
+    pid: String,
+    iri: String,
+    state: String,
+    parent: Option<String>,
+    parent_kind: String,
+    parent_href: Option<String>,
+    sites: String,
+    experiments: i64,
+    sweeps: i64,
+    results: i64,
+    first_measured: Option<String>,
+    last_measured: Option<String>,
+    self_path: String,
+    json_ld: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct FormatParam {
+    format: Option<String>,
+}
+
+/// `/pid/{id}`: `id` is the local id (`7f3a-9c2k-x`), a DOI (`10.80000/7f3a-9c2k-x`), or the
+/// whole PID.
+pub(crate) async fn landing(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+    Query(q): Query<FormatParam>,
+    headers: HeaderMap,
+) -> Response {
+    let id = id
+        .trim_start_matches("https://doi.org/")
+        .trim_start_matches("doi:")
+        .to_owned();
+    let ctx = match crate::read::session(&s).await {
+        Ok(c) => c,
+        Err(e) => return page_error(StatusCode::SERVICE_UNAVAILABLE, &e),
+    };
+    let (x, tail) = (lit(&id), lit(&format!("/{id}")));
+    let found = rows(
+        &ctx,
+        format!(
+            "SELECT 'Sample' AS kind, site, sample_uuid AS uuid, name, pid, pid_state, NULL AS parent_uuid, NULL AS parent_name, NULL AS parent_pid \
+             FROM samples WHERE pid = {x} OR ends_with(pid, {tail}) \
+             UNION ALL SELECT 'Crystal', c.site, c.crystal_uuid, c.name, c.pid, c.pid_state, c.sample_uuid, c.sample_name, s.pid \
+             FROM crystals c LEFT JOIN samples s ON s.site = c.site AND s.sample_uuid = c.sample_uuid \
+             WHERE c.pid = {x} OR ends_with(c.pid, {tail})"
+        ),
+    )
+    .await;
+    let found = match found {
+        Ok(f) => f,
+        Err(e) => return page_error(StatusCode::INTERNAL_SERVER_ERROR, &e),
+    };
+    let Some(first) = found.first() else {
+        return page_error(
+            StatusCode::NOT_FOUND,
+            &format!("No sample or crystal has the persistent identifier {id} here."),
+        );
+    };
+    let uuid = show(&first["uuid"]);
+    let kind = show(&first["kind"]);
+    let column = if kind == "Crystal" {
+        "crystal_uuid"
+    } else {
+        "sample_uuid"
+    };
+    let u = lit(&uuid);
+    let counts = rows(
+        &ctx,
+        format!(
+            "SELECT count(DISTINCT e.experiment_uuid) AS experiments, \
+             (SELECT count(*) FROM sweeps w WHERE w.{column} = {u}) AS sweeps, \
+             (SELECT count(DISTINCT r.reflection_set_uuid) FROM reflection_sets r JOIN processing_inputs i ON i.processing_uuid = r.processing_uuid \
+              JOIN sweeps w ON w.sweep_uuid = i.sweep_uuid WHERE w.{column} = {u}) AS results, \
+             CAST(min(e.start_time) AS VARCHAR) AS first_measured, CAST(max(e.start_time) AS VARCHAR) AS last_measured \
+             FROM experiments e WHERE e.{column} = {u}"
+        ),
+    )
+    .await
+    .unwrap_or_default();
+    let c = counts.first().cloned().unwrap_or(Value::Null);
+    let sites: Vec<String> = found.iter().map(|r| show(&r["site"])).collect();
+    let pid = show(&first["pid"]);
+    let iri = mxpipe_lineage::vocab::node_iri(Some(&pid), &uuid);
+    let parent_pid = first["parent_pid"].as_str().map(str::to_owned);
+    let parent_iri = parent_pid
+        .as_deref()
+        .map(|p| mxpipe_lineage::vocab::node_iri(Some(p), ""));
+    let self_path = format!("/pid/{}", super::encode(&id).replace("%2F", "/"));
+    let mut ld = json!({
+        "@context": {"@vocab": "https://schema.org/", "prov": "http://www.w3.org/ns/prov#", "mxp": mxpipe_lineage::vocab::MXP},
+        "@id": iri,
+        "@type": ["Thing", "prov:Entity", format!("mxp:{}", if kind == "Crystal" { "Crystal" } else { "Sample" })],
+        "identifier": pid,
+        "name": first["name"],
+        "url": self_path,
+        "mxp:uuid": uuid,
+        "mxp:experiments": c["experiments"],
+        "mxp:sweeps": c["sweeps"],
+    });
+    if let Some(p) = &parent_iri {
+        ld["prov:wasDerivedFrom"] = json!({"@id": p});
+    }
+    let wants_ld = q.format.as_deref() == Some("jsonld")
+        || headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("application/ld+json"));
+    let link = format!(
+        "<{iri}>; rel=\"cite-as\", <{self_path}?format=jsonld>; rel=\"describedby\"; type=\"application/ld+json\""
+    );
+    let mut response = if wants_ld {
+        let mut r = Json(ld).into_response();
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/ld+json"),
+        );
+        r
+    } else {
+        LandingPage {
+            kind: kind.clone(),
+            name: show(&first["name"]),
+            pid: pid.clone(),
+            iri: iri.clone(),
+            state: show(&first["pid_state"]),
+            parent_href: parent_pid.as_ref().map(|p| {
+                if p.starts_with("http") {
+                    p.clone()
+                } else {
+                    format!("/pid/{p}")
+                }
+            }),
+            parent: first["parent_name"].as_str().map(|n| match &parent_pid {
+                Some(p) => format!("{n} ({p})"),
+                None => n.to_owned(),
+            }),
+            parent_kind: "Sample".into(),
+            sites: sites.join(", "),
+            experiments: c["experiments"].as_i64().unwrap_or(0),
+            sweeps: c["sweeps"].as_i64().unwrap_or(0),
+            results: c["results"].as_i64().unwrap_or(0),
+            first_measured: c["first_measured"].as_str().map(str::to_owned),
+            last_measured: c["last_measured"].as_str().map(str::to_owned),
+            self_path,
+            // In a <script> element: `</` must not appear literally.
+            json_ld: ld.to_string().replace("</", "<\\/"),
+        }
+        .into_response()
+    };
+    if let Ok(v) = HeaderValue::from_str(&link) {
+        response.headers_mut().insert(header::LINK, v);
+    }
+    response
+}
+
+use axum::Json;
