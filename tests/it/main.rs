@@ -7,6 +7,7 @@ mod conformance;
 mod generate;
 mod icat;
 mod ispyb;
+mod pids;
 mod policy;
 mod probes;
 mod processing;

@@ -107,7 +107,7 @@ fn mathjs_dir() -> Option<PathBuf> {
     }
 }
 
-const SITE: &str = "owner = \"MX data manager\"\ncontact_email = \"mx-data@example.org\"\nfacility = \"TESTFAC\"\nusername = \"ingestor\"\ncreate_proposals = true\n";
+pub(crate) const SITE: &str = "owner = \"MX data manager\"\ncontact_email = \"mx-data@example.org\"\nfacility = \"TESTFAC\"\nusername = \"ingestor\"\ncreate_proposals = true\n";
 
 #[test]
 fn dry_run_needs_no_configuration_and_every_body_passes_the_openapi_the_sdk_and_mathjs() {
@@ -291,14 +291,14 @@ fn dry_run_needs_no_configuration_and_every_body_passes_the_openapi_the_sdk_and_
 }
 
 /// The local SciCat contract server, killed on drop.
-struct Server {
+pub(crate) struct Server {
     child: std::process::Child,
     url: String,
     py: PathBuf,
 }
 
 impl Server {
-    fn start(py: &Path, td: &Path, extra: &[&str]) -> Server {
+    pub(crate) fn start(py: &Path, td: &Path, extra: &[&str]) -> Server {
         use std::io::BufRead;
         let mut child = Command::new(py)
             .arg(repo().join("tests/checkers/scicat_contract_server.py"))
@@ -364,7 +364,7 @@ impl Server {
         )
     }
 
-    fn counts(&self) -> Value {
+    pub(crate) fn counts(&self) -> Value {
         let mut c = self.call("GET", "/test/counts", None, Some("none")).1;
         for k in ["writes", "unauthorized", "logins"] {
             c.as_object_mut().unwrap().remove(k);
@@ -401,7 +401,7 @@ impl Drop for Server {
     }
 }
 
-fn export_to(store: &Path, server: &Server, config: &str, password: &str) -> Output {
+pub(crate) fn export_to(store: &Path, server: &Server, config: &str, password: &str) -> Output {
     scicat(
         store,
         config,
