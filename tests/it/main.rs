@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod conformance;
 mod generate;
+mod lineage;
 mod icat;
 mod ispyb;
 mod pids;
