@@ -118,7 +118,7 @@ pub async fn build(ctx: &SessionContext) -> Result<Graph, LineageError> {
     }
     for r in rows(
         ctx,
-        "SELECT site, uuid, processing_uuid FROM store.current_reflection_sets",
+        "SELECT site, reflection_set_uuid, processing_uuid, resolution_high_a, space_group FROM reflection_sets",
     )
     .await?
     {
@@ -126,6 +126,8 @@ pub async fn build(ctx: &SessionContext) -> Result<Graph, LineageError> {
             continue;
         };
         let node = b.entity(uuid, site, "ReflectionSet");
+        b.typed(&node, &format!("{MXP}resolutionHighA"), r[3].as_deref(), "double");
+        b.text(&node, &format!("{MXP}spaceGroup"), r[4].as_deref());
         if let Some(p) = &r[2] {
             let p_iri = b.iri(p);
             b.link(&node, &format!("{PROV}wasGeneratedBy"), &p_iri);

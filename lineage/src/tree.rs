@@ -221,6 +221,10 @@ fn label(graph: &Graph, node: NamedNodeRef<'_>, kind: &str) -> String {
                 parts.push(format!("merging {n} sweeps"));
             }
         }
+        "ReflectionSet" => {
+            parts.extend(v(&format!("{MXP}resolutionHighA")).map(|r| format!("{r} Å")));
+            parts.extend(v(&format!("{MXP}spaceGroup")));
+        }
         _ => parts.extend(v(&format!("{RDFS}label"))),
     }
     parts.join(", ")

@@ -56,7 +56,16 @@ fn ok(o: Output) -> Output {
 
 /// `mxpipe pid list --output json`, by object uuid.
 fn pid_list(config: &Path) -> BTreeMap<String, Value> {
-    let o = ok(run(config, &["pid", "list", "--output", "json"], &[]));
+    pid_list_of(config, &[])
+}
+
+/// The same, with extra global arguments (e.g. `--store`).
+fn pid_list_of(config: &Path, global: &[&str]) -> BTreeMap<String, Value> {
+    let o = ok(run(
+        config,
+        &[global, &["pid", "list", "--output", "json"]].concat(),
+        &[],
+    ));
     let rows: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
     rows.into_iter()
         .map(|r| (r["object_uuid"].as_str().unwrap().to_owned(), r))
@@ -534,4 +543,99 @@ fn a_reused_barcode_is_flagged_and_the_samples_stay_distinct_in_every_export() {
             "SciCat sample {pid}"
         );
     }
+}
+
+/// `mxpipe serve` mints after its commits (the request never waits for it) and answers the
+/// PIDs it holds at `/pid/{id}`: HTML for browsers, JSON-LD by `Accept`, no token needed.
+#[test]
+fn serve_mints_after_commits_and_resolves_pids_to_landing_pages() {
+    let (dir, config) = crate::serve::serve_config(&format!(
+        "\n[pid]\nscheme = \"local\"\nprefix = \"{PREFIX}\"\npublisher = \"Example Synchrotron\"\n"
+    ));
+    let token = crate::serve::new_token(&config, &["--scope", "ingest"]);
+    let store = dir.path().join("store");
+    let server = crate::serve::start(&config, &store);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let client = reqwest::Client::new();
+    for f in samples() {
+        let status = rt.block_on(async {
+            client
+                .post(format!("{}/v1/messages", server.base))
+                .bearer_auth(&token)
+                .header("Content-Type", "application/json")
+                .body(std::fs::read(&f).unwrap())
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        });
+        assert_eq!(status, 201, "{}", f.display());
+    }
+    let want = without_pid(&samples());
+    let mut minted = BTreeMap::new();
+    for _ in 0..100 {
+        minted = pid_list_of(&config, &["--store", store.to_str().unwrap()]);
+        if minted.len() == want.len() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(minted.keys().cloned().collect::<BTreeSet<_>>(), want);
+    let get = |path: &str, accept: &str| {
+        rt.block_on(async {
+            let r = client
+                .get(format!("{}{path}", server.base))
+                .header("Accept", accept)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let link = r
+                .headers()
+                .get("link")
+                .map(|v| v.to_str().unwrap().to_owned());
+            (status, link, r.text().await.unwrap())
+        })
+    };
+    let crystal = minted
+        .values()
+        .find(|m| m["mxlims_type"] == "Crystal")
+        .unwrap();
+    let pid = crystal["pid"].as_str().unwrap();
+    let id = pid.strip_prefix(PREFIX).unwrap();
+    let (status, link, html) = get(&format!("/pid/{id}"), "text/html");
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains(&format!("<code id=\"pid\">{pid}</code>")),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("<link rel=\"cite-as\" href=\"{pid}\">")),
+        "{html}"
+    );
+    assert!(link.unwrap().contains(&format!("<{pid}>; rel=\"cite-as\"")));
+    let embedded = html
+        .split("<script type=\"application/ld+json\">")
+        .nth(1)
+        .unwrap()
+        .split("</script>")
+        .next()
+        .unwrap();
+    let embedded: Value = serde_json::from_str(embedded).unwrap();
+    let (status, _, body) = get(&format!("/pid/{id}"), "application/ld+json");
+    assert_eq!(status, 200);
+    let ld: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(ld, embedded);
+    assert_eq!(
+        (ld["@id"].as_str(), ld["identifier"].as_str()),
+        (Some(pid), Some(pid))
+    );
+    assert!(ld["mxp:experiments"].as_i64().unwrap() >= 1, "{ld}");
+    // A DOI given in a message resolves by its whole name; an unknown id is 404.
+    let (status, _, html) = get("/pid/10.58052/IEMXP0003", "text/html");
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("lysozyme-batch-3"));
+    let (status, _, _) = get("/pid/0000-0000-0", "text/html");
+    assert_eq!(status, 404);
 }
