@@ -85,10 +85,10 @@ fn generate_writes_the_requested_scale_deterministically_and_idempotently() {
         }
     }
     // Some pin barcodes are reused for different samples; processing has statistics.
-    let reuse = q(&a, "SELECT barcode, samples FROM barcode_reuse");
+    let reuse = q(&a, "SELECT barcode, identities FROM barcode_reuse");
     assert!(!reuse.is_empty());
     assert!(
-        reuse.iter().all(|r| r["samples"].as_i64().unwrap() >= 2),
+        reuse.iter().all(|r| r["identities"].as_i64().unwrap() >= 2),
         "{reuse:?}"
     );
     let stats = q(

@@ -366,18 +366,19 @@ fn samples_crystals_and_barcode_reuse_views() {
     let reuse = query_cli(&[
         "--store",
         s,
-        "SELECT barcode, objects, samples, sites, types FROM barcode_reuse",
+        "SELECT barcode, identities, crystals, samples, sites FROM barcode_reuse",
     ]);
     assert_eq!(reuse.len(), 1, "{reuse:?}");
     assert_eq!(reuse[0]["barcode"], barcode);
     assert_eq!(
-        (reuse[0]["objects"].as_i64(), reuse[0]["samples"].as_i64()),
-        (Some(2), Some(2))
+        (
+            reuse[0]["identities"].as_i64(),
+            reuse[0]["crystals"].as_i64(),
+            reuse[0]["samples"].as_i64()
+        ),
+        (Some(2), Some(2), Some(2))
     );
-    assert_eq!(
-        (reuse[0]["sites"].as_str(), reuse[0]["types"].as_str()),
-        (Some("DLS"), Some("Pin"))
-    );
+    assert_eq!(reuse[0]["sites"].as_str(), Some("DLS"));
     let both = query_cli(&[
         "--store",
         s,
