@@ -15,14 +15,19 @@ use crate::{Graph, LineageError};
 /// catalogue id maps from `ctx` (a session from `mxpipe_queries::open_sites`) into a new graph.
 pub async fn build(ctx: &SessionContext) -> Result<Graph, LineageError> {
     let started = Instant::now();
-    let mut b = Builder::default();
+    let mut b = Builder {
+        store: oxigraph::store::Store::new().map_err(|e| LineageError::Graph(e.to_string()))?,
+        quads: Vec::with_capacity(FLUSH_EVERY),
+        iri_of: HashMap::new(),
+        read_seconds: 0.0,
+    };
     let samples = rows(
         ctx,
         "SELECT s.site, s.sample_uuid, s.mxlims_type, s.name, s.pid, c.parent_uuid FROM samples s \
         LEFT JOIN store.current_samples c ON c.site = s.site AND c.uuid = s.sample_uuid",
     )
     .await?;
-    let crystals = rows(ctx, "SELECT site, crystal_uuid, name, pid, sample_uuid, barcode, container_barcode FROM crystals").await?;
+    let crystals = b.read(ctx, "SELECT site, crystal_uuid, name, pid, sample_uuid, barcode, container_barcode FROM crystals").await?;
     // Identity first: every reference below resolves to the IRI of the object's PID.
     for (r, pid) in samples
         .iter()
@@ -64,7 +69,7 @@ pub async fn build(ctx: &SessionContext) -> Result<Graph, LineageError> {
         b.text(&node, &format!("{MXP}barcode"), r[5].as_deref());
         b.text(&node, &format!("{MXP}containerBarcode"), r[6].as_deref());
     }
-    for r in rows(ctx, "SELECT site, experiment_uuid, crystal_uuid, sample_uuid, start_time, end_time, visit, beamline, experiment_strategy FROM experiments").await? {
+    for r in b.read(ctx, "SELECT site, experiment_uuid, crystal_uuid, sample_uuid, start_time, end_time, visit, beamline, experiment_strategy FROM experiments").await? {
         let (Some(site), Some(uuid)) = (&r[0], &r[1]) else { continue };
         let node = b.activity(uuid, site, "Experiment");
         if let Some(used) = r[2].as_ref().or(r[3].as_ref()) {
@@ -99,14 +104,14 @@ pub async fn build(ctx: &SessionContext) -> Result<Graph, LineageError> {
             "integer",
         );
     }
-    for r in rows(ctx, "SELECT site, uuid, program_name, start_time, end_time FROM store.current_jobs WHERE mxlims_type = 'MxProcessing'").await? {
+    for r in b.read(ctx, "SELECT site, uuid, program_name, start_time, end_time FROM store.current_jobs WHERE mxlims_type = 'MxProcessing'").await? {
         let (Some(site), Some(uuid)) = (&r[0], &r[1]) else { continue };
         let node = b.activity(uuid, site, "Processing");
         b.text(&node, &format!("{MXP}program"), r[2].as_deref());
         b.time(&node, &format!("{PROV}startedAtTime"), r[3].as_deref());
         b.time(&node, &format!("{PROV}endedAtTime"), r[4].as_deref());
     }
-    let inputs = rows(ctx, "SELECT DISTINCT processing_uuid, sweep_uuid FROM processing_inputs WHERE sweep_uuid IS NOT NULL").await?;
+    let inputs = b.read(ctx, "SELECT DISTINCT processing_uuid, sweep_uuid FROM processing_inputs WHERE sweep_uuid IS NOT NULL").await?;
     let mut inputs_of: HashMap<String, Vec<String>> = HashMap::new();
     for r in &inputs {
         let (Some(p), Some(w)) = (&r[0], &r[1]) else {
@@ -146,7 +151,7 @@ pub async fn build(ctx: &SessionContext) -> Result<Graph, LineageError> {
         .into_iter()
         .filter_map(|r| Some(((r[0].clone()?, r[1].clone()?, r[2].clone()?), r[3].clone()?)))
         .collect();
-    for r in rows(ctx, "SELECT DISTINCT target, instance, object_key, catalogue_table, CAST(catalogue_id AS VARCHAR) FROM store.catalogue_ids").await? {
+    for r in b.read(ctx, "SELECT DISTINCT target, instance, object_key, catalogue_table, CAST(catalogue_id AS VARCHAR) FROM store.catalogue_ids").await? {
         let (Some(target), Some(instance), Some(key), Some(table), Some(id)) = (&r[0], &r[1], &r[2], &r[3], &r[4]) else { continue };
         let Some(uuid) = uuid_in(key) else { continue };
         let Some(object) = b.known(uuid) else { continue };
@@ -162,21 +167,24 @@ pub async fn build(ctx: &SessionContext) -> Result<Graph, LineageError> {
         b.text(&record, &format!("{MXP}catalogueTable"), Some(table));
         b.text(&record, &format!("{MXP}catalogueId"), Some(pid_of.get(&(target.clone(), instance.clone(), key.clone())).unwrap_or(id)));
     }
-    let store = oxigraph::store::Store::new().map_err(|e| LineageError::Graph(e.to_string()))?;
-    store
-        .extend(b.quads)
-        .map_err(|e| LineageError::Graph(e.to_string()))?;
+    b.flush()?;
     Ok(Graph {
-        store,
+        store: b.store,
         build_seconds: started.elapsed().as_secs_f64(),
+        read_seconds: b.read_seconds,
     })
 }
 
-/// Collects the quads, and the IRI of every object by uuid.
-#[derive(Default)]
+/// Quads are inserted into the store in batches of this many (bounded memory).
+const FLUSH_EVERY: usize = 100_000;
+
+/// Collects the quads into the store, and the IRI of every object by uuid.
 struct Builder {
+    store: oxigraph::store::Store,
     quads: Vec<Quad>,
     iri_of: HashMap<String, NamedNode>,
+    /// Seconds spent reading the stores.
+    read_seconds: f64,
 }
 
 fn named(iri: &str) -> NamedNode {
@@ -184,6 +192,24 @@ fn named(iri: &str) -> NamedNode {
 }
 
 impl Builder {
+    /// Rows of a query, timed as reading.
+    async fn read(
+        &mut self,
+        ctx: &SessionContext,
+        sql: &str,
+    ) -> Result<Vec<Vec<Option<String>>>, LineageError> {
+        self.flush()?;
+        let started = Instant::now();
+        let out = rows(ctx, sql).await;
+        self.read_seconds += started.elapsed().as_secs_f64();
+        out
+    }
+    /// Insert the collected quads.
+    fn flush(&mut self) -> Result<(), LineageError> {
+        self.store
+            .extend(self.quads.drain(..))
+            .map_err(|e| LineageError::Graph(e.to_string()))
+    }
     /// Fix the IRI of an object (its PID's if it has one; the first PID seen wins).
     fn identify(&mut self, uuid: &str, pid: Option<&str>) {
         let iri =
@@ -228,8 +254,15 @@ impl Builder {
     fn activity(&mut self, uuid: &str, site: &str, class: &str) -> NamedNode {
         self.node(uuid, site, "Activity", class)
     }
+    fn push(&mut self, quad: Quad) {
+        self.quads.push(quad);
+        if self.quads.len() >= FLUSH_EVERY {
+            // An insert error surfaces at the next read or at the end (same store, same error).
+            let _ = self.flush();
+        }
+    }
     fn link(&mut self, s: &NamedNode, p: &str, o: &NamedNode) {
-        self.quads.push(Quad::new(
+        self.push(Quad::new(
             s.clone(),
             named(p),
             o.clone(),
@@ -238,7 +271,7 @@ impl Builder {
     }
     fn text(&mut self, s: &NamedNode, p: &str, value: Option<&str>) {
         if let Some(v) = value.filter(|v| !v.is_empty()) {
-            self.quads.push(Quad::new(
+            self.push(Quad::new(
                 s.clone(),
                 named(p),
                 Literal::new_simple_literal(v),
@@ -249,7 +282,7 @@ impl Builder {
     fn typed(&mut self, s: &NamedNode, p: &str, value: Option<&str>, xsd: &str) {
         if let Some(v) = value {
             let literal = Literal::new_typed_literal(v, named(&format!("{XSD}{xsd}")));
-            self.quads.push(Quad::new(
+            self.push(Quad::new(
                 s.clone(),
                 named(p),
                 literal,

@@ -41,6 +41,8 @@ pub struct Graph {
     pub store: oxigraph::store::Store,
     /// Build time in seconds (reading the stores + inserting).
     pub build_seconds: f64,
+    /// Of which reading the stores (DataFusion over the views).
+    pub read_seconds: f64,
 }
 
 /// RDF serialisations of the whole graph.
@@ -81,6 +83,7 @@ impl Graph {
         Ok(Graph {
             store,
             build_seconds: 0.0,
+            read_seconds: 0.0,
         })
     }
     /// Write the whole graph.
