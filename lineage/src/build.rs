@@ -14,6 +14,159 @@ use crate::{Graph, LineageError};
 /// Read every site's samples, crystals, experiments, sweeps, processing, reflection sets and
 /// catalogue id maps from `ctx` (a session from `mxpipe_queries::open_sites`) into a new graph.
 pub async fn build(ctx: &SessionContext) -> Result<Graph, LineageError> {
+    build_filtered(ctx, &Around::default()).await
+}
+
+/// The part of the graph a lineage from `id` (a sample's or crystal's PID or uuid) walks: the
+/// samples derived from it, their crystals, the experiments that used them, their sweeps, the
+/// processing that used those sweeps and its reflection sets — read with filters, so following
+/// one sample costs a fraction of the whole graph. An id that names no sample or crystal gives
+/// the whole graph.
+pub async fn build_around(ctx: &SessionContext, id: &str) -> Result<Graph, LineageError> {
+    let x = quote(id);
+    let column = |rows: Vec<Vec<Option<String>>>| -> Vec<String> {
+        let mut v: Vec<String> = rows
+            .into_iter()
+            .filter_map(|mut r| r.swap_remove(0))
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let start_samples = column(
+        rows(
+            ctx,
+            &format!("SELECT sample_uuid FROM samples WHERE pid = {x} OR sample_uuid = {x}"),
+        )
+        .await?,
+    );
+    let start_crystals = column(
+        rows(
+            ctx,
+            &format!("SELECT crystal_uuid FROM crystals WHERE pid = {x} OR crystal_uuid = {x}"),
+        )
+        .await?,
+    );
+    if start_samples.is_empty() && start_crystals.is_empty() {
+        return build(ctx).await;
+    }
+    let mut samples = start_samples.clone();
+    if !start_samples.is_empty() {
+        samples.extend(column(
+            rows(
+                ctx,
+                &format!(
+                    "SELECT uuid FROM store.current_samples WHERE parent_uuid IN ({})",
+                    list(&start_samples)
+                ),
+            )
+            .await?,
+        ));
+    }
+    let mut crystals = start_crystals;
+    if !samples.is_empty() {
+        crystals.extend(column(
+            rows(
+                ctx,
+                &format!(
+                    "SELECT crystal_uuid FROM crystals WHERE sample_uuid IN ({})",
+                    list(&samples)
+                ),
+            )
+            .await?,
+        ));
+    }
+    let experiments = column(rows(ctx, &format!(
+        "SELECT experiment_uuid FROM experiments WHERE crystal_uuid IN ({}) OR sample_uuid IN ({})", list(&crystals), list(&samples)
+    )).await?);
+    let sweeps = column(
+        rows(
+            ctx,
+            &format!(
+                "SELECT uuid FROM store.current_sweeps WHERE experiment_uuid IN ({})",
+                list(&experiments)
+            ),
+        )
+        .await?,
+    );
+    let processing = column(
+        rows(
+            ctx,
+            &format!(
+                "SELECT DISTINCT processing_uuid FROM processing_inputs WHERE sweep_uuid IN ({})",
+                list(&sweeps)
+            ),
+        )
+        .await?,
+    );
+    // The crystals' own samples too (read as nodes, so every IRI comes from its PID; their other
+    // crystals and experiments are not followed).
+    samples.extend(column(
+        rows(
+            ctx,
+            &format!(
+                "SELECT sample_uuid FROM crystals WHERE crystal_uuid IN ({})",
+                list(&crystals)
+            ),
+        )
+        .await?,
+    ));
+    samples.sort();
+    samples.dedup();
+    build_filtered(
+        ctx,
+        &Around {
+            only: true,
+            samples,
+            crystals,
+            experiments,
+            sweeps,
+            processing,
+        },
+    )
+    .await
+}
+
+/// Which objects to read (all when `only` is false).
+#[derive(Default)]
+struct Around {
+    only: bool,
+    samples: Vec<String>,
+    crystals: Vec<String>,
+    experiments: Vec<String>,
+    sweeps: Vec<String>,
+    processing: Vec<String>,
+}
+
+impl Around {
+    /// ` AND column IN (…)` when filtering.
+    fn and(&self, column: &str, uuids: &[String]) -> String {
+        if self.only {
+            format!(" AND {column} IN ({})", list(uuids))
+        } else {
+            String::new()
+        }
+    }
+}
+
+/// A SQL string literal.
+fn quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// A SQL list of literals (never empty: `NULL` matches nothing).
+fn list(uuids: &[String]) -> String {
+    if uuids.is_empty() {
+        return "NULL".into();
+    }
+    uuids
+        .iter()
+        .map(|u| quote(u))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn build_filtered(ctx: &SessionContext, around: &Around) -> Result<Graph, LineageError> {
     let started = Instant::now();
     let mut b = Builder {
         store: oxigraph::store::Store::new().map_err(|e| LineageError::Graph(e.to_string()))?,
@@ -21,13 +174,14 @@ pub async fn build(ctx: &SessionContext) -> Result<Graph, LineageError> {
         iri_of: HashMap::new(),
         read_seconds: 0.0,
     };
-    let samples = rows(
-        ctx,
-        "SELECT s.site, s.sample_uuid, s.mxlims_type, s.name, s.pid, c.parent_uuid FROM samples s \
-        LEFT JOIN store.current_samples c ON c.site = s.site AND c.uuid = s.sample_uuid",
-    )
-    .await?;
-    let crystals = b.read(ctx, "SELECT site, crystal_uuid, name, pid, sample_uuid, barcode, container_barcode FROM crystals").await?;
+    let samples = b
+        .read(ctx, &format!(
+            "SELECT s.site, s.sample_uuid, s.mxlims_type, s.name, s.pid, c.parent_uuid FROM samples s \
+             LEFT JOIN store.current_samples c ON c.site = s.site AND c.uuid = s.sample_uuid WHERE true{}",
+            around.and("s.sample_uuid", &around.samples)
+        ))
+        .await?;
+    let crystals = b.read(ctx, &format!("SELECT site, crystal_uuid, name, pid, sample_uuid, barcode, container_barcode FROM crystals WHERE true{}", around.and("crystal_uuid", &around.crystals))).await?;
     // Identity first: every reference below resolves to the IRI of the object's PID.
     for (r, pid) in samples
         .iter()
@@ -69,7 +223,7 @@ pub async fn build(ctx: &SessionContext) -> Result<Graph, LineageError> {
         b.text(&node, &format!("{MXP}barcode"), r[5].as_deref());
         b.text(&node, &format!("{MXP}containerBarcode"), r[6].as_deref());
     }
-    for r in b.read(ctx, "SELECT site, experiment_uuid, crystal_uuid, sample_uuid, start_time, end_time, visit, beamline, experiment_strategy FROM experiments").await? {
+    for r in b.read(ctx, &format!("SELECT site, experiment_uuid, crystal_uuid, sample_uuid, start_time, end_time, visit, beamline, experiment_strategy FROM experiments WHERE true{}", around.and("experiment_uuid", &around.experiments))).await? {
         let (Some(site), Some(uuid)) = (&r[0], &r[1]) else { continue };
         let node = b.activity(uuid, site, "Experiment");
         if let Some(used) = r[2].as_ref().or(r[3].as_ref()) {
@@ -82,11 +236,9 @@ pub async fn build(ctx: &SessionContext) -> Result<Graph, LineageError> {
         b.text(&node, &format!("{MXP}beamline"), r[7].as_deref());
         b.text(&node, &format!("{MXP}strategy"), r[8].as_deref());
     }
-    for r in rows(
-        ctx,
-        "SELECT site, uuid, experiment_uuid, energy_ev, number_images FROM store.current_sweeps",
-    )
-    .await?
+    for r in b
+        .read(ctx, &format!("SELECT site, uuid, experiment_uuid, energy_ev, number_images FROM store.current_sweeps WHERE true{}", around.and("uuid", &around.sweeps)))
+        .await?
     {
         let (Some(site), Some(uuid)) = (&r[0], &r[1]) else {
             continue;
@@ -104,14 +256,14 @@ pub async fn build(ctx: &SessionContext) -> Result<Graph, LineageError> {
             "integer",
         );
     }
-    for r in b.read(ctx, "SELECT site, uuid, program_name, start_time, end_time FROM store.current_jobs WHERE mxlims_type = 'MxProcessing'").await? {
+    for r in b.read(ctx, &format!("SELECT site, uuid, program_name, start_time, end_time FROM store.current_jobs WHERE mxlims_type = 'MxProcessing'{}", around.and("uuid", &around.processing))).await? {
         let (Some(site), Some(uuid)) = (&r[0], &r[1]) else { continue };
         let node = b.activity(uuid, site, "Processing");
         b.text(&node, &format!("{MXP}program"), r[2].as_deref());
         b.time(&node, &format!("{PROV}startedAtTime"), r[3].as_deref());
         b.time(&node, &format!("{PROV}endedAtTime"), r[4].as_deref());
     }
-    let inputs = b.read(ctx, "SELECT DISTINCT processing_uuid, sweep_uuid FROM processing_inputs WHERE sweep_uuid IS NOT NULL").await?;
+    let inputs = b.read(ctx, &format!("SELECT DISTINCT processing_uuid, sweep_uuid FROM processing_inputs WHERE sweep_uuid IS NOT NULL{}", around.and("processing_uuid", &around.processing))).await?;
     let mut inputs_of: HashMap<String, Vec<String>> = HashMap::new();
     for r in &inputs {
         let (Some(p), Some(w)) = (&r[0], &r[1]) else {
@@ -121,11 +273,9 @@ pub async fn build(ctx: &SessionContext) -> Result<Graph, LineageError> {
         b.link(&p_iri, &format!("{PROV}used"), &w_iri);
         inputs_of.entry(p.clone()).or_default().push(w.clone());
     }
-    for r in rows(
-        ctx,
-        "SELECT site, reflection_set_uuid, processing_uuid, resolution_high_a, space_group FROM reflection_sets",
-    )
-    .await?
+    for r in b
+        .read(ctx, &format!("SELECT site, reflection_set_uuid, processing_uuid, resolution_high_a, space_group FROM reflection_sets WHERE true{}", around.and("processing_uuid", &around.processing)))
+        .await?
     {
         let (Some(site), Some(uuid)) = (&r[0], &r[1]) else {
             continue;

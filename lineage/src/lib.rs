@@ -16,7 +16,7 @@ pub mod vocab;
 use oxigraph::io::{JsonLdProfileSet, RdfFormat, RdfSerializer};
 use oxigraph::model::GraphNameRef;
 
-pub use build::build;
+pub use build::{build, build_around};
 
 /// Errors of the lineage graph.
 #[derive(Debug, thiserror::Error)]

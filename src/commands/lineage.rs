@@ -92,10 +92,15 @@ pub struct RdfArgs {
     pub allow_missing_sites: bool,
 }
 
-/// Open the sites and build the graph (exit status on failure).
-async fn graph(args: &QueryArgs, config: Option<&Path>) -> Result<Graph, u8> {
+/// Open the sites and build the graph — only the part around `around` when given (exit status
+/// on failure).
+async fn graph(args: &QueryArgs, config: Option<&Path>, around: Option<&str>) -> Result<Graph, u8> {
     let ctx = session(args, config).await?;
-    let graph = mxpipe_lineage::build(&ctx).await.map_err(|e| fail(e, 1))?;
+    let graph = match around {
+        Some(id) => mxpipe_lineage::build_around(&ctx, id).await,
+        None => mxpipe_lineage::build(&ctx).await,
+    }
+    .map_err(|e| fail(e, 1))?;
     tracing::info!(
         triples = graph.len(),
         seconds = graph.build_seconds,
@@ -106,7 +111,7 @@ async fn graph(args: &QueryArgs, config: Option<&Path>) -> Result<Graph, u8> {
 
 /// `mxpipe lineage`.
 pub async fn lineage(args: LineageArgs, sites: QueryArgs, config: Option<&Path>) -> u8 {
-    let graph = match graph(&sites, config).await {
+    let graph = match graph(&sites, config, Some(args.id.trim())).await {
         Ok(g) => g,
         Err(code) => return code,
     };
@@ -164,7 +169,7 @@ pub async fn sparql(args: SparqlArgs, sites: QueryArgs, config: Option<&Path>) -
         },
         None => args.query.clone(),
     };
-    let graph = match graph(&sites, config).await {
+    let graph = match graph(&sites, config, None).await {
         Ok(g) => g,
         Err(code) => return code,
     };
@@ -184,7 +189,7 @@ pub async fn sparql(args: SparqlArgs, sites: QueryArgs, config: Option<&Path>) -
 
 /// `mxpipe export rdf`.
 pub async fn export_rdf(args: RdfArgs, sites: QueryArgs, config: Option<&Path>) -> u8 {
-    let graph = match graph(&sites, config).await {
+    let graph = match graph(&sites, config, None).await {
         Ok(g) => g,
         Err(code) => return code,
     };

@@ -290,6 +290,53 @@ fn sparql_and_sql_agree_on_what_derives_from_every_sample() {
     let sql = pairs(&o, "s", "r");
     assert!(sql.len() > 10, "{}", sql.len());
     assert_eq!(sparql, sql);
+
+    // `lineage` reads only the part of the graph around its sample: the same trees as the whole
+    // graph gives, for samples and crystals of both sites.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sites: Vec<mxpipe_queries::Site> = ["DLS", "ESRF"]
+        .iter()
+        .map(|n| mxpipe_queries::Site {
+            name: n.to_string(),
+            location: generated.join(n).to_str().unwrap().to_owned(),
+        })
+        .collect();
+    let (ctx, _) = rt
+        .block_on(mxpipe_queries::open_sites(
+            &sites,
+            &Default::default(),
+            false,
+        ))
+        .unwrap();
+    let whole = rt.block_on(mxpipe_lineage::build(&ctx)).unwrap();
+    let o = ok(mxpipe(&[
+        "--config",
+        c,
+        "query",
+        "--format",
+        "json",
+        "(SELECT pid AS id FROM samples WHERE pid IS NOT NULL ORDER BY pid LIMIT 3) UNION ALL (SELECT crystal_uuid FROM crystals ORDER BY crystal_uuid LIMIT 3)",
+    ]));
+    let ids: Vec<String> = serde_json::from_slice::<Vec<Value>>(&o.stdout)
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 6);
+    for id in ids {
+        let part = rt
+            .block_on(mxpipe_lineage::build_around(&ctx, &id))
+            .unwrap();
+        assert!(
+            part.len() < whole.len() / 2,
+            "{id}: {} of {} triples",
+            part.len(),
+            whole.len()
+        );
+        let a = serde_json::to_value(mxpipe_lineage::tree::lineage(&part, &id).unwrap()).unwrap();
+        let b = serde_json::to_value(mxpipe_lineage::tree::lineage(&whole, &id).unwrap()).unwrap();
+        assert_eq!(a, b, "{id}");
+    }
 }
 
 fn rdf_check(args: &[&str]) -> Option<Output> {
