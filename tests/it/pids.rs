@@ -231,6 +231,7 @@ fn local_pids_are_minted_after_the_commit_once_and_reach_every_export() {
 struct DataCite {
     child: std::process::Child,
     url: String,
+    py: PathBuf,
 }
 
 impl DataCite {
@@ -262,15 +263,17 @@ impl DataCite {
         DataCite {
             child,
             url: format!("http://127.0.0.1:{port}"),
+            py: py.to_owned(),
         }
     }
 
     fn get(&self, path: &str) -> Value {
-        let o = Command::new("curl")
-            .args(["-s", &format!("{}{path}", self.url)])
+        let o = Command::new(&self.py)
+            .args(["-c", "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())"])
+            .arg(format!("{}{path}", self.url))
             .output()
             .unwrap();
-        serde_json::from_slice(&o.stdout).unwrap()
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text_of(&o)))
     }
 
     fn config(&self, dir: &Path, store: &Path, publisher: &str) -> PathBuf {
