@@ -155,6 +155,36 @@ Examples:
     /// Run SPARQL over the lineage graph of one or many sites (samples, crystals, experiments,
     /// sweeps, processing, reflection sets and catalogue records as PROV-O).
     Sparql(crate::commands::lineage::SparqlArgs),
+    /// Repackage an interleaved HDF5 experiment into one NXmx master per sweep.
+    ///
+    /// Each master's /entry/data/data is an HDF5 virtual dataset over the existing data files
+    /// (nothing is copied; relative paths), images in rotation order with a monotonic omega and
+    /// the sweep's wavelength; instrument and sample fields come from the sweep's first master.
+    /// The acquisition order (overall index, wedge, source file and frame of every image) and the
+    /// experiment's MXLIMS JSON are kept in /entry/mxpipe:acquisition. Beside each master: an
+    /// XDS.INP fragment and the DIALS import line. Refuses (exit 1, nothing written) when a data
+    /// file is missing or short, when a sweep's wedges disagree in detector geometry or pixel
+    /// mask, when wedges overlap in angle (--allow-overlap keeps the later one), or when --out is
+    /// inside the raw data folder.
+    #[command(after_help = "\
+Examples:
+  mxpipe repackage --experiment 6513270e-269e-4d37-b2a7-4de452e6b438 --out /data/processing/mad --dry-run
+  mxpipe repackage --experiment 6513270e-269e-4d37-b2a7-4de452e6b438 --out /data/processing/mad
+  dials.import /data/processing/mad/6513270e-269e-4d37-b2a7-4de452e6b438_sweep1_master.h5")]
+    Repackage {
+        /// The experiment (its uuid, as `mxpipe query \"SELECT experiment_uuid FROM experiments\"` lists).
+        #[arg(long, value_name = "UUID")]
+        experiment: String,
+        /// Folder for the sweep masters (outside the raw data folder).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Print the plan (per output file the image ranges taken from each source file), write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Where wedges overlap in angle, keep the later-acquired one instead of refusing.
+        #[arg(long)]
+        allow_overlap: bool,
+    },
     /// Persistent sample identifiers: mint, retry pending ones, list ([pid] in the configuration).
     #[command(subcommand)]
     Pid(crate::commands::pid::PidCommand),
@@ -706,6 +736,28 @@ async fn run_with_store(
         Command::Serve(args) => commands::serve::serve(args, &config, location, site).await,
         Command::Token(command) => commands::serve::token(command, &config),
         Command::Pid(command) => commands::pid::run(&store, command, &config).await,
+        Command::Repackage {
+            experiment,
+            out,
+            dry_run,
+            allow_overlap,
+        } => {
+            match mxpipe_repackage::repackage(&store, &experiment, &out, dry_run, allow_overlap)
+                .await
+            {
+                Ok((plan, written)) => {
+                    print!("{}", plan.describe());
+                    for f in &written {
+                        eprintln!("wrote {}", f.display());
+                    }
+                    if dry_run {
+                        eprintln!("dry run: nothing written");
+                    }
+                    0
+                }
+                Err(e) => fail(e, 1),
+            }
+        }
         Command::Export(ExportCommand::AutoprocXml(args)) => {
             commands::export::autoproc_xml(&store, args, &config).await
         }

@@ -1,0 +1,305 @@
+//! The plan: for every sweep of an experiment, its images in rotation order with the data file
+//! and frame that hold each one, read from the store's `image_index` view. Pure data; the checks
+//! that need the files are in [`crate::sources`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::DataType;
+use mxpipe_store::Store;
+
+use crate::RepackError;
+
+/// One image of a sweep.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Image {
+    /// Position in the experiment's acquisition order (0-based, over every sweep).
+    pub acquisition_index: u64,
+    /// Acquisition ordinal of its scan (wedge).
+    pub wedge_ordinal: i64,
+    /// Scan-axis angle at the image's start (degrees).
+    pub angle_deg: f64,
+    /// The HDF5 file that holds its frame.
+    pub file: PathBuf,
+    /// Frame within that file's image dataset (0-based).
+    pub frame: u64,
+    /// The master file the image was recorded with.
+    pub master: PathBuf,
+}
+
+/// One output master.
+#[derive(Debug, Clone)]
+pub struct SweepPlan {
+    /// Sweep number in the experiment (1-based, in acquisition order of first images).
+    pub number: usize,
+    /// The sweep's uuid.
+    pub sweep_uuid: String,
+    /// Wavelength (Å).
+    pub wavelength_a: f64,
+    /// Image width (degrees).
+    pub image_width_deg: f64,
+    /// Images in rotation order.
+    pub images: Vec<Image>,
+    /// The master to write.
+    pub output: PathBuf,
+}
+
+/// Everything to write.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The experiment.
+    pub experiment_uuid: String,
+    /// One per sweep.
+    pub sweeps: Vec<SweepPlan>,
+}
+
+/// Read the plan from the store. Refuses (exit 1, nothing written) when the experiment is unknown,
+/// when a sweep's images are not in HDF5, or when wedges overlap in angle (unless
+/// `allow_overlap`: then the later-acquired image is kept).
+pub async fn plan(
+    store: &Store,
+    experiment: &str,
+    out: &Path,
+    allow_overlap: bool,
+) -> Result<Plan, RepackError> {
+    let ctx = mxpipe_queries::open_stores(std::slice::from_ref(store))
+        .await
+        .map_err(|e| RepackError::Store(e.to_string()))?;
+    let x = format!("'{}'", experiment.replace('\'', "''"));
+    let sweeps = rows(
+        &ctx,
+        &format!(
+            "SELECT w.sweep_uuid, w.wavelength_a, w.image_width_deg, \
+         (SELECT min(s.ordinal) FROM scans s WHERE s.sweep_uuid = w.sweep_uuid) AS first \
+         FROM sweeps w WHERE w.experiment_uuid = {x}"
+        ),
+    )
+    .await?;
+    if sweeps.is_empty() {
+        return Err(RepackError::Refused(format!(
+            "no experiment {experiment} with sweeps in the store (`mxpipe query \"SELECT experiment_uuid FROM experiments\"` lists them)"
+        )));
+    }
+    let images = rows(
+        &ctx,
+        &format!(
+            "SELECT sweep_uuid, scan_ordinal AS o, scan_position_deg AS a, path, file_name, \
+         frame_in_file AS f, data_file, frame_in_data_file AS d FROM image_index \
+         WHERE experiment_uuid = {x} ORDER BY scan_ordinal, image_number"
+        ),
+    )
+    .await?;
+    let mut by_sweep: BTreeMap<String, Vec<Image>> = BTreeMap::new();
+    for (i, r) in images.iter().enumerate() {
+        let get = |k: usize| r[k].clone().unwrap_or_default();
+        let num = |k: usize| get(k).parse::<f64>().ok();
+        let dir = PathBuf::from(get(3));
+        let master = dir.join(get(4));
+        let (file, frame) = match (&r[6], num(7)) {
+            (Some(data), Some(f)) => (dir.join(data), f as u64 - 1),
+            _ => (master.clone(), num(5).unwrap_or(1.0) as u64 - 1),
+        };
+        if !is_hdf5_name(&file) {
+            return Err(RepackError::Refused(format!(
+                "sweep {} keeps its images in {} (not HDF5): only HDF5 data can be repackaged",
+                get(0),
+                file.display()
+            )));
+        }
+        by_sweep.entry(get(0)).or_default().push(Image {
+            acquisition_index: i as u64,
+            wedge_ordinal: num(1).unwrap_or(0.0) as i64,
+            angle_deg: num(2).ok_or_else(|| {
+                RepackError::Refused(format!(
+                    "image {i} of sweep {} has no scan-axis angle",
+                    get(0)
+                ))
+            })?,
+            file,
+            frame,
+            master,
+        });
+    }
+    let mut ordered: Vec<&Vec<Option<String>>> = sweeps.iter().collect();
+    ordered.sort_by_key(|r| {
+        r[3].as_deref()
+            .and_then(|o| o.parse::<i64>().ok())
+            .unwrap_or(i64::MAX)
+    });
+    let mut out_sweeps = Vec::new();
+    for (n, r) in ordered.iter().enumerate() {
+        let uuid = r[0].clone().unwrap_or_default();
+        let width = r[2]
+            .as_deref()
+            .and_then(|w| w.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        let wavelength = r[1]
+            .as_deref()
+            .and_then(|w| w.parse::<f64>().ok())
+            .ok_or_else(|| {
+                RepackError::Refused(format!("sweep {uuid} has no wavelength in the store"))
+            })?;
+        let mut images = by_sweep.remove(&uuid).unwrap_or_default();
+        if images.is_empty() {
+            return Err(RepackError::Refused(format!(
+                "sweep {uuid} has no images in the store"
+            )));
+        }
+        images.sort_by(|a, b| {
+            a.angle_deg
+                .total_cmp(&b.angle_deg)
+                .then(a.acquisition_index.cmp(&b.acquisition_index))
+        });
+        let images = resolve_overlaps(&uuid, images, width, allow_overlap)?;
+        out_sweeps.push(SweepPlan {
+            number: n + 1,
+            sweep_uuid: uuid,
+            // Stored as energy and converted back: round off the conversion's last bits.
+            wavelength_a: (wavelength * 1e9).round() / 1e9,
+            image_width_deg: width,
+            images,
+            output: out.join(format!("{experiment}_sweep{}_master.h5", n + 1)),
+        });
+    }
+    Ok(Plan {
+        experiment_uuid: experiment.to_owned(),
+        sweeps: out_sweeps,
+    })
+}
+
+/// Images sorted by angle: an image starting before the previous one ends overlaps it. Refused,
+/// or with `allow` the later-acquired of the two is kept.
+fn resolve_overlaps(
+    sweep: &str,
+    images: Vec<Image>,
+    width: f64,
+    allow: bool,
+) -> Result<Vec<Image>, RepackError> {
+    let tolerance = width.abs() * 1e-3 + 1e-9;
+    let mut kept: Vec<Image> = Vec::with_capacity(images.len());
+    for image in images {
+        match kept.last() {
+            Some(prev) if image.angle_deg < prev.angle_deg + width - tolerance => {
+                if !allow {
+                    return Err(RepackError::Refused(format!(
+                        "sweep {sweep}: wedge {} (image at {:.4}°) overlaps wedge {} (image at {:.4}°, {width}° wide); \
+                         pass --allow-overlap to keep the later wedge",
+                        image.wedge_ordinal, image.angle_deg, prev.wedge_ordinal, prev.angle_deg
+                    )));
+                }
+                if image.acquisition_index > prev.acquisition_index {
+                    kept.pop();
+                    // Later images of the earlier wedge that this one also covers go too.
+                    while kept
+                        .last()
+                        .is_some_and(|p| image.angle_deg < p.angle_deg + width - tolerance)
+                    {
+                        kept.pop();
+                    }
+                    kept.push(image);
+                }
+            }
+            _ => kept.push(image),
+        }
+    }
+    Ok(kept)
+}
+
+fn is_hdf5_name(p: &Path) -> bool {
+    matches!(
+        p.extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
+        Some("h5" | "hdf5" | "nxs" | "hdf" | "nx5")
+    )
+}
+
+/// Rows of a query, every column as text.
+async fn rows(
+    ctx: &datafusion::prelude::SessionContext,
+    sql: &str,
+) -> Result<Vec<Vec<Option<String>>>, RepackError> {
+    let batches = ctx
+        .sql(sql)
+        .await
+        .map_err(|e| RepackError::Store(e.to_string()))?
+        .collect()
+        .await
+        .map_err(|e| RepackError::Store(e.to_string()))?;
+    let mut out = Vec::new();
+    for b in batches {
+        let cols: Vec<arrow::array::ArrayRef> = b
+            .columns()
+            .iter()
+            .map(|c| {
+                arrow::compute::cast(c, &DataType::Utf8)
+                    .map_err(|e| RepackError::Store(e.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
+        for i in 0..b.num_rows() {
+            out.push(
+                cols.iter()
+                    .map(|c| {
+                        let s = c.as_string::<i32>();
+                        (!s.is_null(i)).then(|| s.value(i).to_owned())
+                    })
+                    .collect(),
+            );
+        }
+    }
+    Ok(out)
+}
+
+impl Plan {
+    /// The plan as text (`--dry-run`): per output file, the image ranges taken from each source.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        for s in &self.sweeps {
+            let (first, last) = (
+                s.images[0].angle_deg,
+                s.images[s.images.len() - 1].angle_deg + s.image_width_deg,
+            );
+            out.push_str(&format!(
+                "{}: sweep {} ({}), {} images, {first}° to {last}° at {} Å\n",
+                s.output.display(),
+                s.number,
+                s.sweep_uuid,
+                s.images.len(),
+                s.wavelength_a
+            ));
+            for run in runs(&s.images) {
+                let i = &s.images[run.start];
+                out.push_str(&format!(
+                    "  images {}-{} <- {} frames {}-{} (wedge {}, acquired as images {}-{})\n",
+                    run.start + 1,
+                    run.end,
+                    i.file.display(),
+                    i.frame + 1,
+                    i.frame + (run.end - run.start) as u64,
+                    i.wedge_ordinal,
+                    i.acquisition_index + 1,
+                    s.images[run.end - 1].acquisition_index + 1
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// Maximal runs of consecutive images from one file with consecutive frames (one VDS mapping each).
+pub fn runs(images: &[Image]) -> Vec<std::ops::Range<usize>> {
+    let mut out: Vec<std::ops::Range<usize>> = Vec::new();
+    for (i, im) in images.iter().enumerate() {
+        match out.last_mut() {
+            Some(r)
+                if images[r.end - 1].file == im.file && images[r.end - 1].frame + 1 == im.frame =>
+            {
+                r.end = i + 1
+            }
+            _ => out.push(i..i + 1),
+        }
+    }
+    out
+}
