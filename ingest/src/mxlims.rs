@@ -34,61 +34,70 @@ impl Reader for MxlimsReader {
                 e.to_string(),
             )
         })?;
-        match parse_message(&value, &Options::default()) {
-            Ok((message, _)) => Ok(vec![Fragment::Message {
-                bulk: Vec::new(),
-                value,
-                message: Box::new(message),
-            }]),
-            Err(report) => {
-                let first = report.errors().next().cloned();
-                let n = report.errors().count();
-                let problems: Vec<crate::Problem> = report
-                    .errors()
-                    .map(|f| crate::Problem {
-                        location: format!(
-                            "{} [{}]",
-                            if f.pointer.is_empty() {
-                                "(document)"
-                            } else {
-                                &f.pointer
-                            },
-                            f.rule
-                        ),
-                        expected: f.expected.clone(),
-                        found: f.found.clone(),
-                    })
-                    .collect();
-                Err(match first {
-                    Some(f) => ReadError::new(
-                        path,
-                        format!(
-                            "{} [{}]",
-                            if f.pointer.is_empty() {
-                                "(document)"
-                            } else {
-                                &f.pointer
-                            },
-                            f.rule
-                        ),
-                        f.expected,
-                        format!(
-                            "{}{}",
-                            f.found,
-                            if n > 1 {
-                                format!(
-                                    " (and {} more errors; `mxpipe validate` lists them all)",
-                                    n - 1
-                                )
-                            } else {
-                                String::new()
-                            }
-                        ),
+        message_fragment(path, value)
+    }
+}
+
+/// An MXLIMS message read from `path` (a JSON file, or a document embedded in another file):
+/// both validation layers, every finding reported.
+pub(crate) fn message_fragment(
+    path: &Path,
+    value: serde_json::Value,
+) -> Result<Vec<Fragment>, ReadError> {
+    match parse_message(&value, &Options::default()) {
+        Ok((message, _)) => Ok(vec![Fragment::Message {
+            bulk: Vec::new(),
+            value,
+            message: Box::new(message),
+        }]),
+        Err(report) => {
+            let first = report.errors().next().cloned();
+            let n = report.errors().count();
+            let problems: Vec<crate::Problem> = report
+                .errors()
+                .map(|f| crate::Problem {
+                    location: format!(
+                        "{} [{}]",
+                        if f.pointer.is_empty() {
+                            "(document)"
+                        } else {
+                            &f.pointer
+                        },
+                        f.rule
                     ),
-                    None => ReadError::new(path, "(document)", "a valid MXLIMS message", "invalid"),
-                }
-                .with_problems(problems))
+                    expected: f.expected.clone(),
+                    found: f.found.clone(),
+                })
+                .collect();
+            Err(match first {
+                Some(f) => ReadError::new(
+                    path,
+                    format!(
+                        "{} [{}]",
+                        if f.pointer.is_empty() {
+                            "(document)"
+                        } else {
+                            &f.pointer
+                        },
+                        f.rule
+                    ),
+                    f.expected,
+                    format!(
+                        "{}{}",
+                        f.found,
+                        if n > 1 {
+                            format!(
+                                " (and {} more errors; `mxpipe validate` lists them all)",
+                                n - 1
+                            )
+                        } else {
+                            String::new()
+                        }
+                    ),
+                ),
+                None => ReadError::new(path, "(document)", "a valid MXLIMS message", "invalid"),
             }
+            .with_problems(problems))
         }
     }
 }

@@ -54,11 +54,30 @@ impl Reader for NxmxReader {
                     .into(),
             )]);
         }
+        // A sweep master written by `mxpipe repackage` carries its experiment as MXLIMS: that is
+        // read instead of the per-sweep view (same uuids, sweeps and ordinals).
+        if let Ok(ds) = file.dataset(EMBEDDED_MXLIMS) {
+            let text = read_dataset_string(&ds).ok_or_else(|| {
+                ReadError::new(path, EMBEDDED_MXLIMS, "an MXLIMS JSON string", "unreadable")
+            })?;
+            let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+                ReadError::new(
+                    path,
+                    EMBEDDED_MXLIMS,
+                    "an MXLIMS JSON document",
+                    e.to_string(),
+                )
+            })?;
+            return crate::mxlims::message_fragment(path, value);
+        }
         let mut run = read_run(&File { f: &file, path }, options)?;
         run.data_files = crate::nxmx_data::data_files(&file);
         Ok(vec![Fragment::Images(Box::new(run))])
     }
 }
+
+/// Where `mxpipe repackage` keeps the experiment's MXLIMS JSON in a sweep master.
+pub const EMBEDDED_MXLIMS: &str = "/entry/mxpipe:acquisition/experiment_mxlims";
 
 fn short(text: &str) -> String {
     text.lines()

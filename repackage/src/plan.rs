@@ -90,6 +90,17 @@ pub async fn plan(
         ),
     )
     .await?;
+    // Image width per sweep: a sweep without rotation (a grid scan, stills) has no angles; its
+    // images keep their acquisition order at angle 0.
+    let widths: BTreeMap<String, f64> = sweeps
+        .iter()
+        .map(|r| {
+            (
+                r[0].clone().unwrap_or_default(),
+                r[2].as_deref().and_then(|w| w.parse().ok()).unwrap_or(0.0),
+            )
+        })
+        .collect();
     let mut by_sweep: BTreeMap<String, Vec<Image>> = BTreeMap::new();
     for (i, r) in images.iter().enumerate() {
         let get = |k: usize| r[k].clone().unwrap_or_default();
@@ -110,12 +121,16 @@ pub async fn plan(
         by_sweep.entry(get(0)).or_default().push(Image {
             acquisition_index: i as u64,
             wedge_ordinal: num(1).unwrap_or(0.0) as i64,
-            angle_deg: num(2).ok_or_else(|| {
-                RepackError::Refused(format!(
-                    "image {i} of sweep {} has no scan-axis angle",
-                    get(0)
-                ))
-            })?,
+            angle_deg: match num(2) {
+                Some(a) => a,
+                None if widths.get(&get(0)).copied().unwrap_or(0.0) == 0.0 => 0.0,
+                None => {
+                    return Err(RepackError::Refused(format!(
+                        "image {i} of sweep {} has no scan-axis angle in the store",
+                        get(0)
+                    )));
+                }
+            },
             file,
             frame,
             master,
@@ -152,6 +167,7 @@ pub async fn plan(
                 .then(a.acquisition_index.cmp(&b.acquisition_index))
         });
         let images = resolve_overlaps(&uuid, images, width, allow_overlap)?;
+        no_gaps(&uuid, &images, width)?;
         out_sweeps.push(SweepPlan {
             number: n + 1,
             sweep_uuid: uuid,
@@ -204,6 +220,26 @@ fn resolve_overlaps(
         }
     }
     Ok(kept)
+}
+
+/// A rotation sweep is one continuous range (XDS and DIALS assume it): refuse a gap.
+fn no_gaps(sweep: &str, images: &[Image], width: f64) -> Result<(), RepackError> {
+    if width <= 0.0 {
+        return Ok(());
+    }
+    let tolerance = width * 1e-3;
+    for w in images.windows(2) {
+        if w[1].angle_deg > w[0].angle_deg + width + tolerance {
+            return Err(RepackError::Refused(format!(
+                "sweep {sweep}: a gap between {:.4}° and {:.4}° (wedges {} and {}): a sweep master needs one continuous rotation",
+                w[0].angle_deg + width,
+                w[1].angle_deg,
+                w[0].wedge_ordinal,
+                w[1].wedge_ordinal
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn is_hdf5_name(p: &Path) -> bool {

@@ -130,6 +130,9 @@ const MASKS: &[&str] = &[
     "/entry/instrument/detector/detectorSpecific/pixel_mask",
 ];
 
+/// Geometry values and mask bytes of one master, in the order of [`GEOMETRY`] and [`MASKS`].
+type Fingerprint = (Vec<Option<f64>>, Vec<Option<Vec<u8>>>);
+
 fn same_geometry<'a>(
     sweep: usize,
     masters: impl Iterator<Item = &'a Path>,
@@ -143,7 +146,7 @@ fn same_geometry<'a>(
     let Some(first) = seen.first() else {
         return Ok(());
     };
-    let describe = |p: &Path| -> Result<(Vec<Option<f64>>, Vec<Option<Vec<u8>>>), RepackError> {
+    let describe = |p: &Path| -> Result<Fingerprint, RepackError> {
         let f = hdf5::File::open(p).map_err(|e| {
             RepackError::Refused(format!("{}: not readable as HDF5: {e}", p.display()))
         })?;

@@ -14,6 +14,7 @@ mod probes;
 mod processing;
 mod queries;
 mod readers;
+mod repackage;
 mod robustness;
 mod roundtrip;
 mod s3;
