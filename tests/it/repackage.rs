@@ -238,6 +238,85 @@ fn interleaved_mad_becomes_one_master_per_sweep_losing_nothing() {
     assert_eq!(scans(&fresh), scans(&store));
 }
 
+/// The same MAD collected as one data stream (the wedges interleaved in one data file): the
+/// experiment as the store exports it, its scanFiles pointing every wedge into the stream.
+#[test]
+fn one_interleaved_data_stream_becomes_one_master_per_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(fx) = fixtures(dir.path()) else {
+        return;
+    };
+    let store = dir.path().join("store");
+    ok(mxpipe(&[
+        "--store",
+        store.to_str().unwrap(),
+        "ingest",
+        fx.join("mad/raw").to_str().unwrap(),
+    ]));
+    let exp = experiment_of(&store);
+    let o = ok(mxpipe(&[
+        "--store",
+        store.to_str().unwrap(),
+        "export",
+        "mxlims",
+        "--experiment",
+        &exp,
+    ]));
+    let mut msg: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let raw = fx.join("stream/raw");
+    for sweep in msg["CollectionSweep"].as_object_mut().unwrap().values_mut() {
+        sweep["path"] = Value::from(raw.to_str().unwrap());
+        sweep["filenameTemplate"] = Value::from("stream_master.h5");
+        for f in sweep["extensions"]["mxpipe.org"]["scanFiles"]
+            .as_array_mut()
+            .unwrap()
+        {
+            let ordinal = f["ordinal"].as_i64().unwrap();
+            f["path"] = Value::from(raw.to_str().unwrap());
+            f["filenameTemplate"] = Value::from("stream_master.h5");
+            f["firstImageInFile"] = Value::from(10 * ordinal + 1);
+            f["dataFiles"] =
+                serde_json::json!([{"fileName": "stream_data_000001.h5", "frames": 80}]);
+        }
+    }
+    let file = dir.path().join("stream.json");
+    std::fs::write(&file, msg.to_string()).unwrap();
+    let store2 = dir.path().join("store2");
+    ok(mxpipe(&[
+        "--store",
+        store2.to_str().unwrap(),
+        "ingest",
+        file.to_str().unwrap(),
+    ]));
+    let exp2 = experiment_of(&store2);
+    let out = dir.path().join("out");
+    let o = ok(repackage(
+        &store2,
+        dir.path(),
+        &["--experiment", &exp2, "--out", out.to_str().unwrap()],
+    ));
+    let plan = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        plan.contains("stream_data_000001.h5 frames 21-30 (wedge 2, acquired as images 21-30)"),
+        "{plan}"
+    );
+    let written = masters(&out);
+    assert_eq!(written.len(), 2);
+    let mut all = Vec::new();
+    for (m, wavelength) in written.iter().zip([0.97918, 0.96110]) {
+        let c = check(m, wavelength, 0.5, true);
+        all.extend(
+            c["acquisition_index"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap()),
+        );
+    }
+    all.sort();
+    assert_eq!(all, (0..80).collect::<Vec<u64>>());
+}
+
 #[test]
 fn inverse_beam_gives_three_sweeps() {
     let dir = tempfile::tempdir().unwrap();
