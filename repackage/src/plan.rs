@@ -339,3 +339,67 @@ pub fn runs(images: &[Image]) -> Vec<std::ops::Range<usize>> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(acq: u64, wedge: i64, angle: f64, file: &str, frame: u64) -> Image {
+        Image {
+            acquisition_index: acq,
+            wedge_ordinal: wedge,
+            angle_deg: angle,
+            file: PathBuf::from(file),
+            frame,
+            master: PathBuf::from("m.h5"),
+        }
+    }
+
+    #[test]
+    fn runs_split_at_file_or_frame_breaks() {
+        let images = [
+            image(0, 0, 0.0, "a", 0),
+            image(1, 0, 0.5, "a", 1),
+            image(10, 2, 1.0, "b", 0),
+            image(11, 2, 1.5, "b", 1),
+            image(12, 2, 2.0, "b", 3),
+        ];
+        assert_eq!(runs(&images), vec![0..2, 2..4, 4..5]);
+    }
+
+    #[test]
+    fn overlaps_are_refused_or_won_by_the_later_wedge_and_gaps_refused() {
+        // Wedge 0 covers 0°–2°, wedge 1 (acquired later) 1°–3°.
+        let mut images: Vec<Image> = (0..4)
+            .map(|i| image(i, 0, i as f64 * 0.5, "a", i))
+            .collect();
+        images.extend((0..4).map(|i| image(4 + i, 1, 1.0 + i as f64 * 0.5, "b", i)));
+        images.sort_by(|a, b| {
+            a.angle_deg
+                .total_cmp(&b.angle_deg)
+                .then(a.acquisition_index.cmp(&b.acquisition_index))
+        });
+        let e = resolve_overlaps("s", images.clone(), 0.5, false).unwrap_err();
+        assert!(e.to_string().contains("overlaps"), "{e}");
+        let kept = resolve_overlaps("s", images, 0.5, true).unwrap();
+        let order: Vec<u64> = kept.iter().map(|i| i.acquisition_index).collect();
+        assert_eq!(order, vec![0, 1, 4, 5, 6, 7]);
+        assert!(no_gaps("s", &kept, 0.5).is_ok());
+        let gap = [image(0, 0, 0.0, "a", 0), image(1, 1, 2.0, "b", 0)];
+        assert!(
+            no_gaps("s", &gap, 0.5)
+                .unwrap_err()
+                .to_string()
+                .contains("gap")
+        );
+        // Without rotation (width 0) nothing overlaps and nothing is a gap.
+        let still = vec![image(0, 0, 0.0, "a", 0), image(1, 0, 0.0, "a", 1)];
+        assert_eq!(
+            resolve_overlaps("s", still.clone(), 0.0, false)
+                .unwrap()
+                .len(),
+            2
+        );
+        assert!(no_gaps("s", &still, 0.0).is_ok());
+    }
+}
