@@ -172,7 +172,7 @@ Examples:
   mxpipe repackage --experiment 6513270e-269e-4d37-b2a7-4de452e6b438 --out /data/processing/mad
   dials.import /data/processing/mad/6513270e-269e-4d37-b2a7-4de452e6b438_sweep1_master.h5")]
     Repackage {
-        /// The experiment (its uuid, as `mxpipe query \"SELECT experiment_uuid FROM experiments\"` lists).
+        /// The experiment: its uuid, as `mxpipe query "SELECT experiment_uuid FROM experiments"` lists.
         #[arg(long, value_name = "UUID")]
         experiment: String,
         /// Folder for the sweep masters (outside the raw data folder).

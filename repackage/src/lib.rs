@@ -39,6 +39,16 @@ pub async fn repackage(
     dry_run: bool,
     allow_overlap: bool,
 ) -> Result<(plan::Plan, Vec<PathBuf>), RepackError> {
+    if !store
+        .holds_tables()
+        .await
+        .map_err(|e| RepackError::Store(e.to_string()))?
+    {
+        return Err(RepackError::Refused(format!(
+            "{} holds no mxpipe store: ingest the experiment first, or pass --store",
+            store.root()
+        )));
+    }
     let plan = plan::plan(store, experiment, out, allow_overlap).await?;
     let sources = sources::check(&plan, out)?;
     if dry_run {

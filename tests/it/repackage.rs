@@ -473,6 +473,18 @@ fn refusals_write_nothing() {
         "{}",
         text_of(&o)
     );
+    // No store there (a typo in --store).
+    let o = repackage(
+        &dir.path().join("no-store"),
+        dir.path(),
+        &["--experiment", &exp, "--out", out.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text_of(&o));
+    assert!(
+        text_of(&o).contains("holds no mxpipe store"),
+        "{}",
+        text_of(&o)
+    );
     // An unknown experiment.
     let o = repackage(
         &store,
