@@ -652,6 +652,24 @@ async fn run_with_store(
     let site = site
         .or(config.store.site.clone())
         .unwrap_or_else(|| "local".to_owned());
+    // Only ingest and serve start a store; every other command reads one, and a typo in --store
+    // must not leave an empty store behind.
+    let starts_a_store = matches!(
+        command,
+        Command::Ingest { .. } | Command::Serve(_) | Command::Token(_)
+    );
+    let local = !location.contains("://") || location.starts_with("file://");
+    if !starts_a_store
+        && local
+        && !std::path::Path::new(location.trim_start_matches("file://")).exists()
+    {
+        return fail(
+            format!(
+                "no mxpipe store at {location} (a typo in --store or [store] location? `mxpipe ingest` creates one)"
+            ),
+            2,
+        );
+    }
     let store = match mxpipe_store::Store::open(&location, &site, config.storage_options()) {
         Ok(s) => s,
         Err(e) => return fail(e, 2),

@@ -479,9 +479,9 @@ fn refusals_write_nothing() {
         dir.path(),
         &["--experiment", &exp, "--out", out.to_str().unwrap()],
     );
-    assert_eq!(o.status.code(), Some(1), "{}", text_of(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", text_of(&o));
     assert!(
-        text_of(&o).contains("holds no mxpipe store"),
+        text_of(&o).contains("no mxpipe store at") && !dir.path().join("no-store").exists(),
         "{}",
         text_of(&o)
     );
