@@ -3,8 +3,6 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use arrow::array::{Array, AsArray};
-use arrow::datatypes::DataType;
 use datafusion::prelude::SessionContext;
 use oxigraph::model::{GraphName, Literal, NamedNode, Quad};
 
@@ -478,35 +476,5 @@ fn encode(text: &str) -> String {
 
 /// Every row of a query, every column as text.
 async fn rows(ctx: &SessionContext, sql: &str) -> Result<Vec<Vec<Option<String>>>, LineageError> {
-    let batches = ctx.sql(sql).await?.collect().await?;
-    let mut out = Vec::new();
-    for batch in batches {
-        let columns: Vec<arrow::array::ArrayRef> = batch
-            .columns()
-            .iter()
-            .map(|c| {
-                let c = match c.data_type() {
-                    DataType::Timestamp(_, _) => arrow::compute::cast_with_options(
-                        c,
-                        &DataType::Utf8,
-                        &arrow::compute::CastOptions::default(),
-                    ),
-                    _ => arrow::compute::cast(c, &DataType::Utf8),
-                };
-                c.map_err(|e| LineageError::Graph(e.to_string()))
-            })
-            .collect::<Result<_, _>>()?;
-        for i in 0..batch.num_rows() {
-            out.push(
-                columns
-                    .iter()
-                    .map(|c| {
-                        let s = c.as_string::<i32>();
-                        (!s.is_null(i)).then(|| s.value(i).to_owned())
-                    })
-                    .collect(),
-            );
-        }
-    }
-    Ok(out)
+    Ok(mxpipe_queries::text_rows(ctx, sql).await?)
 }

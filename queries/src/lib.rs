@@ -264,3 +264,34 @@ fn sql_type(col: tables::Col) -> &'static str {
         Bytes => "BYTEA",
     }
 }
+
+/// Every row of a query with every column as text (`None` for NULL; timestamps in RFC 3339), for
+/// library callers that walk a small answer row by row (the lineage graph, repackaging plans).
+pub async fn text_rows(
+    ctx: &SessionContext,
+    sql: &str,
+) -> Result<Vec<Vec<Option<String>>>, datafusion::error::DataFusionError> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::DataType;
+    let batches = ctx.sql(sql).await?.collect().await?;
+    let mut out = Vec::new();
+    for batch in batches {
+        let columns = batch
+            .columns()
+            .iter()
+            .map(|c| datafusion::arrow::compute::cast(c, &DataType::Utf8))
+            .collect::<Result<Vec<_>, _>>()?;
+        for i in 0..batch.num_rows() {
+            out.push(
+                columns
+                    .iter()
+                    .map(|c| {
+                        let s = c.as_string::<i32>();
+                        (!s.is_null(i)).then(|| s.value(i).to_owned())
+                    })
+                    .collect(),
+            );
+        }
+    }
+    Ok(out)
+}

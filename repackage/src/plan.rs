@@ -5,8 +5,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use arrow::array::{Array, AsArray};
-use arrow::datatypes::DataType;
 use mxpipe_store::Store;
 
 use crate::RepackError;
@@ -257,35 +255,9 @@ async fn rows(
     ctx: &datafusion::prelude::SessionContext,
     sql: &str,
 ) -> Result<Vec<Vec<Option<String>>>, RepackError> {
-    let batches = ctx
-        .sql(sql)
+    mxpipe_queries::text_rows(ctx, sql)
         .await
-        .map_err(|e| RepackError::Store(e.to_string()))?
-        .collect()
-        .await
-        .map_err(|e| RepackError::Store(e.to_string()))?;
-    let mut out = Vec::new();
-    for b in batches {
-        let cols: Vec<arrow::array::ArrayRef> = b
-            .columns()
-            .iter()
-            .map(|c| {
-                arrow::compute::cast(c, &DataType::Utf8)
-                    .map_err(|e| RepackError::Store(e.to_string()))
-            })
-            .collect::<Result<_, _>>()?;
-        for i in 0..b.num_rows() {
-            out.push(
-                cols.iter()
-                    .map(|c| {
-                        let s = c.as_string::<i32>();
-                        (!s.is_null(i)).then(|| s.value(i).to_owned())
-                    })
-                    .collect(),
-            );
-        }
-    }
-    Ok(out)
+        .map_err(|e| RepackError::Store(e.to_string()))
 }
 
 impl Plan {
