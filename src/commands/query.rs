@@ -184,7 +184,7 @@ impl Shell {
 /// Run one statement and print its result as a table; false on error (printed).
 async fn run_statement(ctx: &SessionContext, sql: &str) -> bool {
     let result = match ctx.sql(sql.trim().trim_end_matches(';')).await {
-        Ok(df) => df.collect().await,
+        Ok(df) => collect_keeping_columns(df).await,
         Err(e) => Err(e),
     };
     match result {
@@ -211,7 +211,7 @@ pub async fn run(args: QueryArgs, config: Option<&Path>) -> u8 {
         Err(code) => return code,
     };
     let batches = match ctx.sql(&args.sql).await {
-        Ok(df) => df.collect().await,
+        Ok(df) => collect_keeping_columns(df).await,
         Err(e) => Err(e),
     };
     let batches = match batches {
@@ -228,6 +228,20 @@ pub async fn run(args: QueryArgs, config: Option<&Path>) -> u8 {
         Err(e) if crate::cli::is_broken_pipe(&e) => 0,
         Err(e) => fail(e, 2),
     }
+}
+
+/// The answer's batches; an empty answer is one empty batch with the answer's columns, so that
+/// tables and CSV still show their header and Parquet keeps its schema.
+async fn collect_keeping_columns(
+    df: datafusion::prelude::DataFrame,
+) -> datafusion::error::Result<Vec<RecordBatch>> {
+    let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+    let batches = df.collect().await?;
+    Ok(if batches.is_empty() {
+        vec![RecordBatch::new_empty(schema)]
+    } else {
+        batches
+    })
 }
 
 fn fail(message: impl std::fmt::Display, code: u8) -> u8 {

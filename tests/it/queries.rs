@@ -466,3 +466,49 @@ fn sql_shell_on_a_terminal_edits_lines_and_keeps_history() {
         "{history}"
     );
 }
+
+/// An empty answer still names its columns: a table header, a CSV header, a Parquet schema.
+#[test]
+fn an_empty_answer_keeps_its_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    ingest(&store, "DLS", &[&repo().join("samples/ssx-chip.json")]);
+    let s = store.to_str().unwrap();
+    let sql = "SELECT sweep_uuid, energy_ev FROM sweeps WHERE false";
+    let o = mxpipe(&["--store", s, "query", sql]);
+    assert_eq!(o.status.code(), Some(0), "{}", text_of(&o));
+    let table = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        table.contains("sweep_uuid") && table.contains("energy_ev"),
+        "{table}"
+    );
+    let o = mxpipe(&["--store", s, "query", "--format", "csv", sql]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "sweep_uuid,energy_ev\n");
+    let o = mxpipe(&["--store", s, "query", "--format", "json", sql]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "[]");
+    let file = dir.path().join("empty.parquet");
+    let o = mxpipe(&[
+        "--store",
+        s,
+        "query",
+        "--format",
+        "parquet",
+        "--out",
+        file.to_str().unwrap(),
+        sql,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text_of(&o));
+    let reader =
+        parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&file).unwrap())
+            .unwrap();
+    use parquet::file::reader::FileReader;
+    let fields: Vec<String> = reader
+        .metadata()
+        .file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .map(|c| c.name().to_owned())
+        .collect();
+    assert_eq!(fields, ["sweep_uuid", "energy_ev"]);
+}
