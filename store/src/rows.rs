@@ -69,15 +69,21 @@ pub fn object_rows(p: &PreparedMessage, v: &ObjectVersion<'_>, rows: &mut Rows) 
     let o = v.entry.object.as_object();
     let uuid = v.uuid.as_str();
     let minted = p.minted.iter().any(|m| m.to_string() == uuid);
-    let mut stored_json = v.json.clone();
-    if minted && let Value::Object(m) = &mut stored_json {
-        m.shift_remove("uuid");
+    // A minted uuid is left out of the stored JSON (it is not the message's); copy only then.
+    let object_json = match &v.json {
+        Value::Object(m) if minted => {
+            let mut m = m.clone();
+            m.shift_remove("uuid");
+            serde_json::to_string(&m)
+        }
+        other => serde_json::to_string(other),
     }
+    .expect("JSON serialises");
     rows.entry("objects").or_default().push(json!({
         "uuid": uuid, "uuid_minted": minted, "mxlims_type": o.type_name(), "core_class": o.core_class().as_str(),
         "message_id": p.message_id, "message_key": v.entry.key, "content_sha256": v.content_sha256,
         "name": v.json.get("name"), "annotation": v.json.get("annotation"),
-        "object_json": serde_json::to_string(&stored_json).expect("JSON serialises"),
+        "object_json": object_json,
     }));
     for l in o.links() {
         let (to_type, to_key) = l
@@ -100,7 +106,7 @@ pub fn object_rows(p: &PreparedMessage, v: &ObjectVersion<'_>, rows: &mut Rows) 
     }
     if let Some(ext) = o.extensions() {
         for (domain, fields) in ext {
-            rows.entry("extensions").or_default().push(json!({"object_uuid": uuid, "domain": domain.as_str(), "fields_json": Value::Object(fields.clone()).to_string()}));
+            rows.entry("extensions").or_default().push(json!({"object_uuid": uuid, "domain": domain.as_str(), "fields_json": serde_json::to_string(fields).expect("JSON serialises")}));
         }
     }
     let ext = mxpipe_extension(o).ok().flatten();

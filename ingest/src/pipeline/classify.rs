@@ -1,11 +1,11 @@
 //! Classifying and reading the files of a run, on every core.
 
-use mxpipe_store::SourceFile;
+use mxpipe_store::{PreparedMessage, SourceFile, prepare_message};
 
-use super::support::source_file;
+use super::support::{source_file, to_store_bulk, with_session};
 use super::{IngestRequest, Input, Progress};
 use crate::sniff::{describe, master_of_data_file, read_head};
-use crate::{Fragment, READERS, ReadOptions, Reader};
+use crate::{Fragment, ImageRun, READERS, ReadOptions, Reader};
 
 /// One file's classification, with what the run needs of it later.
 pub(super) struct FileOutcome {
@@ -42,7 +42,7 @@ pub(super) fn read_files(
                     let input = &inputs[i];
                     progress.file(&input.path);
                     let options = request.read.for_file();
-                    let classified = classify_and_read(input, forced, &options);
+                    let classified = classify_and_read(input, forced, &options, request);
                     if matches!(classified, Classified::Failed(..)) && !request.keep_going {
                         stop.store(true, Ordering::Relaxed);
                     }
@@ -62,8 +62,9 @@ pub(super) fn read_files(
 
 /// What a file turned out to be.
 pub(super) enum Classified {
-    /// Read by a reader: its name, what it produced, and the file's path, size and hash.
-    Read(&'static str, Vec<Fragment>, Result<SourceFile, String>),
+    /// Read by a reader: its name, what it produced (messages already prepared for the store,
+    /// on the worker threads), and the file's path, size and hash.
+    Read(&'static str, Vec<Part>, Result<SourceFile, String>),
     Data(String),
     Skipped(String),
     /// A container file a reader knows but without metadata (HDF5 without /entry): skipped,
@@ -73,10 +74,55 @@ pub(super) enum Classified {
     Failed(&'static str, String, Vec<crate::Problem>),
 }
 
+/// What one fragment of a read file became.
+pub(super) enum Part {
+    /// A message with the run's session applied, hashed and given its minted uuids.
+    Prepared(Box<PreparedMessage>),
+    /// The message names another session than `--session` (stops the run without
+    /// `keep_going`).
+    SessionConflict(String),
+    /// The file's hash could not be taken.
+    NoSource(String),
+    /// Collection metadata, assembled with other runs later.
+    Images(Box<ImageRun>),
+}
+
+/// Apply the session and prepare each message (the costly hashing and serialising), so that
+/// it happens on every core rather than in the run's single assembling loop.
+fn prepare_parts(
+    fragments: Vec<Fragment>,
+    source: &Result<SourceFile, String>,
+    request: &IngestRequest,
+) -> Vec<Part> {
+    fragments
+        .into_iter()
+        .filter_map(|fragment| match fragment {
+            Fragment::Message {
+                mut value,
+                message,
+                bulk,
+            } => Some(match with_session(&mut value, *message, request) {
+                Err(e) => Part::SessionConflict(e),
+                Ok(message) => match source {
+                    Err(e) => Part::NoSource(e.clone()),
+                    Ok(src) => {
+                        let mut p = prepare_message(&value, message, vec![src.clone()]);
+                        p.bulk = bulk.into_iter().map(to_store_bulk).collect();
+                        Part::Prepared(Box::new(p))
+                    }
+                },
+            }),
+            Fragment::Images(run) => Some(Part::Images(run)),
+            Fragment::NotMetadata(_) => None,
+        })
+        .collect()
+}
+
 fn classify_and_read(
     input: &Input,
     forced: Option<&'static dyn Reader>,
     options: &ReadOptions,
+    request: &IngestRequest,
 ) -> Classified {
     let path = &input.path;
     let head = match read_head(path) {
@@ -129,7 +175,9 @@ fn classify_and_read(
                     Classified::NotMaster(reason)
                 };
             }
-            Classified::Read(reader.name(), fragments, source_file(path, reader.name()))
+            let source = source_file(path, reader.name());
+            let parts = prepare_parts(fragments, &source, request);
+            Classified::Read(reader.name(), parts, source)
         }
         Ok(Err(e)) => Classified::Failed(
             reader.name(),

@@ -15,16 +15,14 @@ use mxpipe_store::{IngestOutcome, PreparedMessage, SourceFile, Store, prepare_me
 use serde::Serialize;
 
 use crate::assemble::{AssembleOptions, assemble};
-use crate::{Fragment, ImageRun, READERS, ReadOptions};
+use crate::{ImageRun, READERS, ReadOptions};
 
 mod classify;
 mod support;
 
-use classify::{Classified, FileOutcome, read_files};
+use classify::{Classified, FileOutcome, Part, read_files};
 pub use support::to_store_bulk;
-use support::{
-    expand, naive_warning, source_file, unresolved_warning, validate_assembled, with_session,
-};
+use support::{expand, naive_warning, source_file, unresolved_warning, validate_assembled};
 
 /// What to ingest and how.
 #[derive(Debug, Clone, Default)]
@@ -330,42 +328,26 @@ pub async fn ingest_with(
                     });
                 }
             }
-            Classified::Read(reader, fragments, source) => {
-                for fragment in fragments {
-                    match fragment {
-                        Fragment::Message {
-                            mut value,
-                            message,
-                            bulk,
-                        } => {
-                            let message = match with_session(&mut value, *message, request) {
-                                Ok(m) => m,
-                                Err(e) => {
-                                    summary.files.push(report(
-                                        FileStatus::Failed,
-                                        reader,
-                                        e.clone(),
-                                    ));
-                                    if !request.keep_going {
-                                        progress.finish();
-                                        return Err(IngestError::Stopped {
-                                            reason: format!("{}: {e}", input.path.display()),
-                                            summary: Box::new(summary),
-                                        });
-                                    }
-                                    continue;
-                                }
-                            };
-                            match source.clone() {
-                                Ok(src) => {
-                                    let mut p = prepare_message(&value, message, vec![src]);
-                                    p.bulk = bulk.into_iter().map(to_store_bulk).collect();
-                                    prepared.push(p);
-                                }
-                                Err(e) => summary.files.push(report(FileStatus::Failed, reader, e)),
+            Classified::Read(reader, parts, source) => {
+                for part in parts {
+                    match part {
+                        Part::Prepared(p) => prepared.push(*p),
+                        Part::NoSource(e) => {
+                            summary.files.push(report(FileStatus::Failed, reader, e))
+                        }
+                        Part::SessionConflict(e) => {
+                            summary
+                                .files
+                                .push(report(FileStatus::Failed, reader, e.clone()));
+                            if !request.keep_going {
+                                progress.finish();
+                                return Err(IngestError::Stopped {
+                                    reason: format!("{}: {e}", input.path.display()),
+                                    summary: Box::new(summary),
+                                });
                             }
                         }
-                        Fragment::Images(run) => {
+                        Part::Images(run) => {
                             sources.insert(input.path.clone(), source.clone());
                             let dir = PathBuf::from(&run.directory);
                             for d in &run.data_files {
@@ -373,7 +355,6 @@ pub async fn ingest_with(
                             }
                             runs.push(*run)
                         }
-                        Fragment::NotMetadata(_) => {}
                     }
                 }
             }
