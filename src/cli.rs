@@ -573,11 +573,11 @@ pub fn run() -> ExitCode {
                     runtime.block_on(commands::query::run(args, cli.config.as_deref())),
                 );
             }
-            let sites = || commands::query::QueryArgs {
+            let sites = |allow_missing_sites: bool| commands::query::QueryArgs {
                 sql: String::new(),
                 format: QueryFormat::Table,
                 out: None,
-                allow_missing_sites: false,
+                allow_missing_sites,
                 site_specs: specs.clone(),
                 store: cli.store.clone(),
                 site: names.last().cloned(),
@@ -585,28 +585,19 @@ pub fn run() -> ExitCode {
             let config = cli.config.as_deref();
             match command {
                 Command::Lineage(args) => {
-                    let s = commands::query::QueryArgs {
-                        allow_missing_sites: args.allow_missing_sites,
-                        ..sites()
-                    };
+                    let s = sites(args.allow_missing_sites);
                     return ExitCode::from(
                         runtime.block_on(commands::lineage::lineage(args, s, config)),
                     );
                 }
                 Command::Sparql(args) => {
-                    let s = commands::query::QueryArgs {
-                        allow_missing_sites: args.allow_missing_sites,
-                        ..sites()
-                    };
+                    let s = sites(args.allow_missing_sites);
                     return ExitCode::from(
                         runtime.block_on(commands::lineage::sparql(args, s, config)),
                     );
                 }
                 Command::Export(ExportCommand::Rdf(args)) => {
-                    let s = commands::query::QueryArgs {
-                        allow_missing_sites: args.allow_missing_sites,
-                        ..sites()
-                    };
+                    let s = sites(args.allow_missing_sites);
                     return ExitCode::from(
                         runtime.block_on(commands::lineage::export_rdf(args, s, config)),
                     );

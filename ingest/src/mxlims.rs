@@ -51,8 +51,6 @@ pub(crate) fn message_fragment(
             message: Box::new(message),
         }]),
         Err(report) => {
-            let first = report.errors().next().cloned();
-            let n = report.errors().count();
             let problems: Vec<crate::Problem> = report
                 .errors()
                 .map(|f| crate::Problem {
@@ -69,32 +67,19 @@ pub(crate) fn message_fragment(
                     found: f.found.clone(),
                 })
                 .collect();
-            Err(match first {
-                Some(f) => ReadError::new(
-                    path,
-                    format!(
-                        "{} [{}]",
-                        if f.pointer.is_empty() {
-                            "(document)"
-                        } else {
-                            &f.pointer
-                        },
-                        f.rule
-                    ),
-                    f.expected,
-                    format!(
-                        "{}{}",
-                        f.found,
-                        if n > 1 {
-                            format!(
-                                " (and {} more errors; `mxpipe validate` lists them all)",
-                                n - 1
-                            )
-                        } else {
-                            String::new()
-                        }
-                    ),
-                ),
+            Err(match problems.first() {
+                Some(first) => {
+                    let more = match problems.len() - 1 {
+                        0 => String::new(),
+                        n => format!(" (and {n} more errors; `mxpipe validate` lists them all)"),
+                    };
+                    ReadError::new(
+                        path,
+                        first.location.clone(),
+                        first.expected.clone(),
+                        format!("{}{more}", first.found),
+                    )
+                }
                 None => ReadError::new(path, "(document)", "a valid MXLIMS message", "invalid"),
             }
             .with_problems(problems))

@@ -462,16 +462,15 @@ fn uuid_in(key: &str) -> Option<&str> {
     })
 }
 
-/// Percent-encode what may not stand in an IRI path segment.
+/// Percent-encode what may not stand in an IRI path segment: everything but RFC 3986's
+/// unreserved characters.
 fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    const RESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(text, RESERVED).to_string()
 }
 
 /// Every row of a query, every column as text.

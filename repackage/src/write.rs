@@ -37,6 +37,18 @@ fn attr(loc: &hdf5::Location, name: &str, value: &str) -> Result<(), RepackError
         .map_err(h5)
 }
 
+/// The group `name` of `parent`, created with its NX_class when the source master had none.
+fn nx_group(parent: &hdf5::Group, name: &str, class: &str) -> Result<hdf5::Group, RepackError> {
+    match parent.group(name) {
+        Ok(g) => Ok(g),
+        Err(_) => {
+            let g = parent.create_group(name).map_err(h5)?;
+            attr(&g, "NX_class", class)?;
+            Ok(g)
+        }
+    }
+}
+
 fn text(group: &hdf5::Group, name: &str, value: &str) -> Result<(), RepackError> {
     let _ = group.unlink(name);
     group
@@ -100,22 +112,8 @@ fn write_sweep(
     }
     let n = s.images.len();
     // The sweep's wavelength, and nothing that would make a reader take data_NNNNNN links.
-    let instrument = match entry.group("instrument") {
-        Ok(g) => g,
-        Err(_) => {
-            let g = entry.create_group("instrument").map_err(h5)?;
-            attr(&g, "NX_class", "NXinstrument")?;
-            g
-        }
-    };
-    let beam = match instrument.group("beam") {
-        Ok(g) => g,
-        Err(_) => {
-            let g = instrument.create_group("beam").map_err(h5)?;
-            attr(&g, "NX_class", "NXbeam")?;
-            g
-        }
-    };
+    let instrument = nx_group(&entry, "instrument", "NXinstrument")?;
+    let beam = nx_group(&instrument, "beam", "NXbeam")?;
     let _ = beam.unlink("incident_wavelength");
     let wl = beam
         .new_dataset::<f64>()
@@ -133,22 +131,8 @@ fn write_sweep(
             .map_err(h5)?;
     }
     // The scan axis: one start angle per image, monotonic.
-    let sample = match entry.group("sample") {
-        Ok(g) => g,
-        Err(_) => {
-            let g = entry.create_group("sample").map_err(h5)?;
-            attr(&g, "NX_class", "NXsample")?;
-            g
-        }
-    };
-    let transformations = match sample.group("transformations") {
-        Ok(g) => g,
-        Err(_) => {
-            let g = sample.create_group("transformations").map_err(h5)?;
-            attr(&g, "NX_class", "NXtransformations")?;
-            g
-        }
-    };
+    let sample = nx_group(&entry, "sample", "NXsample")?;
+    let transformations = nx_group(&sample, "transformations", "NXtransformations")?;
     let old_omega = transformations.dataset("omega").ok();
     let omega_attrs: Vec<(String, String)> = old_omega
         .as_ref()

@@ -91,6 +91,23 @@ pub fn mxpipe_store(store: &Path, args: &[&str]) -> Output {
     mxpipe(&all)
 }
 
+/// Start a local contract server (tests/checkers/*_contract_server.py) that prints `PORT N` as
+/// its first line: the child and its `http://127.0.0.1:N` URL.
+pub fn spawn_server(cmd: &mut Command) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = cmd.stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .trim()
+        .strip_prefix("PORT ")
+        .unwrap_or_else(|| panic!("the server said {line:?}"))
+        .to_owned();
+    (child, format!("http://127.0.0.1:{port}"))
+}
+
 /// Output text of a finished process (stdout + stderr) for assertion messages.
 pub fn text_of(o: &Output) -> String {
     format!(

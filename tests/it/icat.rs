@@ -348,28 +348,15 @@ struct ContractServer {
 
 impl ContractServer {
     fn start(py: &Path, td: &Path, extra: &[&str]) -> ContractServer {
-        use std::io::BufRead;
-        let mut child = Command::new(py)
-            .arg(repo().join("tests/checkers/icat_contract_server.py"))
-            .arg("--xsd")
-            .arg(td.join("catalogues/icat/icatdata-6.2.xsd"))
-            .args(["--password", "s3cret-pw"])
-            .args(extra)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("PORT ")
-            .unwrap_or_else(|| panic!("server said {line:?}"));
-        ContractServer {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        }
+        let (child, url) = spawn_server(
+            Command::new(py)
+                .arg(repo().join("tests/checkers/icat_contract_server.py"))
+                .arg("--xsd")
+                .arg(td.join("catalogues/icat/icatdata-6.2.xsd"))
+                .args(["--password", "s3cret-pw"])
+                .args(extra),
+        );
+        ContractServer { child, url }
     }
 
     /// Entities per type, as the server holds them.

@@ -189,18 +189,7 @@ fn local_pids_are_minted_after_the_commit_once_and_reach_every_export() {
         }
     }
     assert!(carried >= 1);
-    let icat = dir.path().join("all.icat.xml");
-    ok(mxpipe(&[
-        "--store",
-        s,
-        "export",
-        "icat",
-        "--out",
-        icat.to_str().unwrap(),
-    ]));
-    let icat = std::fs::read_to_string(icat).unwrap();
-    let scicat = ok(mxpipe(&["--store", s, "export", "scicat", "--dry-run"]));
-    let scicat = String::from_utf8_lossy(&scicat.stdout).into_owned();
+    let (icat, scicat) = catalogue_exports(s, &dir.path().join("all.icat.xml"));
     let crystals: Vec<&Value> = minted
         .values()
         .filter(|m| m["mxlims_type"] == "Crystal")
@@ -227,6 +216,22 @@ fn local_pids_are_minted_after_the_commit_once_and_reach_every_export() {
     assert!(pid_list(&cfg2).is_empty());
 }
 
+/// What the ICAT export (icatdata XML written to `icat_file`) and the SciCat dry run (the
+/// requests it would send) of a store say, as text.
+fn catalogue_exports(store: &str, icat_file: &Path) -> (String, String) {
+    ok(mxpipe(&[
+        "--store",
+        store,
+        "export",
+        "icat",
+        "--out",
+        icat_file.to_str().unwrap(),
+    ]));
+    let icat = std::fs::read_to_string(icat_file).unwrap();
+    let scicat = ok(mxpipe(&["--store", store, "export", "scicat", "--dry-run"]));
+    (icat, String::from_utf8_lossy(&scicat.stdout).into_owned())
+}
+
 /// The local DataCite contract server, killed on drop.
 struct DataCite {
     child: std::process::Child,
@@ -236,33 +241,22 @@ struct DataCite {
 
 impl DataCite {
     fn start(py: &Path, faults: &[&str]) -> DataCite {
-        use std::io::BufRead;
-        let mut child = Command::new(py)
-            .arg(repo().join("tests/checkers/datacite_contract_server.py"))
-            .args([
-                "--repository",
-                "EXAMPLE.MX",
-                "--password",
-                "dc-secret",
-                "--prefix",
-                "10.80000",
-            ])
-            .args(faults)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("PORT ")
-            .unwrap_or_else(|| panic!("{line:?}"))
-            .to_owned();
+        let (child, url) = spawn_server(
+            Command::new(py)
+                .arg(repo().join("tests/checkers/datacite_contract_server.py"))
+                .args([
+                    "--repository",
+                    "EXAMPLE.MX",
+                    "--password",
+                    "dc-secret",
+                    "--prefix",
+                    "10.80000",
+                ])
+                .args(faults),
+        );
         DataCite {
             child,
-            url: format!("http://127.0.0.1:{port}"),
+            url,
             py: py.to_owned(),
         }
     }
@@ -522,18 +516,7 @@ fn a_reused_barcode_is_flagged_and_the_samples_stay_distinct_in_every_export() {
         .collect();
     assert_eq!(pids.len(), 2, "{crystals:?}");
     let s = store.to_str().unwrap();
-    let icat = dir.path().join("x.icat.xml");
-    ok(mxpipe(&[
-        "--store",
-        s,
-        "export",
-        "icat",
-        "--out",
-        icat.to_str().unwrap(),
-    ]));
-    let icat = std::fs::read_to_string(icat).unwrap();
-    let scicat = ok(mxpipe(&["--store", s, "export", "scicat", "--dry-run"]));
-    let scicat = String::from_utf8_lossy(&scicat.stdout).into_owned();
+    let (icat, scicat) = catalogue_exports(s, &dir.path().join("x.icat.xml"));
     for c in &crystals {
         let pid = c["pid"].as_str().unwrap();
         assert_eq!(

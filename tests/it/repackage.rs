@@ -29,6 +29,29 @@ fn fixtures(dir: &Path) -> Option<PathBuf> {
     Some(fx)
 }
 
+/// `mxpipe --store STORE ingest PATH`, which must succeed.
+fn ingest(store: &Path, path: &Path) -> Output {
+    ok(mxpipe(&[
+        "--store",
+        store.to_str().unwrap(),
+        "ingest",
+        path.to_str().unwrap(),
+    ]))
+}
+
+/// The experiment as the store exports it (`mxpipe export mxlims --experiment UUID`).
+fn exported(store: &Path, experiment: &str) -> Value {
+    let o = ok(mxpipe(&[
+        "--store",
+        store.to_str().unwrap(),
+        "export",
+        "mxlims",
+        "--experiment",
+        experiment,
+    ]));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
 fn experiment_of(store: &Path) -> String {
     let rows = crate::queries::query_cli(&[
         "--store",
@@ -109,12 +132,7 @@ fn interleaved_mad_becomes_one_master_per_sweep_losing_nothing() {
         return;
     };
     let store = dir.path().join("store");
-    ok(mxpipe(&[
-        "--store",
-        store.to_str().unwrap(),
-        "ingest",
-        fx.join("mad/raw").to_str().unwrap(),
-    ]));
+    ingest(&store, &fx.join("mad/raw"));
     let exp = experiment_of(&store);
     let out = dir.path().join("processing");
     let elsewhere = dir.path().join("elsewhere");
@@ -202,32 +220,11 @@ fn interleaved_mad_becomes_one_master_per_sweep_losing_nothing() {
     std::fs::rename(moved.join("processing"), &out).unwrap();
 
     // The embedded experiment: nothing new in the same store, the same experiment in a new one.
-    let o = ok(mxpipe(&[
-        "--store",
-        store.to_str().unwrap(),
-        "ingest",
-        out.to_str().unwrap(),
-    ]));
+    let o = ingest(&store, &out);
     assert!(text_of(&o).contains("0 new, 0 changed"), "{}", text_of(&o));
     let fresh = dir.path().join("fresh");
-    ok(mxpipe(&[
-        "--store",
-        fresh.to_str().unwrap(),
-        "ingest",
-        out.to_str().unwrap(),
-    ]));
-    let export = |s: &Path| -> Value {
-        let o = ok(mxpipe(&[
-            "--store",
-            s.to_str().unwrap(),
-            "export",
-            "mxlims",
-            "--experiment",
-            &exp,
-        ]));
-        serde_json::from_slice(&o.stdout).unwrap()
-    };
-    assert_eq!(export(&fresh), export(&store));
+    ingest(&fresh, &out);
+    assert_eq!(exported(&fresh, &exp), exported(&store, &exp));
     let scans = |s: &Path| {
         crate::queries::query_cli(&[
             "--store",
@@ -247,22 +244,9 @@ fn one_interleaved_data_stream_becomes_one_master_per_sweep() {
         return;
     };
     let store = dir.path().join("store");
-    ok(mxpipe(&[
-        "--store",
-        store.to_str().unwrap(),
-        "ingest",
-        fx.join("mad/raw").to_str().unwrap(),
-    ]));
+    ingest(&store, &fx.join("mad/raw"));
     let exp = experiment_of(&store);
-    let o = ok(mxpipe(&[
-        "--store",
-        store.to_str().unwrap(),
-        "export",
-        "mxlims",
-        "--experiment",
-        &exp,
-    ]));
-    let mut msg: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut msg = exported(&store, &exp);
     let raw = fx.join("stream/raw");
     for sweep in msg["CollectionSweep"].as_object_mut().unwrap().values_mut() {
         sweep["path"] = Value::from(raw.to_str().unwrap());
@@ -282,12 +266,7 @@ fn one_interleaved_data_stream_becomes_one_master_per_sweep() {
     let file = dir.path().join("stream.json");
     std::fs::write(&file, msg.to_string()).unwrap();
     let store2 = dir.path().join("store2");
-    ok(mxpipe(&[
-        "--store",
-        store2.to_str().unwrap(),
-        "ingest",
-        file.to_str().unwrap(),
-    ]));
+    ingest(&store2, &file);
     let exp2 = experiment_of(&store2);
     let out = dir.path().join("out");
     let o = ok(repackage(
@@ -324,12 +303,7 @@ fn inverse_beam_gives_three_sweeps() {
         return;
     };
     let store = dir.path().join("store");
-    ok(mxpipe(&[
-        "--store",
-        store.to_str().unwrap(),
-        "ingest",
-        fx.join("ib/raw").to_str().unwrap(),
-    ]));
+    ingest(&store, &fx.join("ib/raw"));
     let exp = experiment_of(&store);
     let out = dir.path().join("out");
     ok(repackage(
@@ -383,12 +357,7 @@ fn a_real_nxmx_master_repackages_as_one_sweep() {
         .unwrap();
     assert!(o.status.success(), "{}", text_of(&o));
     let store = dir.path().join("store");
-    ok(mxpipe(&[
-        "--store",
-        store.to_str().unwrap(),
-        "ingest",
-        raw.to_str().unwrap(),
-    ]));
+    ingest(&store, &raw);
     let exp = experiment_of(&store);
     let out = dir.path().join("out");
     ok(repackage(
@@ -436,12 +405,7 @@ fn refusals_write_nothing() {
     let py = python().unwrap();
     let store = dir.path().join("store");
     let raw = fx.join("mad/raw");
-    ok(mxpipe(&[
-        "--store",
-        store.to_str().unwrap(),
-        "ingest",
-        raw.to_str().unwrap(),
-    ]));
+    ingest(&store, &raw);
     let exp = experiment_of(&store);
     let out = dir.path().join("out");
     let refused = |args: &[&str], says: &str| {
@@ -544,22 +508,9 @@ fn overlapping_wedges_are_refused_unless_the_later_one_is_kept() {
         return;
     };
     let store = dir.path().join("store");
-    ok(mxpipe(&[
-        "--store",
-        store.to_str().unwrap(),
-        "ingest",
-        fx.join("mad/raw").to_str().unwrap(),
-    ]));
+    ingest(&store, &fx.join("mad/raw"));
     let exp = experiment_of(&store);
-    let o = ok(mxpipe(&[
-        "--store",
-        store.to_str().unwrap(),
-        "export",
-        "mxlims",
-        "--experiment",
-        &exp,
-    ]));
-    let mut msg: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut msg = exported(&store, &exp);
     let mut moved = false;
     for sweep in msg["CollectionSweep"].as_object_mut().unwrap().values_mut() {
         for scan in sweep["scans"].as_array_mut().unwrap() {
@@ -587,12 +538,7 @@ fn overlapping_wedges_are_refused_unless_the_later_one_is_kept() {
     let gap_file = dir.path().join("gap.json");
     std::fs::write(&gap_file, gap.to_string()).unwrap();
     let store3 = dir.path().join("store3");
-    ok(mxpipe(&[
-        "--store",
-        store3.to_str().unwrap(),
-        "ingest",
-        gap_file.to_str().unwrap(),
-    ]));
+    ingest(&store3, &gap_file);
     let o = repackage(
         &store3,
         dir.path(),
@@ -610,12 +556,7 @@ fn overlapping_wedges_are_refused_unless_the_later_one_is_kept() {
     let file = dir.path().join("overlap.json");
     std::fs::write(&file, msg.to_string()).unwrap();
     let store2 = dir.path().join("store2");
-    ok(mxpipe(&[
-        "--store",
-        store2.to_str().unwrap(),
-        "ingest",
-        file.to_str().unwrap(),
-    ]));
+    ingest(&store2, &file);
     // uuids mxpipe minted are left out of exports: the changed message gets new ones.
     let exp = experiment_of(&store2);
     let out = dir.path().join("out");

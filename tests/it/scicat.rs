@@ -299,27 +299,17 @@ pub(crate) struct Server {
 
 impl Server {
     pub(crate) fn start(py: &Path, td: &Path, extra: &[&str]) -> Server {
-        use std::io::BufRead;
-        let mut child = Command::new(py)
-            .arg(repo().join("tests/checkers/scicat_contract_server.py"))
-            .arg("--openapi")
-            .arg(openapi(td))
-            .args(["--password", "s3cret-pw"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("PORT ")
-            .unwrap_or_else(|| panic!("{line:?}"));
+        let (child, url) = spawn_server(
+            Command::new(py)
+                .arg(repo().join("tests/checkers/scicat_contract_server.py"))
+                .arg("--openapi")
+                .arg(openapi(td))
+                .args(["--password", "s3cret-pw"])
+                .args(extra),
+        );
         Server {
             child,
-            url: format!("http://127.0.0.1:{port}"),
+            url,
             py: py.to_owned(),
         }
     }
