@@ -80,6 +80,11 @@ pub struct PidSection {
     pub repository_id: Option<String>,
     /// File holding the DataCite repository password.
     pub password_file: Option<PathBuf>,
+    /// What the public landing page `/pid/{id}` of `mxpipe serve` shows besides the PID, type,
+    /// facility and dates: any of `name`, `parent`, `sites`, `counts` (default none — names and
+    /// measurements are proposal data until the facility's policy makes them public).
+    #[serde(default)]
+    pub public_fields: Vec<String>,
 }
 
 /// Environment variable holding the DataCite repository password.
@@ -145,6 +150,18 @@ pub struct ServeConfig {
     pub rate_per_second: Option<u32>,
     /// Requests a token may send at once before the rate applies (default 100).
     pub burst: Option<u32>,
+    /// Memory one `/v1/query` may use, in MB (default a quarter of the machine's memory, at most
+    /// 2 048); beyond it the query answers 400 with the reason.
+    pub query_memory_mb: Option<usize>,
+    /// Queries running at once (default 4; more wait up to 5 s, then 503). With
+    /// `query_memory_mb` this bounds the memory all queries take together.
+    pub max_queries: Option<usize>,
+    /// Open connections at most (default 1 024; more are closed at once).
+    pub max_connections: Option<usize>,
+    /// Seconds a client has to send a request's headers (default 10; then the connection closes).
+    pub header_read_timeout_s: Option<u64>,
+    /// Requests one token may have in flight at once (default 32; more answer 429).
+    pub max_in_flight_per_token: Option<usize>,
 }
 
 /// `[scicat]`: where the SciCat backend is, who owns what is exported, how pids are made. Secrets

@@ -6,6 +6,7 @@
 //! holds the views scientists use ([`views::VIEWS`]: `sweeps`, `scans`, `image_index`,
 //! `reflection_sets`, `ssx_runs`, …), documented with examples in `docs/queries.md`.
 
+pub mod isolation;
 pub mod views;
 
 use std::collections::HashMap;

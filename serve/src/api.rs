@@ -101,20 +101,48 @@ pub(crate) async fn timeout(
         })
 }
 
-/// Middleware: an error answer that is not JSON becomes `{"error": <its text>}`.
+/// Is `path` one of the API's (JSON answers) rather than a page of the web view (HTML)?
+pub(crate) fn is_api(path: &str) -> bool {
+    path.starts_with("/v1/")
+        || path == "/v1"
+        || matches!(path, "/healthz" | "/metrics" | "/openapi.json")
+}
+
+/// Middleware: an error answer of the API that is not JSON becomes `{"error": <its text>}`; one
+/// of a page that is not HTML becomes an error page. HTML and JSON answers pass as they are.
 pub(crate) async fn json_errors(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
+    let api = is_api(req.uri().path());
     let response = next.run(req).await;
     let status = response.status();
-    let is_json = response
+    let content_type = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        .unwrap_or_default()
+        .to_owned();
+    let is_json = content_type.starts_with("application/json");
+    let is_html = content_type.starts_with("text/html");
+    if !(status.is_client_error() || status.is_server_error()) || is_json || is_html {
         return response;
+    }
+    if !api {
+        let (_, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, 64 * 1024)
+            .await
+            .unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes).trim().to_owned();
+        let text = if text.is_empty() {
+            status
+                .canonical_reason()
+                .unwrap_or("request refused")
+                .to_owned()
+        } else {
+            text
+        };
+        return crate::web::page_error(status, &text);
     }
     let (mut parts, body) = response.into_parts();
     let bytes = axum::body::to_bytes(body, 64 * 1024)

@@ -66,7 +66,7 @@ impl AppState {
         }
         let record = guard
             .0
-            .check(secret)
+            .check(secret, &self.store_id)
             .map_err(|r| Denied(StatusCode::UNAUTHORIZED, r.to_string(), None))?
             .clone();
         if !record.scope.allows(scope) {

@@ -14,6 +14,9 @@ mod answer;
 mod api;
 mod auth;
 pub mod commit;
+mod guard;
+mod idempotency;
+mod limits;
 mod read;
 pub mod tokens;
 mod web;
@@ -63,6 +66,63 @@ pub struct ServeConfig {
     pub secure_cookies: bool,
     /// Mint PIDs for new samples and crystals after each commit (`[pid]`), if set.
     pub pid: Option<mxpipe_pid::PidConfig>,
+    /// What a public `/pid/{id}` landing page shows beyond the PID, type, facility and dates
+    /// (`[pid] public_fields`: `name`, `parent`, `sites`, `counts`).
+    pub public_fields: Vec<String>,
+    /// Memory one query may use (bytes); beyond it the query fails with 400.
+    pub query_memory: usize,
+    /// Queries running at once (each within `query_memory`); more wait up to 5 s, then 503.
+    pub max_queries: usize,
+    /// Open connections at most; more are closed at once.
+    pub max_connections: usize,
+    /// Longest a client may take to send a request's headers (then its connection is closed).
+    pub header_read_timeout: std::time::Duration,
+    /// Requests one token may have in flight at once; more answer 429.
+    pub max_in_flight_per_token: usize,
+}
+
+impl ServeConfig {
+    /// The settings of `[serve]` left unset: 256 MB bodies, 100 000 rows, queries of 60 s and
+    /// at most a quarter of the machine's memory (at most 2 GB) each, four at once, 1 024
+    /// connections, 10 s for headers, 32 requests in flight per token.
+    pub fn new(store: String, site: String, tokens_file: PathBuf) -> ServeConfig {
+        ServeConfig {
+            store,
+            site,
+            storage_options: Default::default(),
+            tokens_file,
+            max_body: 256 * 1024 * 1024,
+            max_rows: 100_000,
+            query_timeout: std::time::Duration::from_secs(60),
+            request_timeout: std::time::Duration::from_secs(600),
+            rate_per_second: 50,
+            burst: 100,
+            secure_cookies: false,
+            pid: None,
+            public_fields: Vec::new(),
+            query_memory: default_query_memory(),
+            max_queries: 4,
+            max_connections: 1024,
+            header_read_timeout: std::time::Duration::from_secs(10),
+            max_in_flight_per_token: 32,
+        }
+    }
+}
+
+/// The fields `[pid] public_fields` may name (what a public landing page may show).
+pub const PUBLIC_FIELDS: &[&str] = &["name", "parent", "sites", "counts"];
+
+/// A quarter of the machine's memory (`/proc/meminfo`), at most 2 GB; 512 MB when unknown.
+pub fn default_query_memory() -> usize {
+    let total_kb = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        m.lines()
+            .find(|l| l.starts_with("MemTotal:"))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<usize>().ok())
+    });
+    match total_kb {
+        Some(kb) => (kb * 1024 / 4).min(2 << 30),
+        None => 512 << 20,
+    }
 }
 
 struct AppState {
@@ -79,21 +139,34 @@ struct AppState {
     requests: std::sync::Mutex<std::collections::BTreeMap<(String, u16), u64>>,
     /// Ingest counters: objects new, changed, unchanged.
     ingests: std::sync::Mutex<[u64; 3]>,
-    /// Answers of ingest requests by (token id, Idempotency-Key), oldest first.
-    answered: std::sync::Mutex<std::collections::VecDeque<(IdempotencyKey, (StatusCode, Value))>>,
+    /// Answers of ingest requests by (token id, Idempotency-Key), bounded.
+    answered: std::sync::Mutex<idempotency::Answers>,
+    /// Sessions of tokens limited to proposals: (proposals, commit stamp, session).
+    confined: std::sync::Mutex<std::collections::VecDeque<ConfinedEntry>>,
+    /// The threads queries run on.
+    queries: limits::QueryRuntime,
+    /// Queries running at once.
+    query_slots: tokio::sync::Semaphore,
+    /// Requests in flight per token (by the hash of what was presented).
+    in_flight: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+    /// Set when the server stops: running queries end at once.
+    stopping: tokio::sync::watch::Sender<bool>,
+    /// This store's identity, which every token must carry ([`tokens::TokenRecord::store`]).
+    store_id: String,
 }
+
+/// A confined session: the proposals, the commit stamp it was built at, the session.
+type ConfinedEntry = (
+    Vec<String>,
+    Option<u64>,
+    mxpipe_queries::isolation::ConfinedSession,
+);
 
 /// The store's commits, and the read session with the commit stamp it was opened at.
 type ReadSession = (
     mxpipe_store::CommitWatch,
     Option<(Option<u64>, datafusion::prelude::SessionContext)>,
 );
-
-/// (token id, `Idempotency-Key`).
-type IdempotencyKey = (String, String);
-
-/// Idempotency keys remembered (the oldest are forgotten first).
-const IDEMPOTENCY_KEYS: usize = 10_000;
 
 /// Count every request by route and status (for `/metrics`).
 async fn track(
@@ -136,6 +209,10 @@ async fn metrics(State(s): State<Shared>) -> Response {
     out.push_str(&format!(
         "# HELP mxpipe_ingest_commit_seconds Time spent committing store runs (each run serves one or more requests).\n# TYPE mxpipe_ingest_commit_seconds summary\nmxpipe_ingest_commit_seconds_sum {}\nmxpipe_ingest_commit_seconds_count {}\n# HELP mxpipe_ingest_requests_committed_total Ingest requests served by those runs.\n# TYPE mxpipe_ingest_requests_committed_total counter\nmxpipe_ingest_requests_committed_total {}\n# HELP mxpipe_store_compactions_total Compactions of the tables written (every 100 runs per table).\n# TYPE mxpipe_store_compactions_total counter\nmxpipe_store_compactions_total {}\n",
         commits.seconds, commits.runs, commits.requests, commits.compactions
+    ));
+    let (keys, bytes) = s.answered.lock().expect("idempotency lock").size();
+    out.push_str(&format!(
+        "# HELP mxpipe_idempotency_keys Idempotency keys remembered.\n# TYPE mxpipe_idempotency_keys gauge\nmxpipe_idempotency_keys {keys}\n# HELP mxpipe_idempotency_bytes Bytes of remembered answers.\n# TYPE mxpipe_idempotency_bytes gauge\nmxpipe_idempotency_bytes {bytes}\n"
     ));
     (
         [(
@@ -181,14 +258,22 @@ async fn post_message(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    answer_once(&s, &token, &headers, async {
-        ingest_bytes(&s, &body, "message.json", Some("mxlims".into())).await
-    })
+    answer_once(
+        &s,
+        &token,
+        &headers,
+        ingest_bytes(
+            s.clone(),
+            body,
+            "message.json".into(),
+            Some("mxlims".into()),
+        ),
+    )
     .await
 }
 
 /// With an `Idempotency-Key` header, a retried request gets the first request's answer (per
-/// token; the last 10 000 keys are remembered).
+/// token; see [`idempotency`] for what is remembered and how long).
 async fn answer_once(
     s: &AppState,
     token: &tokens::TokenRecord,
@@ -200,24 +285,17 @@ async fn answer_once(
         .and_then(|v| v.to_str().ok())
         .map(|k| (token.id.clone(), k.to_owned()));
     if let Some(k) = &key {
-        let cached = s
-            .answered
-            .lock()
-            .expect("idempotency lock")
-            .iter()
-            .find(|(kk, _)| kk == k)
-            .map(|(_, a)| a.clone());
+        let cached = s.answered.lock().expect("idempotency lock").get(k);
         if let Some((status, v)) = cached {
             return (status, Json(v)).into_response();
         }
     }
     let (status, v) = work.await;
     if let Some(k) = key {
-        let mut q = s.answered.lock().expect("idempotency lock");
-        q.push_back((k, (status, v.clone())));
-        if q.len() > IDEMPOTENCY_KEYS {
-            q.pop_front();
-        }
+        s.answered
+            .lock()
+            .expect("idempotency lock")
+            .put(k, status, &v);
     }
     (status, Json(v)).into_response()
 }
@@ -234,28 +312,59 @@ async fn post_file(
     Query(p): Query<FileParams>,
     body: Bytes,
 ) -> Response {
+    // The file's name as a plain file name: no folders, no control characters, not hidden.
     let name = p
         .name
         .as_deref()
         .map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n))
-        .filter(|n| !n.is_empty() && !n.starts_with('.'))
-        .unwrap_or("upload");
-    answer_once(&s, &token, &headers, async {
-        ingest_bytes(&s, &body, name, p.format.clone()).await
-    })
+        .filter(|n| !n.is_empty() && !n.starts_with('.') && !n.chars().any(char::is_control))
+        .filter(|n| n.len() <= 255)
+        .unwrap_or("upload")
+        .to_owned();
+    answer_once(
+        &s,
+        &token,
+        &headers,
+        ingest_bytes(s.clone(), body, name, p.format.clone()),
+    )
     .await
 }
 
+/// Findings listed per file in an ingest answer at most (then "and K more").
+const MAX_PROBLEMS_SHOWN: usize = 100;
+
+/// Ingest one posted body on a blocking thread (reading and validating are CPU work; the
+/// request's timeout must still answer), the answer naming the file as posted.
 async fn ingest_bytes(
+    s: Shared,
+    body: Bytes,
+    name: String,
+    format: Option<String>,
+) -> (StatusCode, Value) {
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        runtime.block_on(ingest_bytes_now(&s, &body, &name, format))
+    })
+    .await
+    .unwrap_or_else(|_| {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({"error": "the ingest stopped unexpectedly (logged); nothing was committed unless a retry says so"}),
+        )
+    })
+}
+
+async fn ingest_bytes_now(
     s: &AppState,
     body: &[u8],
     name: &str,
     format: Option<String>,
 ) -> (StatusCode, Value) {
     let fail = |e: std::io::Error| {
+        tracing::error!(error = %e, "cannot stage an upload");
         (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            json!({"error": e.to_string()}),
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"error": "the server cannot stage the upload (disk full or not writable; logged): retry later"}),
         )
     };
     let dir = match tempfile::tempdir() {
@@ -277,9 +386,32 @@ async fn ingest_bytes(
         command: Some(format!("mxpipe serve: POST {name}")),
     };
     let tmp = path.to_string_lossy().into_owned();
-    // The upload's temporary path is nobody's business: name the file as posted.
-    let public = |v: Value| -> Value {
-        let text = v.to_string().replace(&tmp, name);
+    // The upload's temporary path is nobody's business: name the file as posted (also where a
+    // message quotes it escaped, or only its folder). Findings beyond a hundred are counted.
+    let dir_text = dir.path().to_string_lossy().into_owned();
+    let public = |mut v: Value| -> Value {
+        if let Some(files) = v.get_mut("files").and_then(Value::as_array_mut) {
+            for f in files {
+                let more = f["problems"]
+                    .as_array()
+                    .map_or(0, |p| p.len().saturating_sub(MAX_PROBLEMS_SHOWN));
+                if more > 0 {
+                    if let Some(p) = f["problems"].as_array_mut() {
+                        p.truncate(MAX_PROBLEMS_SHOWN);
+                    }
+                    let detail = f["detail"].as_str().unwrap_or_default().to_owned();
+                    f["detail"] = json!(format!(
+                        "{detail} (the first {MAX_PROBLEMS_SHOWN} findings are listed, and {more} more)"
+                    ));
+                }
+            }
+        }
+        let text = v.to_string();
+        let escaped = serde_json::to_string(&tmp).unwrap_or_default();
+        let text = text
+            .replace(escaped.trim_matches('"'), name)
+            .replace(&tmp, name)
+            .replace(&dir_text, ".");
         serde_json::from_str(&text).unwrap_or(v)
     };
     let result =
@@ -310,10 +442,13 @@ async fn ingest_bytes(
             (StatusCode::UNPROCESSABLE_ENTITY, v)
         }
         Err(IngestError::Usage(m)) => (StatusCode::BAD_REQUEST, json!({"error": m})),
-        Err(e @ IngestError::Store(_)) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            json!({"error": e.to_string()}),
-        ),
+        Err(e @ IngestError::Store(_)) => {
+            tracing::error!(error = %e, "store commit refused");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"error": "the store refused the commit (nothing was committed; the reason is in the server's log): retry — a re-post stores nothing twice"}),
+            )
+        }
     };
     (status, public(out))
 }
@@ -347,6 +482,11 @@ pub fn openapi_document() -> String {
 
 /// The router of the service over one store.
 pub fn router(config: ServeConfig) -> Result<Router, String> {
+    app(config).map(|(router, _)| router)
+}
+
+/// The router and its state (the server loop stops running queries through it).
+fn app(config: ServeConfig) -> Result<(Router, Shared), String> {
     let store = Store::open(&config.store, &config.site, config.storage_options.clone())
         .map_err(|e| e.to_string())?;
     let tokens = Tokens::load(&config.tokens_file)?;
@@ -358,8 +498,11 @@ pub fn router(config: ServeConfig) -> Result<Router, String> {
     });
     let (committer, _task) = commit::GroupCommitter::start(store.clone(), config.pid.clone());
     let watch = mxpipe_store::CommitWatch::new(store.clone());
+    let queries = limits::QueryRuntime::start(config.max_queries.clamp(1, 4))?;
     let state = Arc::new(AppState {
         limiter,
+        store_id: tokens::store_id(&store),
+        query_slots: tokio::sync::Semaphore::new(config.max_queries.max(1)),
         config,
         store,
         committer,
@@ -368,8 +511,12 @@ pub fn router(config: ServeConfig) -> Result<Router, String> {
         requests: Default::default(),
         ingests: Default::default(),
         answered: Default::default(),
+        confined: Default::default(),
+        queries,
+        in_flight: Default::default(),
+        stopping: tokio::sync::watch::channel(false).0,
     });
-    Ok(Router::new()
+    let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/v1/messages", post(post_message))
@@ -386,15 +533,24 @@ pub fn router(config: ServeConfig) -> Result<Router, String> {
             request_timeout,
             api::timeout,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::per_token_in_flight,
+        ))
         .layer(axum::middleware::from_fn(api::json_errors))
         .layer(axum::middleware::from_fn_with_state(state.clone(), track))
+        .layer(axum::middleware::from_fn_with_state(
+            state.config.secure_cookies,
+            guard::security_headers,
+        ))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(
             tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer::new([
                 axum::http::header::AUTHORIZATION,
             ]),
         )
-        .with_state(state))
+        .with_state(state.clone());
+    Ok((router, state))
 }
 
 /// A TLS certificate chain and private key (PEM files).
@@ -407,7 +563,7 @@ pub struct Tls {
 }
 
 /// Serve over HTTPS (rustls) on `addr` until `shutdown` resolves; `on_listening` gets the bound
-/// address. Requests in flight get 30 s to finish.
+/// address. Requests in flight get 30 s to finish; running queries stop at once.
 pub async fn serve_tls(
     addr: std::net::SocketAddr,
     tls: &Tls,
@@ -415,7 +571,8 @@ pub async fn serve_tls(
     on_listening: impl FnOnce(std::net::SocketAddr) + Send + 'static,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
-    let app = router(config)?;
+    let header_timeout = config.header_read_timeout;
+    let (app, state) = app(config)?;
     let rustls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
         .await
         .map_err(|e| {
@@ -434,24 +591,36 @@ pub async fn serve_tls(
     });
     tokio::spawn(async move {
         shutdown.await;
+        let _ = state.stopping.send(true);
         stopping.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
     });
-    axum_server::bind_rustls(addr, rustls)
-        .handle(handle)
+    let mut server = axum_server::bind_rustls(addr, rustls).handle(handle);
+    server
+        .http_builder()
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    server
         .serve(app.into_make_service())
         .await
         .map_err(|e| e.to_string())
 }
 
-/// Serve until `shutdown` resolves (in-flight requests, ingests included, finish first).
+/// Serve until `shutdown` resolves: at most `[serve] max_connections` connections (more are
+/// closed at once), headers within `header_read_timeout`; at shutdown running queries stop and
+/// the other requests in flight, ingests included, get 30 s to finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     config: ServeConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
-    let app = router(config)?;
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|e| e.to_string())
+    let limits = guard::ConnectionLimits {
+        max_connections: config.max_connections,
+        header_read_timeout: config.header_read_timeout,
+    };
+    let (app, state) = app(config)?;
+    guard::serve_connections(listener, app, limits, shutdown, move || {
+        let _ = state.stopping.send(true);
+    })
+    .await
 }

@@ -19,14 +19,16 @@ use crate::auth::ReadToken;
 use crate::{Shared, error};
 
 /// A session over the service's store (the views of `mxpipe query`), opened once per store
-/// commit: requests between two commits share it.
-pub(crate) async fn session(s: &crate::AppState) -> Result<SessionContext, String> {
+/// commit: requests between two commits share it. Also the commit stamp it was opened at.
+pub(crate) async fn session_at(
+    s: &crate::AppState,
+) -> Result<(Option<u64>, SessionContext), String> {
     let mut cached = s.read_session.lock().await;
     let stamp = cached.0.stamp().await.map_err(|e| e.to_string())?;
     if let Some((at, ctx)) = cached.1.as_ref()
         && *at == stamp
     {
-        return Ok(ctx.clone());
+        return Ok((stamp, ctx.clone()));
     }
     let site = mxpipe_queries::Site {
         name: s.config.site.clone(),
@@ -39,128 +41,128 @@ pub(crate) async fn session(s: &crate::AppState) -> Result<SessionContext, Strin
         .map_err(|e| e.to_string())?;
     // The stamp read before opening: a commit in between only makes the next request reopen.
     cached.1 = Some((stamp, ctx.clone()));
-    Ok(ctx)
+    Ok((stamp, ctx))
 }
 
-/// What a token limited to proposals sees: each view filtered to rows of its proposals' visits
-/// (or linked to them), built in the unrestricted session and registered in a fresh one as a
-/// view — the filter is part of every plan that reads it (joins, subqueries, CTEs), below the
-/// user's SQL. Raw tables (`store.*`) are not reachable at all; the commit log and the
-/// cross-proposal barcode view are empty.
+/// The unrestricted session (see [`session_at`]).
+pub(crate) async fn session(s: &crate::AppState) -> Result<SessionContext, String> {
+    session_at(s).await.map(|(_, ctx)| ctx)
+}
+
+/// Confined sessions kept per set of proposals (the least recently built are dropped first).
+const CONFINED_SESSIONS: usize = 64;
+
+/// What a token limited to proposals sees ([`mxpipe_queries::isolation`]): every table filtered
+/// inside its scan to rows of the proposals' objects, the views defined over those, and the set
+/// of visible objects; `None` for an unlimited token. Built once per commit and proposal set.
+pub(crate) async fn scope_for(
+    s: &crate::AppState,
+    proposals: &[String],
+) -> Result<
+    (
+        SessionContext,
+        Option<Arc<std::collections::HashSet<String>>>,
+    ),
+    String,
+> {
+    let (stamp, admin) = session_at(s).await?;
+    if proposals.is_empty() {
+        return Ok((admin, None));
+    }
+    let mut key = proposals.to_vec();
+    key.sort();
+    key.dedup();
+    if let Some((_, at, c)) = s
+        .confined
+        .lock()
+        .expect("confined lock")
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        && *at == stamp
+    {
+        return Ok((c.ctx.clone(), Some(c.visible.clone())));
+    }
+    let confined = mxpipe_queries::isolation::confine(&admin, &key)
+        .await
+        .map_err(|e| crate::limits::public_error(&e, 0).1)?;
+    let mut cache = s.confined.lock().expect("confined lock");
+    cache.retain(|(k, at, _)| *k != key && *at == stamp);
+    cache.push_back((key, stamp, confined.clone()));
+    while cache.len() > CONFINED_SESSIONS {
+        cache.pop_front();
+    }
+    Ok((confined.ctx, Some(confined.visible)))
+}
+
+/// The session a token limited to `proposals` reads (see [`scope_for`]).
 pub(crate) async fn session_for(
     s: &crate::AppState,
     proposals: &[String],
 ) -> Result<SessionContext, String> {
-    let admin = session(s).await?;
-    if proposals.is_empty() {
-        return Ok(admin);
-    }
-    let visit = proposals
-        .iter()
-        .map(|p| {
-            let p = p.replace('\'', "''");
-            format!("visit = '{p}' OR visit LIKE '{p}-%'")
-        })
-        .collect::<Vec<_>>()
-        .join(" OR ");
-    let experiments = format!("SELECT experiment_uuid FROM experiments WHERE {visit}");
-    let processing = format!("SELECT processing_uuid FROM processing WHERE {visit}");
-    let filters: Vec<(&str, String)> = vec![
-        ("experiments", format!("WHERE {visit}")),
-        ("sweeps", format!("WHERE {visit}")),
-        ("processing", format!("WHERE {visit}")),
-        ("scans", format!("WHERE experiment_uuid IN ({experiments})")),
-        (
-            "image_index",
-            format!("WHERE experiment_uuid IN ({experiments})"),
-        ),
-        (
-            "reflection_sets",
-            format!("WHERE processing_uuid IN ({processing})"),
-        ),
-        (
-            "ssx_frames",
-            format!("WHERE processing_uuid IN ({processing})"),
-        ),
-        (
-            "ssx_lattices",
-            format!("WHERE processing_uuid IN ({processing})"),
-        ),
-        (
-            "reflection_shells",
-            format!("WHERE processing_uuid IN ({processing})"),
-        ),
-        (
-            "processing_inputs",
-            format!("WHERE processing_uuid IN ({processing})"),
-        ),
-        (
-            "samples",
-            format!(
-                "WHERE sample_uuid IN (SELECT sample_uuid FROM experiments WHERE {visit} UNION SELECT sample_uuid FROM processing WHERE {visit})"
-            ),
-        ),
-        (
-            "crystals",
-            format!(
-                "WHERE crystal_uuid IN (SELECT crystal_uuid FROM experiments WHERE {visit} UNION SELECT crystal_uuid FROM processing WHERE {visit})"
-            ),
-        ),
-        (
-            "ssx_runs",
-            format!("WHERE job_uuid IN ({experiments} UNION {processing})"),
-        ),
-        ("ingests", "WHERE false".to_owned()),
-        ("barcode_reuse", "WHERE false".to_owned()),
-    ];
-    let user = SessionContext::new_with_config(
-        datafusion::prelude::SessionConfig::new().with_information_schema(true),
-    );
-    for v in mxpipe_queries::views::VIEWS
-        .iter()
-        .filter(|v| !v.name.starts_with("store."))
-    {
-        // A view without a rule is not shown at all (a new view must say how it is filtered).
-        let Some((_, filter)) = filters.iter().find(|(n, _)| *n == v.name) else {
-            continue;
-        };
-        let df = admin
-            .sql(&format!("SELECT * FROM {} {filter}", v.name))
-            .await
-            .map_err(|e| e.to_string())?;
-        user.register_table(v.name, df.into_view())
-            .map_err(|e| e.to_string())?;
-    }
-    Ok(user)
+    scope_for(s, proposals).await.map(|(ctx, _)| ctx)
 }
 
+/// A failed query: the status and what the client is told.
+pub(crate) type QueryFailure = (StatusCode, String);
+
 /// Rows of one read-only SQL statement (DDL, DML, `COPY` and statements refused), over what a
-/// token limited to `proposals` may see ([`session_for`]).
+/// token limited to `proposals` may see ([`scope_for`]), on the query threads under the limits
+/// of [`crate::limits`], at most `max_rows` rows.
 pub(crate) async fn run_query(
     s: &crate::AppState,
     sql: &str,
     proposals: &[String],
-) -> Result<Rows, String> {
-    let ctx = session_for(s, proposals).await?;
-    let df = read_only(&ctx, sql)
-        .await?
-        .limit(0, Some(s.config.max_rows))
-        .map_err(|e| e.to_string())?;
-    collect(df).await
+) -> Result<Rows, QueryFailure> {
+    let bad = |m: String| (StatusCode::BAD_REQUEST, m);
+    crate::limits::check_sql(sql).map_err(bad)?;
+    let ctx = session_for(s, proposals)
+        .await
+        .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e))?;
+    let memory = s.config.query_memory;
+    let ctx = crate::limits::limited(&ctx, memory).map_err(bad)?;
+    let _slot = match tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        s.query_slots.acquire(),
+    )
+    .await
+    {
+        Ok(Ok(p)) => p,
+        _ => {
+            return Err((
+                StatusCode::SERVICE_UNAVAILABLE,
+                "every query slot ([serve] max_queries) is busy: retry in a few seconds".into(),
+            ));
+        }
+    };
+    let (sql, max_rows) = (sql.to_owned(), s.config.max_rows);
+    let memory_mb = memory / (1024 * 1024);
+    let work = async move {
+        let df = read_only(&ctx, &sql)
+            .await?
+            .limit(0, Some(max_rows))
+            .map_err(|e| crate::limits::public_error(&e, memory_mb))?;
+        collect_bounded(df, memory, memory_mb).await
+    };
+    s.queries.run(work).await.unwrap_or_else(|| {
+        Err((
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the query was stopped".into(),
+        ))
+    })
 }
 
 /// One SQL statement planned with DDL, DML (`COPY … TO`, `INSERT`) and statements (`SET`) refused.
 pub(crate) async fn read_only(
     ctx: &SessionContext,
     sql: &str,
-) -> Result<datafusion::dataframe::DataFrame, String> {
+) -> Result<datafusion::dataframe::DataFrame, QueryFailure> {
     let options = datafusion::execution::context::SQLOptions::new()
         .with_allow_ddl(false)
         .with_allow_dml(false)
         .with_allow_statements(false);
     ctx.sql_with_options(sql, options)
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| crate::limits::public_error(&e, 0))
 }
 
 /// A result's schema and rows.
@@ -168,7 +170,40 @@ pub(crate) type Rows = (Arc<Schema>, Vec<RecordBatch>);
 
 async fn collect(df: datafusion::dataframe::DataFrame) -> Result<Rows, String> {
     let schema = Arc::new(df.schema().as_arrow().clone());
-    Ok((schema, df.collect().await.map_err(|e| e.to_string())?))
+    let batches = df
+        .collect()
+        .await
+        .map_err(|e| crate::limits::public_error(&e, 0).1)?;
+    Ok((schema, batches))
+}
+
+/// The rows of `df`, refused once they hold more than `max_bytes`.
+async fn collect_bounded(
+    df: datafusion::dataframe::DataFrame,
+    max_bytes: usize,
+    memory_mb: usize,
+) -> Result<Rows, QueryFailure> {
+    use futures::StreamExt;
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    let mut stream = df
+        .execute_stream()
+        .await
+        .map_err(|e| crate::limits::public_error(&e, memory_mb))?;
+    let (mut batches, mut bytes) = (Vec::new(), 0usize);
+    while let Some(b) = stream.next().await {
+        let b = b.map_err(|e| crate::limits::public_error(&e, memory_mb))?;
+        bytes += b.get_array_memory_size();
+        if bytes > max_bytes {
+            return Err((
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "the answer is larger than [serve] query_memory_mb ({memory_mb} MB): select fewer columns or rows"
+                ),
+            ));
+        }
+        batches.push(b);
+    }
+    Ok((schema, batches))
 }
 
 /// `{"sql": "…"}`.
@@ -195,20 +230,30 @@ pub(crate) async fn post_query(
     headers: HeaderMap,
     Json(q): Json<QueryBody>,
 ) -> Response {
-    match tokio::time::timeout(
+    let mut stopping = s.stopping.subscribe();
+    let stopped = async move {
+        let _ = stopping.wait_for(|stop| *stop).await;
+    };
+    let run = tokio::time::timeout(
         s.config.query_timeout,
         run_query(&s, &q.sql, &token.proposals),
-    )
-    .await
-    {
-        Ok(Ok((schema, batches))) => rows(RowFormat::from_headers(&headers), schema, &batches),
-        Ok(Err(e)) => error(StatusCode::BAD_REQUEST, e),
-        Err(_) => error(
-            StatusCode::GATEWAY_TIMEOUT,
-            format!(
-                "the query ran longer than {} s ([serve] query_timeout_s): narrow it (WHERE, LIMIT) or ask for a longer limit",
-                s.config.query_timeout.as_secs()
+    );
+    tokio::select! {
+        answer = run => match answer {
+            Ok(Ok((schema, batches))) => rows(RowFormat::from_headers(&headers), schema, &batches),
+            Ok(Err((status, e))) => error(status, e),
+            // The query's future is dropped here: its task is aborted and its streams stop.
+            Err(_) => error(
+                StatusCode::GATEWAY_TIMEOUT,
+                format!(
+                    "the query ran longer than {} s ([serve] query_timeout_s) and was stopped: narrow it (WHERE, LIMIT) or ask for a longer limit",
+                    s.config.query_timeout.as_secs()
+                ),
             ),
+        },
+        _ = stopped => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is shutting down: the query was stopped; retry later",
         ),
     }
 }
@@ -227,7 +272,7 @@ pub(crate) async fn get_ingests(
     let sql = "SELECT * FROM ingests ORDER BY committed_at DESC";
     match run_query(&s, sql, &token.proposals).await {
         Ok((schema, batches)) => rows(RowFormat::from_headers(&headers), schema, &batches),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err((status, e)) => error(status, e),
     }
 }
 
@@ -244,28 +289,32 @@ pub(crate) async fn get_experiment(
     ReadToken(token): ReadToken,
     Path(uuid): Path<String>,
 ) -> Response {
+    let missing = || error(StatusCode::NOT_FOUND, format!("no experiment {uuid}"));
+    if uuid::Uuid::parse_str(&uuid).is_err() {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("no experiment {uuid:?}: not a uuid (GET /v1/views/experiments lists them)"),
+        );
+    }
+    // A limited token: the object asked for must be one it may see, and the answer is built
+    // from such objects only.
+    let visible = match scope_for(&s, &token.proposals).await {
+        Ok((_, v)) => v,
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
+    };
+    if visible.as_ref().is_some_and(|v| !v.contains(&uuid)) {
+        return missing();
+    }
     match s
         .store
-        .export_message(&mxpipe_store::Selection::Experiment(uuid.clone()))
+        .export_message_within(
+            &mxpipe_store::Selection::Experiment(uuid.clone()),
+            visible.as_deref(),
+        )
         .await
     {
-        Ok(message) => {
-            if !token.proposals.is_empty() {
-                let visible = message["MxExperiment"]
-                    .as_object()
-                    .into_iter()
-                    .flat_map(|m| m.values())
-                    .filter_map(|e| {
-                        e["extensions"]["mxpipe.org"]["session"]["proposalCode"].as_str()
-                    })
-                    .any(|p| token.proposals.iter().any(|t| t == p));
-                if !visible {
-                    return error(StatusCode::NOT_FOUND, format!("no experiment {uuid}"));
-                }
-            }
-            Json(message).into_response()
-        }
-        Err(e) => error(StatusCode::NOT_FOUND, format!("no experiment {uuid}: {e}")),
+        Ok(message) => Json(message).into_response(),
+        Err(_) => missing(),
     }
 }
 
@@ -284,8 +333,10 @@ pub(crate) async fn get_sample(
     Path(id): Path<String>,
 ) -> Response {
     // The uuid of a PID, through the views the token may read.
+    let mut visible = None;
     let found = async {
-        let ctx = session_for(&s, &token.proposals).await?;
+        let (ctx, v) = scope_for(&s, &token.proposals).await?;
+        visible = v;
         for (view, column) in [("samples", "sample_uuid"), ("crystals", "crystal_uuid")] {
             let df = ctx
                 .table(view)
@@ -310,15 +361,15 @@ pub(crate) async fn get_sample(
     let uuid = match found {
         Ok(Some(u)) => u,
         Ok(None) => return error(StatusCode::NOT_FOUND, format!("no sample {id}")),
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
     };
     match s
         .store
-        .export_message(&mxpipe_store::Selection::Sample(uuid))
+        .export_message_within(&mxpipe_store::Selection::Sample(uuid), visible.as_deref())
         .await
     {
         Ok(message) => Json(message).into_response(),
-        Err(e) => error(StatusCode::NOT_FOUND, format!("no sample {id}: {e}")),
+        Err(_) => error(StatusCode::NOT_FOUND, format!("no sample {id}")),
     }
 }
 

@@ -61,6 +61,16 @@ pub struct TokenRecord {
     /// Free note (who it is for).
     #[serde(default)]
     pub note: String,
+    /// The store it opens ([`store_id`]): a server of another store refuses it, even one that
+    /// reads the same token file. Tokens made before stores were named carry none and are
+    /// refused; make new ones.
+    #[serde(default)]
+    pub store: Option<String>,
+}
+
+/// The identity of a store a token is bound to: its location as a URL (absolute).
+pub fn store_id(store: &mxpipe_store::Store) -> String {
+    store.root().as_str().trim_end_matches('/').to_owned()
 }
 
 /// Why a bearer token was refused (401).
@@ -74,6 +84,8 @@ pub enum Refused {
     Revoked,
     /// Past its expiry.
     Expired,
+    /// Made for another store.
+    OtherStore,
 }
 
 impl std::fmt::Display for Refused {
@@ -85,6 +97,9 @@ impl std::fmt::Display for Refused {
             Refused::Unknown => "unknown token",
             Refused::Revoked => "the token was revoked",
             Refused::Expired => "the token has expired",
+            Refused::OtherStore => {
+                "this token was made for another store: make one for this store with `mxpipe --store <this store> token new`"
+            }
         })
     }
 }
@@ -135,6 +150,7 @@ impl Tokens {
         proposals: Vec<String>,
         expires: Option<chrono::DateTime<chrono::Utc>>,
         note: String,
+        store: String,
     ) -> Result<(TokenRecord, String), String> {
         let secret = format!(
             "mxp_{}{}",
@@ -150,6 +166,7 @@ impl Tokens {
             expires: expires.map(|e| e.to_rfc3339()),
             revoked: false,
             note,
+            store: Some(store),
         };
         self.records.push(record.clone());
         self.save()?;
@@ -167,8 +184,9 @@ impl Tokens {
         self.save()
     }
 
-    /// The record of a presented secret, if it may be used now.
-    pub fn check(&self, secret: Option<&str>) -> Result<&TokenRecord, Refused> {
+    /// The record of a presented secret, if it may be used now on the store `store` (its
+    /// [`store_id`]).
+    pub fn check(&self, secret: Option<&str>, store: &str) -> Result<&TokenRecord, Refused> {
         let secret = secret.ok_or(Refused::Missing)?;
         let h = hash(secret);
         let r = self
@@ -178,6 +196,9 @@ impl Tokens {
             .ok_or(Refused::Unknown)?;
         if r.revoked {
             return Err(Refused::Revoked);
+        }
+        if r.store.as_deref() != Some(store) {
+            return Err(Refused::OtherStore);
         }
         if let Some(e) = &r.expires
             && chrono::DateTime::parse_from_rfc3339(e).is_ok_and(|e| e < chrono::Utc::now())

@@ -61,7 +61,7 @@ fn tokens_file(config: &Config) -> PathBuf {
 }
 
 /// Run `mxpipe token …`.
-pub fn token(command: TokenCommand, config: &Config) -> u8 {
+pub fn token(command: TokenCommand, config: &Config, store: &mxpipe_store::Store) -> u8 {
     let path = tokens_file(config);
     let mut tokens = match Tokens::load(&path) {
         Ok(t) => t,
@@ -79,12 +79,13 @@ pub fn token(command: TokenCommand, config: &Config) -> u8 {
         } => Scope::parse(&scope).and_then(|scope| {
             let expires =
                 expires_days.map(|d| chrono::Utc::now() + chrono::Duration::days(d as i64));
+            let store = mxpipe_serve::tokens::store_id(store);
             tokens
-                .create(scope, proposal, expires, note)
+                .create(scope, proposal, expires, note, store.clone())
                 .map(|(record, secret)| {
                     println!("{secret}");
                     eprintln!(
-                        "token {} ({:?}) created in {}; it is shown only now",
+                        "token {} ({:?}) for the store {store} created; its hash is in {}; the token is shown only now",
                         record.id,
                         record.scope,
                         path.display()
@@ -104,6 +105,7 @@ pub fn token(command: TokenCommand, config: &Config) -> u8 {
                         r.expires.clone().unwrap_or_default(),
                         r.revoked.to_string(),
                         r.note.clone(),
+                        r.store.clone().unwrap_or_default(),
                     ]
                 })
                 .collect();
@@ -116,6 +118,7 @@ pub fn token(command: TokenCommand, config: &Config) -> u8 {
                     "expires",
                     "revoked",
                     "note",
+                    "store",
                 ],
                 &rows,
                 output,
@@ -163,22 +166,60 @@ pub async fn serve(args: ServeArgs, config: &Config, store: String, site: String
             return 2;
         }
     };
-    let serve_config = mxpipe_serve::ServeConfig {
-        store,
-        site,
-        storage_options: config.storage_options(),
-        tokens_file: tokens_file(config),
-        max_body: config.serve.max_body_mb.unwrap_or(256) * 1024 * 1024,
-        max_rows: config.serve.max_rows.unwrap_or(100_000),
-        query_timeout: std::time::Duration::from_secs(config.serve.query_timeout_s.unwrap_or(60)),
-        request_timeout: std::time::Duration::from_secs(
-            config.serve.request_timeout_s.unwrap_or(600),
-        ),
-        rate_per_second: config.serve.rate_per_second.unwrap_or(50),
-        burst: config.serve.burst.unwrap_or(100),
-        secure_cookies: tls.is_some(),
-        pid,
-    };
+    let public_fields = config
+        .pid
+        .as_ref()
+        .map(|p| p.public_fields.clone())
+        .unwrap_or_default();
+    if let Some(f) = public_fields
+        .iter()
+        .find(|f| !mxpipe_serve::PUBLIC_FIELDS.contains(&f.as_str()))
+    {
+        eprintln!(
+            "error: [pid] public_fields: unknown field {f:?}; expected any of {}",
+            mxpipe_serve::PUBLIC_FIELDS.join(", ")
+        );
+        return 2;
+    }
+    let c = &config.serve;
+    let mut serve_config = mxpipe_serve::ServeConfig::new(store, site, tokens_file(config));
+    serve_config.storage_options = config.storage_options();
+    serve_config.secure_cookies = tls.is_some();
+    serve_config.pid = pid;
+    serve_config.public_fields = public_fields;
+    if let Some(mb) = c.max_body_mb {
+        serve_config.max_body = mb * 1024 * 1024;
+    }
+    if let Some(n) = c.max_rows {
+        serve_config.max_rows = n;
+    }
+    if let Some(s) = c.query_timeout_s {
+        serve_config.query_timeout = std::time::Duration::from_secs(s);
+    }
+    if let Some(s) = c.request_timeout_s {
+        serve_config.request_timeout = std::time::Duration::from_secs(s);
+    }
+    if let Some(n) = c.rate_per_second {
+        serve_config.rate_per_second = n;
+    }
+    if let Some(n) = c.burst {
+        serve_config.burst = n;
+    }
+    if let Some(mb) = c.query_memory_mb {
+        serve_config.query_memory = mb.max(16) * 1024 * 1024;
+    }
+    if let Some(n) = c.max_queries {
+        serve_config.max_queries = n.max(1);
+    }
+    if let Some(n) = c.max_connections {
+        serve_config.max_connections = n.max(1);
+    }
+    if let Some(s) = c.header_read_timeout_s {
+        serve_config.header_read_timeout = std::time::Duration::from_secs(s.max(1));
+    }
+    if let Some(n) = c.max_in_flight_per_token {
+        serve_config.max_in_flight_per_token = n.max(1);
+    }
     let shutdown = async {
         let term = async {
             match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

@@ -99,8 +99,31 @@ impl Store {
 
     /// Build an MXLIMS message for a selection; errors if the selection matches nothing.
     pub async fn export_message(&self, selection: &Selection) -> Result<Value> {
+        self.export_message_within(selection, None).await
+    }
+
+    /// [`Store::export_message`] built only from the objects in `visible` (when given): the
+    /// others are neither chosen nor named — a link to one is left out of the message (a list
+    /// of references loses that entry). For a reader limited to some proposals.
+    pub async fn export_message_within(
+        &self,
+        selection: &Selection,
+        visible: Option<&HashSet<String>>,
+    ) -> Result<Value> {
         let ctx = self.session().await?;
-        let LatestObjects { objects, links } = latest_objects(&ctx).await?;
+        let LatestObjects {
+            mut objects,
+            mut links,
+        } = latest_objects(&ctx).await?;
+        if let Some(visible) = visible {
+            objects.retain(|u, _| visible.contains(u));
+            links.retain(|l| visible.contains(&l.from));
+            for l in links.iter_mut() {
+                if l.to.as_ref().is_some_and(|t| !visible.contains(t)) {
+                    l.to_type = HIDDEN.to_owned();
+                }
+            }
+        }
         let start = self
             .starting_points(&ctx, selection, &objects, &links)
             .await?;
@@ -263,6 +286,9 @@ fn closure(start: HashSet<String>, selection: &Selection, links: &[Link]) -> Has
     set
 }
 
+/// The `to_type` of a link whose target the reader may not see: the reference is removed.
+const HIDDEN: &str = "\u{0}hidden";
+
 fn key_number(key: &str, ty: &str) -> u64 {
     key.strip_prefix(ty)
         .and_then(|n| n.parse().ok())
@@ -310,7 +336,14 @@ fn build_message(
     for (ty, list) in &by_type {
         for (u, o) in list {
             let mut json = o.json.clone();
+            // References to objects the reader may not see, removed last (list entries from the
+            // end, so that the other indices stay right).
+            let mut hidden: Vec<(&str, Option<usize>)> = Vec::new();
             for l in links.iter().filter(|l| &&l.from == u) {
+                if l.to_type == HIDDEN {
+                    hidden.push((&l.field, l.index));
+                    continue;
+                }
                 let target = match l.to.as_deref() {
                     Some(to) if keys.contains_key(to) => {
                         format!("#/{}/{}", objects[to].mxlims_type, keys[to])
@@ -342,6 +375,22 @@ fn build_message(
                 };
                 if let Some(Value::Object(r)) = slot {
                     r.insert("$ref".into(), Value::from(target));
+                }
+            }
+            hidden.sort_by_key(|h| std::cmp::Reverse(h.1));
+            for (field, index) in hidden {
+                match (index, json.as_object_mut()) {
+                    (Some(i), Some(m)) => {
+                        if let Some(Value::Array(list)) = m.get_mut(field)
+                            && i < list.len()
+                        {
+                            list.remove(i);
+                        }
+                    }
+                    (None, Some(m)) => {
+                        m.remove(field);
+                    }
+                    _ => {}
                 }
             }
             dicts

@@ -1,5 +1,6 @@
 //! End-to-end tests of mxpipe (one integration-test binary; modules per area).
 
+mod attack;
 mod cif_dials;
 mod cli;
 mod common;
@@ -21,6 +22,7 @@ mod s3;
 mod schemas;
 mod scicat;
 mod serve;
+mod sql_fuzz;
 mod ssx;
 mod store;
 mod visit;

@@ -617,11 +617,47 @@ fn serve_mints_after_commits_and_resolves_pids_to_landing_pages() {
         (ld["@id"].as_str(), ld["identifier"].as_str()),
         (Some(pid), Some(pid))
     );
-    assert!(ld["mxp:experiments"].as_i64().unwrap() >= 1, "{ld}");
-    // A DOI given in a message resolves by its whole name; an unknown id is 404.
+    // By default a public page shows the PID, type, facility and dates: no name, no counts.
+    assert!(
+        ld.get("mxp:experiments").is_none() && ld.get("name").is_none(),
+        "{ld}"
+    );
+    assert_eq!(ld["publisher"], "Example Synchrotron");
     let (status, _, html) = get("/pid/10.58052/IEMXP0003", "text/html");
     assert_eq!(status, 200, "{html}");
+    assert!(
+        !html.contains("lysozyme-batch-3"),
+        "a name on a public page: {html}"
+    );
+    assert!(html.contains("Example Synchrotron"), "{html}");
+    // The facility's policy may publish names and counts.
+    drop(server);
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("[pid]\n", "[pid]\npublic_fields = [\"name\", \"counts\"]\n"),
+    )
+    .unwrap();
+    let server = crate::serve::start(&config, &store);
+    let get = |path: &str, accept: &str| {
+        rt.block_on(async {
+            let r = client
+                .get(format!("{}{path}", server.base))
+                .header("Accept", accept)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        })
+    };
+    let (status, body) = get(&format!("/pid/{id}"), "application/ld+json");
+    assert_eq!(status, 200);
+    let ld: Value = serde_json::from_str(&body).unwrap();
+    assert!(ld["mxp:experiments"].as_i64().unwrap() >= 1, "{ld}");
+    // A DOI given in a message resolves by its whole name; an unknown id is 404.
+    let (status, html) = get("/pid/10.58052/IEMXP0003", "text/html");
+    assert_eq!(status, 200, "{html}");
     assert!(html.contains("lysozyme-batch-3"));
-    let (status, _, _) = get("/pid/0000-0000-0", "text/html");
+    let (status, _) = get("/pid/0000-0000-0", "text/html");
     assert_eq!(status, 404);
 }

@@ -38,8 +38,17 @@ pub(crate) fn serve_config(settings: &str) -> (tempfile::TempDir, std::path::Pat
     (dir, config)
 }
 
+/// A token for the store `store` beside the configuration file (where the tests keep it).
 pub(crate) fn new_token(config: &Path, args: &[&str]) -> String {
-    let o = mxpipe_with(config, &[&["token", "new"][..], args].concat());
+    let store = config.parent().unwrap().join("store");
+    let o = mxpipe_with(
+        config,
+        &[
+            &["--store", store.to_str().unwrap(), "token", "new"][..],
+            args,
+        ]
+        .concat(),
+    );
     assert!(o.status.success(), "{}", text_of(&o));
     let out = String::from_utf8(o.stdout).unwrap();
     assert_eq!(out.lines().count(), 1, "the token alone on stdout: {out:?}");

@@ -289,11 +289,16 @@ fn remove_pointer(doc: &mut Value, pointer: &str) -> bool {
     }
 }
 
+/// Findings of one schema layer at most: a hostile message with a million bad keys costs the
+/// work of this many, not of all (the report says the list stops there).
+pub const MAX_FINDINGS: usize = 1000;
+
 fn schema_layer(entry: &SchemaEntry, value: &Value) -> Vec<Finding> {
     let validator = entry.validator();
     let schema_doc = entry.schema_value();
     validator
         .iter_errors(value)
+        .take(MAX_FINDINGS)
         .map(|e| {
             let keyword = e.kind().keyword().to_owned();
             let schema_path = e.schema_path().as_str().to_owned();

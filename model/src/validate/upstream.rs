@@ -148,6 +148,7 @@ impl UpstreamSchemas {
         let doc = &self.documents[&format!("{name}.json")];
         Ok(validator
             .iter_errors(value)
+            .take(super::MAX_FINDINGS)
             .map(|e| {
                 let keyword = e.kind().keyword().to_owned();
                 let expected = describe_expected(

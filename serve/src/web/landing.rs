@@ -1,8 +1,9 @@
 //! `/pid/{id}`: the landing page a sample's or crystal's PID resolves to (a local PID's URL, or
-//! the `url` registered with its DataCite DOI). Public, as a PID resolver must be: it shows what
-//! the identifier names (type, name, parent, sites) and counts of what was measured, never
-//! proposal data. HTML for browsers (with the PID as `cite-as`, signposting links and schema.org
-//! JSON-LD embedded), JSON-LD for `Accept: application/ld+json` or `?format=jsonld`.
+//! the `url` registered with its DataCite DOI). Public, as a PID resolver must be — so it shows
+//! by default only the PID, the type, the facility and the dates measured; the name, parent,
+//! sites and counts of what was measured only when `[pid] public_fields` lists them (the
+//! facility's data policy). HTML for browsers (with the PID as `cite-as`, signposting links and
+//! schema.org JSON-LD embedded), JSON-LD for `Accept: application/ld+json` or `?format=jsonld`.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -20,14 +21,16 @@ use crate::Shared;
 #[template(path = "landing.html")]
 struct LandingPage {
     kind: String,
-    name: String,
+    facility: String,
+    name: Option<String>,
+    counts: bool,
     pid: String,
     iri: String,
     state: String,
     parent: Option<String>,
     parent_kind: String,
     parent_href: Option<String>,
-    sites: String,
+    sites: Option<String>,
     experiments: i64,
     sweeps: i64,
     results: i64,
@@ -110,18 +113,35 @@ pub(crate) async fn landing(
         .as_deref()
         .map(|p| mxpipe_lineage::vocab::node_iri(Some(p), ""));
     let self_path = format!("/pid/{}", super::encode(&id).replace("%2F", "/"));
+    let public = |f: &str| s.config.public_fields.iter().any(|p| p == f);
+    let facility = s
+        .config
+        .pid
+        .as_ref()
+        .and_then(|p| p.publisher.clone())
+        .unwrap_or_else(|| s.config.site.clone());
     let mut ld = json!({
         "@context": {"@vocab": "https://schema.org/", "prov": "http://www.w3.org/ns/prov#", "mxp": mxpipe_lineage::vocab::MXP},
         "@id": iri,
         "@type": ["Thing", "prov:Entity", format!("mxp:{}", if kind == "Crystal" { "Crystal" } else { "Sample" })],
         "identifier": pid,
-        "name": first["name"],
         "url": self_path,
-        "mxp:uuid": uuid,
-        "mxp:experiments": c["experiments"],
-        "mxp:sweeps": c["sweeps"],
+        "publisher": facility,
     });
-    if let Some(p) = &parent_iri {
+    if let Some(d) = c["first_measured"].as_str() {
+        ld["mxp:firstMeasured"] = json!(d);
+    }
+    if let Some(d) = c["last_measured"].as_str() {
+        ld["mxp:lastMeasured"] = json!(d);
+    }
+    if public("name") {
+        ld["name"] = first["name"].clone();
+    }
+    if public("counts") {
+        ld["mxp:experiments"] = c["experiments"].clone();
+        ld["mxp:sweeps"] = c["sweeps"].clone();
+    }
+    if let Some(p) = parent_iri.as_ref().filter(|_| public("parent")) {
         ld["prov:wasDerivedFrom"] = json!({"@id": p});
     }
     let wants_ld = q.format.as_deref() == Some("jsonld")
@@ -142,23 +162,28 @@ pub(crate) async fn landing(
     } else {
         LandingPage {
             kind: kind.clone(),
-            name: show(&first["name"]),
+            facility: facility.clone(),
+            name: public("name").then(|| show(&first["name"])),
+            counts: public("counts"),
             pid: pid.clone(),
             iri: iri.clone(),
             state: show(&first["pid_state"]),
-            parent_href: parent_pid.as_ref().map(|p| {
+            parent_href: parent_pid.as_ref().filter(|_| public("parent")).map(|p| {
                 if p.starts_with("http") {
                     p.clone()
                 } else {
                     format!("/pid/{p}")
                 }
             }),
-            parent: first["parent_name"].as_str().map(|n| match &parent_pid {
-                Some(p) => format!("{n} ({p})"),
-                None => n.to_owned(),
-            }),
+            parent: first["parent_name"]
+                .as_str()
+                .filter(|_| public("parent"))
+                .map(|n| match &parent_pid {
+                    Some(p) => format!("{n} ({p})"),
+                    None => n.to_owned(),
+                }),
             parent_kind: "Sample".into(),
-            sites: sites.join(", "),
+            sites: public("sites").then(|| sites.join(", ")),
             experiments: c["experiments"].as_i64().unwrap_or(0),
             sweeps: c["sweeps"].as_i64().unwrap_or(0),
             results: c["results"].as_i64().unwrap_or(0),

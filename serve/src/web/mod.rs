@@ -146,11 +146,26 @@ async fn logout() -> Response {
     r
 }
 
-/// Only a local path may follow a login (no open redirect).
-fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
-        _ => "/experiments".to_owned(),
+/// Only a local path may follow a login (no open redirect). The text is read as a browser
+/// would — tabs and newlines dropped, leading and trailing spaces and controls trimmed — and then
+/// must be printable ASCII, start with one `/` and hold no backslash (which browsers read as `/`,
+/// so `/` + backslash + `evil` is `//evil`); anything else goes to `/`.
+pub(crate) fn safe_next(next: Option<&str>) -> String {
+    let Some(n) = next else {
+        return "/".to_owned();
+    };
+    let cleaned: String = n
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect();
+    let cleaned = cleaned.trim_matches(|c: char| c.is_ascii_control() || c == ' ');
+    let printable = cleaned.chars().all(|c| c.is_ascii_graphic());
+    let mut chars = cleaned.chars();
+    let local = chars.next() == Some('/') && !matches!(chars.next(), Some('/' | '\\'));
+    if printable && local && !cleaned.contains('\\') {
+        cleaned.to_owned()
+    } else {
+        "/".to_owned()
     }
 }
 
@@ -229,5 +244,30 @@ pub(crate) fn show(v: &Value) -> String {
             _ => n.to_string(),
         },
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_local_paths_follow_a_login() {
+        for (next, want) in [
+            ("/experiments?page=2", "/experiments?page=2"),
+            ("/\t/evil.example", "/"),
+            ("/\n/evil.example", "/"),
+            ("//evil.example", "/"),
+            ("/\\evil.example", "/"),
+            ("\\/evil.example", "/"),
+            ("  /x", "/x"),
+            ("/\u{1}x", "/"),
+            ("/é", "/"),
+            ("https://evil.example", "/"),
+            ("", "/"),
+        ] {
+            assert_eq!(safe_next(Some(next)), want, "{next:?}");
+        }
+        assert_eq!(safe_next(None), "/");
     }
 }

@@ -17,10 +17,11 @@ use crate::Shared;
 /// Rows of one read-only query in the viewer's session, as JSON objects.
 pub(super) async fn rows(ctx: &SessionContext, sql: impl AsRef<str>) -> Result<Vec<Value>, String> {
     let batches = crate::read::read_only(ctx, sql.as_ref())
-        .await?
+        .await
+        .map_err(|(_, e)| e)?
         .collect()
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| crate::limits::public_error(&e, 0).1)?;
     crate::answer::rows_json(&batches)
 }
 
@@ -145,6 +146,13 @@ pub(crate) async fn experiments(
         Ok(c) => c,
         Err(r) => return r,
     };
+    // The page number must keep the offset a number the engine takes.
+    if q.page > 1_000_000 {
+        return page_error(
+            StatusCode::BAD_REQUEST,
+            &format!("page {}: expected a page number up to 1000000", q.page),
+        );
+    }
     let mut conditions = Vec::new();
     if !q.proposal.trim().is_empty() {
         conditions.push(format!(
@@ -161,10 +169,10 @@ pub(crate) async fn experiments(
         if v.is_empty() {
             continue;
         }
-        if !date.is_match(v) {
+        if !date.is_match(v) || chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").is_err() {
             return page_error(
                 StatusCode::BAD_REQUEST,
-                &format!("date {v:?}: expected YYYY-MM-DD"),
+                &format!("date {v:?}: expected a calendar date YYYY-MM-DD"),
             );
         }
         // `to` is inclusive: before the next day.
