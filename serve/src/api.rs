@@ -74,6 +74,19 @@ pub(crate) struct ViewInfo {
     pub doc: String,
 }
 
+/// A row format a link may ask for (`?format=`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // only its OpenAPI description is used
+pub(crate) enum FormatName {
+    /// JSON array of objects.
+    Json,
+    /// CSV with a header line.
+    Csv,
+    /// Apache Parquet.
+    Parquet,
+}
+
 /// A file's bytes (a Parquet answer, an uploaded file).
 #[derive(Debug, utoipa::ToSchema)]
 #[schema(value_type = String, format = Binary)]

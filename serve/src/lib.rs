@@ -18,6 +18,7 @@ mod guard;
 mod idempotency;
 mod limits;
 mod read;
+mod stop;
 pub mod tokens;
 mod web;
 
@@ -249,7 +250,7 @@ struct FileParams {
 
 /// Store one MXLIMS message (JSON). 201: something was stored; 200: all of it was already
 /// there; 422: invalid (the findings), nothing stored.
-#[utoipa::path(post, path = "/v1/messages", request_body(content = String, content_type = "application/json", description = "an MXLIMS message"),
+#[utoipa::path(post, path = "/v1/messages", request_body(content = crate::api::MxlimsMessage, content_type = "application/json", description = "an MXLIMS message"),
     responses(crate::api::IngestAnswers),
     security(("bearer" = [])))]
 async fn post_message(
@@ -457,7 +458,7 @@ async fn ingest_bytes_now(
 #[openapi(
     info(title = "mxpipe slurp API", description = "Ingest MXLIMS messages and processing/collection files; query the store. Bearer tokens from `mxpipe token new`."),
     paths(healthz, metrics, post_message, post_file, read::post_query, read::get_ingests, read::get_experiment, read::get_sample, read::get_views, read::get_view),
-    components(schemas(read::QueryBody, mxpipe_ingest::pipeline::IngestSummary, api::IngestRejection, api::ErrorBody)),
+    components(schemas(read::QueryBody, mxpipe_ingest::pipeline::IngestSummary, api::IngestRejection, api::ErrorBody, api::FormatName)),
     modifiers(&Bearer)
 )]
 struct ApiDoc;

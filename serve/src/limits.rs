@@ -30,7 +30,7 @@ pub(crate) const MAX_SQL_BYTES: usize = 256 * 1024;
 /// Most operators (arithmetic, comparison, AND/OR/NOT, LIKE, `::`, …) in one statement: the
 /// depth of an expression tree is at most this plus the parser's nesting limit (50), which the
 /// query threads' stack holds with a wide margin.
-pub(crate) const MAX_OPERATORS: usize = 1000;
+pub(crate) const MAX_OPERATORS: usize = 500;
 /// Stack of each query thread (the server's own threads keep tokio's default).
 const QUERY_STACK_BYTES: usize = 64 * 1024 * 1024;
 
@@ -51,16 +51,24 @@ impl QueryRuntime {
     }
 
     /// Run `work` there; dropping the returned future cancels it (the query stops at its next
-    /// batch).
+    /// batch). `None` when the work panicked (logged) or the runtime is gone.
     pub(crate) async fn run<T: Send + 'static>(
         &self,
         work: impl std::future::Future<Output = T> + Send + 'static,
     ) -> Option<T> {
         let handle = self.0.as_ref()?.spawn(work);
         let guard = AbortOnDrop(handle.abort_handle());
-        let out = handle.await.ok();
+        let out = handle.await;
         drop(guard);
-        out
+        match out {
+            Ok(v) => Some(v),
+            Err(e) => {
+                if e.is_panic() {
+                    tracing::error!(error = %e, "a query panicked");
+                }
+                None
+            }
+        }
     }
 }
 
@@ -140,8 +148,13 @@ pub(crate) fn check_sql(sql: &str) -> Result<(), String> {
 }
 
 /// `ctx` with a memory pool of `memory_bytes` for this query only (no spilling to disk: a query
-/// over the pool fails with a reason) and the size-checked functions.
-pub(crate) fn limited(ctx: &SessionContext, memory_bytes: usize) -> Result<SessionContext, String> {
+/// over the pool fails with a reason), the size-checked functions, and every plan node stopping
+/// once `stop` is set ([`crate::stop`]).
+pub(crate) fn limited(
+    ctx: &SessionContext,
+    memory_bytes: usize,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> Result<SessionContext, String> {
     let runtime = RuntimeEnvBuilder::new()
         .with_object_store_registry(ctx.runtime_env().object_store_registry.clone())
         .with_memory_pool(Arc::new(GreedyMemoryPool::new(memory_bytes)))
@@ -152,6 +165,7 @@ pub(crate) fn limited(ctx: &SessionContext, memory_bytes: usize) -> Result<Sessi
         .map_err(|e| e.to_string())?;
     let state = SessionStateBuilder::new_from_existing(ctx.state())
         .with_runtime_env(runtime)
+        .with_physical_optimizer_rule(Arc::new(crate::stop::StopRule(stop)))
         .build();
     let limited = SessionContext::new_with_state(state);
     // The engine and its version are the server's business.
@@ -205,34 +219,42 @@ struct Bounded {
     limit: usize,
 }
 
-fn lengths(v: &ColumnarValue, rows: usize) -> Vec<Option<i64>> {
+/// Each row's value, as text length (bytes) or as an integer, `None` where null or unknown; a
+/// value shorter than `rows` (an array of another length) reads as null beyond its end.
+fn per_row(v: &ColumnarValue, rows: usize, as_text: bool) -> Vec<Option<i64>> {
+    let mut out = vec![None; rows];
     let Ok(array) = v.to_array(rows) else {
-        return vec![None; rows];
+        return out;
     };
-    match arrow::compute::cast(&array, &DataType::Utf8) {
-        Ok(a) => {
-            let s = a.as_string::<i32>();
-            (0..rows)
-                .map(|i| (!s.is_null(i)).then(|| s.value(i).len() as i64))
-                .collect()
+    let n = array.len().min(rows);
+    if as_text {
+        match arrow::compute::cast(&array, &DataType::Utf8) {
+            Ok(a) => {
+                let s = a.as_string::<i32>();
+                for (i, slot) in out.iter_mut().enumerate().take(n) {
+                    *slot = (!s.is_null(i)).then(|| s.value(i).len() as i64);
+                }
+            }
+            Err(_) => {
+                let each = array.get_array_memory_size() as i64 / array.len().max(1) as i64;
+                out.iter_mut().take(n).for_each(|slot| *slot = Some(each));
+            }
         }
-        Err(_) => vec![Some(array.get_array_memory_size() as i64 / rows.max(1) as i64); rows],
+    } else if let Ok(a) = arrow::compute::cast(&array, &DataType::Int64) {
+        let a = a.as_primitive::<Int64Type>();
+        for (i, slot) in out.iter_mut().enumerate().take(n) {
+            *slot = (!a.is_null(i)).then(|| a.value(i));
+        }
     }
+    out
+}
+
+fn lengths(v: &ColumnarValue, rows: usize) -> Vec<Option<i64>> {
+    per_row(v, rows, true)
 }
 
 fn integers(v: &ColumnarValue, rows: usize) -> Vec<Option<i64>> {
-    let Ok(array) = v.to_array(rows) else {
-        return vec![None; rows];
-    };
-    match arrow::compute::cast(&array, &DataType::Int64) {
-        Ok(a) => {
-            let n = a.as_primitive::<Int64Type>();
-            (0..rows)
-                .map(|i| (!n.is_null(i)).then(|| n.value(i)))
-                .collect()
-        }
-        Err(_) => vec![None; rows],
-    }
+    per_row(v, rows, false)
 }
 
 impl Bounded {
@@ -347,7 +369,8 @@ pub(crate) fn public_error(e: &DataFusionError, memory_mb: usize) -> (StatusCode
         | DataFusionError::SchemaError(..)
         | DataFusionError::NotImplemented(_)
         | DataFusionError::Configuration(_) => {
-            let text = root.clone_message();
+            // Names are the client's; the engine's default catalog is not.
+            let text = root.clone_message().replace("datafusion.", "");
             (bad, text)
         }
         DataFusionError::ArrowError(a, _) => {
@@ -407,7 +430,7 @@ mod tests {
         assert!(check_sql(&ok).is_ok());
         let deep = format!("SELECT 1{}", "+1".repeat(MAX_OPERATORS + 1));
         assert!(check_sql(&deep).unwrap_err().contains("operators"));
-        let ors = format!("SELECT 1 WHERE {}", vec!["a = 1"; 600].join(" OR "));
+        let ors = format!("SELECT 1 WHERE {}", vec!["a = 1"; 300].join(" OR "));
         assert!(check_sql(&ors).unwrap_err().contains("IN"));
         // Long lists and long strings are not operators.
         let list = format!("SELECT 1 WHERE a IN ({})", vec!["'x-y'"; 5000].join(", "));
@@ -417,7 +440,7 @@ mod tests {
 
     #[tokio::test]
     async fn growing_functions_are_refused_over_the_limit() {
-        let ctx = limited(&SessionContext::new(), 64 << 20).unwrap();
+        let ctx = limited(&SessionContext::new(), 64 << 20, Default::default()).unwrap();
         for sql in [
             "SELECT length(repeat('x', 1600000000))",
             "SELECT length(rpad('x', 100000000))",

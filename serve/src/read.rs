@@ -119,7 +119,9 @@ pub(crate) async fn run_query(
         .await
         .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e))?;
     let memory = s.config.query_memory;
-    let ctx = crate::limits::limited(&ctx, memory).map_err(bad)?;
+    // Set when this request ends in any way: the query's every node stops at its next batch.
+    let stop = crate::stop::StopOnDrop(Default::default());
+    let ctx = crate::limits::limited(&ctx, memory, stop.0.clone()).map_err(bad)?;
     let _slot = match tokio::time::timeout(
         std::time::Duration::from_secs(5),
         s.query_slots.acquire(),
@@ -221,15 +223,26 @@ pub(crate) struct QueryBody {
         (status = 401, description = "no, unknown, revoked or expired token", body = crate::api::ErrorBody),
         (status = 403, description = "token without the read scope", body = crate::api::ErrorBody),
         (status = 429, description = "rate limit: retry after the seconds in Retry-After", body = crate::api::ErrorBody),
-        (status = 503, description = "took longer than [serve] request_timeout_s", body = crate::api::ErrorBody),
+        (status = 500, description = "the query failed inside the server (logged)", body = crate::api::ErrorBody),
+        (status = 503, description = "took longer than [serve] request_timeout_s, every query slot busy, or the server is stopping", body = crate::api::ErrorBody),
         (status = 504, description = "ran longer than [serve] query_timeout_s", body = crate::api::ErrorBody)),
     security(("bearer" = [])))]
 pub(crate) async fn post_query(
     State(s): State<Shared>,
     ReadToken(token): ReadToken,
     headers: HeaderMap,
-    Json(q): Json<QueryBody>,
+    body: axum::body::Bytes,
 ) -> Response {
+    // Any content type; the body must be `{"sql": "…"}` (400 with the reason otherwise).
+    let q: QueryBody = match serde_json::from_slice(&body) {
+        Ok(q) => q,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("the body must be JSON {{\"sql\": \"…\"}}: {e}"),
+            );
+        }
+    };
     let mut stopping = s.stopping.subscribe();
     let stopped = async move {
         let _ = stopping.wait_for(|stop| *stop).await;
@@ -391,7 +404,7 @@ pub(crate) async fn get_views(State(_): State<Shared>, _token: ReadToken) -> Res
 /// equality filters; JSON, or CSV with `Accept: text/csv`.
 #[utoipa::path(get, path = "/v1/views/{name}", params(("name" = String, Path, description = "a view of GET /v1/views"),
         ("limit" = Option<usize>, Query, description = "rows at most (default 1 000, at most [serve] max_rows)"),
-        ("format" = Option<String>, Query, description = "json, csv or parquet: overrides Accept (for links)")),
+        ("format" = Option<crate::api::FormatName>, Query, description = "json, csv or parquet: overrides Accept (for links)")),
     responses((status = 200, description = "rows, in the format asked for by Accept (JSON by default)", content((Vec<crate::api::Row> = "application/json"), (String = "text/csv"), (crate::api::Bytes = "application/vnd.apache.parquet"))),
         (status = 400, description = "unknown column, or a value not of the column's type", body = crate::api::ErrorBody),
         (status = 404, description = "no such view", body = crate::api::ErrorBody),

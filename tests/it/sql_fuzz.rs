@@ -107,6 +107,7 @@ fn sql_fuzz_never_leaks_another_proposals_rows() {
     let mut server = start(&config, &store);
     let mut reference = start(&ref_config, &ref_store);
     let rt = tokio::runtime::Runtime::new().unwrap();
+    let _in_runtime = rt.enter();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(120))
         .build()
