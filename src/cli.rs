@@ -742,7 +742,7 @@ async fn run_with_store(
         Command::Export(ExportCommand::Scicat(args)) => {
             commands::scicat::run(&store, args, &config).await
         }
-        Command::Serve(args) => commands::serve::serve(args, &config, location, site).await,
+        Command::Serve(args) => commands::serve::serve(args, &config, &store, location, site).await,
         Command::Token(command) => commands::serve::token(command, &config, &store),
         Command::Pid(command) => commands::pid::run(&store, command, &config).await,
         Command::Repackage {

@@ -134,7 +134,8 @@ pub struct ServeConfig {
     pub tls_cert: Option<PathBuf>,
     /// TLS private key (PEM).
     pub tls_key: Option<PathBuf>,
-    /// Token file: hashes only (default ./mxpipe-tokens.json).
+    /// Token file: hashes only (default `mxpipe-tokens.json` inside a local store, else
+    /// ./mxpipe-tokens.json).
     pub tokens_file: Option<PathBuf>,
     /// Largest request body in MB (default 256; larger answers 413).
     pub max_body_mb: Option<usize>,

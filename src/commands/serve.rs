@@ -52,17 +52,21 @@ pub enum TokenCommand {
     },
 }
 
-fn tokens_file(config: &Config) -> PathBuf {
-    config
-        .serve
-        .tokens_file
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("mxpipe-tokens.json"))
+/// `[serve] tokens_file`, else `mxpipe-tokens.json` inside a local store (the tokens travel with
+/// their store, whatever folder the server starts from), else `./mxpipe-tokens.json`.
+fn tokens_file(config: &Config, store: &mxpipe_store::Store) -> PathBuf {
+    if let Some(f) = &config.serve.tokens_file {
+        return f.clone();
+    }
+    match store.root().to_file_path() {
+        Ok(dir) if store.root().scheme() == "file" => dir.join("mxpipe-tokens.json"),
+        _ => PathBuf::from("mxpipe-tokens.json"),
+    }
 }
 
 /// Run `mxpipe token …`.
 pub fn token(command: TokenCommand, config: &Config, store: &mxpipe_store::Store) -> u8 {
-    let path = tokens_file(config);
+    let path = tokens_file(config, store);
     let mut tokens = match Tokens::load(&path) {
         Ok(t) => t,
         Err(e) => {
@@ -137,7 +141,13 @@ pub fn token(command: TokenCommand, config: &Config, store: &mxpipe_store::Store
 }
 
 /// Run `mxpipe serve` until SIGTERM or Ctrl-C (requests in flight, ingests included, finish).
-pub async fn serve(args: ServeArgs, config: &Config, store: String, site: String) -> u8 {
+pub async fn serve(
+    args: ServeArgs,
+    config: &Config,
+    opened: &mxpipe_store::Store,
+    store: String,
+    site: String,
+) -> u8 {
     let listen = args
         .listen
         .or(config.serve.listen)
@@ -182,7 +192,7 @@ pub async fn serve(args: ServeArgs, config: &Config, store: String, site: String
         return 2;
     }
     let c = &config.serve;
-    let mut serve_config = mxpipe_serve::ServeConfig::new(store, site, tokens_file(config));
+    let mut serve_config = mxpipe_serve::ServeConfig::new(store, site, tokens_file(config, opened));
     serve_config.storage_options = config.storage_options();
     serve_config.secure_cookies = tls.is_some();
     serve_config.pid = pid;

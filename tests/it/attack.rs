@@ -455,6 +455,23 @@ fn hostile_queries_never_take_the_server_down() {
     }
     let (_, peak) = rss_kb(&server);
     assert!(peak < 1_500_000, "peak RSS {peak} kB");
+    // With the default limits (a quarter of the memory, at most 2 GB), the query too.
+    {
+        let (dir, config) = serve_config("");
+        let read = new_token(&config, &["--scope", "read"]);
+        let mut server = start(&config, &dir.path().join("store"));
+        let (s, body) = query(
+            &rt,
+            &server,
+            &read,
+            "SELECT length(repeat('x', 1600000000)) AS n",
+        );
+        assert_eq!(s, 400, "{body}");
+        assert!(body.contains("memory"), "{body}");
+        alive(&rt, &mut server);
+        let (_, peak) = rss_kb(&server);
+        assert!(peak < 1_000_000, "peak RSS {peak} kB");
+    }
     // A stop while a query runs: the server exits promptly.
     let base = server.base.clone();
     let slow = std::thread::spawn(move || {
@@ -729,4 +746,32 @@ fn a_token_opens_only_its_own_store() {
             assert!(body.contains("another store"), "{body}");
         }
     }
+    // Without `tokens_file` the hashes live inside the store: they travel with it, whatever
+    // folder the server starts from.
+    let bare = dir.path().join("bare.toml");
+    std::fs::write(&bare, "").unwrap();
+    let s3 = dir.path().join("s3");
+    let o = mxpipe_with(
+        &bare,
+        &[
+            "--store",
+            s3.to_str().unwrap(),
+            "token",
+            "new",
+            "--scope",
+            "read",
+        ],
+    );
+    assert!(o.status.success(), "{}", text_of(&o));
+    let token = String::from_utf8(o.stdout).unwrap().trim().to_owned();
+    assert!(s3.join("mxpipe-tokens.json").is_file());
+    let server = start(&bare, &s3);
+    let (s, _, body) = http(
+        &rt,
+        "GET",
+        &format!("{}/v1/views", server.base),
+        Some(&token),
+        None,
+    );
+    assert_eq!(s, 200, "{body}");
 }
