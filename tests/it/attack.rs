@@ -703,7 +703,7 @@ fn web_view_parameters_redirects_and_headers_are_safe() {
         Some(&ingest_token),
         Some("data_x\n_cell.length_a 'not a number'\n".into()),
     );
-    assert!(s >= 200 && s < 500, "{s} {body}");
+    assert!((200..500).contains(&s), "{s} {body}");
     assert!(!body.contains("/tmp") && !body.contains(".tmp"), "{body}");
     alive(&rt, &mut server);
 }
