@@ -80,16 +80,32 @@ pub struct ConfinedSession {
     pub visible: Arc<HashSet<String>>,
 }
 
-/// `visit = 'P' OR starts_with(visit, 'P-')` for each proposal `P` (quoted).
+/// The visits of proposals: `visit = 'P'` or `P-<number>` for each proposal code `P` (so the
+/// code `MX` does not match the visit `MX-2345-1` of proposal `MX-2345`); no proposal, no visit.
 pub fn visit_predicate(proposals: &[String]) -> String {
-    proposals
+    let parts: Vec<String> = proposals
         .iter()
+        .filter(|p| !p.is_empty())
         .map(|p| {
-            let p = p.replace('\'', "''");
-            format!("visit = '{p}' OR starts_with(visit, '{p}-')")
+            let quoted = p.replace('\'', "''");
+            let pattern: String = quoted
+                .chars()
+                .flat_map(|c| {
+                    let special = "\\.+*?()|[]{}^$#&-~".contains(c);
+                    special
+                        .then_some('\\')
+                        .into_iter()
+                        .chain(std::iter::once(c))
+                })
+                .collect();
+            format!("visit = '{quoted}' OR regexp_like(visit, '^{pattern}-[0-9]+$')")
         })
-        .collect::<Vec<_>>()
-        .join(" OR ")
+        .collect();
+    if parts.is_empty() {
+        "false".to_owned()
+    } else {
+        parts.join(" OR ")
+    }
 }
 
 /// A fresh session sharing `admin`'s runtime (its object stores), with only the functions a user
@@ -385,5 +401,21 @@ impl PartitionStream for ConfinedPartition {
                     .map_err(DataFusionError::from)
             }),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::visit_predicate;
+
+    #[test]
+    fn a_proposal_matches_its_visits_only() {
+        let p = visit_predicate(&["MX".into(), "a.b'c".into(), "".into()]);
+        assert!(p.contains("regexp_like(visit, '^MX-[0-9]+$')"), "{p}");
+        assert!(
+            p.contains("visit = 'a.b''c' OR regexp_like(visit, '^a\\.b''c-[0-9]+$')"),
+            "{p}"
+        );
+        assert_eq!(visit_predicate(&["".into()]), "false");
     }
 }

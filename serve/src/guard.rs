@@ -24,8 +24,8 @@ pub(crate) struct ConnectionLimits {
     pub header_read_timeout: Duration,
 }
 
-/// Accept connections until `shutdown`, each served by hyper (HTTP/1.1 and HTTP/2) with the
-/// limits; then `on_stop`, and 30 s for the requests in flight.
+/// Accept connections until `shutdown`, each served by hyper (HTTP/1.1) with the limits; then
+/// `on_stop`, and 30 s for the requests in flight.
 pub(crate) async fn serve_connections(
     listener: tokio::net::TcpListener,
     app: Router,
@@ -36,12 +36,15 @@ pub(crate) async fn serve_connections(
     let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut connections = tokio::task::JoinSet::new();
-    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    // HTTP/1.1 only (no protocol sniffing, which has no timeout): hyper times the reading of
+    // every request head from the moment it waits for one, so a connection that sends nothing,
+    // dribbles its headers or idles between requests is closed after `header_read_timeout`.
+    let mut builder =
+        hyper_util::server::conn::auto::Builder::new(TokioExecutor::new()).http1_only();
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
-    builder.http2().timer(TokioTimer::new());
     let builder = Arc::new(builder);
     tokio::pin!(shutdown);
     loop {

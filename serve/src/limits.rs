@@ -172,8 +172,11 @@ pub(crate) fn limited(
     limited.deregister_udf("version");
     for (name, kind) in GROWING {
         if let Ok(inner) = limited.udf(name) {
+            let mut signature = inner.signature().clone();
+            signature.volatility = datafusion::logical_expr::Volatility::Volatile;
             limited.register_udf(ScalarUDF::new_from_impl(Bounded {
                 inner,
+                signature,
                 kind: *kind,
                 limit: memory_bytes / FUNCTION_SHARE,
             }));
@@ -196,8 +199,13 @@ enum Growth {
     Pad,
     /// `replace(text, from, to)`: len(text) + (len(text) / len(from)) × len(to).
     Replace,
-    /// `array_repeat(value, n)`: n elements.
+    /// `array_repeat(value, n)`, `array_resize(list, n, …)`: n elements of the first argument's
+    /// size (at least 16 bytes).
     ArrayRepeat,
+    /// `regexp_replace(text, pattern, to, …)`: a match at every position at worst.
+    RegexpReplace,
+    /// `levenshtein(a, b)`: len(a) × len(b) steps (work, not memory, bounded the same way).
+    Quadratic,
     /// `range(start, stop [, step])`: (stop − start) / step elements.
     Range,
     /// `concat(…)`: the sum of the arguments.
@@ -210,6 +218,9 @@ const GROWING: &[(&str, Growth)] = &[
     ("rpad", Growth::Pad),
     ("replace", Growth::Replace),
     ("array_repeat", Growth::ArrayRepeat),
+    ("array_resize", Growth::ArrayRepeat),
+    ("regexp_replace", Growth::RegexpReplace),
+    ("levenshtein", Growth::Quadratic),
     ("range", Growth::Range),
     ("generate_series", Growth::Range),
     ("concat", Growth::Concat),
@@ -217,9 +228,12 @@ const GROWING: &[(&str, Growth)] = &[
 ];
 
 /// A function refused (before it allocates) when its answer for a batch would pass `limit`.
+/// Volatile, so that the planner never evaluates it on constants (once, for one row) and copies
+/// an unchecked answer into every row: it is always evaluated, and checked, per batch.
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct Bounded {
     inner: Arc<ScalarUDF>,
+    signature: Signature,
     kind: Growth,
     limit: usize,
 }
@@ -275,10 +289,11 @@ impl Bounded {
                 };
                 for i in 0..rows {
                     let n = n[i].unwrap_or(0).max(0) as u128;
+                    let size = len[i].unwrap_or(0).max(0) as u128;
                     total += match self.kind {
-                        Growth::Repeat => len[i].unwrap_or(0).max(0) as u128 * n,
+                        Growth::Repeat => size * n,
                         Growth::Pad => 4 * n,
-                        _ => 16 * n,
+                        _ => size.max(16) * n,
                     };
                 }
             }
@@ -291,6 +306,23 @@ impl Bounded {
                     let t = text[i].unwrap_or(0).max(0) as u128;
                     let f = from[i].unwrap_or(1).max(1) as u128;
                     total += t + (t / f + 1) * to[i].unwrap_or(0).max(0) as u128;
+                }
+            }
+            Growth::RegexpReplace => {
+                let (Some((text, _)), Some((to, _))) = (at(0), at(2)) else {
+                    return 0;
+                };
+                for i in 0..rows {
+                    let t = text[i].unwrap_or(0).max(0) as u128;
+                    total += t + (t + 1) * to[i].unwrap_or(0).max(0) as u128;
+                }
+            }
+            Growth::Quadratic => {
+                let (Some((a, _)), Some((b, _))) = (at(0), at(1)) else {
+                    return 0;
+                };
+                for i in 0..rows {
+                    total += a[i].unwrap_or(0).max(0) as u128 * b[i].unwrap_or(0).max(0) as u128;
                 }
             }
             Growth::Range => {
@@ -330,7 +362,7 @@ impl ScalarUDFImpl for Bounded {
         self.inner.aliases()
     }
     fn signature(&self) -> &Signature {
-        self.inner.signature()
+        &self.signature
     }
     fn return_type(&self, arg_types: &[DataType]) -> datafusion::error::Result<DataType> {
         self.inner.return_type(arg_types)
@@ -451,6 +483,11 @@ mod tests {
             "SELECT length(rpad('x', 100000000))",
             "SELECT cardinality(range(1, 100000000))",
             "SELECT length(replace(repeat('ab', 1000000), 'a', repeat('c', 1000)))",
+            "SELECT arrow_cast(repeat('x', 50000000), 'LargeUtf8') AS v FROM range(1000)",
+            "SELECT cardinality(array_repeat(array_repeat(0, 40000), 50000))",
+            "SELECT cardinality(array_resize([0], 2000000000, 0))",
+            "SELECT length(regexp_replace(repeat('x', 10000000), '', repeat('y', 100), 'g'))",
+            "SELECT levenshtein(repeat('a', 3000000), repeat('b', 3000000))",
         ] {
             let e = match ctx.sql(sql).await {
                 Ok(df) => df.collect().await.unwrap_err(),

@@ -80,7 +80,18 @@ pub fn token(command: TokenCommand, config: &Config, store: &mxpipe_store::Store
             proposal,
             expires_days,
             note,
-        } => Scope::parse(&scope).and_then(|scope| {
+        } => Scope::parse(&scope)
+            .and_then(|scope| {
+                match proposal.iter().find(|p| {
+                    p.is_empty() || !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                }) {
+                    Some(bad) => Err(format!(
+                        "--proposal {bad:?}: expected a proposal code of letters and digits, e.g. mx23694 (its visits are mx23694-1, mx23694-2, …)"
+                    )),
+                    None => Ok(scope),
+                }
+            })
+            .and_then(|scope| {
             let expires =
                 expires_days.map(|d| chrono::Utc::now() + chrono::Duration::days(d as i64));
             let store = mxpipe_serve::tokens::store_id(store);

@@ -32,7 +32,13 @@ use crate::tokens::{Scope, TokenRecord};
 pub(crate) fn routes() -> axum::Router<Shared> {
     axum::Router::new()
         .route("/", get(|| async { Redirect::to("/experiments") }))
-        .route("/login", get(login_form).post(login))
+        .route(
+            "/login",
+            get(login_form)
+                .post(login)
+                // A token and a path: a few KB at most, whatever [serve] max_body_mb allows.
+                .layer(axum::extract::DefaultBodyLimit::max(LOGIN_BODY_BYTES)),
+        )
         .route("/logout", axum::routing::post(logout))
         .route("/sessions", get(pages::sessions))
         .route("/experiments", get(pages::experiments))
@@ -42,6 +48,9 @@ pub(crate) fn routes() -> axum::Router<Shared> {
         .route("/sites", get(figures::sites))
         .route("/pid/{*id}", get(landing::landing))
 }
+
+/// Largest `POST /login` body (the form is anonymous: a large body is refused before it is read).
+const LOGIN_BODY_BYTES: usize = 8 * 1024;
 
 /// The reader of a page: a read token from the bearer header or the login cookie. Without
 /// one, a browser is sent to `/login` (and back after).
