@@ -719,10 +719,25 @@ async fn run_with_store(
             session,
             out,
         }) => {
+            // A uuid in any case and form (as stored: lower case, hyphenated), or a usage error.
+            let uuid = |flag: &str, u: String| {
+                uuid::Uuid::parse_str(u.trim())
+                    .map(|u| u.hyphenated().to_string())
+                    .map_err(|_| format!("{flag} {u:?}: expected a uuid (e.g. 0b4a31c2-2f6d-4c53-8a3d-2f1d2b9e3c11); `mxpipe query` lists them"))
+            };
             let selection = match (experiment, sample, shipment, session) {
-                (Some(u), _, _, _) => mxpipe_store::Selection::Experiment(u),
-                (_, Some(u), _, _) => mxpipe_store::Selection::Sample(u),
-                (_, _, Some(u), _) => mxpipe_store::Selection::Shipment(u),
+                (Some(u), _, _, _) => match uuid("--experiment", u) {
+                    Ok(u) => mxpipe_store::Selection::Experiment(u),
+                    Err(e) => return fail(e, 2),
+                },
+                (_, Some(u), _, _) => match uuid("--sample", u) {
+                    Ok(u) => mxpipe_store::Selection::Sample(u),
+                    Err(e) => return fail(e, 2),
+                },
+                (_, _, Some(u), _) => match uuid("--shipment", u) {
+                    Ok(u) => mxpipe_store::Selection::Shipment(u),
+                    Err(e) => return fail(e, 2),
+                },
                 (_, _, _, Some(v)) => mxpipe_store::Selection::Session(v),
                 _ => {
                     return fail(

@@ -39,8 +39,16 @@ impl Reader for MmcifReader {
     fn read(&self, path: &Path, _options: &ReadOptions) -> Result<Vec<Fragment>, ReadError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ReadError::new(path, "file", "a readable text file", e.to_string()))?;
+        if is_dictionary(path, &text) {
+            return Ok(vec![Fragment::NotMetadata(
+                "a CIF dictionary (definitions, not data)".into(),
+            )]);
+        }
         let blocks = cif::parse(&text)
             .map_err(|e| ReadError::new(path, format!("line {}", e.line), e.expected, e.found))?;
+        if let Some(reason) = not_processing(&blocks) {
+            return Ok(vec![Fragment::NotMetadata(reason)]);
+        }
         crate::validated(path, to_message(path, &blocks)?)
     }
 }
@@ -307,6 +315,25 @@ fn ssx_counts(path: &Path, block: &Block) -> Result<Option<Value>, ReadError> {
         }
     }
     Ok(Some(Value::Object(m)))
+}
+
+/// A CIF dictionary (`.dic`, or save frames defining `_dictionary` / `_item` entries).
+fn is_dictionary(path: &Path, text: &str) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("dic"))
+        || (text.contains("\nsave_")
+            && (text.contains("_dictionary.") || text.contains("_item.name")))
+}
+
+/// Why a parsed CIF is not processing output: a model (coordinates) without statistics.
+fn not_processing(blocks: &[Block]) -> Option<String> {
+    let statistics = blocks.iter().any(|b| {
+        b.category("reflns").is_some()
+            || b.category("pdbx_serial_crystallography_data_reduction")
+                .is_some()
+    });
+    let coordinates = blocks.iter().any(|b| b.category("atom_site").is_some());
+    (coordinates && !statistics).then(|| "coordinates (mmCIF model), not processing output".into())
 }
 
 fn to_message(path: &Path, blocks: &[Block]) -> Result<Value, ReadError> {

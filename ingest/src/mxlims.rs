@@ -34,8 +34,58 @@ impl Reader for MxlimsReader {
                 e.to_string(),
             )
         })?;
+        if let Some(reason) = not_a_message(&value) {
+            return Ok(vec![Fragment::NotMetadata(reason)]);
+        }
         message_fragment(path, value)
     }
+}
+
+/// The dictionaries of an MXLIMS message (objects and stubs).
+const MESSAGE_KEYS: &[&str] = &[
+    "Shipment",
+    "Dewar",
+    "Puck",
+    "Pin",
+    "MultiPin",
+    "PinPosition",
+    "Plate",
+    "PlateWell",
+    "WellDrop",
+    "DropRegion",
+    "Crystal",
+    "MacromoleculeSample",
+    "Macromolecule",
+    "Medium",
+    "MxExperiment",
+    "MxProcessing",
+    "VolumeScan",
+    "CollectionSweep",
+    "ReflectionSet",
+    "Job",
+    "Dataset",
+    "Sample",
+    "LogisticalSample",
+];
+
+/// Why a JSON document is not an MXLIMS message at all (a JSON Schema, a configuration, a
+/// package file) — skipped in a folder — or `None` when it is meant to be one (validated, its
+/// errors reported): an object with an MXLIMS dictionary or an MXLIMS `version` (0.x).
+fn not_a_message(value: &serde_json::Value) -> Option<String> {
+    let Some(obj) = value.as_object() else {
+        return Some("JSON, but not an object (an MXLIMS message is one)".into());
+    };
+    if obj.contains_key("$schema") {
+        return Some("a JSON Schema, not an MXLIMS message".into());
+    }
+    let mxlims_version = obj
+        .get("version")
+        .and_then(serde_json::Value::as_str)
+        .is_some_and(|v| v.starts_with("0."));
+    let dictionaries = MESSAGE_KEYS.iter().any(|k| obj.contains_key(*k));
+    (!mxlims_version && !dictionaries).then(|| {
+        "JSON, not an MXLIMS message (no MXLIMS version \"0.x\" and no MXLIMS dictionary such as MxExperiment)".into()
+    })
 }
 
 /// An MXLIMS message read from `path` (a JSON file, or a document embedded in another file):

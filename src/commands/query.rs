@@ -279,7 +279,10 @@ pub fn write(
             }
         }
         QueryFormat::Json => {
-            let mut w = arrow::json::ArrayWriter::new(Vec::new());
+            // Every column in every row, a null as `null` (not left out).
+            let mut w = arrow::json::WriterBuilder::new()
+                .with_explicit_nulls(true)
+                .build::<_, arrow::json::writer::JsonArray>(Vec::new());
             for b in batches {
                 w.write(b).map_err(|e| err(&e))?;
             }

@@ -511,7 +511,7 @@ fn huge_bodies_and_idempotency_keys_cost_bounded_memory() {
     let mut server = start(&config, &dir.path().join("store"));
     let rt = tokio::runtime::Runtime::new().unwrap();
     // A message with 200 000 unknown keys: every one a finding.
-    let mut body = String::from("{\"version\": \"0.6.13\"");
+    let mut body = String::from("{\"version\": \"0.6.13\", \"MxExperiment\": {}");
     for i in 0..200_000 {
         body.push_str(&format!(", \"k{i}\": {i}"));
     }

@@ -25,5 +25,6 @@ mod serve;
 mod sql_fuzz;
 mod ssx;
 mod store;
+mod trust;
 mod visit;
 mod web;

@@ -1,0 +1,130 @@
+//! Trust on real data (issue 25, the items done so far): files of a visit folder that are simply
+//! not metadata — a coordinate mmCIF, a CIF dictionary, a JSON Schema, a configuration — are
+//! skipped with the reason, never failed; `query --format json` keeps null columns; `export mxlims`
+//! refuses a selection that is not a uuid (usage, exit 2) and takes one in upper case.
+
+use serde_json::Value;
+
+use crate::common::*;
+
+#[test]
+fn files_that_are_not_metadata_are_skipped_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let visit = dir.path().join("visit");
+    let dimple = visit.join("dimple");
+    std::fs::create_dir_all(&dimple).unwrap();
+    std::fs::write(
+        dimple.join("final.cif"),
+        "data_model\n_cell.length_a 78.1\nloop_\n_atom_site.group_PDB\n_atom_site.id\n\
+         _atom_site.type_symbol\n_atom_site.Cartn_x\nATOM 1 N 10.1\nATOM 2 C 11.2\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dimple.join("restraints.dic"),
+        "data_LIG\nsave_LIG\n_item.name '_chem_comp.id'\nsave_\n",
+    )
+    .unwrap();
+    if let Some(td) = testdata() {
+        // A real dictionary too (PDBx extensions, with save frames).
+        std::fs::copy(
+            td.join("dictionaries/investigation.dic"),
+            dimple.join("investigation.dic"),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        visit.join("schema.json"),
+        r#"{"$schema": "https://json-schema.org/draft/2020-12/schema", "version": "1.0", "type": "object"}"#,
+    )
+    .unwrap();
+    std::fs::write(visit.join("config.json"), r#"{"threads": 4, "version": 2}"#).unwrap();
+    std::fs::copy(
+        repo().join("samples/ssx-chip-processing.cif"),
+        visit.join("ssx-chip-processing.cif"),
+    )
+    .unwrap();
+    let store = dir.path().join("store");
+    let o = mxpipe_store(
+        &store,
+        &["ingest", "--output", "json", visit.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", text_of(&o));
+    let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let status = |name: &str| {
+        summary
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["file"].as_str().unwrap().ends_with(name))
+            .map(|f| {
+                (
+                    f["status"].as_str().unwrap().to_owned(),
+                    f["detail"].as_str().unwrap().to_owned(),
+                )
+            })
+            .unwrap_or_else(|| panic!("{name} not reported: {summary}"))
+    };
+    for (name, reason) in [
+        ("final.cif", "coordinates"),
+        ("restraints.dic", "dictionary"),
+        ("schema.json", "JSON Schema"),
+        ("config.json", "not an MXLIMS message"),
+    ] {
+        let (s, detail) = status(name);
+        assert_eq!(s, "skipped", "{name}: {detail}");
+        assert!(detail.contains(reason), "{name}: {detail}");
+    }
+    if testdata().is_some() {
+        assert_eq!(status("investigation.dic").0, "skipped");
+    }
+    assert_eq!(status("ssx-chip-processing.cif").0, "ingested");
+    // A JSON file meant as a message (MXLIMS dictionaries) is still validated and fails.
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"version": "0.6.13", "MxExperiment": {"x": 1}}"#).unwrap();
+    let o = mxpipe_store(&store, &["ingest", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text_of(&o));
+}
+
+#[test]
+fn json_rows_keep_nulls_and_selections_must_be_uuids() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let mad = repo().join("samples/mad-interleaved.json");
+    let o = mxpipe_store(&store, &["ingest", mad.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text_of(&o));
+    let o = mxpipe_store(
+        &store,
+        &[
+            "query",
+            "--format",
+            "json",
+            "SELECT experiment_uuid, CAST(NULL AS VARCHAR) AS nothing FROM experiments",
+        ],
+    );
+    assert!(o.status.success(), "{}", text_of(&o));
+    let rows: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let row = rows[0].as_object().unwrap();
+    assert!(
+        row.contains_key("nothing") && row["nothing"].is_null(),
+        "{rows}"
+    );
+    let uuid = row["experiment_uuid"].as_str().unwrap().to_owned();
+    let o = mxpipe_store(&store, &["export", "mxlims", "--experiment", "not-a-uuid"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text_of(&o));
+    assert!(
+        text_of(&o).contains("expected a uuid") && !text_of(&o).contains("Experiment(\""),
+        "{}",
+        text_of(&o)
+    );
+    let lower = mxpipe_store(&store, &["export", "mxlims", "--experiment", &uuid]);
+    let upper = mxpipe_store(
+        &store,
+        &["export", "mxlims", "--experiment", &uuid.to_uppercase()],
+    );
+    assert!(
+        lower.status.success() && upper.status.success(),
+        "{}",
+        text_of(&upper)
+    );
+    assert_eq!(lower.stdout, upper.stdout);
+}
