@@ -61,7 +61,7 @@ pub fn parse_site(text: &str) -> Result<Site, String> {
             location: l.to_owned(),
         }),
         _ => Err(format!(
-            "expected NAME=LOCATION (e.g. ESRF=/data/mxpipe-store or MAXIV=s3://bucket/store); found {text:?}"
+            "--site: expected NAME=LOCATION (e.g. ESRF=/data/mxpipe-store or MAXIV=s3://bucket/store); found {text:?}"
         )),
     }
 }

@@ -43,14 +43,35 @@ fn sites(args: &QueryArgs, config: &Config) -> Result<Vec<Site>, String> {
             })
             .collect());
     }
+    // `--site FOLDER` without `NAME=` and without `--store`: a store folder by that name is meant
+    // (named after the folder), not the default store relabelled.
+    if let Some(folder) = args.site.as_deref().filter(|_| args.store.is_none())
+        && std::path::Path::new(folder).join("ingests").is_dir()
+    {
+        let name = std::path::Path::new(folder)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| folder.to_owned());
+        return Ok(vec![Site {
+            name,
+            location: folder.to_owned(),
+        }]);
+    }
+    let location = args
+        .store
+        .clone()
+        .or(config.store.location.clone())
+        .unwrap_or_else(|| mxpipe_store::DEFAULT_LOCATION.to_owned());
+    let local = !location.contains("://") || location.starts_with("file://");
+    if local && !std::path::Path::new(location.trim_start_matches("file://")).exists() {
+        return Err(format!(
+            "no mxpipe store at {location} (a typo in --store or [store] location? `mxpipe ingest` creates one; several sites: --site NAME=LOCATION)"
+        ));
+    }
     Ok(vec![Site {
         // Without a name, each row keeps the site it was ingested with.
         name: args.site.clone().unwrap_or_default(),
-        location: args
-            .store
-            .clone()
-            .or(config.store.location.clone())
-            .unwrap_or_else(|| mxpipe_store::DEFAULT_LOCATION.to_owned()),
+        location,
     }])
 }
 
@@ -58,7 +79,7 @@ fn sites(args: &QueryArgs, config: &Config) -> Result<Vec<Site>, String> {
 pub(crate) async fn session(args: &QueryArgs, config: Option<&Path>) -> Result<SessionContext, u8> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let config = Config::load(config).map_err(|e| fail(e, 2))?;
-    let sites = sites(args, &config).map_err(|e| fail(format!("--site: {e}"), 2))?;
+    let sites = sites(args, &config).map_err(|e| fail(e, 2))?;
     let (ctx, warnings) =
         match open_sites(&sites, &config.storage_options(), args.allow_missing_sites).await {
             Ok(c) => c,

@@ -128,3 +128,67 @@ fn json_rows_keep_nulls_and_selections_must_be_uuids() {
     );
     assert_eq!(lower.stdout, upper.stdout);
 }
+
+#[test]
+fn a_site_folder_is_named_after_itself_and_a_mistyped_store_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store1");
+    let mad = repo().join("samples/mad-interleaved.json");
+    let o = mxpipe_store(&store, &["ingest", mad.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text_of(&o));
+    // `--site FOLDER` (no NAME=): that store, named after its folder.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_mxpipe"))
+        .args(["query", "--format", "json", "--site", "store1"])
+        .arg("SELECT DISTINCT site FROM sweeps")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text_of(&o));
+    let rows: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(rows, serde_json::json!([{"site": "store1"}]));
+    // A mistyped --store: named, exit 2, nothing created.
+    let typo = dir.path().join("stroe1");
+    let o = mxpipe_store(&typo, &["query", "SELECT 1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text_of(&o));
+    assert!(
+        text_of(&o).contains("no mxpipe store at") && text_of(&o).contains("stroe1"),
+        "{}",
+        text_of(&o)
+    );
+    assert!(!typo.exists());
+}
+
+#[test]
+fn processing_joins_the_visit_of_its_run() {
+    let Some(td) = testdata() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let xml = td.join("processing/autoproc/autoPROC.xml");
+    let o = mxpipe_store(
+        &store,
+        &["ingest", "--session", "mx12345-1", xml.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", text_of(&o));
+    let o = mxpipe_store(
+        &store,
+        &[
+            "query",
+            "--format",
+            "json",
+            "SELECT program_name, visit FROM processing",
+        ],
+    );
+    assert!(o.status.success(), "{}", text_of(&o));
+    let rows: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(rows.as_array().map(Vec::len), Some(1), "{rows}");
+    assert_eq!(rows[0]["visit"], "mx12345-1", "{rows}");
+    let o = mxpipe_store(&store, &["export", "mxlims", "--session", "mx12345-1"]);
+    assert!(o.status.success(), "{}", text_of(&o));
+    let message: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        message["MxProcessing"]
+            .as_object()
+            .is_some_and(|m| m.len() == 1),
+        "{message}"
+    );
+}

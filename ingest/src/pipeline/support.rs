@@ -21,8 +21,12 @@ pub(super) fn with_session(
         return Ok(message);
     };
     let mut changed = false;
-    if let Some(experiments) = value.get_mut("MxExperiment").and_then(Value::as_object_mut) {
-        for (key, experiment) in experiments.iter_mut() {
+    // Experiments and processing jobs alike: results of a visit belong to it.
+    for kind in ["MxExperiment", "MxProcessing"] {
+        let Some(jobs) = value.get_mut(kind).and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for (key, experiment) in jobs.iter_mut() {
             let Some(obj) = experiment.as_object_mut() else {
                 continue;
             };
@@ -44,7 +48,7 @@ pub(super) fn with_session(
                     let label = theirs.as_ref().map(Session::visit_label);
                     if label.as_deref() != Some(session.visit_label().as_str()) {
                         return Err(format!(
-                            "/MxExperiment/{key}: the message's session is {}; --session says {}",
+                            "/{kind}/{key}: the message's session is {}; --session says {}",
                             label.unwrap_or_else(|| existing.to_string()),
                             session.visit_label()
                         ));
