@@ -33,7 +33,9 @@ use url::Url;
 pub use catalogue_ids::CatalogueId;
 pub use export::{LatestObjects, Link, Selection, StoredObject};
 pub use links::InputLink;
-pub use prepare::{BulkBatch, BulkRows, PreparedMessage, SourceFile, prepare_message};
+pub use prepare::{
+    BulkBatch, BulkRows, PreparedMessage, SourceFile, prepare_file_message, prepare_message,
+};
 pub use sample_pids::SamplePid;
 pub use write::{IngestOutcome, ObjectStatus};
 pub use writer::{CommitWatch, Writer};

@@ -125,20 +125,50 @@ fn write_canonical<W: std::io::Write>(value: &Value, out: &mut W) -> std::io::Re
     }
 }
 
-/// Prepare a validated message: `original` is the JSON as read (or assembled).
+/// Prepare a validated message: `original` is the JSON as read (or assembled). Objects without a
+/// uuid get one minted from the message's content.
 pub fn prepare_message(
+    original: &Value,
+    message: AnyMessage,
+    sources: Vec<SourceFile>,
+) -> PreparedMessage {
+    prepare_with(original, message, sources, None)
+}
+
+/// Prepare a message read from files (the `part`-th message of those files): objects without a
+/// uuid get one minted from the files' content (their SHA-256) and their place in the message —
+/// never from run options — so the same collection read again with another `--session`,
+/// `--timezone` or `--site` is the same objects, changed, not new ones.
+pub fn prepare_file_message(
+    original: &Value,
+    message: AnyMessage,
+    sources: Vec<SourceFile>,
+    part: usize,
+) -> PreparedMessage {
+    let identity = (!sources.is_empty()).then(|| {
+        let mut shas: Vec<&str> = sources.iter().map(|s| s.sha256.as_str()).collect();
+        shas.sort_unstable();
+        shas.dedup();
+        format!("files:{}#{part}", shas.join(","))
+    });
+    prepare_with(original, message, sources, identity)
+}
+
+fn prepare_with(
     original: &Value,
     mut message: AnyMessage,
     sources: Vec<SourceFile>,
+    identity: Option<String>,
 ) -> PreparedMessage {
     let json = serde_json::to_string(original).expect("JSON serialises");
     let message_id = canonical_sha256(original);
+    let identity = identity.unwrap_or_else(|| message_id.clone());
     let mut minted = HashSet::new();
     for (dict, key, object) in message.entries_mut() {
         if object.uuid().is_none() {
             let uuid = MxUuid(uuid::Uuid::new_v5(
                 &MINT_NAMESPACE,
-                format!("{message_id}/{dict}/{key}").as_bytes(),
+                format!("{identity}/{dict}/{key}").as_bytes(),
             ));
             object.set_uuid(uuid);
             minted.insert(uuid);

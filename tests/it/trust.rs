@@ -192,3 +192,64 @@ fn processing_joins_the_visit_of_its_run() {
         "{message}"
     );
 }
+
+/// Item 1: the identity of what a file holds comes from the file, never from run options: the
+/// same master ingested under every combination of `--session`, `--timezone` and `--site` is one
+/// experiment and one sweep; a fact learned later changes it.
+#[test]
+fn one_collection_is_one_experiment_whatever_the_options() {
+    let Some(td) = testdata() else { return };
+    let master = td.join("collection/nxmx/xrc_209_master.h5");
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let m = master.to_str().unwrap();
+    let mut changed = 0;
+    for session in [None, Some("mx12345-1")] {
+        for zone in [None, Some("Europe/London"), Some("Asia/Tokyo")] {
+            for site in [None, Some("DLS")] {
+                let mut args: Vec<&str> = Vec::new();
+                if let Some(s) = site {
+                    args.extend(["--site", s]);
+                }
+                args.extend(["ingest", "--output", "json"]);
+                if let Some(s) = session {
+                    args.extend(["--session", s]);
+                }
+                if let Some(z) = zone {
+                    args.extend(["--timezone", z]);
+                }
+                args.push(m);
+                let o = mxpipe_store(&store, &args);
+                assert!(o.status.success(), "{args:?}: {}", text_of(&o));
+                changed += usize::from(
+                    text_of(&o).contains(" changed") && !text_of(&o).contains(" 0 changed"),
+                );
+                let o = mxpipe_store(
+                    &store,
+                    &[
+                        "query",
+                        "--format",
+                        "json",
+                        "SELECT (SELECT count(*) FROM experiments) AS e, (SELECT count(*) FROM sweeps) AS s",
+                    ],
+                );
+                let counts: Value = serde_json::from_slice(&o.stdout).unwrap();
+                assert_eq!(
+                    counts,
+                    serde_json::json!([{"e": 1, "s": 1}]),
+                    "after {args:?}"
+                );
+            }
+        }
+    }
+    assert!(
+        changed >= 1,
+        "the session learned later changed the experiment"
+    );
+    let o = mxpipe_store(
+        &store,
+        &["query", "--format", "json", "SELECT visit FROM experiments"],
+    );
+    let rows: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(rows, serde_json::json!([{"visit": "mx12345-1"}]));
+}

@@ -1,6 +1,6 @@
 //! Classifying and reading the files of a run, on every core.
 
-use mxpipe_store::{PreparedMessage, SourceFile, prepare_message};
+use mxpipe_store::{PreparedMessage, SourceFile, prepare_file_message};
 
 use super::support::{source_file, to_store_bulk, with_session};
 use super::{IngestRequest, Input, Progress};
@@ -96,7 +96,8 @@ fn prepare_parts(
 ) -> Vec<Part> {
     fragments
         .into_iter()
-        .filter_map(|fragment| match fragment {
+        .enumerate()
+        .filter_map(|(part, fragment)| match fragment {
             Fragment::Message {
                 mut value,
                 message,
@@ -106,7 +107,7 @@ fn prepare_parts(
                 Ok(message) => match source {
                     Err(e) => Part::NoSource(e.clone()),
                     Ok(src) => {
-                        let mut p = prepare_message(&value, message, vec![src.clone()]);
+                        let mut p = prepare_file_message(&value, message, vec![src.clone()], part);
                         p.bulk = bulk.into_iter().map(to_store_bulk).collect();
                         Part::Prepared(Box::new(p))
                     }
