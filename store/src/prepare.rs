@@ -135,23 +135,50 @@ pub fn prepare_message(
     prepare_with(original, message, sources, None)
 }
 
-/// Prepare a message read from files (the `part`-th message of those files): objects without a
-/// uuid get one minted from the files' content (their SHA-256) and their place in the message —
-/// never from run options — so the same collection read again with another `--session`,
-/// `--timezone` or `--site` is the same objects, changed, not new ones.
+/// Prepare a message read from files: objects without a uuid get one minted from the message's
+/// content *without the run's facts* — the mxpipe session extension (`--session`) and the start
+/// and end times (read in `--timezone`) — so the same collection read again with other options
+/// is the same objects, changed, never new ones. `_sources` and `_part` are kept for callers.
 pub fn prepare_file_message(
     original: &Value,
     message: AnyMessage,
     sources: Vec<SourceFile>,
-    part: usize,
+    _part: usize,
 ) -> PreparedMessage {
-    let identity = (!sources.is_empty()).then(|| {
-        let mut shas: Vec<&str> = sources.iter().map(|s| s.sha256.as_str()).collect();
-        shas.sort_unstable();
-        shas.dedup();
-        format!("files:{}#{part}", shas.join(","))
-    });
-    prepare_with(original, message, sources, identity)
+    let identity = canonical_sha256(&without_run_facts(original));
+    prepare_with(original, message, sources, Some(identity))
+}
+
+/// `value` without what a run's options decide: every `startTime`/`endTime` and the session of
+/// the mxpipe extension, at any depth (and the objects left empty by that).
+fn without_run_facts(value: &Value) -> Value {
+    match value {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "startTime" | "endTime"))
+                .map(|(k, v)| {
+                    let v = if k == mxpipe_model::MXPIPE_DOMAIN {
+                        match v {
+                            Value::Object(ext) => Value::Object(
+                                ext.iter()
+                                    .filter(|(k, _)| k.as_str() != "session")
+                                    .map(|(k, v)| (k.clone(), without_run_facts(v)))
+                                    .collect(),
+                            ),
+                            other => without_run_facts(other),
+                        }
+                    } else {
+                        without_run_facts(v)
+                    };
+                    (k.clone(), v)
+                })
+                // What only held a session (`extensions: {mxpipe.org: {}}`) is as absent.
+                .filter(|(_, v)| !v.as_object().is_some_and(|o| o.is_empty()))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(without_run_facts).collect()),
+        scalar => scalar.clone(),
+    }
 }
 
 fn prepare_with(
