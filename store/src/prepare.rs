@@ -138,12 +138,11 @@ pub fn prepare_message(
 /// Prepare a message read from files: objects without a uuid get one minted from the message's
 /// content *without the run's facts* — the mxpipe session extension (`--session`) and the start
 /// and end times (read in `--timezone`) — so the same collection read again with other options
-/// is the same objects, changed, never new ones. `_sources` and `_part` are kept for callers.
+/// is the same objects, changed, never new ones.
 pub fn prepare_file_message(
     original: &Value,
     message: AnyMessage,
     sources: Vec<SourceFile>,
-    _part: usize,
 ) -> PreparedMessage {
     let identity = canonical_sha256(&without_run_facts(original));
     prepare_with(original, message, sources, Some(identity))

@@ -96,8 +96,7 @@ fn prepare_parts(
 ) -> Vec<Part> {
     fragments
         .into_iter()
-        .enumerate()
-        .filter_map(|(part, fragment)| match fragment {
+        .filter_map(|fragment| match fragment {
             Fragment::Message {
                 mut value,
                 message,
@@ -107,7 +106,7 @@ fn prepare_parts(
                 Ok(message) => match source {
                     Err(e) => Part::NoSource(e.clone()),
                     Ok(src) => {
-                        let mut p = prepare_file_message(&value, message, vec![src.clone()], part);
+                        let mut p = prepare_file_message(&value, message, vec![src.clone()]);
                         p.bulk = bulk.into_iter().map(to_store_bulk).collect();
                         Part::Prepared(Box::new(p))
                     }

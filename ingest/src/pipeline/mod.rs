@@ -389,7 +389,7 @@ pub async fn ingest_with(
                     .map(|(p, f)| sources.get(p).cloned().unwrap_or_else(|| source_file(p, f)))
                     .collect();
                 match sources {
-                    Ok(s) => prepared.push(prepare_file_message(&a.message, message, s, 0)),
+                    Ok(s) => prepared.push(prepare_file_message(&a.message, message, s)),
                     Err(e) => summary.files.push(FileReport {
                         path: a.sources[0].0.display().to_string(),
                         format: a.sources[0].1.to_owned(),
