@@ -23,8 +23,11 @@ Configuration: --config FILE, $MXPIPE_CONFIG or ./mxpipe.toml (see README); the 
 
 /// mxpipe: a typed, documented pipeline for macromolecular-crystallography experiment metadata.
 ///
-/// Reads MXLIMS 0.6.13 messages, validates them in two layers (JSON Schema generated from
-/// mxpipe's typed model, then semantic rules) and writes the schemas it is built on.
+/// Reads what beamlines and processing programs write (MXLIMS messages, NXmx, CBF, XDS, DIALS,
+/// autoPROC/ISPyB XML, mmCIF, CrystFEL), validates it against MXLIMS 0.6.13 in two layers,
+/// stores it in a Delta/Parquet store (atomic, idempotent runs), answers SQL over one or many
+/// sites, exports to ISPyB, ICAT, SciCat, MXLIMS and RDF, mints persistent sample identifiers,
+/// repackages interleaved HDF5, and serves it all over an authenticated HTTP API and web view.
 #[derive(Debug, Parser)]
 #[command(name = "mxpipe", version, after_help = EXAMPLES, arg_required_else_help = true)]
 pub struct Cli {
