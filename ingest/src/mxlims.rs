@@ -41,33 +41,6 @@ impl Reader for MxlimsReader {
     }
 }
 
-/// The dictionaries of an MXLIMS message (objects and stubs).
-const MESSAGE_KEYS: &[&str] = &[
-    "Shipment",
-    "Dewar",
-    "Puck",
-    "Pin",
-    "MultiPin",
-    "PinPosition",
-    "Plate",
-    "PlateWell",
-    "WellDrop",
-    "DropRegion",
-    "Crystal",
-    "MacromoleculeSample",
-    "Macromolecule",
-    "Medium",
-    "MxExperiment",
-    "MxProcessing",
-    "VolumeScan",
-    "CollectionSweep",
-    "ReflectionSet",
-    "Job",
-    "Dataset",
-    "Sample",
-    "LogisticalSample",
-];
-
 /// Why a JSON document is not an MXLIMS message at all (a JSON Schema, a configuration, a
 /// package file) — skipped in a folder — or `None` when it is meant to be one (validated, its
 /// errors reported): an object with an MXLIMS dictionary or an MXLIMS `version` (0.x).
@@ -82,7 +55,10 @@ fn not_a_message(value: &serde_json::Value) -> Option<String> {
         .get("version")
         .and_then(serde_json::Value::as_str)
         .is_some_and(|v| v.starts_with("0."));
-    let dictionaries = MESSAGE_KEYS.iter().any(|k| obj.contains_key(*k));
+    let dictionaries = mxpipe_model::OBJECT_DICTIONARIES
+        .iter()
+        .chain(mxpipe_model::STUB_DICTIONARIES)
+        .any(|k| obj.contains_key(*k));
     (!mxlims_version && !dictionaries).then(|| {
         "JSON, not an MXLIMS message (no MXLIMS version \"0.x\" and no MXLIMS dictionary such as MxExperiment)".into()
     })

@@ -275,6 +275,32 @@ pub enum MessageKind {
     Shipment,
 }
 
+/// The object dictionaries of an MXLIMS message, in the order mxpipe writes them.
+pub const OBJECT_DICTIONARIES: &[&str] = &[
+    "MxExperiment",
+    "MxProcessing",
+    "VolumeScan",
+    "CollectionSweep",
+    "ReflectionSet",
+    "Shipment",
+    "Dewar",
+    "Puck",
+    "Pin",
+    "MultiPin",
+    "PinPosition",
+    "Plate",
+    "PlateWell",
+    "WellDrop",
+    "DropRegion",
+    "Crystal",
+    "MacromoleculeSample",
+    "Macromolecule",
+    "Medium",
+];
+
+/// The stub dictionaries of an MXLIMS message (objects referred to, not described).
+pub const STUB_DICTIONARIES: &[&str] = &["Job", "Dataset", "Sample", "LogisticalSample"];
+
 impl MessageKind {
     /// The upstream schema name.
     pub fn schema_name(self) -> &'static str {
@@ -297,8 +323,7 @@ impl MessageKind {
             "CollectionSweep",
             "ReflectionSet",
         ];
-        const STUBS: [&str; 4] = ["Job", "Dataset", "Sample", "LogisticalSample"];
-        if STUBS.iter().any(|k| obj.contains_key(*k)) {
+        if STUB_DICTIONARIES.iter().any(|k| obj.contains_key(*k)) {
             MessageKind::Full
         } else if obj.contains_key("Shipment") && !JOB_OR_DATA.iter().any(|k| obj.contains_key(*k))
         {

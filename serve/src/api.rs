@@ -141,23 +141,8 @@ pub(crate) async fn json_errors(
     if !(status.is_client_error() || status.is_server_error()) || is_json || is_html {
         return response;
     }
-    if !api {
-        let (_, body) = response.into_parts();
-        let bytes = axum::body::to_bytes(body, 64 * 1024)
-            .await
-            .unwrap_or_default();
-        let text = String::from_utf8_lossy(&bytes).trim().to_owned();
-        let text = if text.is_empty() {
-            status
-                .canonical_reason()
-                .unwrap_or("request refused")
-                .to_owned()
-        } else {
-            text
-        };
-        return crate::web::page_error(status, &text);
-    }
     let (mut parts, body) = response.into_parts();
+    // The answer's text (at most 64 KB), or the status's reason when it has none.
     let bytes = axum::body::to_bytes(body, 64 * 1024)
         .await
         .unwrap_or_default();
@@ -170,6 +155,9 @@ pub(crate) async fn json_errors(
     } else {
         text
     };
+    if !api {
+        return crate::web::page_error(status, &error);
+    }
     let body = serde_json::to_vec(&ErrorBody { error }).expect("JSON");
     parts.headers.insert(
         header::CONTENT_TYPE,

@@ -280,11 +280,13 @@ impl Bounded {
     /// An upper bound of the answer's size in bytes (saturating).
     fn estimate(&self, args: &[ColumnarValue], rows: usize) -> u128 {
         let rows = rows.max(1);
-        let at = |i: usize| args.get(i).map(|a| (lengths(a, rows), integers(a, rows)));
+        // Each argument converted once, as what the estimate needs of it.
+        let len = |i: usize| args.get(i).map(|a| lengths(a, rows));
+        let int = |i: usize| args.get(i).map(|a| integers(a, rows));
         let mut total: u128 = 0;
         match self.kind {
             Growth::Repeat | Growth::Pad | Growth::ArrayRepeat => {
-                let (Some((len, _)), Some((_, n))) = (at(0), at(1)) else {
+                let (Some(len), Some(n)) = (len(0), int(1)) else {
                     return 0;
                 };
                 for i in 0..rows {
@@ -298,8 +300,7 @@ impl Bounded {
                 }
             }
             Growth::Replace => {
-                let (Some((text, _)), Some((from, _)), Some((to, _))) = (at(0), at(1), at(2))
-                else {
+                let (Some(text), Some(from), Some(to)) = (len(0), len(1), len(2)) else {
                     return 0;
                 };
                 for i in 0..rows {
@@ -309,7 +310,7 @@ impl Bounded {
                 }
             }
             Growth::RegexpReplace => {
-                let (Some((text, _)), Some((to, _))) = (at(0), at(2)) else {
+                let (Some(text), Some(to)) = (len(0), len(2)) else {
                     return 0;
                 };
                 for i in 0..rows {
@@ -318,7 +319,7 @@ impl Bounded {
                 }
             }
             Growth::Quadratic => {
-                let (Some((a, _)), Some((b, _))) = (at(0), at(1)) else {
+                let (Some(a), Some(b)) = (len(0), len(1)) else {
                     return 0;
                 };
                 for i in 0..rows {
@@ -326,10 +327,10 @@ impl Bounded {
                 }
             }
             Growth::Range => {
-                let (Some((_, start)), Some((_, stop))) = (at(0), at(1)) else {
+                let (Some(start), Some(stop)) = (int(0), int(1)) else {
                     return 0;
                 };
-                let step = at(2).map(|(_, s)| s);
+                let step = int(2);
                 for i in 0..rows {
                     let (a, b) = (start[i].unwrap_or(0) as i128, stop[i].unwrap_or(0) as i128);
                     let s = step
@@ -407,7 +408,8 @@ pub(crate) fn public_error(e: &DataFusionError, memory_mb: usize) -> (StatusCode
         | DataFusionError::NotImplemented(_)
         | DataFusionError::Configuration(_) => {
             // Names are the client's; the engine's default catalog is not.
-            let text = root.clone_message().replace("datafusion.", "");
+            let first_line = root.to_string().lines().next().unwrap_or_default().to_owned();
+            let text = first_line.replace("datafusion.", "");
             (bad, text)
         }
         DataFusionError::ArrowError(a, _) => {
@@ -440,20 +442,6 @@ pub(crate) fn public_error(e: &DataFusionError, memory_mb: usize) -> (StatusCode
             bad,
             "the query failed while running (the details may hold values, so they are only in the server's log): check casts, divisions and function arguments".to_owned(),
         ),
-    }
-}
-
-trait CloneMessage {
-    fn clone_message(&self) -> String;
-}
-
-impl CloneMessage for DataFusionError {
-    fn clone_message(&self) -> String {
-        self.to_string()
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .to_owned()
     }
 }
 

@@ -32,28 +32,6 @@ const RESULT_FIELDS: &[&str] = &[
     "derivedFromRef",
     "startedFromRef",
 ];
-/// Dictionary order of an exported message.
-const TYPE_ORDER: &[&str] = &[
-    "MxExperiment",
-    "MxProcessing",
-    "VolumeScan",
-    "CollectionSweep",
-    "ReflectionSet",
-    "Shipment",
-    "Dewar",
-    "Puck",
-    "Pin",
-    "MultiPin",
-    "PinPosition",
-    "Plate",
-    "PlateWell",
-    "WellDrop",
-    "DropRegion",
-    "Crystal",
-    "MacromoleculeSample",
-    "Macromolecule",
-    "Medium",
-];
 
 /// The latest committed version of a stored object.
 #[derive(Debug, Clone)]
@@ -401,7 +379,7 @@ fn build_message(
     }
     let mut out = Map::new();
     out.insert("version".into(), Value::from(mxpipe_model::MXLIMS_VERSION));
-    for ty in TYPE_ORDER {
+    for ty in mxpipe_model::OBJECT_DICTIONARIES {
         if let Some(list) = dicts.remove(ty) {
             out.insert((*ty).into(), Value::Object(list.into_iter().collect()));
         }
