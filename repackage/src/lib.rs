@@ -8,6 +8,7 @@
 
 pub mod plan;
 pub mod sources;
+pub mod vds;
 pub mod write;
 
 use std::path::{Path, PathBuf};

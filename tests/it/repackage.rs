@@ -396,6 +396,112 @@ fn a_real_nxmx_master_repackages_as_one_sweep() {
     assert!(o.status.success(), "{}", text_of(&o));
 }
 
+/// Issue 25 item 2: the real nexgen master copied without its data file. Its `/entry/data/data` is
+/// a virtual dataset over `xrc_209_000001.h5`; HDF5 reads a missing source as zeros, so both
+/// `--dry-run` and the real run refuse naming the file (exit 1, nothing written); a data file with
+/// too few frames is refused the same way; with the file whole the run writes.
+#[test]
+fn a_master_whose_virtual_source_is_missing_is_refused() {
+    let Some(td) = testdata() else { return };
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("raw");
+    std::fs::create_dir_all(&raw).unwrap();
+    std::fs::copy(
+        td.join("collection/nxmx/xrc_209_master.h5"),
+        raw.join("xrc_209_master.h5"),
+    )
+    .unwrap();
+    let store = dir.path().join("store");
+    ingest(&store, &raw);
+    let exp = experiment_of(&store);
+    let out = dir.path().join("out");
+    let args = ["--experiment", exp.as_str(), "--out", out.to_str().unwrap()];
+    for dry in [true, false] {
+        let mut a = args.to_vec();
+        if dry {
+            a.push("--dry-run");
+        }
+        let o = repackage(&store, dir.path(), &a);
+        assert_eq!(o.status.code(), Some(1), "dry {dry}: {}", text_of(&o));
+        assert!(
+            text_of(&o).contains("xrc_209_000001.h5") && text_of(&o).contains("missing"),
+            "dry {dry}: {}",
+            text_of(&o)
+        );
+        assert!(masters(&out).is_empty(), "something was written");
+    }
+    let short = |frames: usize| {
+        let code = format!(
+            "import h5py, sys\nwith h5py.File(sys.argv[1], 'w') as f:\n    f.create_dataset('data', shape=({frames}, 2162, 2068), dtype='u2', chunks=(1, 2162, 2068), compression='gzip')\n"
+        );
+        let o = Command::new(&py)
+            .args(["-c", &code])
+            .arg(raw.join("xrc_209_000001.h5"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text_of(&o));
+    };
+    short(10);
+    let o = repackage(&store, dir.path(), &args);
+    assert_eq!(o.status.code(), Some(1), "{}", text_of(&o));
+    assert!(
+        text_of(&o).contains("holds 10 frames of the 240 mapped"),
+        "{}",
+        text_of(&o)
+    );
+    assert!(masters(&out).is_empty());
+    short(240);
+    ok(repackage(&store, dir.path(), &args));
+    assert_eq!(masters(&out).len(), 1);
+}
+
+/// `--dry-run` lists every problem, not the first: two data files missing and a wedge whose
+/// detector moved are all named in one answer (exit 1).
+#[test]
+fn a_dry_run_lists_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(fx) = fixtures(dir.path()) else {
+        return;
+    };
+    let py = python().unwrap();
+    let store = dir.path().join("store");
+    let raw = fx.join("mad/raw");
+    ingest(&store, &raw);
+    let exp = experiment_of(&store);
+    std::fs::remove_file(raw.join("mad_2_data_000001.h5")).unwrap();
+    std::fs::remove_file(raw.join("mad_7_data_000001.h5")).unwrap();
+    let o = Command::new(&py)
+        .args(["-c", "import h5py, sys\nf = h5py.File(sys.argv[1], 'r+')\nf['/entry/instrument/detector/distance'][()] = 0.25\n"])
+        .arg(raw.join("mad_3_master.h5"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text_of(&o));
+    let out = dir.path().join("out");
+    let o = repackage(
+        &store,
+        dir.path(),
+        &[
+            "--experiment",
+            &exp,
+            "--out",
+            out.to_str().unwrap(),
+            "--dry-run",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text_of(&o));
+    let t = text_of(&o);
+    for says in [
+        "3 problems",
+        "mad_2_data_000001.h5 is missing",
+        "mad_7_data_000001.h5 is missing",
+        "disagree in detector geometry",
+    ] {
+        assert!(t.contains(says), "expected {says:?}: {t}");
+    }
+    assert!(!out.exists() || masters(&out).is_empty());
+}
+
 #[test]
 fn refusals_write_nothing() {
     let dir = tempfile::tempdir().unwrap();
