@@ -97,6 +97,7 @@ Examples:
   mxpipe ingest --site ESRF --session mx2532-3 /data/visitor/mx2532/id23eh1/20260410/
   mxpipe ingest --keep-going --output json incoming/ > summary.json
   mxpipe ingest --timezone Europe/London /dls/i04/data/2026/mx12345-1/
+  mxpipe ingest --follow /data/visit/processed/   # also walk folders that links point to
 
 Collection files are grouped per folder into one MxExperiment; one CollectionSweep per
 wavelength and orientation; one Scan per contiguous run of images, in acquisition order.
@@ -115,6 +116,11 @@ Readers (--format): see `mxpipe formats`."))]
         /// Treat files that are not metadata (status skipped) as failures.
         #[arg(long)]
         strict: bool,
+        /// Walk into folders that symbolic links point to (as `rg -L`). Links to files are
+        /// always read; without this flag links to folders are reported `skipped`. Link loops
+        /// and dangling links are reported either way.
+        #[arg(long, short = 'L')]
+        follow: bool,
         /// Force a reader instead of detecting the format (`mxpipe formats` lists them).
         #[arg(long, value_name = "READER")]
         format: Option<String>,
@@ -674,6 +680,7 @@ async fn run_with_store(
             session,
             keep_going,
             strict,
+            follow,
             format,
             timezone,
             output,
@@ -705,6 +712,7 @@ async fn run_with_store(
                 format,
                 keep_going,
                 strict,
+                follow,
                 session,
                 read: mxpipe_ingest::ReadOptions {
                     timezone: zone,

@@ -266,7 +266,7 @@ impl Header {
         axes_end.insert(scan_axis.clone(), start + step);
         let file_name = path
             .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
+            .map(|n| mxpipe_model::paths::path_text(n.as_ref()))
             .unwrap_or_default();
         let (prefix, template, number) = template_of(&file_name);
         let time = self

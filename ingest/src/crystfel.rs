@@ -494,7 +494,7 @@ impl Reader for CrystfelReader {
         let (header, c) = count(path)?;
         let name = path
             .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
+            .map(|n| mxpipe_model::paths::path_text(n.as_ref()))
             .unwrap_or_default();
         let mut job = json!({"mxlimsType": "MxProcessing", "programName": "CrystFEL indexamajig", "jobStatus": "Completed"});
         if let Some(v) = &header.program_version {

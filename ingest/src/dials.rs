@@ -133,10 +133,13 @@ fn to_message(path: &Path, root: &Value) -> Result<Value, ReadError> {
                 .and_then(|r| Some((r.first()?.as_i64()?, r.get(1)?.as_i64()?)));
             let mut add = |file: &str, first: i64, last: i64, keep_name: bool| {
                 let full = base.join(file);
-                let (_, template, _) =
-                    template_of(&full.file_name().unwrap_or_default().to_string_lossy());
+                let (_, template, _) = template_of(&mxpipe_model::paths::path_text(
+                    full.file_name().unwrap_or_default().as_ref(),
+                ));
                 let template = if keep_name || file.contains('#') {
-                    printf_template(&full.file_name().unwrap_or_default().to_string_lossy())
+                    printf_template(&mxpipe_model::paths::path_text(
+                        full.file_name().unwrap_or_default().as_ref(),
+                    ))
                 } else {
                     template
                 };

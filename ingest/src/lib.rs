@@ -397,7 +397,7 @@ pub fn directory_of(path: &Path) -> String {
     }
     clean
         .parent()
-        .map(|p| p.to_string_lossy().into_owned())
+        .map(mxpipe_model::paths::path_text)
         .unwrap_or_default()
 }
 

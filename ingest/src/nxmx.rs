@@ -453,7 +453,7 @@ fn read_run(f: &File<'_>, options: &ReadOptions) -> Result<ImageRun, ReadError> 
     let file_name = f
         .path
         .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
+        .map(|n| mxpipe_model::paths::path_text(n.as_ref()))
         .unwrap_or_default();
     let prefix = file_name
         .trim_end_matches(".nxs")

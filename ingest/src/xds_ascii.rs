@@ -55,7 +55,7 @@ impl Reader for XdsAsciiReader {
         }
         let name = path
             .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
+            .map(|n| mxpipe_model::paths::path_text(n.as_ref()))
             .unwrap_or_default();
         let mut set = json!({"mxlimsType": "ReflectionSet", "role": "Result", "sourceRef": {"$ref": "#/MxProcessing/MxProcessing1"},
             "numberReflections": records, "filename": name, "path": crate::directory_of(path),

@@ -216,7 +216,7 @@ pub(crate) fn input_images(path: &Path, text: &str) -> Option<Value> {
     let dir = crate::directory_of(&full);
     let name = full
         .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
+        .map(|n| mxpipe_model::paths::path_text(n.as_ref()))
         .unwrap_or_default();
     let hashes = name.chars().filter(|&c| c == '?').count();
     let template = if hashes > 0 {

@@ -17,6 +17,7 @@ pub mod json_eq;
 pub mod links;
 pub mod messages;
 pub mod objects;
+pub mod paths;
 pub mod primitives;
 pub mod schema;
 pub mod space_groups;

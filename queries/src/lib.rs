@@ -39,7 +39,10 @@ pub enum QueryError {
         reason: String,
     },
     /// The location exists but holds no mxpipe store (never ingested into, or a folder of stores).
-    #[error("site {site} ({location}) is not an mxpipe store: it holds no mxpipe tables{hint}")]
+    #[error(
+        "{} is not an mxpipe store: it holds no mxpipe tables{hint}",
+        place(site, location)
+    )]
     NotAStore {
         /// Site name.
         site: String,
@@ -48,9 +51,30 @@ pub enum QueryError {
         /// Suggestions (stores one level down), starting with "; ", or empty.
         hint: String,
     },
+    /// An mxpipe store that no ingest has committed to yet (its table folders exist, empty).
+    #[error(
+        "{} holds nothing yet: no ingest has committed to it (run `mxpipe ingest PATH` first)",
+        place(site, location)
+    )]
+    EmptyStore {
+        /// Site name.
+        site: String,
+        /// Location.
+        location: String,
+    },
     /// SQL or planning error.
     #[error("{0}")]
     Sql(#[from] datafusion::error::DataFusionError),
+}
+
+/// How an error names a site: `site NAME (LOCATION)`, or `the store at LOCATION` when the site
+/// has no name (`--store`).
+fn place(site: &str, location: &str) -> String {
+    if site.is_empty() {
+        format!("the store at {location}")
+    } else {
+        format!("site {site} ({location})")
+    }
 }
 
 /// `NAME=LOCATION` → a site.
@@ -99,6 +123,12 @@ pub async fn open_sites(
                 .await
                 .map_err(|e| unreachable(e.to_string()))?
             {
+                if local && std::path::Path::new(path).join("ingests").is_dir() {
+                    return Err(QueryError::EmptyStore {
+                        site: site.name.clone(),
+                        location: site.location.clone(),
+                    });
+                }
                 return Err(QueryError::NotAStore {
                     site: site.name.clone(),
                     location: site.location.clone(),

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use mxpipe_model::paths::text_path;
 use mxpipe_store::Store;
 
 use crate::RepackError;
@@ -103,10 +104,11 @@ pub async fn plan(
     for (i, r) in images.iter().enumerate() {
         let get = |k: usize| r[k].clone().unwrap_or_default();
         let num = |k: usize| get(k).parse::<f64>().ok();
-        let dir = PathBuf::from(get(3));
-        let master = dir.join(get(4));
+        // Stored paths are text, percent-encoded where the file name is not UTF-8.
+        let dir = text_path(&get(3));
+        let master = dir.join(text_path(&get(4)));
         let (file, frame) = match (&r[6], num(7)) {
-            (Some(data), Some(f)) => (dir.join(data), f as u64 - 1),
+            (Some(data), Some(f)) => (dir.join(text_path(data)), f as u64 - 1),
             _ => (master.clone(), num(5).unwrap_or(1.0) as u64 - 1),
         };
         if !is_hdf5_name(&file) {

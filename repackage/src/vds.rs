@@ -36,7 +36,7 @@ pub fn mappings(dcpl: hid_t) -> Option<Vec<Mapping>> {
             if space < 0 {
                 return None;
             }
-            let mut dims = [0 as hdf5_sys::h5::hsize_t; 32];
+            let mut dims: [u64; 32] = [0; 32];
             let rank = hdf5_sys::h5s::H5Sget_simple_extent_dims(
                 space,
                 dims.as_mut_ptr(),
@@ -49,7 +49,7 @@ pub fn mappings(dcpl: hid_t) -> Option<Vec<Mapping>> {
             out.push(Mapping {
                 file,
                 dataset,
-                frames: dims[0] as u64,
+                frames: dims[0],
             });
         }
         Some(out)

@@ -157,6 +157,7 @@ async fn ingest_bytes_now(
         format,
         keep_going: false,
         strict: true,
+        follow: false,
         session: None,
         read: Default::default(),
         store_dir: None,

@@ -27,4 +27,5 @@ mod ssx;
 mod store;
 mod trust;
 mod visit;
+mod walk;
 mod web;

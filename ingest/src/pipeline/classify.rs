@@ -124,6 +124,13 @@ fn classify_and_read(
     options: &ReadOptions,
     request: &IngestRequest,
 ) -> Classified {
+    match &input.note {
+        Some(super::WalkNote::Skipped(why)) => return Classified::Skipped(why.clone()),
+        Some(super::WalkNote::Failed(why)) => {
+            return Classified::Failed("-", why.clone(), Vec::new());
+        }
+        None => {}
+    }
     let path = &input.path;
     let head = match read_head(path) {
         Ok(h) => h,

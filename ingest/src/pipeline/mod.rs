@@ -19,10 +19,11 @@ use crate::{ImageRun, READERS, ReadOptions};
 
 mod classify;
 mod support;
+mod walk;
 
 use classify::{Classified, FileOutcome, Part, read_files};
 pub use support::to_store_bulk;
-use support::{expand, naive_warning, source_file, unresolved_warning, validate_assembled};
+use support::{naive_warning, source_file, unresolved_warning, validate_assembled};
 
 /// What to ingest and how.
 #[derive(Debug, Clone, Default)]
@@ -40,6 +41,9 @@ pub struct IngestRequest {
     pub session: Option<Session>,
     /// Reader settings (facility time zone).
     pub read: ReadOptions,
+    /// Walk into folders that symbolic links point to (otherwise such links are reported
+    /// `skipped`; links to files are always read).
+    pub follow: bool,
     /// The store's own folder, never walked into.
     pub store_dir: Option<PathBuf>,
     /// Command line recorded with the store run.
@@ -212,10 +216,19 @@ pub trait Progress: Sync {
 pub struct NoProgress;
 impl Progress for NoProgress {}
 
-/// A file to look at: its path and whether it was named (rather than found in a folder).
+/// A file to look at: its path, whether it was named (rather than found in a folder), and what
+/// the walk found when it is not a file to read (a dangling link, a folder it cannot read).
 struct Input {
     path: PathBuf,
     named: bool,
+    note: Option<WalkNote>,
+}
+
+/// Why the walk hands an entry over without a reader (see `walk.rs`).
+#[derive(Debug, Clone)]
+enum WalkNote {
+    Skipped(String),
+    Failed(String),
 }
 
 /// Where a run's prepared messages are committed: the store itself (a one-shot writer, as the
@@ -260,7 +273,7 @@ pub async fn ingest_with(
     progress: &dyn Progress,
 ) -> Result<IngestSummary, IngestError> {
     let started = Instant::now();
-    let inputs = expand(&request.paths, request.store_dir.as_deref())?;
+    let inputs = walk::expand(&request.paths, request.store_dir.as_deref(), request.follow)?;
     let forced = match &request.format {
         Some(name) => Some(crate::reader_named(name).ok_or_else(|| {
             let names: Vec<&str> = READERS.iter().map(|r| r.name()).collect();
@@ -449,7 +462,10 @@ pub async fn ingest_with(
         .iter()
         .map(|i| {
             let abs = std::path::absolute(&i.path).unwrap_or_else(|_| i.path.clone());
-            (abs.display().to_string(), i.path.display().to_string())
+            (
+                mxpipe_model::paths::path_text(&abs),
+                i.path.display().to_string(),
+            )
         })
         .collect();
     for f in &mut stored {
@@ -465,6 +481,17 @@ pub async fn ingest_with(
     summary.committed = outcome.committed;
     if !naive.is_empty() {
         summary.warnings.push(naive_warning(&naive));
+    }
+    if inputs.is_empty() {
+        let given: Vec<String> = request
+            .paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        summary.warnings.push(format!(
+            "no files found under {}: nothing to ingest (hidden entries and the store's own folder are left out)",
+            given.join(", ")
+        ));
     }
     if outcome.committed {
         summary

@@ -1,14 +1,13 @@
 //! The pipeline's helpers: sessions, validation, source files, warnings, walking.
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use mxpipe_model::Session;
 use mxpipe_model::validate::{Options, parse_message};
 use mxpipe_store::{PreparedMessage, SourceFile, Store};
 use serde_json::Value;
 
-use super::{IngestError, IngestRequest, Input};
+use super::IngestRequest;
 
 /// Attach the run's session to every experiment of a message that has none; a message that
 /// names another session is an error naming both.
@@ -172,58 +171,11 @@ pub(super) fn source_file(path: &Path, format: &str) -> Result<SourceFile, Strin
     let bytes = std::io::copy(&mut file, &mut hasher).map_err(cannot)?;
     let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
     Ok(SourceFile {
-        path: abs.display().to_string(),
+        path: mxpipe_model::paths::path_text(&abs),
         sha256: hex::encode(hasher.finalize()),
         bytes,
         format: format.to_owned(),
     })
-}
-
-/// Files named, and files below folders (sorted; hidden entries and the store itself left out).
-pub(super) fn expand(
-    paths: &[PathBuf],
-    store_dir: Option<&Path>,
-) -> Result<Vec<Input>, IngestError> {
-    let store_abs = store_dir.and_then(|p| p.canonicalize().ok());
-    let mut out = Vec::new();
-    let mut seen = BTreeSet::new();
-    for p in paths {
-        if p.is_dir() {
-            for entry in walkdir::WalkDir::new(p)
-                .sort_by_file_name()
-                .into_iter()
-                .filter_entry(|e| {
-                    let hidden = e.depth() > 0 && e.file_name().to_string_lossy().starts_with('.');
-                    let is_store = store_abs
-                        .as_ref()
-                        .is_some_and(|s| e.path().canonicalize().ok().as_ref() == Some(s));
-                    !hidden && !is_store
-                })
-            {
-                let entry =
-                    entry.map_err(|e| IngestError::Usage(format!("{}: {e}", p.display())))?;
-                if entry.file_type().is_file() && seen.insert(entry.path().to_owned()) {
-                    out.push(Input {
-                        path: entry.into_path(),
-                        named: false,
-                    });
-                }
-            }
-        } else if p.is_file() {
-            if seen.insert(p.clone()) {
-                out.push(Input {
-                    path: p.clone(),
-                    named: true,
-                });
-            }
-        } else {
-            return Err(IngestError::Usage(format!(
-                "{}: no such file or folder",
-                p.display()
-            )));
-        }
-    }
-    Ok(out)
 }
 
 /// Barcodes of this run (of crystals and of the containers that hold them) that the store has
