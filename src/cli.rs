@@ -716,6 +716,7 @@ async fn run_with_store(
                 session,
                 read: mxpipe_ingest::ReadOptions {
                     timezone: zone,
+                    source_names: std::sync::Arc::new(config.ingest.source_names.clone()),
                     ..Default::default()
                 },
                 store_dir,

@@ -197,7 +197,8 @@ pub struct ScicatConfig {
     pub create_proposals: Option<bool>,
     /// Facility name in `creationLocation` (default: the session's facility).
     pub facility: Option<String>,
-    /// Detector pixel size in mm, for the beam centre in mm (default 0.075).
+    /// Detector pixel size (mm) for the beam centre in mm of sweeps whose files state none (CBF
+    /// `Pixel_size` and NXmx `x_pixel_size` are used when present); the export warns when used.
     pub pixel_size_mm: Option<f64>,
     /// A saved copy of the backend's OpenAPI document for `--check` (default: its /explorer-json).
     pub openapi: Option<PathBuf>,
@@ -217,7 +218,8 @@ pub struct IcatConfig {
     pub username: Option<String>,
     /// File holding the password (else `$MXPIPE_ICAT_PASSWORD`).
     pub password_file: Option<PathBuf>,
-    /// Detector pixel size in mm, for the beam centre in mm (default 0.075).
+    /// Detector pixel size (mm) for the beam centre in mm of sweeps whose files state none (CBF
+    /// `Pixel_size` and NXmx `x_pixel_size` are used when present); the export warns when used.
     pub pixel_size_mm: Option<f64>,
 }
 
@@ -232,7 +234,8 @@ pub struct IspybConfig {
     pub password_file: Option<PathBuf>,
     /// The facility's IANA time zone (ISPyB times are naive local times), e.g. `Europe/London`.
     pub timezone: Option<String>,
-    /// Detector pixel size in mm, for the beam centre in mm (default 0.075).
+    /// Detector pixel size (mm) for the beam centre in mm of sweeps whose files state none (CBF
+    /// `Pixel_size` and NXmx `x_pixel_size` are used when present); the export warns when used.
     pub pixel_size_mm: Option<f64>,
     /// Folder for attachment files (SSX rates JSON; default ./ispyb-attachments).
     pub attachment_dir: Option<PathBuf>,
@@ -257,6 +260,11 @@ pub struct StoreConfig {
 pub struct IngestConfig {
     /// Zone for naive timestamps at ingest only (overrides the top-level `timezone`).
     pub timezone: Option<String>,
+    /// Source name as NXmx files write it → facility short name, e.g.
+    /// `source_names = { "Diamond Light Source" = "DLS" }`; consulted before mxpipe's own list
+    /// (`mxpipe_model::facilities::SOURCE_SHORT_NAMES`), after the file's `short_name`.
+    #[serde(default)]
+    pub source_names: std::collections::BTreeMap<String, String>,
 }
 
 /// Environment variables passed to the object store when set (credentials stay out of files).

@@ -68,6 +68,13 @@ pub trait Catalogue {
         log: &mut Vec<String>,
     ) -> impl Future<Output = Result<Written, String>>;
 
+    /// The configured pixel size and the setting's name (`[icat] pixel_size_mm`) when this
+    /// target writes beam centres in mm; the driver warns about sweeps that need it
+    /// ([`crate::detector`]).
+    fn pixel_size_setting(&self) -> Option<(Option<f64>, &'static str)> {
+        None
+    }
+
     /// Called once after the last unit (file targets close their output here).
     fn finish(&mut self) -> impl Future<Output = Result<(), ExportError>> {
         async { Ok(()) }
@@ -125,6 +132,8 @@ pub async fn export<C: Catalogue>(
     let mut waiting: BTreeMap<String, String> = BTreeMap::new();
     let mut pending: Vec<(String, CatalogueId)> = Vec::new();
     let mut pending_units = 0;
+    let pixel = target.pixel_size_setting();
+    let mut no_pixel_size: Vec<&str> = Vec::new();
     for exp in experiments {
         let sweeps = records.linking_to("CollectionSweep", "sourceRef", exp);
         let mut processing: Vec<String> = Vec::new();
@@ -147,6 +156,13 @@ pub async fn export<C: Catalogue>(
             }
         }
         let n_sweeps = sweeps.len();
+        if pixel.is_some() {
+            no_pixel_size.extend(
+                sweeps
+                    .iter()
+                    .filter(|s| crate::detector::needs_configured(records.json(s))),
+            );
+        }
         let unit = Unit {
             experiment: exp,
             sweeps,
@@ -187,6 +203,13 @@ pub async fn export<C: Catalogue>(
     let name = target.display_name();
     for (p, missing) in waiting.into_iter().filter(|(p, _)| !assigned.contains(p)) {
         outcome.warnings.push(format!("processing {p} not exported: it also read sweeps of experiment(s) {missing}, not in {name} yet (export them and it follows)"));
+    }
+    if let Some((configured, setting)) = pixel {
+        outcome.warnings.extend(crate::detector::warning(
+            setting,
+            configured,
+            &no_pixel_size,
+        ));
     }
     outcome.warnings.sort();
     outcome.warnings.dedup();

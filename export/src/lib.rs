@@ -12,6 +12,7 @@
 //! catalogue targets run on one driver ([`driver::export`], the [`driver::Catalogue`] seam).
 
 pub mod autoproc_xml;
+pub mod detector;
 pub mod driver;
 pub mod icat;
 pub mod ispyb;

@@ -171,9 +171,11 @@ fn assemble_experiment(runs: Vec<ImageRun>, options: &AssembleOptions) -> Assemb
     if let Some(instrument) = runs.iter().find_map(|(r, _)| r.instrument.clone()) {
         e.insert("experimentLocation".into(), Value::from(instrument));
     }
-    if let Some(session) = &options.session {
+    let site = runs.iter().find_map(|(r, _)| r.site.clone());
+    if options.session.is_some() || site.is_some() {
         let ext = MxpipeExtension {
-            session: Some(session.clone()),
+            session: options.session.clone(),
+            instrument: site,
             ..Default::default()
         };
         e.insert("extensions".into(), json!({"mxpipe.org": ext}));
@@ -275,8 +277,15 @@ fn sweep_json(scans: &[(usize, &ImageRun)]) -> Value {
     put("filenameTemplate", json!(first.template));
     put("path", json!(first.directory));
     put("sourceRef", json!({"$ref": "#/MxExperiment/MxExperiment1"}));
+    let mut ext = Map::new();
     if several_files || with_data_files {
-        put("extensions", json!({"mxpipe.org": {"scanFiles": files}}));
+        ext.insert("scanFiles".into(), Value::Array(files));
+    }
+    if let Some(p) = first.pixel_size_mm {
+        ext.insert("pixelSizeMm".into(), json!(p));
+    }
+    if !ext.is_empty() {
+        put("extensions", json!({"mxpipe.org": ext}));
     }
     Value::Object(s)
 }

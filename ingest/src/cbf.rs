@@ -122,6 +122,32 @@ impl Header {
         }
     }
 
+    /// `# Pixel_size 172e-6 m x 172e-6 m` → [0.172, 0.172] (mm); a unit other than m, mm or
+    /// µm, or a malformed value, gives none (the exporters then warn).
+    fn pixel_size_mm(&self) -> Option<[f64; 2]> {
+        let (_, v) = self.get("Pixel_size")?;
+        let sizes: Vec<f64> = v
+            .split(['x', 'X'])
+            .map(|part| {
+                let mut words = part.split_whitespace();
+                let value: f64 = words.next()?.parse().ok()?;
+                let factor = match words.next().unwrap_or("m") {
+                    "m" => 1000.0,
+                    "mm" => 1.0,
+                    "um" | "µm" | "micron" => 0.001,
+                    _ => return None,
+                };
+                (value.is_finite() && value > 0.0)
+                    .then(|| mxpipe_model::units::tidy(value * factor))
+            })
+            .collect::<Option<Vec<f64>>>()?;
+        match sizes[..] {
+            [x, y] => Some([x, y]),
+            [x] => Some([x, x]),
+            _ => None,
+        }
+    }
+
     fn get(&self, key: &str) -> Option<(usize, &str)> {
         self.lines
             .iter()
@@ -306,6 +332,8 @@ impl Header {
             end_time: time,
             sample_name: None,
             instrument: None,
+            site: None,
+            pixel_size_mm: self.pixel_size_mm(),
             data_files: Vec::new(),
         })
     }

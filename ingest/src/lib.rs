@@ -164,6 +164,10 @@ pub struct ImageRun {
     pub sample_name: Option<String>,
     /// Beamline / instrument name.
     pub instrument: Option<String>,
+    /// Facility and beamline as the file names them (NXmx source and instrument names).
+    pub site: Option<mxpipe_model::Instrument>,
+    /// Detector pixel size x, y (mm), as the file states it.
+    pub pixel_size_mm: Option<[f64; 2]>,
     /// Image data files holding the run's frames, in order (NXmx `/entry/data` links).
     pub data_files: Vec<DataFile>,
 }
@@ -267,6 +271,9 @@ pub struct ReadOptions {
     /// Set by a reader that met a timestamp without a zone (so the run can say which files had
     /// naive times and which zone was assumed).
     pub naive_time_seen: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Source name → facility short name, the site's own (`[ingest] source_names`), consulted
+    /// before `mxpipe_model::facilities::SOURCE_SHORT_NAMES`.
+    pub source_names: std::sync::Arc<std::collections::BTreeMap<String, String>>,
 }
 
 impl ReadOptions {
@@ -289,6 +296,7 @@ impl ReadOptions {
         ReadOptions {
             timezone: self.timezone,
             naive_time_seen: Default::default(),
+            source_names: self.source_names.clone(),
         }
     }
 

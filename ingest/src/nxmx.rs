@@ -500,8 +500,46 @@ fn read_run(f: &File<'_>, options: &ReadOptions) -> Result<ImageRun, ReadError> 
             Some(n) => Some(n),
             None => f.string("/entry/source/name")?,
         },
+        site: site_of(&f, options)?,
+        pixel_size_mm: match (
+            f.float("/entry/instrument/detector/x_pixel_size")?,
+            f.float("/entry/instrument/detector/y_pixel_size")?,
+        ) {
+            (Some(x), Some(y)) => {
+                use mxpipe_model::units::tidy;
+                let unit = |p: &str| to_mm(f.units(p).as_deref().or(Some("m")));
+                Some([
+                    tidy(x * unit("/entry/instrument/detector/x_pixel_size")),
+                    tidy(y * unit("/entry/instrument/detector/y_pixel_size")),
+                ])
+            }
+            _ => None,
+        },
         data_files: Vec::new(),
     })
+}
+
+/// Facility and beamline from `/entry/source/name` (its `short_name` attribute first) and
+/// `/entry/instrument/name` (see `mxpipe_model::facilities`).
+fn site_of(f: &File<'_>, options: &ReadOptions) -> Result<Option<mxpipe_model::Instrument>, ReadError> {
+    use mxpipe_model::facilities::{beamline_of_instrument, facility_short_name};
+    let source = f.string("/entry/source/name")?.filter(|s| !s.trim().is_empty());
+    let short = f
+        .dataset("/entry/source/name")
+        .and_then(|d| d.attr("short_name").ok())
+        .and_then(|a| read_attr_string(&a));
+    let instrument = f.string("/entry/instrument/name")?.filter(|s| !s.trim().is_empty());
+    if source.is_none() && instrument.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(mxpipe_model::Instrument {
+        facility: source
+            .as_deref()
+            .and_then(|s| facility_short_name(s, short.as_deref(), &options.source_names)),
+        beamline: instrument.as_deref().and_then(beamline_of_instrument),
+        source_name: source,
+        instrument_name: instrument,
+    }))
 }
 
 /// Give a naive ISO timestamp the configured offset (used by other readers too).

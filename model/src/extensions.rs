@@ -36,6 +36,30 @@ pub struct MxpipeExtension {
     /// Serial-crystallography hit finding and indexing counts of a processing job (PDBx
     /// `pdbx_serial_crystallography_data_reduction`); used on MxProcessing.
     pub ssx_data_reduction: Option<SsxDataReduction>,
+    /// Detector pixel size, x then y (mm), as the collection files state it (CBF `Pixel_size`,
+    /// NXmx `x_pixel_size`/`y_pixel_size`): what turns `beamPosition` (pixels) into mm. MXLIMS
+    /// 0.6.13 has no field for it; used on CollectionSweep.
+    pub pixel_size_mm: Option<[f64; 2]>,
+    /// Facility and beamline as the collection files name them (NXmx `/entry/source/name`,
+    /// `/entry/instrument/name`), used when the experiment's session names none; used on
+    /// MxExperiment.
+    pub instrument: Option<Instrument>,
+}
+
+/// Where a collection was made, as its files say.
+#[skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Instrument {
+    /// Facility short name (e.g. `DLS` for "Diamond Light Source"): the source's `short_name`
+    /// attribute, else the known (or configured) short name of the source name.
+    pub facility: Option<String>,
+    /// Beamline (e.g. `I04` from "DIAMOND BEAMLINE I04").
+    pub beamline: Option<String>,
+    /// The source name as written (e.g. `Diamond Light Source`).
+    pub source_name: Option<String>,
+    /// The instrument name as written (e.g. `DIAMOND BEAMLINE I04`).
+    pub instrument_name: Option<String>,
 }
 
 /// Hit-finding and indexing counts of a serial-crystallography processing job, with the PDBx

@@ -13,6 +13,7 @@
 
 pub mod datatypes;
 pub mod extensions;
+pub mod facilities;
 pub mod json_eq;
 pub mod links;
 pub mod messages;

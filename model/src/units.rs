@@ -39,6 +39,12 @@ pub fn m_to_mm(m: f64) -> f64 {
     m * 1000.0
 }
 
+/// A converted value without binary noise: 13 significant digits (172e-6 m × 1000 is
+/// 0.17200000000000001 in binary arithmetic; this gives 0.172).
+pub fn tidy(v: f64) -> f64 {
+    format!("{v:.12e}").parse().unwrap_or(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

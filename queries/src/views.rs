@@ -99,7 +99,7 @@ pub const VIEWS: &[View] = &[
         doc: "one MxExperiment with its session, sample and number of sweeps",
         sql: "SELECT j.site, j.uuid AS experiment_uuid, j.experiment_strategy, j.start_time, j.end_time, j.job_status, j.visit, \
               j.sample_uuid, s.name AS sample_name, j.logistical_sample_uuid AS crystal_uuid, j.space_group AS expected_space_group, \
-              (SELECT count(*) FROM store.current_sweeps w WHERE w.site = j.site AND w.experiment_uuid = j.uuid) AS number_sweeps, b.beamline \
+              (SELECT count(*) FROM store.current_sweeps w WHERE w.site = j.site AND w.experiment_uuid = j.uuid) AS number_sweeps, COALESCE(b.beamline, j.file_beamline) AS beamline, COALESCE(b.facility, j.file_facility) AS facility \
               FROM store.current_jobs j LEFT JOIN store.current_samples s ON s.site = j.site AND s.uuid = j.sample_uuid \
               LEFT JOIN store.sessions b ON b.site = j.site AND b.object_uuid = j.uuid AND b.ingest_id = j.ingest_id \
               WHERE j.mxlims_type = 'MxExperiment'",
@@ -114,7 +114,8 @@ pub const VIEWS: &[View] = &[
               (SELECT min(c.first_image_number) FROM store.scans c WHERE c.site = w.site AND c.sweep_uuid = w.uuid AND c.ingest_id = w.ingest_id) AS first_image_number, \
               (SELECT max(c.last_image_number) FROM store.scans c WHERE c.site = w.site AND c.sweep_uuid = w.uuid AND c.ingest_id = w.ingest_id) AS last_image_number, \
               COALESCE(x.sample_uuid, j.sample_uuid) AS sample_uuid, COALESCE(w.logistical_sample_uuid, j.logistical_sample_uuid) AS crystal_uuid, \
-              b.beamline, b.facility \
+              COALESCE(b.beamline, j.file_beamline) AS beamline, COALESCE(b.facility, j.file_facility) AS facility, \
+              w.pixel_size_x_mm, w.pixel_size_y_mm \
               FROM store.current_sweeps w \
               LEFT JOIN store.current_jobs j ON j.site = w.site AND j.uuid = w.experiment_uuid \
               LEFT JOIN store.sessions b ON b.site = j.site AND b.object_uuid = j.uuid AND b.ingest_id = j.ingest_id \

@@ -94,7 +94,7 @@ fn settings(config: &Config) -> Result<Settings, String> {
         timezone: timezone.parse().map_err(|_| {
             format!("timezone: {timezone:?} is not an IANA time zone such as Europe/London")
         })?,
-        pixel_size_mm: c.pixel_size_mm.unwrap_or(0.075),
+        pixel_size_mm: c.pixel_size_mm,
         attachment_dir: c
             .attachment_dir
             .clone()

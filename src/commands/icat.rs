@@ -78,7 +78,7 @@ pub async fn run(store: &Store, args: IcatArgs, config: &Config) -> u8 {
     let settings = Settings {
         facility: config.icat.facility.clone(),
         fallback_facility: None,
-        pixel_size_mm: config.icat.pixel_size_mm.unwrap_or(0.075),
+        pixel_size_mm: config.icat.pixel_size_mm,
     };
     let fail = |m: String, code: u8| {
         eprintln!("error: {m}");

@@ -121,7 +121,7 @@ pub async fn run(store: &Store, args: ScicatArgs, config: &Config) -> u8 {
             fallback_facility: args
                 .dry_run
                 .then(|| mxpipe_export::scicat::bodies::placeholder("facility")),
-            pixel_size_mm: c.pixel_size_mm.unwrap_or(0.075),
+            pixel_size_mm: c.pixel_size_mm,
         },
         create_proposals: c.create_proposals.unwrap_or(false),
     };

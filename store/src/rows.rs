@@ -169,6 +169,8 @@ pub fn object_rows(p: &PreparedMessage, v: &ObjectVersion<'_>, rows: &mut Rows) 
                 "space_group": j.get("expectedSpaceGroupName").or(j.get("spaceGroupName")), "expected_resolution_a": j.get("expectedResolution"),
                 "visit": visit, "cell_a_a": cell.get("a"), "cell_b_a": cell.get("b"), "cell_c_a": cell.get("c"),
                 "cell_alpha_deg": cell.get("alpha"), "cell_beta_deg": cell.get("beta"), "cell_gamma_deg": cell.get("gamma"),
+                "file_facility": ext.as_ref().and_then(|e| e.instrument.as_ref()).and_then(|i| i.facility.clone()),
+                "file_beamline": ext.as_ref().and_then(|e| e.instrument.as_ref()).and_then(|i| i.beamline.clone()),
             }));
         }
         AnyObject::CollectionSweep(s) => sweep_rows(uuid, s, o, rows),
@@ -207,6 +209,10 @@ fn sweep_rows(
     let experiment = link_uuid(o, "sourceRef");
     let ev = s.energy.map(energy_ev);
     let pair = |a: &Option<[f64; 2]>, i: usize| a.map(|v| v[i]);
+    let pixel = mxpipe_extension(o)
+        .ok()
+        .flatten()
+        .and_then(|e| e.pixel_size_mm);
     rows.entry("sweeps").or_default().push(json!({
         "uuid": uuid, "experiment_uuid": experiment, "derived_from_uuid": link_uuid(o, "derivedFromRef"),
         "logistical_sample_uuid": link_uuid(o, "logisticalSampleRef"), "role": s.role, "sweep_type": s.sweep_type, "scan_axis": s.scan_axis,
@@ -218,6 +224,7 @@ fn sweep_rows(
         "beam_size_h_mm": pair(&s.beam_size, 0), "beam_size_v_mm": pair(&s.beam_size, 1),
         "detector_type": s.detector_type, "file_type": s.file_type, "prefix": s.prefix, "filename_template": s.filename_template,
         "path": s.path, "number_scans": s.scans.as_ref().map_or(0, Vec::len),
+        "pixel_size_x_mm": pixel.map(|p| p[0]), "pixel_size_y_mm": pixel.map(|p| p[1]),
     }));
     for (which, map) in [
         ("start", &s.axis_positions_start),

@@ -222,6 +222,8 @@ pub const JOBS: TableDef = TableDef {
         ("cell_beta_deg", Float, true, "cell beta (degrees)"),
         ("cell_gamma_deg", Float, true, "cell gamma (degrees)"),
         ("visit", Text, true, "session label proposal-visit from the mxpipe.org session extension"),
+        ("file_facility", Text, true, "facility as the collection files name it (NXmx source; mxpipe.org instrument extension)"),
+        ("file_beamline", Text, true, "beamline as the collection files name it (NXmx instrument name)"),
     ],
 };
 
@@ -258,6 +260,8 @@ pub const SWEEPS: TableDef = TableDef {
         ("filename_template", Text, true, "file name template, e.g. x_1_%04d.cbf"),
         ("path", Text, true, "image directory"),
         ("number_scans", Int, false, "scans (wedges) in the sweep"),
+        ("pixel_size_x_mm", Float, true, "detector pixel size x (mm) as the files state it (mxpipe.org extension)"),
+        ("pixel_size_y_mm", Float, true, "detector pixel size y (mm)"),
     ],
 };
 

@@ -497,6 +497,8 @@ async fn append_with_retries(
             .clone()
             .write(vec![batch.clone()])
             .with_save_mode(SaveMode::Append)
+            // Columns added by a newer mxpipe join an older store's tables (nullable; earlier rows read null).
+            .with_schema_mode(deltalake::operations::write::SchemaMode::Merge)
             .with_commit_properties(
                 deltalake::kernel::transaction::CommitProperties::default()
                     .with_create_checkpoint(checkpoint),

@@ -645,7 +645,7 @@ fn every_derived_ispyb_column_has_a_producer() {
     });
     let settings = Settings {
         timezone: "UTC".parse().unwrap(),
-        pixel_size_mm: 0.075,
+        pixel_size_mm: Some(0.075),
         attachment_dir: dir.path().join("att"),
     };
     let mut seen: BTreeMap<(String, String), bool> = BTreeMap::new();

@@ -18,8 +18,8 @@ pub struct Settings {
     /// Used when neither `facility` nor the session names one (a dry run's placeholder); without
     /// it such an experiment is an error.
     pub fallback_facility: Option<String>,
-    /// Detector pixel size (mm), for the beam centre in mm.
-    pub pixel_size_mm: f64,
+    /// Detector pixel size (mm) for sweeps whose files state none (see `crate::detector`).
+    pub pixel_size_mm: Option<f64>,
 }
 
 /// The investigation (one per session).
@@ -477,8 +477,9 @@ pub fn unit_graph(
             .facility
             .clone()
             .or(session["facility"].as_str().map(str::to_owned))
+            .or(ext["instrument"]["facility"].as_str().map(str::to_owned))
             .or(s.fallback_facility.clone())
-            .ok_or("the session names no facility; set `facility` in the [icat] or [scicat] section of the configuration")?,
+            .ok_or("neither the session nor the collection files name a facility; set `facility` in the [icat] or [scicat] section of the configuration")?,
         name: session["proposalCode"]
             .as_str()
             .ok_or("the session has no proposalCode")?
@@ -486,7 +487,11 @@ pub fn unit_graph(
         visit_id: session["visitNumber"]
             .as_i64()
             .map_or_else(|| "1".to_owned(), |n| n.to_string()),
-        instrument: session["beamline"].as_str().unwrap_or("unknown").to_owned(),
+        instrument: session["beamline"]
+            .as_str()
+            .or(ext["instrument"]["beamline"].as_str())
+            .unwrap_or("unknown")
+            .to_owned(),
         start: session["startTime"].as_str().map(str::to_owned),
         end: session["endTime"].as_str().map(str::to_owned),
     };
@@ -527,7 +532,8 @@ pub fn unit_graph(
                 sw["axisPositionsStart"][name].clone()
             }
         };
-        let beam = |i: usize| sw["beamPosition"][i].as_f64().map(|p| p * s.pixel_size_mm);
+        let beam_mm = crate::detector::beam_centre_mm(sw, s.pixel_size_mm);
+        let beam = |i: usize| beam_mm[i];
         let wedges: Vec<Value> = scans
             .iter()
             .map(|sc| json!({"ordinal": sc["ordinal"], "firstImage": sc["firstImageNumber"], "numberImages": sc["numberImages"], "axisStart": sc["scanPositionStart"]}))

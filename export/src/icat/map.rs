@@ -138,7 +138,7 @@ pub const PARAMS: &[ParamMap] = &[
     p("MX_kappa", Raw, "sweep/axisPositionsStart/kappa", Number, "deg", "kappa"),
     p("MX_phi", Raw, "derived/phiStart", Number, "deg", "phi at the first image"),
     p("MX_detectorDistance", Raw, "sweep/axisPositionsStart/detector_distance", Number, "mm", "sample–detector distance"),
-    p("MX_xBeam", Raw, "derived/xBeam", Number, "mm", "beam centre x = beamPosition[0] (px) × pixel size (mm, `[icat] pixel_size_mm`)"),
+    p("MX_xBeam", Raw, "derived/xBeam", Number, "mm", "beam centre x = beamPosition[0] (px) × the detector pixel size the files state (mm; `[icat] pixel_size_mm` only when they state none, with a warning)"),
     p("MX_yBeam", Raw, "derived/yBeam", Number, "mm", "beam centre y = beamPosition[1] (px) × pixel size"),
     p("MX_wavelength", Raw, "sweep/energy", EvToAngstrom, "Å", "12398.4198 / energy (eV)"),
     p("InstrumentMonochromator_wavelength", Raw, "sweep/energy", EvToAngstrom, "Å", "as MX_wavelength"),

@@ -61,6 +61,8 @@ pub struct IcatFiles {
     locations: HashMap<String, String>,
     /// Files written by [`Catalogue::finish`].
     pub written: Vec<PathBuf>,
+    /// Units written into the icatdata stream (none: no file is left behind).
+    units: usize,
 }
 
 impl IcatFiles {
@@ -108,6 +110,7 @@ impl IcatFiles {
             stream,
             locations: HashMap::new(),
             written: Vec::new(),
+            units: 0,
         })
     }
 }
@@ -172,6 +175,10 @@ impl Catalogue for IcatFiles {
         "ICAT"
     }
 
+    fn pixel_size_setting(&self) -> Option<(Option<f64>, &'static str)> {
+        Some((self.builder.settings.pixel_size_mm, "[icat] pixel_size_mm"))
+    }
+
     fn id_map(&self) -> Option<(&'static str, &str)> {
         None
     }
@@ -209,6 +216,7 @@ impl Catalogue for IcatFiles {
         if let Some((writer, out, partial)) = &mut self.stream {
             std::io::Write::write_all(out, &writer.unit(&g))
                 .map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
+            self.units += 1;
         }
         if let Output::Esrf { dir } = &self.output {
             for d in &g.datasets {
@@ -233,6 +241,13 @@ impl Catalogue for IcatFiles {
         let Output::Icatdata { path, .. } = &self.output else {
             return Ok(());
         };
+        if self.units == 0 {
+            // Every unit failed (or none was selected): an empty catalogue file would read as
+            // "nothing to catalogue"; leave no file and let the failures speak.
+            drop(out);
+            let _ = std::fs::remove_file(&partial);
+            return Ok(());
+        }
         // Written beside the target and renamed: a reader never sees half a file.
         std::io::Write::write_all(&mut out, &writer.tail())
             .and_then(|_| std::io::Write::flush(&mut out))

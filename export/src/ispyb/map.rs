@@ -152,7 +152,7 @@ pub const TABLES: &[TableMap] = &[
             c("wavelength", "sweep/energy", EvToAngstrom, "Å = 12398.4198 / energy (eV)"),
             c("resolution", "sweep/resolution", Number, "resolution at the detector edge (Å)"),
             c("detectorDistance", "sweep/axisPositionsStart/detector_distance", Number, "mm"),
-            c("xBeam", "derived/xBeam", Number, "beam centre x (mm) = beamPosition[0] (px) × pixel size (mm, configured)"),
+            c("xBeam", "derived/xBeam", Number, "beam centre x (mm) = beamPosition[0] (px) × the detector pixel size the files state (`[ispyb] pixel_size_mm` only when they state none, with a warning)"),
             c("yBeam", "derived/yBeam", Number, "beam centre y (mm) = beamPosition[1] (px) × pixel size"),
             c("transmission", "sweep/transmission", Number, "percent (0–100)"),
             c("rotationAxis", "derived/rotationAxis", Text(5), "`Omega`, `Kappa` or `Phi` from scanAxis"),

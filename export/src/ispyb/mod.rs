@@ -465,6 +465,10 @@ impl Catalogue for Target<'_> {
         "ISPyB"
     }
 
+    fn pixel_size_setting(&self) -> Option<(Option<f64>, &'static str)> {
+        Some((self.options.settings.pixel_size_mm, "[ispyb] pixel_size_mm"))
+    }
+
     fn id_map(&self) -> Option<(&'static str, &str)> {
         Some(("ispyb", &self.db.instance))
     }

@@ -41,8 +41,8 @@ pub struct Row {
 pub struct Settings {
     /// Facility time zone (ISPyB times are naive local times).
     pub timezone: chrono_tz::Tz,
-    /// Detector pixel size (mm), for the beam centre in mm.
-    pub pixel_size_mm: f64,
+    /// Detector pixel size (mm) for sweeps whose files state none (see `crate::detector`).
+    pub pixel_size_mm: Option<f64>,
     /// Folder where attachment files (SSX rates JSON) are written.
     pub attachment_dir: std::path::PathBuf,
 }
@@ -394,7 +394,8 @@ pub fn experiment_unit(
             }
         };
         let template = sw["filenameTemplate"].as_str().unwrap_or_default();
-        let beam = |i: usize| sw["beamPosition"][i].as_f64().map(|p| p * s.pixel_size_mm);
+        let beam_mm = crate::detector::beam_centre_mm(sw, s.pixel_size_mm);
+        let beam = |i: usize| beam_mm[i];
         let derived = json!({
             "number": n + 1, "startTime": at(elapsed_s), "endTime": at(elapsed_s + images * exposure),
             "runStatus": match status { Some("Completed") | None => "DataCollection Successful", Some(other) => other },

@@ -81,7 +81,7 @@ pub const FIELDS: &[FieldMap] = &[
     f("beam/shape", Raw, "sweep/beamShape", Plain(Text), "beam shape"),
     f("detector/type", Raw, "sweep/detectorType", Plain(Text), "detector type"),
     f("detector/distance", Raw, "sweep/axisPositionsStart/detector_distance", Quantity(Number, "mm"), "sample–detector distance"),
-    f("detector/beam_center_x", Raw, "derived/xBeam", Quantity(Number, "mm"), "beam centre x = beamPosition[0] (px) × pixel size (`[scicat] pixel_size_mm`)"),
+    f("detector/beam_center_x", Raw, "derived/xBeam", Quantity(Number, "mm"), "beam centre x = beamPosition[0] (px) × the detector pixel size the files state (`[scicat] pixel_size_mm` only when they state none, with a warning)"),
     f("detector/beam_center_y", Raw, "derived/yBeam", Quantity(Number, "mm"), "beam centre y = beamPosition[1] (px) × pixel size"),
     f("detector/resolution_at_edge", Raw, "sweep/resolution", Quantity(Number, "angstrom"), "resolution at the detector edge"),
     f("scan/strategy", Raw, "experiment/experimentStrategy", Plain(Text), "experimentStrategy (e.g. `MAD.interleaved`)"),

@@ -488,6 +488,10 @@ impl Catalogue for IcatRest {
         "ICAT"
     }
 
+    fn pixel_size_setting(&self) -> Option<(Option<f64>, &'static str)> {
+        Some((self.builder.settings.pixel_size_mm, "[icat] pixel_size_mm"))
+    }
+
     fn id_map(&self) -> Option<(&'static str, &str)> {
         Some(("icat", &self.instance))
     }
