@@ -49,9 +49,15 @@ mod tests {
     #[test]
     fn the_files_pixel_size_wins_over_the_configured_one() {
         let cbf = json!({"beamPosition": [2000.0, 2000.0], "extensions": {"mxpipe.org": {"pixelSizeMm": [0.172, 0.172]}}});
-        assert_eq!(beam_centre_mm(&cbf, Some(0.075)), [Some(344.0), Some(344.0)]);
+        assert_eq!(
+            beam_centre_mm(&cbf, Some(0.075)),
+            [Some(344.0), Some(344.0)]
+        );
         let bare = json!({"beamPosition": [2000.0, 1000.0]});
-        assert_eq!(beam_centre_mm(&bare, Some(0.075)), [Some(150.0), Some(75.0)]);
+        assert_eq!(
+            beam_centre_mm(&bare, Some(0.075)),
+            [Some(150.0), Some(75.0)]
+        );
         assert_eq!(beam_centre_mm(&bare, None), [None, None]);
         assert!(needs_configured(&bare) && !needs_configured(&cbf));
     }

@@ -500,7 +500,7 @@ fn read_run(f: &File<'_>, options: &ReadOptions) -> Result<ImageRun, ReadError> 
             Some(n) => Some(n),
             None => f.string("/entry/source/name")?,
         },
-        site: site_of(&f, options)?,
+        site: site_of(f, options)?,
         pixel_size_mm: match (
             f.float("/entry/instrument/detector/x_pixel_size")?,
             f.float("/entry/instrument/detector/y_pixel_size")?,
@@ -521,14 +521,21 @@ fn read_run(f: &File<'_>, options: &ReadOptions) -> Result<ImageRun, ReadError> 
 
 /// Facility and beamline from `/entry/source/name` (its `short_name` attribute first) and
 /// `/entry/instrument/name` (see `mxpipe_model::facilities`).
-fn site_of(f: &File<'_>, options: &ReadOptions) -> Result<Option<mxpipe_model::Instrument>, ReadError> {
+fn site_of(
+    f: &File<'_>,
+    options: &ReadOptions,
+) -> Result<Option<mxpipe_model::Instrument>, ReadError> {
     use mxpipe_model::facilities::{beamline_of_instrument, facility_short_name};
-    let source = f.string("/entry/source/name")?.filter(|s| !s.trim().is_empty());
+    let source = f
+        .string("/entry/source/name")?
+        .filter(|s| !s.trim().is_empty());
     let short = f
         .dataset("/entry/source/name")
         .and_then(|d| d.attr("short_name").ok())
         .and_then(|a| read_attr_string(&a));
-    let instrument = f.string("/entry/instrument/name")?.filter(|s| !s.trim().is_empty());
+    let instrument = f
+        .string("/entry/instrument/name")?
+        .filter(|s| !s.trim().is_empty());
     if source.is_none() && instrument.is_none() {
         return Ok(None);
     }

@@ -115,6 +115,28 @@ pub async fn open_sites(
             if local && !std::path::Path::new(path).is_dir() {
                 return Err(unreachable("no such folder".into()));
             }
+            // A local folder that holds no committed table is not opened (opening creates the
+            // table folders): it is a folder of stores, or a store no ingest has committed to.
+            if local {
+                let dir = std::path::Path::new(path);
+                let committed = mxpipe_store::tables::ALL
+                    .iter()
+                    .any(|t| dir.join(t.name).join("_delta_log").is_dir());
+                if !committed {
+                    let hint = stores_below(dir, &site.name);
+                    if hint.is_empty() && dir.join("ingests").is_dir() {
+                        return Err(QueryError::EmptyStore {
+                            site: site.name.clone(),
+                            location: site.location.clone(),
+                        });
+                    }
+                    return Err(QueryError::NotAStore {
+                        site: site.name.clone(),
+                        location: site.location.clone(),
+                        hint,
+                    });
+                }
+            }
             ctx.sql(&format!("CREATE SCHEMA site_{i}")).await?;
             let store = Store::open(&site.location, &site.name, options.clone())
                 .map_err(|e| unreachable(e.to_string()))?;
@@ -123,12 +145,6 @@ pub async fn open_sites(
                 .await
                 .map_err(|e| unreachable(e.to_string()))?
             {
-                if local && std::path::Path::new(path).join("ingests").is_dir() {
-                    return Err(QueryError::EmptyStore {
-                        site: site.name.clone(),
-                        location: site.location.clone(),
-                    });
-                }
                 return Err(QueryError::NotAStore {
                     site: site.name.clone(),
                     location: site.location.clone(),

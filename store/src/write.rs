@@ -167,8 +167,8 @@ impl Store {
             match table
                 .write(vec![batch.clone()])
                 .with_save_mode(SaveMode::Append)
-            // Columns added by a newer mxpipe join an older store's tables (nullable; earlier rows read null).
-            .with_schema_mode(deltalake::operations::write::SchemaMode::Merge)
+                // Columns added by a newer mxpipe join an older store's tables (nullable; earlier rows read null).
+                .with_schema_mode(deltalake::operations::write::SchemaMode::Merge)
                 .await
             {
                 Ok(_) => return Ok(()),

@@ -9,6 +9,7 @@ mod generate;
 mod icat;
 mod ispyb;
 mod lineage;
+mod numbers;
 mod pids;
 mod policy;
 mod probes;

@@ -273,7 +273,10 @@ impl Catalogue for SciCat {
     }
 
     fn pixel_size_setting(&self) -> Option<(Option<f64>, &'static str)> {
-        Some((self.builder.settings.pixel_size_mm, "[scicat] pixel_size_mm"))
+        Some((
+            self.builder.settings.pixel_size_mm,
+            "[scicat] pixel_size_mm",
+        ))
     }
 
     fn id_map(&self) -> Option<(&'static str, &str)> {
