@@ -29,7 +29,8 @@ pub struct Config {
     /// Ingest settings.
     #[serde(default)]
     pub ingest: IngestConfig,
-    /// Sites for queries: `[sites]` NAME = "LOCATION" (used when no --site NAME=LOCATION is given).
+    /// Sites for queries: `[sites]` NAME = "LOCATION" (used when no --site NAME=LOCATION is given);
+    /// relative paths are taken from the configuration file's folder.
     #[serde(default)]
     pub sites: std::collections::BTreeMap<String, String>,
     /// ISPyB export settings.
@@ -289,7 +290,18 @@ impl Config {
         };
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("{}: cannot read the configuration: {e}", path.display()))?;
-        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+        let mut config: Config =
+            toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        // `[sites]` paths are relative to the file (as `mxpipe generate` writes them), so the
+        // file works from any folder.
+        let base = path.parent().unwrap_or(Path::new(""));
+        for location in config.sites.values_mut() {
+            let local = !location.contains("://");
+            if local && Path::new(location.as_str()).is_relative() && !base.as_os_str().is_empty() {
+                *location = base.join(&*location).to_string_lossy().into_owned();
+            }
+        }
+        Ok(config)
     }
 
     /// Storage options: the file's non-secret options plus credentials from the environment.

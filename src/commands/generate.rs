@@ -15,6 +15,24 @@ use mxpipe_ingest::pipeline::to_store_bulk;
 /// Generate `spec` into one store per site under `dir` (`dir/<SITE>`), and `dir/mxpipe.toml`
 /// listing the sites for `mxpipe --config dir/mxpipe.toml query …`.
 pub async fn run(spec: Spec, dir: &Path) -> u8 {
+    // On its own task (generating keeps a worker busy between commits): Ctrl-C says what the
+    // interrupted run leaves behind, then ends the process.
+    let shown = dir.display().to_string();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "\ninterrupted: the store run in progress was not committed and is invisible to queries; \
+                 its written rows stay on disk until `mxpipe --store {shown}/SITE store repair` removes them \
+                 (a re-run of the same generate completes the sites and adds nothing twice)"
+            );
+            std::process::exit(130);
+        }
+    });
+    generate(spec, dir).await
+}
+
+/// [`run`] without the interrupt handling.
+async fn generate(spec: Spec, dir: &Path) -> u8 {
     let started = Instant::now();
     let command = format!(
         "mxpipe generate --sweeps {} --ssx-frames {} --sites {} --seed {}",
@@ -41,7 +59,8 @@ pub async fn run(spec: Spec, dir: &Path) -> u8 {
                 return 2;
             }
         };
-        config.push_str(&format!("{name} = {:?}\n", location.to_string_lossy()));
+        // Relative to the file (`Config::load` resolves `[sites]` from the file's folder).
+        config.push_str(&format!("{name} = {:?}\n", format!("./{name}")));
         for run in site_runs(spec, i) {
             let fragments = match run {
                 Ok(f) => f,

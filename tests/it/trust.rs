@@ -253,3 +253,69 @@ fn one_collection_is_one_experiment_whatever_the_options() {
     let rows: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(rows, serde_json::json!([{"visit": "mx12345-1"}]));
 }
+
+/// Item 9: `generate` writes `[sites]` relative to its mxpipe.toml, so the folder works from
+/// anywhere and after a move; Ctrl-C during `generate` says what it leaves and how to remove it.
+#[test]
+fn generated_sites_travel_with_their_file_and_an_interrupt_says_what_is_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first");
+    let o = mxpipe(&[
+        "--store",
+        first.to_str().unwrap(),
+        "generate",
+        "--sweeps",
+        "20",
+        "--sites",
+        "2",
+    ]);
+    assert!(o.status.success(), "{}", text_of(&o));
+    let toml = std::fs::read_to_string(first.join("mxpipe.toml")).unwrap();
+    assert!(
+        toml.contains("DLS = \"./DLS\"") && !toml.contains(dir.path().to_str().unwrap()),
+        "{toml}"
+    );
+    let moved = dir.path().join("moved");
+    std::fs::rename(&first, &moved).unwrap();
+    let rows = crate::queries::query_cli(&[
+        "--config",
+        moved.join("mxpipe.toml").to_str().unwrap(),
+        "SELECT site, count(*) AS n FROM sweeps GROUP BY site ORDER BY site",
+    ]);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(
+        rows[0]["n"].as_i64().unwrap() + rows[1]["n"].as_i64().unwrap(),
+        20
+    );
+
+    // Interrupted while writing a large site.
+    let big = dir.path().join("big");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mxpipe"))
+        .args([
+            "--store",
+            big.to_str().unwrap(),
+            "generate",
+            "--sweeps",
+            "500000",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !big.join("DLS").join("sweeps").exists() && started.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", text_of(&o));
+    assert!(
+        text_of(&o).contains("interrupted") && text_of(&o).contains("store repair"),
+        "{}",
+        text_of(&o)
+    );
+}
