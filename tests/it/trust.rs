@@ -290,7 +290,7 @@ fn generated_sites_travel_with_their_file_and_an_interrupt_says_what_is_left() {
 
     // Interrupted while writing a large site.
     let big = dir.path().join("big");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mxpipe"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_mxpipe"))
         .args([
             "--store",
             big.to_str().unwrap(),
