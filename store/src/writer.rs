@@ -563,7 +563,33 @@ impl Store {
                     source,
                 })?;
             let provider = table.table_provider().await.map_err(StoreError::Query)?;
-            ctx.register_table(name, provider)?;
+            let have = provider.schema();
+            let want = def.schema();
+            if want
+                .fields()
+                .iter()
+                .all(|f| have.field_with_name(f.name()).is_ok())
+            {
+                ctx.register_table(name, provider)?;
+            } else {
+                // A table written by an older mxpipe lacks columns added since (they join its
+                // schema on the next write): read them as nulls, so views work before that.
+                use datafusion::prelude::{col, lit};
+                let columns = want
+                    .fields()
+                    .iter()
+                    .map(|f| -> Result<_> {
+                        Ok(if have.field_with_name(f.name()).is_ok() {
+                            col(format!("\"{}\"", f.name()))
+                        } else {
+                            lit(datafusion::scalar::ScalarValue::try_from(f.data_type())?)
+                                .alias(f.name())
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let view = ctx.read_table(provider)?.select(columns)?.into_view();
+                ctx.register_table(name, view)?;
+            }
         } else {
             ctx.register_table(name, crate::read::empty_table(def)?)?;
         }
