@@ -168,10 +168,13 @@ fn assemble_experiment(runs: Vec<ImageRun>, options: &AssembleOptions) -> Assemb
         message["MacromoleculeSample"] =
             json!({"MacromoleculeSample1": {"mxlimsType": "MacromoleculeSample", "name": name}});
     }
-    if let Some(instrument) = runs.iter().find_map(|(r, _)| r.instrument.clone()) {
-        e.insert("experimentLocation".into(), Value::from(instrument));
-    }
     let site = runs.iter().find_map(|(r, _)| r.site.clone());
+    if let Some(location) = site
+        .as_ref()
+        .and_then(|s| s.instrument_name.clone().or(s.source_name.clone()))
+    {
+        e.insert("experimentLocation".into(), Value::from(location));
+    }
     if options.session.is_some() || site.is_some() {
         let ext = MxpipeExtension {
             session: options.session.clone(),

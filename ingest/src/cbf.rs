@@ -122,8 +122,8 @@ impl Header {
         }
     }
 
-    /// `# Pixel_size 172e-6 m x 172e-6 m` → [0.172, 0.172] (mm); a unit other than m, mm or
-    /// µm, or a malformed value, gives none (the exporters then warn).
+    /// `# Pixel_size 172e-6 m x 172e-6 m` → [0.172, 0.172] (mm); a unit that is not a length,
+    /// or a malformed value, gives none (the exporters then warn).
     fn pixel_size_mm(&self) -> Option<[f64; 2]> {
         let (_, v) = self.get("Pixel_size")?;
         let sizes: Vec<f64> = v
@@ -131,12 +131,7 @@ impl Header {
             .map(|part| {
                 let mut words = part.split_whitespace();
                 let value: f64 = words.next()?.parse().ok()?;
-                let factor = match words.next().unwrap_or("m") {
-                    "m" => 1000.0,
-                    "mm" => 1.0,
-                    "um" | "µm" | "micron" => 0.001,
-                    _ => return None,
-                };
+                let factor = mxpipe_model::units::mm_per_length_unit(words.next().unwrap_or("m"))?;
                 (value.is_finite() && value > 0.0)
                     .then(|| mxpipe_model::units::tidy(value * factor))
             })
@@ -331,7 +326,6 @@ impl Header {
             start_time: time.clone(),
             end_time: time,
             sample_name: None,
-            instrument: None,
             site: None,
             pixel_size_mm: self.pixel_size_mm(),
             data_files: Vec::new(),

@@ -162,9 +162,8 @@ pub struct ImageRun {
     pub end_time: Option<String>,
     /// Sample name.
     pub sample_name: Option<String>,
-    /// Beamline / instrument name.
-    pub instrument: Option<String>,
-    /// Facility and beamline as the file names them (NXmx source and instrument names).
+    /// Facility and beamline as the file names them (NXmx source and instrument names, kept as
+    /// written too: the experiment's `experimentLocation`).
     pub site: Option<mxpipe_model::Instrument>,
     /// Detector pixel size x, y (mm), as the file states it.
     pub pixel_size_mm: Option<[f64; 2]>,

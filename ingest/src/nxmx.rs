@@ -216,12 +216,9 @@ fn read_attr_string(attr: &hdf5::Attribute) -> Option<String> {
 
 /// Factor from a length unit to mm.
 fn to_mm(units: Option<&str>) -> f64 {
-    match units.map(|u| u.trim().to_ascii_lowercase()).as_deref() {
-        Some("m" | "meter" | "metre" | "meters" | "metres") => 1000.0,
-        Some("um" | "micron" | "microns" | "micrometer" | "micrometre" | "µm") => 0.001,
-        Some("nm") => 1e-6,
-        _ => 1.0,
-    }
+    units
+        .and_then(mxpipe_model::units::mm_per_length_unit)
+        .unwrap_or(1.0)
 }
 
 /// Factor from an angle unit to degrees.
@@ -496,10 +493,6 @@ fn read_run(f: &File<'_>, options: &ReadOptions) -> Result<ImageRun, ReadError> 
         }
         .map(|t| with_zone(&t, options)),
         sample_name: f.string("/entry/sample/name")?.filter(|s| !s.is_empty()),
-        instrument: match f.string("/entry/instrument/name")? {
-            Some(n) => Some(n),
-            None => f.string("/entry/source/name")?,
-        },
         site: site_of(f, options)?,
         pixel_size_mm: match (
             f.float("/entry/instrument/detector/x_pixel_size")?,

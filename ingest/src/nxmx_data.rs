@@ -40,6 +40,21 @@ pub fn data_files(file: &hdf5::File) -> Vec<DataFile> {
     out
 }
 
+/// The file an external link at `path` (e.g. `/entry/data/data_000001`) points to; None when
+/// there is no such link or it is not external (repackaging names a missing data file with it).
+pub fn external_link_file(file: &hdf5::File, path: &str) -> Option<String> {
+    let (parent, leaf) = path.rsplit_once('/')?;
+    let group = file
+        .group(if parent.is_empty() { "/" } else { parent })
+        .ok()?;
+    group
+        .find_link(Default::default(), Default::default(), |name, info| {
+            Ok((name == leaf && info.link_type == hdf5::LinkType::External).then_some(()))
+        })
+        .ok()??;
+    external_target(&group, leaf)
+}
+
 /// The file name an external link points to.
 fn external_target(group: &hdf5::Group, name: &str) -> Option<String> {
     let cname = CString::new(name).ok()?;

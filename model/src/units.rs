@@ -39,6 +39,19 @@ pub fn m_to_mm(m: f64) -> f64 {
     m * 1000.0
 }
 
+/// Millimetres per unit of a length unit as files write it (`m`, `mm`, `um`/`µm`/`micron`, `nm`,
+/// spelled out or not); None for a unit that is not a length.
+pub fn mm_per_length_unit(unit: &str) -> Option<f64> {
+    match unit.trim().to_ascii_lowercase().as_str() {
+        "m" | "meter" | "metre" | "meters" | "metres" => Some(1000.0),
+        "mm" | "millimeter" | "millimetre" | "millimeters" | "millimetres" => Some(1.0),
+        "um" | "µm" | "micron" | "microns" | "micrometer" | "micrometre" | "micrometers"
+        | "micrometres" => Some(0.001),
+        "nm" | "nanometer" | "nanometre" | "nanometers" | "nanometres" => Some(1e-6),
+        _ => None,
+    }
+}
+
 /// A converted value without binary noise: 13 significant digits (172e-6 m × 1000 is
 /// 0.17200000000000001 in binary arithmetic; this gives 0.172).
 pub fn tidy(v: f64) -> f64 {

@@ -12,7 +12,7 @@ pub mod views;
 use std::collections::HashMap;
 
 use datafusion::prelude::SessionContext;
-use mxpipe_store::{Store, tables};
+use mxpipe_store::{LocalState, Store, tables};
 
 /// A site: a name and a store location (folder, `file://`, `s3://`).
 #[derive(Debug, Clone, PartialEq)]
@@ -119,40 +119,37 @@ pub async fn open_sites(
             // table folders): it is a folder of stores, or a store no ingest has committed to.
             if local {
                 let dir = std::path::Path::new(path);
-                let committed = mxpipe_store::tables::ALL
-                    .iter()
-                    .any(|t| dir.join(t.name).join("_delta_log").is_dir());
-                if !committed {
-                    let hint = stores_below(dir, &site.name);
-                    if hint.is_empty() && dir.join("ingests").is_dir() {
+                match mxpipe_store::local_state(dir) {
+                    LocalState::Committed => {}
+                    LocalState::Empty => {
                         return Err(QueryError::EmptyStore {
                             site: site.name.clone(),
                             location: site.location.clone(),
                         });
                     }
-                    return Err(QueryError::NotAStore {
-                        site: site.name.clone(),
-                        location: site.location.clone(),
-                        hint,
-                    });
+                    LocalState::NotAStore => {
+                        return Err(QueryError::NotAStore {
+                            site: site.name.clone(),
+                            location: site.location.clone(),
+                            hint: stores_below(dir, &site.name),
+                        });
+                    }
                 }
             }
             ctx.sql(&format!("CREATE SCHEMA site_{i}")).await?;
             let store = Store::open(&site.location, &site.name, options.clone())
                 .map_err(|e| unreachable(e.to_string()))?;
-            if !store
-                .holds_tables()
-                .await
-                .map_err(|e| unreachable(e.to_string()))?
+            // A remote location is told by opening its `ingests` table (local ones above).
+            if !local
+                && !store
+                    .holds_tables()
+                    .await
+                    .map_err(|e| unreachable(e.to_string()))?
             {
                 return Err(QueryError::NotAStore {
                     site: site.name.clone(),
                     location: site.location.clone(),
-                    hint: if local {
-                        stores_below(std::path::Path::new(path), &site.name)
-                    } else {
-                        String::new()
-                    },
+                    hint: String::new(),
                 });
             }
             store
@@ -272,7 +269,7 @@ fn stores_below(dir: &std::path::Path, name: &str) -> String {
         .flatten()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.join("ingests").join("_delta_log").is_dir())
+        .filter(|p| mxpipe_store::local_state(p) == LocalState::Committed)
         .map(|p| p.display().to_string())
         .collect();
     found.sort();

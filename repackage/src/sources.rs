@@ -189,7 +189,7 @@ fn virtual_sources(path: &Path, name: &str, ds: &hdf5::Dataset) -> Result<(), St
             .map_err(|e| format!("{what}, which is not readable as HDF5: {e}"))
             .and_then(|f| {
                 f.dataset(&m.dataset).map_err(|_| {
-                    match crate::vds::external_link_file(&f, &m.dataset) {
+                    match mxpipe_ingest::nxmx_data::external_link_file(&f, &m.dataset) {
                         Some(target) if !source.with_file_name(&target).is_file() => format!(
                             "{what}, a link to data file {}, which is missing: HDF5 would read those frames as zeros without an error",
                             source.with_file_name(&target).display()

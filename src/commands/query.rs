@@ -46,7 +46,8 @@ fn sites(args: &QueryArgs, config: &Config) -> Result<Vec<Site>, String> {
     // `--site FOLDER` without `NAME=` and without `--store`: a store folder by that name is meant
     // (named after the folder), not the default store relabelled.
     if let Some(folder) = args.site.as_deref().filter(|_| args.store.is_none())
-        && std::path::Path::new(folder).join("ingests").is_dir()
+        && mxpipe_store::local_state(std::path::Path::new(folder))
+            != mxpipe_store::LocalState::NotAStore
     {
         let name = std::path::Path::new(folder)
             .file_name()

@@ -43,6 +43,31 @@ pub use writer::{CommitWatch, Writer};
 /// Default store location (embedded, no server).
 pub const DEFAULT_LOCATION: &str = "./mxpipe-store";
 
+/// What a local folder holds, told from its layout without opening (or creating) anything —
+/// [`Store::open`] creates the table folders, so a reader asks this first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalState {
+    /// A committed `ingests` table: a store with data (what [`Store::holds_tables`] checks).
+    Committed,
+    /// The table folders of a store that no ingest run has committed to (a first ingest that
+    /// failed or stored nothing).
+    Empty,
+    /// Anything else (a folder of stores, a typo'd path, any other folder).
+    NotAStore,
+}
+
+/// The [`LocalState`] of a local folder.
+pub fn local_state(dir: &Path) -> LocalState {
+    let ingests = dir.join(tables::INGESTS.name);
+    if ingests.join("_delta_log").is_dir() {
+        LocalState::Committed
+    } else if ingests.is_dir() {
+        LocalState::Empty
+    } else {
+        LocalState::NotAStore
+    }
+}
+
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

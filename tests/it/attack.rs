@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::common::*;
-use crate::serve::{Server, mxpipe_with, new_token, serve_config, start};
+use crate::serve::{Server, new_token, serve_config, start, token_for};
 
 const A: &str = "mxA111";
 const B: &str = "mxB999";
@@ -713,20 +713,7 @@ fn web_view_parameters_redirects_and_headers_are_safe() {
 fn a_token_opens_only_its_own_store() {
     let (dir, config) = serve_config("");
     let (s1, s2) = (dir.path().join("s1"), dir.path().join("s2"));
-    let o = mxpipe_with(
-        &config,
-        &[
-            "--store",
-            s1.to_str().unwrap(),
-            "token",
-            "new",
-            "--scope",
-            "read",
-        ],
-    );
-    assert!(o.status.success(), "{}", text_of(&o));
-    let token = String::from_utf8(o.stdout).unwrap().trim().to_owned();
-    let said = String::from_utf8_lossy(&o.stderr).into_owned();
+    let (token, said) = token_for(&config, &s1, &["--scope", "read"]);
     assert!(
         said.contains("s1") && said.contains("tokens.json"),
         "says where: {said}"
@@ -751,19 +738,7 @@ fn a_token_opens_only_its_own_store() {
     let bare = dir.path().join("bare.toml");
     std::fs::write(&bare, "").unwrap();
     let s3 = dir.path().join("s3");
-    let o = mxpipe_with(
-        &bare,
-        &[
-            "--store",
-            s3.to_str().unwrap(),
-            "token",
-            "new",
-            "--scope",
-            "read",
-        ],
-    );
-    assert!(o.status.success(), "{}", text_of(&o));
-    let token = String::from_utf8(o.stdout).unwrap().trim().to_owned();
+    let (token, _) = token_for(&bare, &s3, &["--scope", "read"]);
     assert!(s3.join("mxpipe-tokens.json").is_file());
     let server = start(&bare, &s3);
     let (s, _, body) = http(

@@ -187,3 +187,28 @@ pub fn make_fixtures(dir: &Path) -> bool {
     assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
     true
 }
+
+/// Copy `file` into the folder `dir` (created when missing), keeping its name: the copy's path.
+pub fn copy_into(file: &Path, dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let to = dir.join(file.file_name().expect("a file"));
+    std::fs::copy(file, &to).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    to
+}
+
+/// Status and detail of the file of an `ingest --output json` summary whose path ends with
+/// `name` (a failure when the summary does not report it).
+pub fn file_status(summary: &Value, name: &str) -> (String, String) {
+    summary
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["file"].as_str().unwrap().ends_with(name))
+        .map(|f| {
+            (
+                f["status"].as_str().unwrap().to_owned(),
+                f["detail"].as_str().unwrap().to_owned(),
+            )
+        })
+        .unwrap_or_else(|| panic!("{name} not reported: {summary}"))
+}

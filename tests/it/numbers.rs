@@ -65,12 +65,7 @@ fn the_beam_centre_uses_the_pixel_size_of_the_files() {
     let Some(td) = testdata() else { return };
     let dir = tempfile::tempdir().unwrap();
     let raw = dir.path().join("raw");
-    std::fs::create_dir_all(&raw).unwrap();
-    std::fs::copy(
-        td.join("collection/cbf/omega_scan.cbf"),
-        raw.join("omega_scan.cbf"),
-    )
-    .unwrap();
+    copy_into(&td.join("collection/cbf/omega_scan.cbf"), &raw);
     let store = dir.path().join("store");
     let o = mxpipe_store(
         &store,
@@ -178,12 +173,7 @@ fn facility_and_beamline_come_from_the_nxmx_master() {
     let Some(td) = testdata() else { return };
     let dir = tempfile::tempdir().unwrap();
     let raw = dir.path().join("raw");
-    std::fs::create_dir_all(&raw).unwrap();
-    std::fs::copy(
-        td.join("collection/nxmx/xrc_209_master.h5"),
-        raw.join("xrc_209_master.h5"),
-    )
-    .unwrap();
+    copy_into(&td.join("collection/nxmx/xrc_209_master.h5"), &raw);
     let store = dir.path().join("store");
     // Without a session: an ICAT export fails and writes no file.
     let o = mxpipe_store(&store, &["ingest", raw.to_str().unwrap()]);

@@ -29,6 +29,26 @@ fn fixtures(dir: &Path) -> Option<PathBuf> {
     Some(fx)
 }
 
+/// Run Python `code` (h5py) on `file` (its `sys.argv[1]`), which must succeed.
+fn run_python(code: &str, file: &Path) {
+    let o = Command::new(python().unwrap())
+        .args(["-c", code])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text_of(&o));
+}
+
+/// The MAD fixture (8 per-wedge masters) ingested into `dir/store`: store, raw folder, experiment.
+fn ingested_mad(dir: &Path) -> Option<(PathBuf, PathBuf, String)> {
+    let fx = fixtures(dir)?;
+    let store = dir.join("store");
+    let raw = fx.join("mad/raw");
+    ingest(&store, &raw);
+    let exp = experiment_of(&store);
+    Some((store, raw, exp))
+}
+
 /// `mxpipe --store STORE ingest PATH`, which must succeed.
 fn ingest(store: &Path, path: &Path) -> Output {
     ok(mxpipe(&[
@@ -339,23 +359,13 @@ fn a_real_nxmx_master_repackages_as_one_sweep() {
     let Some(py) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let raw = dir.path().join("raw");
-    std::fs::create_dir_all(&raw).unwrap();
-    std::fs::copy(
-        td.join("collection/nxmx/xrc_209_master.h5"),
-        raw.join("xrc_209_master.h5"),
-    )
-    .unwrap();
+    copy_into(&td.join("collection/nxmx/xrc_209_master.h5"), &raw);
     let code = "import h5py, numpy as np, sys\n\
         with h5py.File(sys.argv[1], 'w') as f:\n\
         \x20   d = f.create_dataset('data', shape=(240, 2162, 2068), dtype='u2', chunks=(1, 2162, 2068), compression='gzip')\n\
         \x20   for i in (0, 1, 119, 239):\n\
         \x20       d[i] = i + 1\n";
-    let o = Command::new(&py)
-        .args(["-c", code])
-        .arg(raw.join("xrc_209_000001.h5"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text_of(&o));
+    run_python(code, &raw.join("xrc_209_000001.h5"));
     let store = dir.path().join("store");
     ingest(&store, &raw);
     let exp = experiment_of(&store);
@@ -403,15 +413,12 @@ fn a_real_nxmx_master_repackages_as_one_sweep() {
 #[test]
 fn a_master_whose_virtual_source_is_missing_is_refused() {
     let Some(td) = testdata() else { return };
-    let Some(py) = python() else { return };
+    if python().is_none() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let raw = dir.path().join("raw");
-    std::fs::create_dir_all(&raw).unwrap();
-    std::fs::copy(
-        td.join("collection/nxmx/xrc_209_master.h5"),
-        raw.join("xrc_209_master.h5"),
-    )
-    .unwrap();
+    copy_into(&td.join("collection/nxmx/xrc_209_master.h5"), &raw);
     let store = dir.path().join("store");
     ingest(&store, &raw);
     let exp = experiment_of(&store);
@@ -435,12 +442,7 @@ fn a_master_whose_virtual_source_is_missing_is_refused() {
         let code = format!(
             "import h5py, sys\nwith h5py.File(sys.argv[1], 'w') as f:\n    f.create_dataset('data', shape=({frames}, 2162, 2068), dtype='u2', chunks=(1, 2162, 2068), compression='gzip')\n"
         );
-        let o = Command::new(&py)
-            .args(["-c", &code])
-            .arg(raw.join("xrc_209_000001.h5"))
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", text_of(&o));
+        run_python(&code, &raw.join("xrc_209_000001.h5"));
     };
     short(10);
     let o = repackage(&store, dir.path(), &args);
@@ -461,22 +463,15 @@ fn a_master_whose_virtual_source_is_missing_is_refused() {
 #[test]
 fn a_dry_run_lists_every_problem() {
     let dir = tempfile::tempdir().unwrap();
-    let Some(fx) = fixtures(dir.path()) else {
+    let Some((store, raw, exp)) = ingested_mad(dir.path()) else {
         return;
     };
-    let py = python().unwrap();
-    let store = dir.path().join("store");
-    let raw = fx.join("mad/raw");
-    ingest(&store, &raw);
-    let exp = experiment_of(&store);
     std::fs::remove_file(raw.join("mad_2_data_000001.h5")).unwrap();
     std::fs::remove_file(raw.join("mad_7_data_000001.h5")).unwrap();
-    let o = Command::new(&py)
-        .args(["-c", "import h5py, sys\nf = h5py.File(sys.argv[1], 'r+')\nf['/entry/instrument/detector/distance'][()] = 0.25\n"])
-        .arg(raw.join("mad_3_master.h5"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text_of(&o));
+    run_python(
+        "import h5py, sys\nf = h5py.File(sys.argv[1], 'r+')\nf['/entry/instrument/detector/distance'][()] = 0.25\n",
+        &raw.join("mad_3_master.h5"),
+    );
     let out = dir.path().join("out");
     let o = repackage(
         &store,
@@ -505,14 +500,9 @@ fn a_dry_run_lists_every_problem() {
 #[test]
 fn refusals_write_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let Some(fx) = fixtures(dir.path()) else {
+    let Some((store, raw, exp)) = ingested_mad(dir.path()) else {
         return;
     };
-    let py = python().unwrap();
-    let store = dir.path().join("store");
-    let raw = fx.join("mad/raw");
-    ingest(&store, &raw);
-    let exp = experiment_of(&store);
     let out = dir.path().join("out");
     let refused = |args: &[&str], says: &str| {
         let mut all = vec!["--experiment", exp.as_str(), "--out", out.to_str().unwrap()];
@@ -569,14 +559,7 @@ fn refusals_write_nothing() {
     assert_eq!(o.status.code(), Some(1));
     assert!(text_of(&o).contains("no experiment"), "{}", text_of(&o));
     // A wedge whose detector moved; then a different pixel mask.
-    let edit = |code: &str| {
-        let o = Command::new(&py)
-            .args(["-c", code])
-            .arg(raw.join("mad_3_master.h5"))
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", text_of(&o));
-    };
+    let edit = |code: &str| run_python(code, &raw.join("mad_3_master.h5"));
     edit(
         "import h5py, sys\nf = h5py.File(sys.argv[1], 'r+')\nf['/entry/instrument/detector/distance'][()] = 0.25\n",
     );
@@ -592,8 +575,10 @@ fn refusals_write_nothing() {
     let data = raw.join("mad_5_data_000001.h5");
     std::fs::rename(&data, raw.join("aside.h5")).unwrap();
     refused(&[], "is missing");
-    let o = Command::new(&py).args(["-c", "import h5py, numpy as np, sys\nh5py.File(sys.argv[1], 'w').create_dataset('/entry/data/data', data=np.zeros((4, 16, 16), 'u2'))"]).arg(&data).output().unwrap();
-    assert!(o.status.success(), "{}", text_of(&o));
+    run_python(
+        "import h5py, numpy as np, sys\nh5py.File(sys.argv[1], 'w').create_dataset('/entry/data/data', data=np.zeros((4, 16, 16), 'u2'))",
+        &data,
+    );
     refused(&[], "holds 4 frames");
     std::fs::rename(raw.join("aside.h5"), &data).unwrap();
     ok(repackage(

@@ -40,7 +40,12 @@ pub(crate) fn serve_config(settings: &str) -> (tempfile::TempDir, std::path::Pat
 
 /// A token for the store `store` beside the configuration file (where the tests keep it).
 pub(crate) fn new_token(config: &Path, args: &[&str]) -> String {
-    let store = config.parent().unwrap().join("store");
+    token_for(config, &config.parent().unwrap().join("store"), args).0
+}
+
+/// `mxpipe --config CONFIG --store STORE token new ARGS…`, which must succeed: the token (alone
+/// on standard output) and what was said on standard error.
+pub(crate) fn token_for(config: &Path, store: &Path, args: &[&str]) -> (String, String) {
     let o = mxpipe_with(
         config,
         &[
@@ -52,7 +57,10 @@ pub(crate) fn new_token(config: &Path, args: &[&str]) -> String {
     assert!(o.status.success(), "{}", text_of(&o));
     let out = String::from_utf8(o.stdout).unwrap();
     assert_eq!(out.lines().count(), 1, "the token alone on stdout: {out:?}");
-    out.trim().to_owned()
+    (
+        out.trim().to_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 pub(crate) struct Server {

@@ -7,6 +7,15 @@ use serde_json::Value;
 
 use crate::common::*;
 
+/// `mxpipe --store STORE query --format json SQL`, which must succeed: its rows as a JSON array.
+fn rows_of(store: &std::path::Path, sql: &str) -> Value {
+    Value::Array(crate::queries::query_cli(&[
+        "--store",
+        store.to_str().unwrap(),
+        sql,
+    ]))
+}
+
 #[test]
 fn files_that_are_not_metadata_are_skipped_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
@@ -26,11 +35,7 @@ fn files_that_are_not_metadata_are_skipped_with_the_reason() {
     .unwrap();
     if let Some(td) = testdata() {
         // A real dictionary too (PDBx extensions, with save frames).
-        std::fs::copy(
-            td.join("dictionaries/investigation.dic"),
-            dimple.join("investigation.dic"),
-        )
-        .unwrap();
+        copy_into(&td.join("dictionaries/investigation.dic"), &dimple);
     }
     std::fs::write(
         visit.join("schema.json"),
@@ -38,11 +43,7 @@ fn files_that_are_not_metadata_are_skipped_with_the_reason() {
     )
     .unwrap();
     std::fs::write(visit.join("config.json"), r#"{"threads": 4, "version": 2}"#).unwrap();
-    std::fs::copy(
-        repo().join("samples/ssx-chip-processing.cif"),
-        visit.join("ssx-chip-processing.cif"),
-    )
-    .unwrap();
+    copy_into(&repo().join("samples/ssx-chip-processing.cif"), &visit);
     let store = dir.path().join("store");
     let o = mxpipe_store(
         &store,
@@ -50,20 +51,7 @@ fn files_that_are_not_metadata_are_skipped_with_the_reason() {
     );
     assert!(o.status.success(), "{}", text_of(&o));
     let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let status = |name: &str| {
-        summary
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|f| f["file"].as_str().unwrap().ends_with(name))
-            .map(|f| {
-                (
-                    f["status"].as_str().unwrap().to_owned(),
-                    f["detail"].as_str().unwrap().to_owned(),
-                )
-            })
-            .unwrap_or_else(|| panic!("{name} not reported: {summary}"))
-    };
+    let status = |name: &str| file_status(&summary, name);
     for (name, reason) in [
         ("final.cif", "coordinates"),
         ("restraints.dic", "dictionary"),
@@ -92,17 +80,10 @@ fn json_rows_keep_nulls_and_selections_must_be_uuids() {
     let mad = repo().join("samples/mad-interleaved.json");
     let o = mxpipe_store(&store, &["ingest", mad.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text_of(&o));
-    let o = mxpipe_store(
+    let rows = rows_of(
         &store,
-        &[
-            "query",
-            "--format",
-            "json",
-            "SELECT experiment_uuid, CAST(NULL AS VARCHAR) AS nothing FROM experiments",
-        ],
+        "SELECT experiment_uuid, CAST(NULL AS VARCHAR) AS nothing FROM experiments",
     );
-    assert!(o.status.success(), "{}", text_of(&o));
-    let rows: Value = serde_json::from_slice(&o.stdout).unwrap();
     let row = rows[0].as_object().unwrap();
     assert!(
         row.contains_key("nothing") && row["nothing"].is_null(),
@@ -169,17 +150,7 @@ fn processing_joins_the_visit_of_its_run() {
         &["ingest", "--session", "mx12345-1", xml.to_str().unwrap()],
     );
     assert!(o.status.success(), "{}", text_of(&o));
-    let o = mxpipe_store(
-        &store,
-        &[
-            "query",
-            "--format",
-            "json",
-            "SELECT program_name, visit FROM processing",
-        ],
-    );
-    assert!(o.status.success(), "{}", text_of(&o));
-    let rows: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows = rows_of(&store, "SELECT program_name, visit FROM processing");
     assert_eq!(rows.as_array().map(Vec::len), Some(1), "{rows}");
     assert_eq!(rows[0]["visit"], "mx12345-1", "{rows}");
     let o = mxpipe_store(&store, &["export", "mxlims", "--session", "mx12345-1"]);
@@ -224,16 +195,10 @@ fn one_collection_is_one_experiment_whatever_the_options() {
                 changed += usize::from(
                     text_of(&o).contains(" changed") && !text_of(&o).contains(" 0 changed"),
                 );
-                let o = mxpipe_store(
+                let counts = rows_of(
                     &store,
-                    &[
-                        "query",
-                        "--format",
-                        "json",
-                        "SELECT (SELECT count(*) FROM experiments) AS e, (SELECT count(*) FROM sweeps) AS s",
-                    ],
+                    "SELECT (SELECT count(*) FROM experiments) AS e, (SELECT count(*) FROM sweeps) AS s",
                 );
-                let counts: Value = serde_json::from_slice(&o.stdout).unwrap();
                 assert_eq!(
                     counts,
                     serde_json::json!([{"e": 1, "s": 1}]),
@@ -246,11 +211,7 @@ fn one_collection_is_one_experiment_whatever_the_options() {
         changed >= 1,
         "the session learned later changed the experiment"
     );
-    let o = mxpipe_store(
-        &store,
-        &["query", "--format", "json", "SELECT visit FROM experiments"],
-    );
-    let rows: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows = rows_of(&store, "SELECT visit FROM experiments");
     assert_eq!(rows, serde_json::json!([{"visit": "mx12345-1"}]));
 }
 

@@ -32,22 +32,6 @@ fn without_overrides(store: &Path, args: &[&str]) -> Option<Output> {
     cmd.output().ok()
 }
 
-/// Status and detail of the reported file whose path ends with `name`.
-fn status_of(summary: &Value, name: &str) -> (String, String) {
-    summary
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["file"].as_str().unwrap().ends_with(name))
-        .map(|f| {
-            (
-                f["status"].as_str().unwrap().to_owned(),
-                f["detail"].as_str().unwrap().to_owned(),
-            )
-        })
-        .unwrap_or_else(|| panic!("{name} not reported: {summary}"))
-}
-
 #[test]
 fn every_entry_of_a_walk_is_reported() {
     let Some(td) = testdata() else { return };
@@ -61,16 +45,8 @@ fn every_entry_of_a_walk_is_reported() {
     for d in [&raw, &proc, &elsewhere, &visit.join("locked")] {
         std::fs::create_dir_all(d).unwrap();
     }
-    std::fs::copy(
-        td.join("processing/autoproc/autoPROC.xml"),
-        raw.join("autoPROC.xml"),
-    )
-    .unwrap();
-    std::fs::copy(
-        td.join("processing/xds/CORRECT.LP"),
-        elsewhere.join("CORRECT.LP"),
-    )
-    .unwrap();
+    copy_into(&td.join("processing/autoproc/autoPROC.xml"), &raw);
+    copy_into(&td.join("processing/xds/CORRECT.LP"), &elsewhere);
     symlink("../../raw/autoPROC.xml", proc.join("autoPROC.xml")).unwrap();
     symlink("../../elsewhere", proc.join("linked")).unwrap();
     symlink("nothing-here.xml", proc.join("dangling.xml")).unwrap();
@@ -79,11 +55,10 @@ fn every_entry_of_a_walk_is_reported() {
     // A Latin-1 file name: not UTF-8.
     let latin1 = proc.join(std::ffi::OsStr::from_bytes(b"prot\xE9ine_1_0001.cbf"));
     std::fs::copy(td.join("collection/cbf/omega_scan.cbf"), &latin1).unwrap();
-    std::fs::copy(
-        td.join("processing/xds/XDS_ASCII.HKL"),
-        visit.join("locked/XDS_ASCII.HKL"),
-    )
-    .unwrap();
+    copy_into(
+        &td.join("processing/xds/XDS_ASCII.HKL"),
+        &visit.join("locked"),
+    );
     let locked = visit.join("locked");
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
     let store = dir.path().join("store");
@@ -115,7 +90,7 @@ fn every_entry_of_a_walk_is_reported() {
         ("ine_1_0001.cbf", "ingested", "new"),
         ("visit/locked", "failed", "cannot read this folder"),
     ] {
-        let (s, detail) = status_of(&summary, name);
+        let (s, detail) = file_status(&summary, name);
         assert_eq!(s, status, "{name}: {detail}");
         assert!(detail.contains(says), "{name}: {detail}");
     }
@@ -136,10 +111,13 @@ fn every_entry_of_a_walk_is_reported() {
     )
     .unwrap();
     let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(status_of(&summary, "proc/linked/CORRECT.LP").0, "ingested");
-    let (s, detail) = status_of(&summary, "proc/up");
+    assert_eq!(
+        file_status(&summary, "proc/linked/CORRECT.LP").0,
+        "ingested"
+    );
+    let (s, detail) = file_status(&summary, "proc/up");
     assert!(s == "skipped" && detail.contains("loop"), "{s}: {detail}");
-    assert_eq!(status_of(&summary, "proc/autoPROC.xml").0, "unchanged");
+    assert_eq!(file_status(&summary, "proc/autoPROC.xml").0, "unchanged");
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
 
     // An empty walk says so and succeeds.

@@ -94,6 +94,10 @@ pub(super) fn expand(
     Ok(out)
 }
 
+/// `ELOOP` on Linux (`std::io::ErrorKind::FilesystemLoop` is not stable yet): too many levels of
+/// symbolic links.
+const ELOOP: i32 = 40;
+
 /// A symbolic link met while not following links: a link to a file is read (None), anything
 /// else is reported.
 fn link_note(path: &Path) -> Option<WalkNote> {
@@ -107,7 +111,7 @@ fn link_note(path: &Path) -> Option<WalkNote> {
             "symbolic link to {}, which is not a regular file: not opened",
             target(path)
         ))),
-        Err(e) if e.raw_os_error() == Some(40) => Some(WalkNote::Skipped(format!(
+        Err(e) if e.raw_os_error() == Some(ELOOP) => Some(WalkNote::Skipped(format!(
             "symbolic link loop: its target {} resolves back to a link on its own path",
             target(path)
         ))),
