@@ -12,6 +12,18 @@ use crate::ExportError;
 use crate::ispyb::{map, rows};
 use crate::records::Records;
 
+/// autoPROC + STARANISO's completeness elements and the MXLIMS ReflectionStatistics fields
+/// they carry (the reader maps them the other way).
+const STARANISO_COMPLETENESS: [(&str, &str); 4] = [
+    ("completenessSpherical", "CompletenessSpherical"),
+    ("completenessEllipsoidal", "CompletenessEllipsoidal"),
+    ("anomalousCompletenessSpherical", "CompletenessAnoSpherical"),
+    (
+        "anomalousCompletenessEllipsoidal",
+        "CompletenessAnoEllipsoidal",
+    ),
+];
+
 fn number(v: &Value) -> Option<String> {
     v.as_f64().map(|f| {
         if f.fract() == 0.0 && f.abs() < 1e15 {
@@ -82,7 +94,17 @@ pub fn write(
     x.leaf("processingStartTime", local(&job["startTime"]));
     x.leaf("processingEndTime", local(&job["endTime"]));
     x.close("AutoProcProgram");
-    let sets = records.linking_to("ReflectionSet", "sourceRef", uuid);
+    let mut sets = records.linking_to("ReflectionSet", "sourceRef", uuid);
+    // In the order the program wrote them (its message keys: autoPROC's isotropic container,
+    // then the STARANISO one), not by uuid.
+    sets.sort_by_key(|s| {
+        let key = records.objects.get(*s).map_or("", |o| o.key.as_str());
+        let n: u64 = key
+            .trim_start_matches(|c: char| !c.is_ascii_digit())
+            .parse()
+            .unwrap_or(u64::MAX);
+        (n, *s)
+    });
     if sets.is_empty() {
         return Err(ExportError::Selection(format!(
             "processing {uuid} has no ReflectionSet to write"
@@ -132,6 +154,25 @@ pub fn write(
             local(&job["endTime"])
                 .or_else(|| Some(chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string())),
         );
+        let tensor = &set["diffractionLimitsEstimated"];
+        if tensor.is_object() {
+            x.open("StaranisoEllipsoid");
+            for row in 0..3 {
+                for col in 0..3 {
+                    x.leaf(
+                        &format!("RotationMatrix{}{}", row + 1, col + 1),
+                        number(&tensor["eigenvectors"][col][row]),
+                    );
+                }
+            }
+            for i in 0..3 {
+                x.leaf(
+                    &format!("Eigenvalue{}", i + 1),
+                    number(&tensor["eigenvalues"][i]),
+                );
+            }
+            x.close("StaranisoEllipsoid");
+        }
         x.close("AutoProcScaling");
         for (shell, stats) in rows::ispyb_shells(set) {
             let Some(stats) = stats else { continue };
@@ -151,6 +192,12 @@ pub fn write(
                     _ => v.clone(),
                 };
                 x.leaf(c.column, number(&v));
+            }
+            // STARANISO's completeness, which ISPyB's schema has no column for.
+            for (element, field) in STARANISO_COMPLETENESS {
+                if let Some(v) = number(&stats[field]) {
+                    x.leaf(element, Some(v));
+                }
             }
             x.close("AutoProcScalingStatistics");
         }

@@ -342,7 +342,51 @@ fn statistics(path: &Path, s: &Element) -> Result<Value, ReadError> {
     put("Redundancy", n("multiplicity")?, false);
     put("CompletenessAno", n("anomalousCompleteness")?, false);
     put("RedundancyAno", n("anomalousMultiplicity")?, false);
+    // autoPROC + STARANISO: completeness within a sphere and within the diffraction-limit
+    // ellipsoid (MXLIMS has the fields; ISPyB's schema has not).
+    put("CompletenessSpherical", n("completenessSpherical")?, false);
+    put(
+        "CompletenessEllipsoidal",
+        n("completenessEllipsoidal")?,
+        false,
+    );
+    put(
+        "CompletenessAnoSpherical",
+        n("anomalousCompletenessSpherical")?,
+        false,
+    );
+    put(
+        "CompletenessAnoEllipsoidal",
+        n("anomalousCompletenessEllipsoidal")?,
+        false,
+    );
     Ok(Value::Object(m))
+}
+
+/// `<StaranisoEllipsoid>` → an MXLIMS Tensor: `Eigenvalue1..3` (Å) and, as eigenvectors, the
+/// columns of `RotationMatrix11..33`. Every element is required.
+fn ellipsoid(path: &Path, e: &Element) -> Result<Value, ReadError> {
+    let need = |name: String| -> Result<f64, ReadError> {
+        e.number(path, &name)?.ok_or_else(|| {
+            ReadError::new(
+                path,
+                format!("line {}, <StaranisoEllipsoid>", e.line),
+                format!("<{name}>"),
+                "no such element",
+            )
+        })
+    };
+    let values = (1..=3)
+        .map(|i| need(format!("Eigenvalue{i}")))
+        .collect::<Result<Vec<f64>, _>>()?;
+    let vectors = (1..=3)
+        .map(|col| {
+            (1..=3)
+                .map(|row| need(format!("RotationMatrix{row}{col}")))
+                .collect::<Result<Vec<f64>, _>>()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(json!({"eigenvalues": values, "eigenvectors": vectors}))
 }
 
 fn to_message(path: &Path, root: &Element, options: &ReadOptions) -> Result<Value, ReadError> {
@@ -401,6 +445,12 @@ fn to_message(path: &Path, root: &Element, options: &ReadOptions) -> Result<Valu
                     if let Some(w) = ap.number(path, "wavelength")?.filter(|w| *w > 0.0) {
                         set["wavelengths"] = json!([w]);
                     }
+                }
+                if let Some(e) = child
+                    .child("AutoProcScaling")
+                    .and_then(|a| a.child("StaranisoEllipsoid"))
+                {
+                    set["diffractionLimitsEstimated"] = ellipsoid(path, e)?;
                 }
                 let mut shells = (None, None);
                 for s in child.all("AutoProcScalingStatistics") {
@@ -464,6 +514,19 @@ fn to_message(path: &Path, root: &Element, options: &ReadOptions) -> Result<Valu
                 sets.insert(format!("ReflectionSet{}", sets.len() + 1), set);
             }
             _ => {}
+        }
+    }
+    // autoPROC + STARANISO writes the isotropic and the anisotropic result side by side: the
+    // container with an ellipsoid (or ellipsoidal completeness) is the anisotropic one.
+    let anisotropic = |set: &Value| {
+        set.get("diffractionLimitsEstimated").is_some()
+            || set["reflectionStatisticsOverall"]
+                .get("CompletenessEllipsoidal")
+                .is_some()
+    };
+    if sets.values().any(anisotropic) {
+        for set in sets.values_mut() {
+            set["anisotropicDiffraction"] = json!(anisotropic(set));
         }
     }
     if sets.is_empty() {

@@ -777,3 +777,116 @@ pub fn space_group_of_hall(hall: &str) -> Option<&'static str> {
         .find(|(h, _)| *h == norm)
         .and_then(|(_, n)| chiral_space_group(*n))
 }
+
+/// The 65 chiral space groups as the PDB spells them (`_symmetry.space_group_name_H-M`: spaced,
+/// full monoclinic symbols), in the order of `CHIRAL_SPACE_GROUP_NAMES`.
+const PDB_NAMES: [&str; 65] = [
+    "P 1",
+    "P 1 2 1",
+    "P 1 21 1",
+    "C 1 2 1",
+    "P 2 2 2",
+    "P 2 2 21",
+    "P 21 21 2",
+    "P 21 21 21",
+    "C 2 2 21",
+    "C 2 2 2",
+    "F 2 2 2",
+    "I 2 2 2",
+    "I 21 21 21",
+    "P 4",
+    "P 41",
+    "P 42",
+    "P 43",
+    "I 4",
+    "I 41",
+    "P 4 2 2",
+    "P 4 21 2",
+    "P 41 2 2",
+    "P 41 21 2",
+    "P 42 2 2",
+    "P 42 21 2",
+    "P 43 2 2",
+    "P 43 21 2",
+    "I 4 2 2",
+    "I 41 2 2",
+    "P 3",
+    "P 31",
+    "P 32",
+    "R 3",
+    "P 3 1 2",
+    "P 3 2 1",
+    "P 31 1 2",
+    "P 31 2 1",
+    "P 32 1 2",
+    "P 32 2 1",
+    "R 3 2",
+    "P 6",
+    "P 61",
+    "P 65",
+    "P 62",
+    "P 64",
+    "P 63",
+    "P 6 2 2",
+    "P 61 2 2",
+    "P 65 2 2",
+    "P 62 2 2",
+    "P 64 2 2",
+    "P 63 2 2",
+    "P 2 3",
+    "F 2 3",
+    "I 2 3",
+    "P 21 3",
+    "I 21 3",
+    "P 4 3 2",
+    "P 42 3 2",
+    "F 4 3 2",
+    "F 41 3 2",
+    "I 4 3 2",
+    "P 43 3 2",
+    "P 41 3 2",
+    "I 41 3 2",
+];
+
+/// One spelling per chiral space group, the PDB's (`P321`, `P 3 2 1` → `P 3 2 1`; `P21`,
+/// `P1211`, `P 1 21 1` → `P 1 21 1`), so that grouping by space group is right whatever program
+/// wrote it. Other names (centrosymmetric groups, non-standard settings such as `H 3 2`): None.
+pub fn pdb_space_group_name(name: &str) -> Option<&'static str> {
+    let compact: String = name.split_whitespace().collect();
+    CHIRAL_SPACE_GROUP_NAMES
+        .iter()
+        .zip(PDB_NAMES)
+        .find(|(short, full)| {
+            **short == compact || full.split_whitespace().collect::<String>() == compact
+        })
+        .map(|(_, full)| full)
+}
+
+#[cfg(test)]
+mod pdb_name_tests {
+    use super::*;
+
+    #[test]
+    fn every_spelling_of_a_chiral_group_gives_the_pdb_one() {
+        for (spelling, pdb) in [
+            ("P321", "P 3 2 1"),
+            ("P 3 2 1", "P 3 2 1"),
+            ("P3", "P 3"),
+            ("C2", "C 1 2 1"),
+            ("C 1 2 1", "C 1 2 1"),
+            ("P1211", "P 1 21 1"),
+            ("P21", "P 1 21 1"),
+            ("P212121", "P 21 21 21"),
+        ] {
+            assert_eq!(pdb_space_group_name(spelling), Some(pdb), "{spelling}");
+        }
+        assert_eq!(pdb_space_group_name("H 3 2"), None);
+        assert_eq!(pdb_space_group_name("P -1"), None);
+        // Every chiral number has a PDB name that reads back to itself.
+        for n in CHIRAL_NUMBERS {
+            let short = chiral_space_group(n).unwrap();
+            let pdb = pdb_space_group_name(short).unwrap();
+            assert_eq!(pdb_space_group_name(pdb), Some(pdb));
+        }
+    }
+}

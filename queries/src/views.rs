@@ -164,9 +164,12 @@ pub const VIEWS: &[View] = &[
     },
     View {
         name: "reflection_sets",
-        doc: "one ReflectionSet with overall, inner and outer statistics as columns (R as fractions, completeness in %, CC½ as a coefficient)",
-        sql: "SELECT r.site, r.uuid AS reflection_set_uuid, r.processing_uuid, j.program_name, j.sample_uuid, j.logistical_sample_uuid AS crystal_uuid, r.space_group, r.cell_a_a, r.cell_b_a, r.cell_c_a, \
+        doc: "one ReflectionSet with overall, inner and outer statistics as columns (R as fractions, completeness in %, CC½ as a coefficient); label: anisotropic / isotropic when the program wrote both (autoPROC + STARANISO), else the program's name; position: its place among the program's results",
+        sql: "SELECT r.site, r.uuid AS reflection_set_uuid, r.processing_uuid, j.program_name, \
+              CASE WHEN r.anisotropic THEN 'anisotropic' WHEN NOT r.anisotropic THEN 'isotropic' ELSE j.program_name END AS label, r.anisotropic, r.position, \
+              j.sample_uuid, j.logistical_sample_uuid AS crystal_uuid, r.space_group, r.cell_a_a, r.cell_b_a, r.cell_c_a, \
               r.cell_alpha_deg, r.cell_beta_deg, r.cell_gamma_deg, r.wavelength_a, \
+              r.diffraction_limit_1_a, r.diffraction_limit_2_a, r.diffraction_limit_3_a, \
               max(CASE WHEN s.shell = 'overall' THEN s.resolution_low_a END) AS resolution_low_a, \
               max(CASE WHEN s.shell = 'overall' THEN s.resolution_high_a END) AS resolution_high_a, \
               max(CASE WHEN s.shell = 'outer' THEN s.resolution_low_a END) AS outer_resolution_low_a, \
@@ -177,14 +180,17 @@ pub const VIEWS: &[View] = &[
               max(CASE WHEN s.shell = 'overall' THEN s.cc_half END) AS cc_half, max(CASE WHEN s.shell = 'inner' THEN s.cc_half END) AS inner_cc_half, max(CASE WHEN s.shell = 'outer' THEN s.cc_half END) AS outer_cc_half, \
               max(CASE WHEN s.shell = 'overall' THEN s.cc_ano END) AS cc_ano, \
               max(CASE WHEN s.shell = 'overall' THEN s.completeness_pct END) AS completeness_pct, max(CASE WHEN s.shell = 'outer' THEN s.completeness_pct END) AS outer_completeness_pct, \
+              max(CASE WHEN s.shell = 'overall' THEN s.completeness_spherical_pct END) AS completeness_spherical_pct, \
+              max(CASE WHEN s.shell = 'overall' THEN s.completeness_ellipsoidal_pct END) AS completeness_ellipsoidal_pct, \
+              max(CASE WHEN s.shell = 'outer' THEN s.completeness_ellipsoidal_pct END) AS outer_completeness_ellipsoidal_pct, \
               max(CASE WHEN s.shell = 'overall' THEN s.multiplicity END) AS multiplicity, \
               max(CASE WHEN s.shell = 'overall' THEN s.number_observations END) AS number_observations, \
               max(CASE WHEN s.shell = 'overall' THEN s.number_observations_unique END) AS number_observations_unique \
               FROM store.current_reflection_sets r \
               LEFT JOIN store.reflection_statistics s ON s.site = r.site AND s.reflection_set_uuid = r.uuid AND s.ingest_id = r.ingest_id \
               LEFT JOIN store.current_jobs j ON j.site = r.site AND j.uuid = r.processing_uuid \
-              GROUP BY r.site, r.uuid, r.processing_uuid, j.program_name, j.sample_uuid, j.logistical_sample_uuid, r.space_group, r.cell_a_a, r.cell_b_a, r.cell_c_a, \
-              r.cell_alpha_deg, r.cell_beta_deg, r.cell_gamma_deg, r.wavelength_a",
+              GROUP BY r.site, r.uuid, r.processing_uuid, j.program_name, r.anisotropic, r.position, j.sample_uuid, j.logistical_sample_uuid, r.space_group, r.cell_a_a, r.cell_b_a, r.cell_c_a, \
+              r.cell_alpha_deg, r.cell_beta_deg, r.cell_gamma_deg, r.wavelength_a, r.diffraction_limit_1_a, r.diffraction_limit_2_a, r.diffraction_limit_3_a",
         example: "SELECT program_name, resolution_high_a, cc_half, outer_cc_half FROM reflection_sets ORDER BY resolution_high_a",
     },
     View {
@@ -192,7 +198,8 @@ pub const VIEWS: &[View] = &[
         doc: "one statistics block of a ReflectionSet: overall, or one resolution shell (shell_index from low to high resolution) — for plots against resolution (R as fractions, completeness in %, CC½ as a coefficient)",
         sql: "SELECT r.site, r.uuid AS reflection_set_uuid, r.processing_uuid, s.shell, s.shell_index, s.resolution_low_a, s.resolution_high_a, \
               s.number_observations, s.number_observations_unique, s.r_merge, s.r_meas, s.r_pim, s.i_over_sigma, s.cc_half, s.cc_ano, \
-              s.completeness_pct, s.multiplicity \
+              s.completeness_pct, s.multiplicity, s.completeness_spherical_pct, s.completeness_ellipsoidal_pct, \
+              s.completeness_ano_pct, s.completeness_ano_spherical_pct, s.completeness_ano_ellipsoidal_pct \
               FROM store.current_reflection_sets r JOIN store.reflection_statistics s \
               ON s.site = r.site AND s.reflection_set_uuid = r.uuid AND s.ingest_id = r.ingest_id",
         example: "SELECT shell_index, resolution_high_a, cc_half, i_over_sigma FROM reflection_shells WHERE shell <> 'overall' ORDER BY shell_index",

@@ -166,7 +166,7 @@ pub fn object_rows(p: &PreparedMessage, v: &ObjectVersion<'_>, rows: &mut Rows) 
                 "experiment_type": j.get("experimentType"), "program_name": j.get("programName"), "program_version": j.get("programVersion"),
                 "sample_uuid": link_uuid(o, "sampleRef"), "logistical_sample_uuid": link_uuid(o, "logisticalSampleRef"),
                 "started_from_uuid": link_uuid(o, "startedFromRef"),
-                "space_group": j.get("expectedSpaceGroupName").or(j.get("spaceGroupName")), "expected_resolution_a": j.get("expectedResolution"),
+                "space_group": j.get("expectedSpaceGroupName").or(j.get("spaceGroupName")).and_then(Value::as_str).map(one_spelling), "expected_resolution_a": j.get("expectedResolution"),
                 "visit": visit, "cell_a_a": cell.get("a"), "cell_b_a": cell.get("b"), "cell_c_a": cell.get("c"),
                 "cell_alpha_deg": cell.get("alpha"), "cell_beta_deg": cell.get("beta"), "cell_gamma_deg": cell.get("gamma"),
                 "file_facility": ext.as_ref().and_then(|e| e.instrument.as_ref()).and_then(|i| i.facility.clone()),
@@ -180,7 +180,7 @@ pub fn object_rows(p: &PreparedMessage, v: &ObjectVersion<'_>, rows: &mut Rows) 
                 "parent_uuid": link_uuid(o, "parentSampleRef"), "medium_uuid": link_uuid(o, "mediumRef"), "pid": pid, "pid_scheme": pid_scheme,
             }));
         }
-        AnyObject::ReflectionSet(r) => reflection_rows(uuid, r, o, rows),
+        AnyObject::ReflectionSet(r) => reflection_rows(uuid, v.entry.key, r, o, rows),
         _ => {
             let position = [
                 "positionInDewar",
@@ -301,20 +301,44 @@ fn processing_inputs(
     }
 }
 
+/// A space group in one spelling (the PDB's for chiral groups; others as written), so that
+/// `GROUP BY space_group` is right whatever program wrote it. The object JSON keeps it as written.
+fn one_spelling(name: &str) -> String {
+    mxpipe_model::space_groups::pdb_space_group_name(name)
+        .unwrap_or(name)
+        .to_owned()
+}
+
+/// The number at the end of a message key (`ReflectionSet2` → 2): the order the program wrote
+/// its results in (autoPROC's scaling containers).
+fn key_position(key: &str) -> Option<i64> {
+    let digits = key.trim_start_matches(|c: char| !c.is_ascii_digit());
+    digits.parse().ok()
+}
+
 fn reflection_rows(
     uuid: &str,
+    key: &str,
     r: &mxpipe_model::ReflectionSet,
     o: &dyn MxlimsObject,
     rows: &mut Rows,
 ) {
     let cell = r.refined_unit_cell.as_ref();
+    let limit = |i: usize| {
+        r.diffraction_limits_estimated
+            .as_ref()
+            .map(|t| t.eigenvalues[i])
+    };
     rows.entry("reflection_sets").or_default().push(json!({
-        "uuid": uuid, "processing_uuid": link_uuid(o, "sourceRef"), "space_group": r.space_group_name.as_ref().map(|s| s.as_str()),
+        "uuid": uuid, "processing_uuid": link_uuid(o, "sourceRef"),
+        "space_group": r.space_group_name.as_ref().map(|s| one_spelling(s.as_str())),
         "cell_a_a": cell.map(|c| c.a), "cell_b_a": cell.map(|c| c.b), "cell_c_a": cell.map(|c| c.c),
         "cell_alpha_deg": cell.map(|c| c.alpha), "cell_beta_deg": cell.map(|c| c.beta), "cell_gamma_deg": cell.map(|c| c.gamma),
         "wavelength_a": r.wavelengths.as_ref().and_then(|w| w.first()), "operational_resolution_a": r.operational_resolution,
         "number_reflections": r.number_reflections, "number_reflections_unique": r.number_reflections_unique,
         "file_type": r.file_type.map(|f| f.as_str()), "filename": r.filename, "path": r.path,
+        "anisotropic": r.anisotropic_diffraction, "position": key_position(key),
+        "diffraction_limit_1_a": limit(0), "diffraction_limit_2_a": limit(1), "diffraction_limit_3_a": limit(2),
     }));
     let shells = r
         .reflection_statistics_shells
@@ -342,6 +366,8 @@ fn reflection_rows(
             "r_merge": s.r_merge, "r_meas": s.r_meas, "r_pim": s.r_pim, "i_over_sigma": s.i_over_sig_i, "cc_half": s.cc_one_half,
             "cc_ano": s.cc_ano, "sig_ano": s.sig_ano, "completeness_pct": s.completeness, "multiplicity": s.redundancy,
             "completeness_ano_pct": s.completeness_ano, "multiplicity_ano": s.redundancy_ano,
+            "completeness_spherical_pct": s.completeness_spherical, "completeness_ellipsoidal_pct": s.completeness_ellipsoidal,
+            "completeness_ano_spherical_pct": s.completeness_ano_spherical, "completeness_ano_ellipsoidal_pct": s.completeness_ano_ellipsoidal,
         }));
     }
 }

@@ -213,7 +213,7 @@ pub const JOBS: TableDef = TableDef {
         ("sample_uuid", Text, true, "sample (sampleRef)"),
         ("logistical_sample_uuid", Text, true, "crystal/pin/... (logisticalSampleRef)"),
         ("started_from_uuid", Text, true, "parent job (startedFromRef)"),
-        ("space_group", Text, true, "expected (experiment) or input (processing) space group, as written"),
+        ("space_group", Text, true, "expected (experiment) or input (processing) space group, in one spelling (as reflection_sets.space_group)"),
         ("expected_resolution_a", Float, true, "MxExperiment.expectedResolution (Å)"),
         ("cell_a_a", Float, true, "expected (experiment) or input/indexed (processing) cell a (Å)"),
         ("cell_b_a", Float, true, "cell b (Å)"),
@@ -429,7 +429,7 @@ pub const REFLECTION_SETS: TableDef = TableDef {
     columns: &[
         ("uuid", Text, false, "reflection set uuid"),
         ("processing_uuid", Text, true, "processing job that produced it (sourceRef)"),
-        ("space_group", Text, true, "space group as written"),
+        ("space_group", Text, true, "space group in one spelling (the PDB's for chiral groups, e.g. `P 3 2 1` for `P321`; others as written; the object JSON keeps it as written)"),
         ("cell_a_a", Float, true, "refined cell a (Å)"),
         ("cell_b_a", Float, true, "refined cell b (Å)"),
         ("cell_c_a", Float, true, "refined cell c (Å)"),
@@ -443,6 +443,11 @@ pub const REFLECTION_SETS: TableDef = TableDef {
         ("file_type", Text, true, "reflection file type"),
         ("filename", Text, true, "reflection file name"),
         ("path", Text, true, "reflection file directory"),
+        ("anisotropic", Bool, true, "anisotropicDiffraction: true for an anisotropic (e.g. STARANISO) result, false for the isotropic one beside it"),
+        ("position", Int, true, "the set's place among its program's results (ReflectionSet<n> of the message: autoPROC's scaling-container order)"),
+        ("diffraction_limit_1_a", Float, true, "diffraction-limit ellipsoid, first eigenvalue (Å; diffractionLimitsEstimated)"),
+        ("diffraction_limit_2_a", Float, true, "second eigenvalue (Å)"),
+        ("diffraction_limit_3_a", Float, true, "third eigenvalue (Å)"),
     ],
 };
 
@@ -470,6 +475,10 @@ pub const REFLECTION_STATISTICS: TableDef = TableDef {
         ("multiplicity", Float, true, "multiplicity (Redundancy)"),
         ("completeness_ano_pct", Float, true, "anomalous completeness (%)"),
         ("multiplicity_ano", Float, true, "anomalous multiplicity"),
+        ("completeness_spherical_pct", Float, true, "completeness within a sphere (%; STARANISO)"),
+        ("completeness_ellipsoidal_pct", Float, true, "completeness within the diffraction-limit ellipsoid (%; STARANISO)"),
+        ("completeness_ano_spherical_pct", Float, true, "anomalous completeness, spherical (%)"),
+        ("completeness_ano_ellipsoidal_pct", Float, true, "anomalous completeness, ellipsoidal (%)"),
     ],
 };
 

@@ -83,7 +83,7 @@ fn ingest(store: &Path, dir: &Path, name: &str, m: &Value) {
 }
 
 /// (status, headers, body text) of one request.
-fn http(
+pub(crate) fn http(
     rt: &tokio::runtime::Runtime,
     method: &str,
     url: &str,

@@ -1,5 +1,6 @@
 //! End-to-end tests of mxpipe (one integration-test binary; modules per area).
 
+mod anisotropy;
 mod attack;
 mod cif_dials;
 mod cli;

@@ -26,6 +26,10 @@ struct ProcessingPage {
 
 struct SetView {
     uuid: String,
+    /// `anisotropic` / `isotropic` / the program's name (the view's `label`).
+    label: String,
+    space_group: String,
+    cell: String,
     table: Table,
     plots: Vec<Plot>,
 }
@@ -63,7 +67,8 @@ pub(crate) async fn processing(
             rows(
                 &ctx,
                 format!(
-                    "SELECT reflection_set_uuid FROM reflection_sets WHERE processing_uuid = {u} ORDER BY reflection_set_uuid"
+                    "SELECT reflection_set_uuid, label, space_group, cell_a_a, cell_b_a, cell_c_a, cell_alpha_deg, cell_beta_deg, cell_gamma_deg \
+                     FROM reflection_sets WHERE processing_uuid = {u} ORDER BY position NULLS LAST, reflection_set_uuid"
                 )
             ),
             rows(
@@ -100,26 +105,19 @@ pub(crate) async fn processing(
             "Visit",
         ],
     );
+    // A job that states no space group or cell of its own (autoPROC's are on its results): those
+    // of its first result.
+    let symmetry = match sets.first() {
+        Some(first) if j["space_group"].is_null() => first,
+        _ => j,
+    };
     summary.rows.push(vec![
         Cell::of(&j["program_name"]),
         Cell::of(&j["program_version"]),
         Cell::of(&j["job_status"]),
         Cell::of(&j["start_time"]),
-        Cell::of(&j["space_group"]),
-        Cell::text(
-            [
-                "cell_a_a",
-                "cell_b_a",
-                "cell_c_a",
-                "cell_alpha_deg",
-                "cell_beta_deg",
-                "cell_gamma_deg",
-            ]
-            .iter()
-            .map(|c| show(&j[*c]))
-            .collect::<Vec<_>>()
-            .join(" "),
-        ),
+        Cell::of(&symmetry["space_group"]),
+        Cell::text(cell_text(symmetry)),
         Cell::of(&j["visit"]),
     ]);
     let mut input_table = Table::new(
@@ -228,6 +226,9 @@ pub(crate) async fn processing(
         .collect();
         views.push(SetView {
             uuid: id,
+            label: show(&set["label"]),
+            space_group: show(&set["space_group"]),
+            cell: cell_text(set),
             table,
             plots,
         });
@@ -244,4 +245,20 @@ pub(crate) async fn processing(
         sets: views,
     }
     .into_response()
+}
+
+/// A unit cell as `a b c α β γ` (Å, °) from the `cell_*` columns of a view row.
+fn cell_text(row: &Value) -> String {
+    [
+        "cell_a_a",
+        "cell_b_a",
+        "cell_c_a",
+        "cell_alpha_deg",
+        "cell_beta_deg",
+        "cell_gamma_deg",
+    ]
+    .iter()
+    .map(|c| show(&row[*c]))
+    .collect::<Vec<_>>()
+    .join(" ")
 }
