@@ -1,9 +1,10 @@
-//! The `mxpipe` command-line tool: thin glue between the user, the file system and the crates
-//! that do the work (`mxpipe-model`, later `ingest`, `queries`, `export`).
+//! The `mxpipe` command-line tool: it parses arguments and prints. Every use case lives in the
+//! library crates (`mxpipe-app` and below), where the server calls them too.
 
 pub mod cli;
 pub mod commands;
-pub mod config;
+pub mod logging;
+pub mod output;
 pub mod schema_dir;
 
 pub use cli::run;

@@ -29,7 +29,7 @@ fn main() {
     // About 14.4 kB per frame with these proportions; measure rather than trust it.
     let probe = {
         let mut v = Vec::new();
-        mxpipe_ingest::synthetic::write_crystfel_stream(&mut v, 2000, 1).unwrap();
+        mxpipe_generate::synthetic::write_crystfel_stream(&mut v, 2000, 1).unwrap();
         v.len() as f64 / 2000.0
     };
     println!("size_mb  frames     read_s  mb_per_s  peak_rss_mb");
@@ -38,7 +38,7 @@ fn main() {
         let path = dir.join(format!("synthetic-{mb}.stream"));
         {
             let mut w = BufWriter::new(std::fs::File::create(&path).unwrap());
-            mxpipe_ingest::synthetic::write_crystfel_stream(&mut w, frames, 7).unwrap();
+            mxpipe_generate::synthetic::write_crystfel_stream(&mut w, frames, 7).unwrap();
             w.flush().unwrap();
         }
         let bytes = std::fs::metadata(&path).unwrap().len() as f64;

@@ -61,7 +61,7 @@ fn grow(reader: &str, bytes: usize) -> Vec<u8> {
         "crystfel" => {
             let frames = (bytes / 14_400).max(1);
             let mut v = Vec::new();
-            mxpipe_ingest::synthetic::write_crystfel_stream(&mut v, frames, 3).expect("stream");
+            mxpipe_generate::synthetic::write_crystfel_stream(&mut v, frames, 3).expect("stream");
             v
         }
         "mxlims" => {

@@ -16,23 +16,13 @@
 //! per contiguous run of images, ordinals in acquisition order.
 
 pub mod assemble;
-pub mod autoproc_xml;
-pub mod cbf;
-pub mod cif;
-pub mod crystfel;
-pub mod dials;
-pub mod generate;
-pub mod hdf5_superblock;
-pub mod mmcif;
-pub mod mxlims;
-pub mod nxmx;
-pub mod nxmx_data;
-#[cfg(feature = "pipeline")]
-pub mod pipeline;
+pub mod formats;
 pub mod sniff;
-pub mod synthetic;
-pub mod xds_ascii;
-pub mod xds_correct;
+
+pub use formats::{
+    autoproc_xml, cbf, cif, crystfel, dials, hdf5_superblock, mmcif, mxlims, nxmx, nxmx_data,
+    nxmx_layout, xds_ascii, xds_correct,
+};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -58,7 +48,7 @@ pub struct ReadError {
 }
 
 /// One problem in a file: where, what was expected, what was found.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Problem {
     /// Place in the file (a JSON pointer and the rule, a line, an HDF5 path).
     pub location: String,
@@ -410,7 +400,7 @@ pub fn directory_of(path: &Path) -> String {
 
 /// Validate a message a reader built from a file (both layers); an invalid one is reported
 /// against that file with the first problem.
-pub(crate) fn validated(path: &Path, value: Value) -> Result<Vec<Fragment>, ReadError> {
+pub fn validated(path: &Path, value: Value) -> Result<Vec<Fragment>, ReadError> {
     match mxpipe_model::validate::parse_message(&value, &mxpipe_model::validate::Options::default())
     {
         Ok((message, _)) => Ok(vec![Fragment::Message {

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use datafusion::prelude::SessionContext;
+use mxpipe_queries::lookups::{fixed_text, fixed_text_where_in, param};
 use oxigraph::model::{GraphName, Literal, NamedNode, Quad};
 
 use crate::vocab::{DCTERMS, MXP, PROV, RDF, RDFS, XSD, node_iri};
@@ -21,7 +22,6 @@ pub async fn build(ctx: &SessionContext) -> Result<Graph, LineageError> {
 /// one sample costs a fraction of the whole graph. An id that names no sample or crystal gives
 /// the whole graph.
 pub async fn build_around(ctx: &SessionContext, id: &str) -> Result<Graph, LineageError> {
-    let x = quote(id);
     let column = |rows: Vec<Vec<Option<String>>>| -> Vec<String> {
         let mut v: Vec<String> = rows
             .into_iter()
@@ -32,16 +32,18 @@ pub async fn build_around(ctx: &SessionContext, id: &str) -> Result<Graph, Linea
         v
     };
     let start_samples = column(
-        rows(
+        fixed_text(
             ctx,
-            &format!("SELECT sample_uuid FROM samples WHERE pid = {x} OR sample_uuid = {x}"),
+            "SELECT sample_uuid FROM samples WHERE pid = $1 OR sample_uuid = $1",
+            vec![param(id)],
         )
         .await?,
     );
     let start_crystals = column(
-        rows(
+        fixed_text(
             ctx,
-            &format!("SELECT crystal_uuid FROM crystals WHERE pid = {x} OR crystal_uuid = {x}"),
+            "SELECT crystal_uuid FROM crystals WHERE pid = $1 OR crystal_uuid = $1",
+            vec![param(id)],
         )
         .await?,
     );
@@ -51,12 +53,11 @@ pub async fn build_around(ctx: &SessionContext, id: &str) -> Result<Graph, Linea
     let mut samples = start_samples.clone();
     if !start_samples.is_empty() {
         samples.extend(column(
-            rows(
+            in_list(
                 ctx,
-                &format!(
-                    "SELECT uuid FROM store.current_samples WHERE parent_uuid IN ({})",
-                    list(&start_samples)
-                ),
+                "SELECT uuid, parent_uuid FROM store.current_samples",
+                "parent_uuid",
+                &start_samples,
             )
             .await?,
         ));
@@ -64,48 +65,61 @@ pub async fn build_around(ctx: &SessionContext, id: &str) -> Result<Graph, Linea
     let mut crystals = start_crystals;
     if !samples.is_empty() {
         crystals.extend(column(
-            rows(
+            in_list(
                 ctx,
-                &format!(
-                    "SELECT crystal_uuid FROM crystals WHERE sample_uuid IN ({})",
-                    list(&samples)
-                ),
+                "SELECT crystal_uuid, sample_uuid FROM crystals",
+                "sample_uuid",
+                &samples,
             )
             .await?,
         ));
     }
-    let experiments = column(rows(ctx, &format!(
-        "SELECT experiment_uuid FROM experiments WHERE crystal_uuid IN ({}) OR sample_uuid IN ({})", list(&crystals), list(&samples)
-    )).await?);
-    let sweeps = column(
-        rows(
+    let mut experiments = column(
+        in_list(
             ctx,
-            &format!(
-                "SELECT uuid FROM store.current_sweeps WHERE experiment_uuid IN ({})",
-                list(&experiments)
-            ),
+            "SELECT experiment_uuid, crystal_uuid FROM experiments",
+            "crystal_uuid",
+            &crystals,
+        )
+        .await?,
+    );
+    experiments.extend(column(
+        in_list(
+            ctx,
+            "SELECT experiment_uuid, sample_uuid FROM experiments",
+            "sample_uuid",
+            &samples,
+        )
+        .await?,
+    ));
+    experiments.sort();
+    experiments.dedup();
+    let sweeps = column(
+        in_list(
+            ctx,
+            "SELECT uuid, experiment_uuid FROM store.current_sweeps",
+            "experiment_uuid",
+            &experiments,
         )
         .await?,
     );
     let processing = column(
-        rows(
+        in_list(
             ctx,
-            &format!(
-                "SELECT DISTINCT processing_uuid FROM processing_inputs WHERE sweep_uuid IN ({})",
-                list(&sweeps)
-            ),
+            "SELECT DISTINCT processing_uuid, sweep_uuid FROM processing_inputs",
+            "sweep_uuid",
+            &sweeps,
         )
         .await?,
     );
     // The crystals' own samples too (read as nodes, so every IRI comes from its PID; their other
     // crystals and experiments are not followed).
     samples.extend(column(
-        rows(
+        in_list(
             ctx,
-            &format!(
-                "SELECT sample_uuid FROM crystals WHERE crystal_uuid IN ({})",
-                list(&crystals)
-            ),
+            "SELECT sample_uuid, crystal_uuid FROM crystals",
+            "crystal_uuid",
+            &crystals,
         )
         .await?,
     ));
@@ -137,31 +151,20 @@ struct Around {
 }
 
 impl Around {
-    /// ` AND column IN (…)` when filtering.
-    fn and(&self, column: &str, uuids: &[String]) -> String {
-        if self.only {
-            format!(" AND {column} IN ({})", list(uuids))
-        } else {
-            String::new()
-        }
+    /// The uuids to keep when filtering (`None`: every row).
+    fn only<'a>(&self, uuids: &'a [String]) -> Option<&'a [String]> {
+        self.only.then_some(uuids)
     }
 }
 
-/// A SQL string literal.
-fn quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
-/// A SQL list of literals (never empty: `NULL` matches nothing).
-fn list(uuids: &[String]) -> String {
-    if uuids.is_empty() {
-        return "NULL".into();
-    }
-    uuids
-        .iter()
-        .map(|u| quote(u))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// Rows of a fixed statement whose `column` is one of `values`.
+async fn in_list(
+    ctx: &SessionContext,
+    sql: &'static str,
+    column: &str,
+    values: &[String],
+) -> Result<Vec<Vec<Option<String>>>, LineageError> {
+    Ok(fixed_text_where_in(ctx, sql, column, Some(values)).await?)
 }
 
 async fn build_filtered(ctx: &SessionContext, around: &Around) -> Result<Graph, LineageError> {
@@ -173,13 +176,10 @@ async fn build_filtered(ctx: &SessionContext, around: &Around) -> Result<Graph, 
         read_seconds: 0.0,
     };
     let samples = b
-        .read(ctx, &format!(
-            "SELECT s.site, s.sample_uuid, s.mxlims_type, s.name, s.pid, c.parent_uuid FROM samples s \
-             LEFT JOIN store.current_samples c ON c.site = s.site AND c.uuid = s.sample_uuid WHERE true{}",
-            around.and("s.sample_uuid", &around.samples)
-        ))
+        .read_in(ctx, "SELECT s.site, s.sample_uuid, s.mxlims_type, s.name, s.pid, c.parent_uuid FROM samples s \
+             LEFT JOIN store.current_samples c ON c.site = s.site AND c.uuid = s.sample_uuid", "sample_uuid", around.only(&around.samples))
         .await?;
-    let crystals = b.read(ctx, &format!("SELECT site, crystal_uuid, name, pid, sample_uuid, barcode, container_barcode FROM crystals WHERE true{}", around.and("crystal_uuid", &around.crystals))).await?;
+    let crystals = b.read_in(ctx, "SELECT site, crystal_uuid, name, pid, sample_uuid, barcode, container_barcode FROM crystals", "crystal_uuid", around.only(&around.crystals)).await?;
     // Identity first: every reference below resolves to the IRI of the object's PID.
     for (r, pid) in samples
         .iter()
@@ -221,7 +221,7 @@ async fn build_filtered(ctx: &SessionContext, around: &Around) -> Result<Graph, 
         b.text(&node, &format!("{MXP}barcode"), r[5].as_deref());
         b.text(&node, &format!("{MXP}containerBarcode"), r[6].as_deref());
     }
-    for r in b.read(ctx, &format!("SELECT site, experiment_uuid, crystal_uuid, sample_uuid, start_time, end_time, visit, beamline, experiment_strategy FROM experiments WHERE true{}", around.and("experiment_uuid", &around.experiments))).await? {
+    for r in b.read_in(ctx, "SELECT site, experiment_uuid, crystal_uuid, sample_uuid, start_time, end_time, visit, beamline, experiment_strategy FROM experiments", "experiment_uuid", around.only(&around.experiments)).await? {
         let (Some(site), Some(uuid)) = (&r[0], &r[1]) else { continue };
         let node = b.activity(uuid, site, "Experiment");
         if let Some(used) = r[2].as_ref().or(r[3].as_ref()) {
@@ -235,7 +235,7 @@ async fn build_filtered(ctx: &SessionContext, around: &Around) -> Result<Graph, 
         b.text(&node, &format!("{MXP}strategy"), r[8].as_deref());
     }
     for r in b
-        .read(ctx, &format!("SELECT site, uuid, experiment_uuid, energy_ev, number_images FROM store.current_sweeps WHERE true{}", around.and("uuid", &around.sweeps)))
+        .read_in(ctx, "SELECT site, uuid, experiment_uuid, energy_ev, number_images FROM store.current_sweeps", "uuid", around.only(&around.sweeps))
         .await?
     {
         let (Some(site), Some(uuid)) = (&r[0], &r[1]) else {
@@ -254,14 +254,14 @@ async fn build_filtered(ctx: &SessionContext, around: &Around) -> Result<Graph, 
             "integer",
         );
     }
-    for r in b.read(ctx, &format!("SELECT site, uuid, program_name, start_time, end_time FROM store.current_jobs WHERE mxlims_type = 'MxProcessing'{}", around.and("uuid", &around.processing))).await? {
+    for r in b.read_in(ctx, "SELECT site, uuid, program_name, start_time, end_time FROM store.current_jobs WHERE mxlims_type = 'MxProcessing'", "uuid", around.only(&around.processing)).await? {
         let (Some(site), Some(uuid)) = (&r[0], &r[1]) else { continue };
         let node = b.activity(uuid, site, "Processing");
         b.text(&node, &format!("{MXP}program"), r[2].as_deref());
         b.time(&node, &format!("{PROV}startedAtTime"), r[3].as_deref());
         b.time(&node, &format!("{PROV}endedAtTime"), r[4].as_deref());
     }
-    let inputs = b.read(ctx, &format!("SELECT DISTINCT processing_uuid, sweep_uuid FROM processing_inputs WHERE sweep_uuid IS NOT NULL{}", around.and("processing_uuid", &around.processing))).await?;
+    let inputs = b.read_in(ctx, "SELECT DISTINCT processing_uuid, sweep_uuid FROM processing_inputs WHERE sweep_uuid IS NOT NULL", "processing_uuid", around.only(&around.processing)).await?;
     let mut inputs_of: HashMap<String, Vec<String>> = HashMap::new();
     for r in &inputs {
         let (Some(p), Some(w)) = (&r[0], &r[1]) else {
@@ -272,7 +272,7 @@ async fn build_filtered(ctx: &SessionContext, around: &Around) -> Result<Graph, 
         inputs_of.entry(p.clone()).or_default().push(w.clone());
     }
     for r in b
-        .read(ctx, &format!("SELECT site, reflection_set_uuid, processing_uuid, resolution_high_a, space_group FROM reflection_sets WHERE true{}", around.and("processing_uuid", &around.processing)))
+        .read_in(ctx, "SELECT site, reflection_set_uuid, processing_uuid, resolution_high_a, space_group FROM reflection_sets", "processing_uuid", around.only(&around.processing))
         .await?
     {
         let (Some(site), Some(uuid)) = (&r[0], &r[1]) else {
@@ -290,9 +290,10 @@ async fn build_filtered(ctx: &SessionContext, around: &Around) -> Result<Graph, 
             }
         }
     }
-    let pids = rows(
+    let pids = fixed_text(
         ctx,
         "SELECT DISTINCT target, instance, object_key, pid FROM store.catalogue_pids",
+        Vec::new(),
     )
     .await?;
     let pid_of: HashMap<(String, String, String), String> = pids
@@ -344,13 +345,23 @@ impl Builder {
     async fn read(
         &mut self,
         ctx: &SessionContext,
-        sql: &str,
+        sql: &'static str,
+    ) -> Result<Vec<Vec<Option<String>>>, LineageError> {
+        self.read_in(ctx, sql, "", None).await
+    }
+    /// Rows of a fixed statement, only those whose `column` is in `only` when given.
+    async fn read_in(
+        &mut self,
+        ctx: &SessionContext,
+        sql: &'static str,
+        column: &str,
+        only: Option<&[String]>,
     ) -> Result<Vec<Vec<Option<String>>>, LineageError> {
         self.flush()?;
         let started = Instant::now();
-        let out = rows(ctx, sql).await;
+        let out = fixed_text_where_in(ctx, sql, column, only).await;
         self.read_seconds += started.elapsed().as_secs_f64();
-        out
+        Ok(out?)
     }
     /// Insert the collected quads.
     fn flush(&mut self) -> Result<(), LineageError> {
@@ -471,9 +482,4 @@ fn encode(text: &str) -> String {
         .remove(b'_')
         .remove(b'~');
     percent_encoding::utf8_percent_encode(text, RESERVED).to_string()
-}
-
-/// Every row of a query, every column as text.
-async fn rows(ctx: &SessionContext, sql: &str) -> Result<Vec<Vec<Option<String>>>, LineageError> {
-    Ok(mxpipe_queries::text_rows(ctx, sql).await?)
 }

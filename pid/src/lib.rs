@@ -415,17 +415,7 @@ pub async fn candidates(store: &Store, scope: &Scope) -> Result<Vec<Candidate>, 
     let in_scope: Option<HashSet<String>> = match scope {
         Scope::All => None,
         Scope::Ingests(ids) if ids.is_empty() => return Ok(Vec::new()),
-        Scope::Ingests(ids) => {
-            let list: Vec<String> = ids
-                .iter()
-                .map(|i| format!("'{}'", i.replace('\'', "''")))
-                .collect();
-            let sql = format!(
-                "SELECT uuid FROM samples WHERE ingest_id IN ({0}) UNION SELECT uuid FROM logistical_samples WHERE ingest_id IN ({0})",
-                list.join(", ")
-            );
-            Some(column(&rows(sql).await?, 0).into_iter().flatten().collect())
-        }
+        Scope::Ingests(ids) => Some(uuids_of_ingests(store, ids).await?),
     };
     // Latest committed version of each sample and logistical sample.
     let latest = |table: &str, extra: &str| {
@@ -527,4 +517,25 @@ fn column(batches: &[RecordBatch], i: usize) -> Vec<Option<String>> {
         }
     }
     out
+}
+
+/// Uuids of the samples and logistical samples written by these store runs.
+async fn uuids_of_ingests(store: &Store, ids: &[String]) -> Result<HashSet<String>, PidError> {
+    use datafusion::prelude::{col, lit};
+    let ctx = store.session().await?;
+    let ids: Vec<_> = ids.iter().map(|i| lit(i.as_str())).collect();
+    let mut out = HashSet::new();
+    for table in ["samples", "logistical_samples"] {
+        let batches = ctx
+            .table(table)
+            .await
+            .and_then(|t| t.filter(col("ingest_id").in_list(ids.clone(), false)))
+            .and_then(|t| t.select_columns(&["uuid"]))
+            .map_err(mxpipe_store::StoreError::from)?
+            .collect()
+            .await
+            .map_err(mxpipe_store::StoreError::from)?;
+        out.extend(column(&batches, 0).into_iter().flatten());
+    }
+    Ok(out)
 }

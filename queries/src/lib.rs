@@ -6,7 +6,9 @@
 //! holds the views scientists use ([`views::VIEWS`]: `sweeps`, `scans`, `image_index`,
 //! `reflection_sets`, `ssx_runs`, …), documented with examples in `docs/queries.md`.
 
+pub mod encode;
 pub mod isolation;
+pub mod lookups;
 pub mod views;
 
 use std::collections::HashMap;
@@ -315,9 +317,15 @@ pub async fn text_rows(
     ctx: &SessionContext,
     sql: &str,
 ) -> Result<Vec<Vec<Option<String>>>, datafusion::error::DataFusionError> {
+    as_text(&ctx.sql(sql).await?.collect().await?)
+}
+
+/// Batches as rows of text cells (`None` for null).
+pub fn as_text(
+    batches: &[datafusion::arrow::array::RecordBatch],
+) -> Result<Vec<Vec<Option<String>>>, datafusion::error::DataFusionError> {
     use datafusion::arrow::array::{Array, AsArray};
     use datafusion::arrow::datatypes::DataType;
-    let batches = ctx.sql(sql).await?.collect().await?;
     let mut out = Vec::new();
     for batch in batches {
         let columns = batch

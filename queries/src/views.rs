@@ -268,3 +268,8 @@ pub const VIEWS: &[View] = &[
         example: "SELECT barcode, identities, pids, sample_names, sites, last_seen FROM barcode_reuse ORDER BY last_seen DESC",
     },
 ];
+
+/// The views for users (not the `store.` building blocks), in registry order.
+pub fn user_views() -> impl Iterator<Item = &'static View> {
+    VIEWS.iter().filter(|v| !v.name.starts_with("store."))
+}

@@ -65,30 +65,15 @@ pub async fn plan(
     let ctx = mxpipe_queries::open_stores(std::slice::from_ref(store))
         .await
         .map_err(|e| RepackError::Store(e.to_string()))?;
-    let x = format!("'{}'", experiment.replace('\'', "''"));
-    let sweeps = rows(
-        &ctx,
-        &format!(
-            "SELECT w.sweep_uuid, w.wavelength_a, w.image_width_deg, \
-         (SELECT min(s.ordinal) FROM scans s WHERE s.sweep_uuid = w.sweep_uuid) AS first \
-         FROM sweeps w WHERE w.experiment_uuid = {x}"
-        ),
-    )
-    .await?;
+    let mxpipe_queries::lookups::ImagePlan { sweeps, images } =
+        mxpipe_queries::lookups::image_plan(&ctx, experiment)
+            .await
+            .map_err(|e| RepackError::Store(e.to_string()))?;
     if sweeps.is_empty() {
         return Err(RepackError::Refused(format!(
             "no experiment {experiment} with sweeps in the store (`mxpipe query \"SELECT experiment_uuid FROM experiments\"` lists them)"
         )));
     }
-    let images = rows(
-        &ctx,
-        &format!(
-            "SELECT sweep_uuid, scan_ordinal AS o, scan_position_deg AS a, path, file_name, \
-         frame_in_file AS f, data_file, frame_in_data_file AS d FROM image_index \
-         WHERE experiment_uuid = {x} ORDER BY scan_ordinal, image_number"
-        ),
-    )
-    .await?;
     // Image width per sweep: a sweep without rotation (a grid scan, stills) has no angles; its
     // images keep their acquisition order at angle 0.
     let widths: BTreeMap<String, f64> = sweeps
@@ -253,15 +238,6 @@ fn is_hdf5_name(p: &Path) -> bool {
 }
 
 /// Rows of a query, every column as text.
-async fn rows(
-    ctx: &datafusion::prelude::SessionContext,
-    sql: &str,
-) -> Result<Vec<Vec<Option<String>>>, RepackError> {
-    mxpipe_queries::text_rows(ctx, sql)
-        .await
-        .map_err(|e| RepackError::Store(e.to_string()))
-}
-
 impl Plan {
     /// The plan as text (`--dry-run`): per output file, the image ranges taken from each source.
     pub fn describe(&self) -> String {

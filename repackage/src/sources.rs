@@ -4,6 +4,7 @@
 //! per sweep, one detector geometry and pixel mask over a sweep's masters, and an output folder
 //! outside the raw data. Every problem is collected, so a refusal (and `--dry-run`) lists all.
 
+use mxpipe_ingest::nxmx_layout;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -118,7 +119,7 @@ fn open(path: &Path) -> Result<Source, String> {
     }
     let file = hdf5::File::open(path)
         .map_err(|e| format!("{}: not readable as HDF5: {e}", path.display()))?;
-    for name in ["/entry/data/data", "/data"] {
+    for name in nxmx_layout::DATA_STACKS {
         if let Ok(ds) = file.dataset(name) {
             let shape = ds.shape();
             if shape.len() != 3 {
@@ -221,19 +222,10 @@ fn virtual_sources(path: &Path, name: &str, ds: &hdf5::Dataset) -> Result<(), St
 }
 
 /// Detector geometry fields whose values must agree over a sweep's masters.
-const GEOMETRY: &[&str] = &[
-    "/entry/instrument/detector/distance",
-    "/entry/instrument/detector/beam_center_x",
-    "/entry/instrument/detector/beam_center_y",
-    "/entry/instrument/detector/x_pixel_size",
-    "/entry/instrument/detector/y_pixel_size",
-];
+const GEOMETRY: &[&str] = &nxmx_layout::DETECTOR_GEOMETRY;
 
 /// Masks whose contents must agree over a sweep's masters.
-const MASKS: &[&str] = &[
-    "/entry/instrument/detector/pixel_mask",
-    "/entry/instrument/detector/detectorSpecific/pixel_mask",
-];
+const MASKS: &[&str] = &nxmx_layout::PIXEL_MASKS;
 
 /// Geometry values and mask bytes of one master, in the order of [`GEOMETRY`] and [`MASKS`].
 type Fingerprint = (Vec<Option<f64>>, Vec<Option<Vec<u8>>>);

@@ -14,8 +14,8 @@ use crate::RepackError;
 use crate::plan::{Plan, SweepPlan, runs};
 use crate::sources::Source;
 
-/// Group of the acquisition order in every output master.
-pub const ACQUISITION: &str = "/entry/mxpipe:acquisition";
+pub use mxpipe_ingest::nxmx_layout::ACQUISITION;
+use mxpipe_ingest::nxmx_layout::EXPERIMENT_MXLIMS_NAME;
 
 fn h5(e: hdf5::Error) -> RepackError {
     RepackError::Hdf5(e.to_string())
@@ -289,7 +289,7 @@ fn write_sweep(
         .parse()
         .map_err(|e| RepackError::Hdf5(format!("MXLIMS JSON: {e:?}")))?;
     acq.new_dataset::<VarLenUnicode>()
-        .create("experiment_mxlims")
+        .create(EXPERIMENT_MXLIMS_NAME)
         .map_err(h5)?
         .write_scalar(&json)
         .map_err(h5)?;

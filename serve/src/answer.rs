@@ -75,39 +75,19 @@ fn internal(e: String) -> Response {
 
 /// Rows as JSON objects (column names as keys, nulls left out as arrow-json does).
 pub(crate) fn rows_json(batches: &[RecordBatch]) -> Result<Vec<Value>, String> {
-    let mut writer = arrow::json::ArrayWriter::new(Vec::new());
-    for b in batches {
-        writer.write(b).map_err(|e| e.to_string())?;
-    }
-    writer.finish().map_err(|e| e.to_string())?;
-    let bytes = writer.into_inner();
-    if bytes.is_empty() {
-        return Ok(Vec::new());
-    }
+    let bytes = mxpipe_queries::encode::json_array(batches, false).map_err(|e| e.to_string())?;
     serde_json::from_slice(&bytes).map_err(|e| e.to_string())
 }
 
 fn rows_csv(batches: &[RecordBatch]) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
-    {
-        let mut w = arrow::csv::WriterBuilder::new()
-            .with_header(true)
-            .build(&mut out);
-        for b in batches {
-            w.write(b).map_err(|e| e.to_string())?;
-        }
-    }
+    mxpipe_queries::encode::csv_to(batches, &mut out).map_err(|e| e.to_string())?;
     Ok(out)
 }
 
 fn rows_parquet(schema: Arc<Schema>, batches: &[RecordBatch]) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
-    let mut w =
-        parquet::arrow::ArrowWriter::try_new(&mut out, schema, None).map_err(|e| e.to_string())?;
-    for b in batches {
-        w.write(b).map_err(|e| e.to_string())?;
-    }
-    w.close().map_err(|e| e.to_string())?;
+    mxpipe_queries::encode::parquet_to(schema, batches, &mut out).map_err(|e| e.to_string())?;
     Ok(out)
 }
 

@@ -4,7 +4,7 @@
 
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use mxpipe_ingest::pipeline::IngestSummary;
+use mxpipe_pipeline::IngestSummary;
 use serde::Serialize;
 
 /// An error answer.

@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use mxpipe_ingest::pipeline::{Commit, CommitFuture};
+use mxpipe_pipeline::{Commit, CommitFuture};
 use mxpipe_store::{IngestOutcome, PreparedMessage, Store, Writer};
 use tokio::sync::{mpsc, oneshot};
 
@@ -168,8 +168,10 @@ async fn run(
             && rx.is_empty()
         {
             let store = writer.store().clone();
-            let scope = mxpipe_pid::Scope::Ingests(std::mem::take(&mut to_mint));
-            match mxpipe_pid::mint(&store, &mut writer, config, scope, false).await {
+            let ids = std::mem::take(&mut to_mint);
+            match mxpipe_app::ingest::mint_after_commit(&store, &mut writer, config, ids, false)
+                .await
+            {
                 Ok(report) => {
                     if let Some(line) = report.summary() {
                         tracing::info!("{line}");

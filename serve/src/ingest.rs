@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use mxpipe_ingest::pipeline::{FileStatus, IngestError, IngestRequest, NoProgress};
+use mxpipe_pipeline::{FileStatus, IngestError, IngestRequest, NoProgress};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -192,8 +192,7 @@ async fn ingest_bytes_now(
             .replace(&dir_text, ".");
         serde_json::from_str(&text).unwrap_or(v)
     };
-    let result =
-        mxpipe_ingest::pipeline::ingest_with(&s.store, &s.committer, &request, &NoProgress).await;
+    let result = mxpipe_pipeline::ingest_with(&s.store, &s.committer, &request, &NoProgress).await;
     let (status, out) = match result {
         Ok(summary) => {
             {

@@ -19,6 +19,7 @@ mod idempotency;
 mod ingest;
 mod limits;
 mod read;
+pub mod settings;
 mod stop;
 pub mod tokens;
 mod web;
@@ -176,7 +177,22 @@ async fn track(
         .extensions()
         .get::<axum::extract::MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let token = auth::bearer(req.headers())
+        .or_else(|| auth::cookie_token(req.headers()))
+        .and_then(|t| s.tokens.lock().ok().and_then(|g| g.0.id_of(t)));
+    let method = req.method().clone();
+    let started = std::time::Instant::now();
     let response = next.run(req).await;
+    // One line per request: never the token, only its id.
+    tracing::info!(
+        target: "mxpipe_serve::request",
+        method = %method,
+        route = %route,
+        status = response.status().as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1e3,
+        token = token.as_deref().unwrap_or("-"),
+        "request"
+    );
     *s.requests
         .lock()
         .expect("metrics lock")
@@ -239,7 +255,7 @@ async fn healthz() -> &'static str {
 #[openapi(
     info(title = "mxpipe slurp API", description = "Ingest MXLIMS messages and processing/collection files; query the store. Bearer tokens from `mxpipe token new`."),
     paths(healthz, metrics, ingest::post_message, ingest::post_file, read::post_query, read::get_ingests, read::get_experiment, read::get_sample, read::get_views, read::get_view),
-    components(schemas(read::QueryBody, mxpipe_ingest::pipeline::IngestSummary, api::IngestRejection, api::ErrorBody, api::FormatName)),
+    components(schemas(read::QueryBody, mxpipe_pipeline::IngestSummary, api::IngestRejection, api::ErrorBody, api::FormatName)),
     modifiers(&Bearer)
 )]
 struct ApiDoc;

@@ -130,6 +130,15 @@ impl Tokens {
         })
     }
 
+    /// The id of the token whose secret this is (for logs: never the secret itself).
+    pub fn id_of(&self, secret: &str) -> Option<String> {
+        let h = hash(secret);
+        self.records
+            .iter()
+            .find(|r| r.sha256 == h)
+            .map(|r| r.id.clone())
+    }
+
     /// Every record (hashes only).
     pub fn records(&self) -> &[TokenRecord] {
         &self.records

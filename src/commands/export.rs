@@ -1,21 +1,108 @@
-//! `mxpipe export ispyb` and `mxpipe export autoproc-xml`.
+//! `mxpipe export …`: MXLIMS JSON, ISPyB, AutoProcContainer XML, ICAT, SciCat, RDF and the
+//! field maps. The application layer builds and drives each target; this module shows progress
+//! and prints the outcome the same way for every catalogue.
 
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use mxpipe_export::driver::Outcome;
-use mxpipe_export::ispyb::rows::Settings;
-use mxpipe_export::ispyb::{Ispyb, Options};
-use mxpipe_export::{Filter, Records};
-use mxpipe_store::Store;
+use mxpipe_app::export::{ExportJob, Exported, IcatForm, IcatTarget, IspybTarget, ScicatTarget};
+use mxpipe_app::{AppError, AppResult, Context, StoreUse};
+use mxpipe_export::Filter;
 
-use crate::cli::TableFormat;
-use crate::commands::table::{print_table, write_table};
-use crate::config::Config;
+use crate::cli::fail;
+use crate::commands::lineage;
+use crate::output::{TableFormat, print_table, write_table};
 
-/// Environment variable holding the ISPyB password.
-pub const PASSWORD_ENV: &str = "MXPIPE_ISPYB_PASSWORD";
+/// `mxpipe export ...`.
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Write an MXLIMS message built from the store (latest version of each object).
+    #[command(after_help = "\
+Examples:
+  mxpipe export mxlims --experiment 3b5b8750-4f0c-44d2-bb09-bbf948ab0cda
+  mxpipe export mxlims --session mx23694-12 --out visit.json
+  mxpipe export mxlims --shipment 0196f23a-dce0-2560-baac-f1b23ec9e051")]
+    Mxlims {
+        /// An experiment (or processing job) with its sweeps, processing and results.
+        #[arg(long, value_name = "UUID", group = "selection")]
+        experiment: Option<String>,
+        /// A sample with the jobs and containers that name it.
+        #[arg(long, value_name = "UUID", group = "selection")]
+        sample: Option<String>,
+        /// A shipment with everything in it.
+        #[arg(long, value_name = "UUID", group = "selection")]
+        shipment: Option<String>,
+        /// Every experiment, processing job and shipment of a session (visit label, e.g. mx23694-12).
+        #[arg(long, value_name = "VISIT", group = "selection")]
+        session: Option<String>,
+        /// Write to a file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Export experiments, their sweeps (one DataCollection per wedge) and processing to ISPyB.
+    ///
+    /// One transaction per experiment; the id map kept in the store makes a re-export update
+    /// instead of insert (a second export of the same data adds no row). The password comes
+    /// from --password-file, [ispyb] password_file or $MXPIPE_ISPYB_PASSWORD, never the URL.
+    /// Without --experiment, --session or --since every stored experiment is exported.
+    /// Mapping rules: docs/ispyb.md.
+    #[command(after_help = "\
+Examples:
+  MXPIPE_ISPYB_PASSWORD=... mxpipe export ispyb --db mysql://mx_exporter@ispyb-db:3306/ispyb --session mx23694-12
+  mxpipe export ispyb --experiment 6513270e-269e-4d37-b2a7-4de452e6b438 --dry-run
+  mxpipe export ispyb --since 2026-03-01 --create-session --password-file /run/secrets/ispyb
+  scripts/ispyb-testdb start     # a local ISPyB to try it on (prints the URL)")]
+    Ispyb(IspybArgs),
+    /// Write the ISPyB AutoProcContainer XML of one processing result.
+    #[command(after_help = "\
+Examples:
+  mxpipe export autoproc-xml --processing 6b4cb242-4a23-4596-a217-beaddbc496cb --out ispyb.xml")]
+    AutoprocXml(XmlArgs),
+    /// Print the MXLIMS → ISPyB field map as Markdown (the tables of docs/ispyb.md).
+    IspybMap,
+    /// Export experiments, their sweeps and processing for ICAT: an icatdata XML file for
+    /// `icatingest` (python-icat; icatdata 6.2 or 5.0), or with --flavour esrf one ESRF dataset
+    /// message per dataset in a folder.
+    ///
+    /// One Sample per crystal (pid = the persistent sample identifier), one raw Dataset per
+    /// sweep, one processed Dataset per ReflectionSet linked to every input sweep. Works with no
+    /// configuration (facility and instrument from the session; [icat] facility overrides).
+    /// Without --experiment, --sample, --session or --since every stored experiment is exported.
+    /// Mapping rules: docs/icat.md.
+    #[command(after_help = "\
+Examples:
+  mxpipe export icat --session mx23694-12 --out mx23694-12.icat.xml
+  mxpipe export icat --out old-server.xml --icatdata-version 5.0
+  mxpipe export icat --flavour esrf --experiment 6513270e-269e-4d37-b2a7-4de452e6b438 --out messages/
+  MXPIPE_ICAT_PASSWORD=... mxpipe export icat --url https://icat.example.org/icat --session mx23694-12
+  icatingest -i mx23694-12.icat.xml -f XML     # python-icat, at the ICAT site")]
+    Icat(IcatArgs),
+    /// Print the MXLIMS → ICAT parameter map as Markdown (the table of docs/icat.md).
+    IcatMap,
+    /// Export experiments to SciCat: samples (sampleId = the persistent sample identifier), one
+    /// raw dataset per sweep with its origdatablock, one derived dataset per ReflectionSet with
+    /// every input dataset.
+    ///
+    /// Through the backend's API (v4 datasets, v3 samples and proposals). Idempotent: with
+    /// [scicat] pid_prefix the pids are deterministic; otherwise the server's pids are kept in
+    /// the store's id map. A re-run creates nothing; changed records are patched. --dry-run
+    /// needs no configuration and prints the requests as JSON lines; a real run needs [scicat]
+    /// owner and contact_email, and credentials. Without --experiment, --sample, --session or
+    /// --since every stored experiment is exported. Mapping rules: docs/scicat.md.
+    #[command(after_help = "\
+Examples:
+  mxpipe export scicat --dry-run --session mx23694-12 | jq .path
+  mxpipe export scicat --dry-run --check --openapi explorer-json.json
+  MXPIPE_SCICAT_PASSWORD=... mxpipe export scicat --url https://scicat.example.org --session mx23694-12
+  MXPIPE_SCICAT_TOKEN=... mxpipe export scicat --url https://scicat.example.org --check --since 2026-03-01")]
+    Scicat(ScicatArgs),
+    /// Print the MXLIMS → SciCat scientificMetadata map as Markdown (the table of docs/scicat.md).
+    ScicatMap,
+    /// Write the lineage graph (PROV-O) of one or many sites as Turtle, N-Quads or JSON-LD; its
+    /// shape is documented by the SHACL shapes in schemas/lineage.shacl.ttl.
+    Rdf(lineage::RdfArgs),
+}
 
 /// Which experiments a catalogue export takes (the same for every target).
 #[derive(Debug, Args)]
@@ -83,90 +170,75 @@ pub struct XmlArgs {
     pub out: Option<PathBuf>,
 }
 
-fn settings(config: &Config) -> Result<Settings, String> {
-    let c = &config.ispyb;
-    let timezone = c
-        .timezone
-        .as_deref()
-        .or(config.timezone.as_deref())
-        .unwrap_or("UTC");
-    Ok(Settings {
-        timezone: timezone.parse().map_err(|_| {
-            format!("timezone: {timezone:?} is not an IANA time zone such as Europe/London")
-        })?,
-        pixel_size_mm: c.pixel_size_mm,
-        attachment_dir: c
-            .attachment_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("ispyb-attachments")),
-    })
+/// Which ICAT form to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Flavour {
+    /// icatdata XML for python-icat's icatingest (any ICAT site).
+    Icatdata,
+    /// One ESRF dataset message (pyicat-plus format) per dataset, in a folder.
+    Esrf,
 }
 
-fn password(args: &IspybArgs, config: &Config) -> Result<Option<String>, String> {
-    let file = args
-        .password_file
-        .clone()
-        .or(config.ispyb.password_file.clone());
-    match file {
-        Some(f) => crate::config::read_secret(&f)
-            .map(Some)
-            .map_err(|e| format!("--password-file {}: {e}", f.display())),
-        None => Ok(std::env::var(PASSWORD_ENV).ok()),
-    }
+/// `mxpipe export icat` flags.
+#[derive(Debug, Args)]
+pub struct IcatArgs {
+    #[command(flatten)]
+    pub which: SelectionArgs,
+    /// The icatdata XML file to write, or with --flavour esrf the folder for the messages.
+    #[arg(long, value_name = "FILE|DIR", conflicts_with = "url")]
+    pub out: Option<PathBuf>,
+    /// Write through ICAT's REST API instead (base URL ending in /icat; default [icat] url).
+    /// Credentials: [icat] username and password_file, else $MXPIPE_ICAT_PASSWORD.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// File holding the ICAT password (default [icat] password_file; else $MXPIPE_ICAT_PASSWORD).
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Output form.
+    #[arg(long, value_enum, default_value_t = Flavour::Icatdata)]
+    pub flavour: Flavour,
+    /// icatdata version: 6.2, or 5.0 for older ICAT servers.
+    #[arg(long, value_name = "VERSION", default_value = "6.2")]
+    pub icatdata_version: String,
+    /// Count what would be written, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Summary format.
+    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    pub output: TableFormat,
 }
 
-/// Run `mxpipe export ispyb`.
-pub async fn ispyb(store: &Store, args: IspybArgs, config: &Config) -> u8 {
-    let fail = |m: String, code: u8| {
-        eprintln!("error: {m}");
-        code
-    };
-    let Some(url) = args.db.clone().or(config.ispyb.url.clone()) else {
-        return fail("no database: pass --db mysql://USER@HOST:PORT/DATABASE or set [ispyb] url in the configuration".into(), 2);
-    };
-    let (settings, password) = match (settings(config), password(&args, config)) {
-        (Ok(s), Ok(p)) => (s, p),
-        (Err(e), _) | (_, Err(e)) => return fail(e, 2),
-    };
-    if config.ispyb.timezone.is_none() && config.timezone.is_none() {
-        eprintln!(
-            "warning: timezone is not set in the configuration; ISPyB times are written as UTC"
-        );
-    }
-    let db = match Ispyb::connect(&url, password.as_deref()).await {
-        Ok(d) => d,
-        Err(e) => return fail(e.to_string(), 1),
-    };
-    let filter = args.which.filter();
-    let options = Options {
-        create_session: args.create_session,
-        dry_run: args.dry_run,
-        settings,
-        command: std::env::args().collect::<Vec<_>>().join(" "),
-    };
-    let bar = export_bar("to ISPyB");
-    let started = std::time::Instant::now();
-    let result = db
-        .export(store, &filter, &options, |n| bar.inc(n as u64))
-        .await;
-    bar.finish_and_clear();
-    let outcome = match result {
-        Ok(o) => o,
-        Err(e) => return fail(e.to_string(), 1),
-    };
-    report(
-        &outcome,
-        ["table", "inserted", "updated", "unchanged"],
-        args.dry_run
-            .then_some("dry run: every statement above was rolled back; nothing was written"),
-        args.output,
-        format!(
-            "to ISPyB {} (schema {}) in {:.2} s",
-            db.instance(),
-            db.schema_version,
-            started.elapsed().as_secs_f64()
-        ),
-    )
+/// `mxpipe export scicat` flags.
+#[derive(Debug, Args)]
+pub struct ScicatArgs {
+    #[command(flatten)]
+    pub which: SelectionArgs,
+    /// The backend's base URL, e.g. https://scicat.example.org (default [scicat] url).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// File holding the functional account's password (default [scicat] password_file; else
+    /// $MXPIPE_SCICAT_PASSWORD).
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// File holding a pre-issued bearer token, for OIDC sites (default [scicat] token_file; else
+    /// $MXPIPE_SCICAT_TOKEN). Used instead of a login when given.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Send nothing: print every request that would be sent, one JSON object per line
+    /// ({"method", "path", "body"}); works with no configuration.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Validate every request body before sending against the backend's OpenAPI document
+    /// (required fields, types, no unknown field): --openapi FILE, [scicat] openapi, else the
+    /// server's /explorer-json.
+    #[arg(long)]
+    pub check: bool,
+    /// The backend's OpenAPI document for --check (a saved /explorer-json).
+    #[arg(long, value_name = "FILE")]
+    pub openapi: Option<PathBuf>,
+    /// Summary format.
+    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    pub output: TableFormat,
 }
 
 /// The spinner of an export run: sweeps done, rate, elapsed.
@@ -183,14 +255,17 @@ pub fn export_bar(target: &str) -> ProgressBar {
 
 /// Print a catalogue export's outcome the same way for every target: what a dry run shows
 /// (stdout), the per-kind summary (`--output`), warnings, failures and a closing line naming
-/// the target (`what`). The exit status: 1 when an experiment failed.
-pub fn report(
-    outcome: &Outcome,
-    headers: [&str; 4],
-    dry_run_note: Option<&str>,
-    output: TableFormat,
-    what: String,
-) -> u8 {
+/// the target. The exit status: 1 when an experiment failed.
+fn report(exported: Exported, dry_run_note: Option<&str>, output: TableFormat) -> u8 {
+    let Exported {
+        outcome,
+        target,
+        notes,
+        headers,
+    } = exported;
+    for n in &notes {
+        eprintln!("warning: {n}");
+    }
     for line in &outcome.log {
         println!("{line}");
     }
@@ -223,85 +298,165 @@ pub fn report(
         eprintln!("error: {f}");
     }
     eprintln!(
-        "{} experiment(s) exported {what}; {} failed",
+        "{} experiment(s) exported {target}; {} failed",
         outcome.experiments,
         outcome.failures.len()
     );
     u8::from(!outcome.failures.is_empty())
 }
 
-/// Run `mxpipe export autoproc-xml`.
-pub async fn autoproc_xml(store: &Store, args: XmlArgs, config: &Config) -> u8 {
-    let settings = match settings(config) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
-    let records = match Records::load(store).await {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 1;
-        }
-    };
-    let mut dc_ids = std::collections::HashMap::new();
-    if let Some(url) = args.db.clone().or(config.ispyb.url.clone()) {
-        let instance = match mxpipe_export::ispyb::instance_of(&url) {
-            Ok(i) => i,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return 2;
-            }
-        };
-        match store.catalogue_ids("ispyb", &instance).await {
-            Ok(m) => dc_ids.extend(
-                m.into_iter()
-                    .filter(|(k, _)| k.starts_with("DataCollection:"))
-                    .map(|(k, v)| (k, v.id)),
-            ),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return 1;
-            }
-        }
+/// Is this one of the field maps (printed without a store or configuration)?
+pub fn is_map(command: &ExportCommand) -> bool {
+    matches!(
+        command,
+        ExportCommand::IspybMap | ExportCommand::IcatMap | ExportCommand::ScicatMap
+    )
+}
+
+/// Print a field map.
+pub fn map(command: ExportCommand) -> u8 {
+    match command {
+        ExportCommand::IspybMap => print!("{}", mxpipe_export::ispyb::map::markdown()),
+        ExportCommand::IcatMap => print!("{}", mxpipe_export::icat::map::markdown()),
+        ExportCommand::ScicatMap => print!("{}", mxpipe_export::scicat::map::markdown()),
+        _ => unreachable!("is_map"),
     }
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("ispyb.xml"));
-    let name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let folder = std::path::absolute(&out)
-        .ok()
-        .and_then(|p| p.parent().map(|d| d.to_string_lossy().into_owned()))
-        .unwrap_or_default();
-    match mxpipe_export::autoproc_xml::write(
-        &records,
-        &args.processing,
-        &dc_ids,
-        settings.timezone,
-        (&name, &folder),
-    ) {
-        Ok(xml) => match &args.out {
-            Some(p) => match std::fs::write(p, xml) {
-                Ok(()) => 0,
-                Err(e) => {
-                    eprintln!("error: {}: {e}", p.display());
-                    2
-                }
-            },
-            None => {
-                print!("{xml}");
-                0
-            }
+    0
+}
+
+/// Run an export.
+pub async fn run(command: ExportCommand, ctx: &Context) -> u8 {
+    if let ExportCommand::Rdf(args) = command {
+        return lineage::export_rdf(args, ctx).await;
+    }
+    let store = match ctx.open_store(StoreUse::Read) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let (output, dry_run, note, result) = match command {
+        ExportCommand::Mxlims {
+            experiment,
+            sample,
+            shipment,
+            session,
+            out,
+        } => {
+            let text =
+                match mxpipe_app::export::mxlims_selection(experiment, sample, shipment, session) {
+                    Ok(selection) => mxpipe_app::export::mxlims(&store, &selection).await,
+                    Err(e) => Err(e),
+                };
+            return write_out(text, out);
+        }
+        ExportCommand::AutoprocXml(args) => {
+            let xml = mxpipe_app::export::autoproc_xml(
+                ctx,
+                &store,
+                &args.processing,
+                args.db,
+                args.out.as_deref(),
+            )
+            .await;
+            return write_out(xml, args.out);
+        }
+        ExportCommand::Ispyb(args) => {
+            let job = job(&args.which, args.dry_run);
+            let target = IspybTarget {
+                db: args.db,
+                password_file: args.password_file,
+                create_session: args.create_session,
+            };
+            let bar = export_bar("to ISPyB");
+            let result =
+                mxpipe_app::export::ispyb(ctx, &store, &job, target, |n| bar.inc(n as u64)).await;
+            bar.finish_and_clear();
+            (
+                args.output,
+                args.dry_run,
+                "dry run: every statement above was rolled back; nothing was written",
+                result,
+            )
+        }
+        ExportCommand::Icat(args) => {
+            let job = job(&args.which, args.dry_run);
+            let form = match args.flavour {
+                Flavour::Icatdata => IcatForm::Icatdata,
+                Flavour::Esrf => IcatForm::Esrf,
+            };
+            let target = IcatTarget {
+                out: args.out,
+                url: args.url,
+                password_file: args.password_file,
+                form,
+                icatdata_version: args.icatdata_version,
+            };
+            let bar = export_bar("for ICAT");
+            let result =
+                mxpipe_app::export::icat(ctx, &store, &job, target, |n| bar.inc(n as u64)).await;
+            bar.finish_and_clear();
+            (
+                args.output,
+                args.dry_run,
+                "dry run: nothing was written",
+                result,
+            )
+        }
+        ExportCommand::Scicat(args) => {
+            let job = job(&args.which, args.dry_run);
+            let target = ScicatTarget {
+                url: args.url,
+                password_file: args.password_file,
+                token_file: args.token_file,
+                check: args.check,
+                openapi: args.openapi,
+            };
+            let bar = export_bar("to SciCat");
+            let result =
+                mxpipe_app::export::scicat(ctx, &store, &job, target, |n| bar.inc(n as u64)).await;
+            bar.finish_and_clear();
+            (
+                args.output,
+                args.dry_run,
+                "dry run: nothing was sent (requests above, one JSON object per line)",
+                result,
+            )
+        }
+        ExportCommand::IspybMap
+        | ExportCommand::IcatMap
+        | ExportCommand::ScicatMap
+        | ExportCommand::Rdf(_) => {
+            unreachable!("handled before the store is opened")
+        }
+    };
+    match result {
+        Ok(exported) => report(exported, dry_run.then_some(note), output),
+        Err(e) => fail(e),
+    }
+}
+
+/// What every catalogue export is asked.
+fn job(which: &SelectionArgs, dry_run: bool) -> ExportJob {
+    ExportJob {
+        filter: which.filter(),
+        dry_run,
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+    }
+}
+
+/// A file export's text to `out` (write errors: exit status 2) or standard output.
+fn write_out(text: AppResult<String>, out: Option<PathBuf>) -> u8 {
+    let text = match text {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
+    match out {
+        Some(p) => match std::fs::write(&p, text) {
+            Ok(()) => 0,
+            Err(e) => fail(AppError::Usage(format!("{}: {e}", p.display()))),
         },
-        Err(e) => {
-            eprintln!("error: {e}");
-            1
+        None => {
+            print!("{text}");
+            0
         }
     }
 }

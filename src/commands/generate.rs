@@ -1,23 +1,70 @@
-//! `mxpipe generate`: a deterministic synthetic store per site (for benchmarks and demos), written
-//! through the normal ingest path (validation, content hashes, atomic runs), so a re-run adds nothing.
+//! `mxpipe generate`: deterministic synthetic sites for benchmarks and demos, with a progress bar
+//! and an interrupt that says what it leaves behind.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 
+use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use mxpipe_ingest::Fragment;
-use mxpipe_ingest::generate::{Spec, site_names, site_runs};
-use mxpipe_store::{PreparedMessage, Store, prepare_message};
+use mxpipe_app::generate::GenerateProgress;
+use mxpipe_app::{AppError, Context};
+use mxpipe_generate::Spec;
 
-use mxpipe_ingest::pipeline::to_store_bulk;
+use crate::cli::fail;
 
-/// Generate `spec` into one store per site under `dir` (`dir/<SITE>`), and `dir/mxpipe.toml`
-/// listing the sites for `mxpipe --config dir/mxpipe.toml query …`.
-pub async fn run(spec: Spec, dir: &Path) -> u8 {
-    // On its own task (generating keeps a worker busy between commits): Ctrl-C says what the
-    // interrupted run leaves behind, then ends the process.
-    let shown = dir.display().to_string();
+/// Write a deterministic synthetic store per site, at scale, for benchmarks and demos.
+///
+/// One store per site under --store DIR (DIR/DLS, DIR/ESRF, …) and DIR/mxpipe.toml listing
+/// them. Sessions, multi-sweep and interleaved MAD experiments, processing with statistics,
+/// reused barcodes and SSX runs with per-frame rows; distributions in docs/queries.md. The same
+/// seed gives the same store; a re-run adds nothing.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  mxpipe generate --sweeps 20000 --ssx-frames 1000000 --sites 3 --seed 7 --store /tmp/gen
+  mxpipe --config /tmp/gen/mxpipe.toml query \"SELECT site, count(*) FROM sweeps GROUP BY site\"")]
+pub struct GenerateArgs {
+    /// Rotation sweeps in total (split evenly over the sites).
+    #[arg(long, default_value_t = 10_000)]
+    sweeps: u64,
+    /// SSX frames in total (runs of 10 000–100 000 frames dealt to the sites in turn).
+    #[arg(long, default_value_t = 0)]
+    ssx_frames: u64,
+    /// Number of sites (named DLS, ESRF, MAXIV, SOLEIL, PETRAIII, SLS, then SITE7…).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    sites: u16,
+    /// Seed of the generator.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+struct Bar(ProgressBar);
+
+impl GenerateProgress for Bar {
+    fn done(&self, site: &str, sweeps: u64, frames: u64) {
+        self.0.set_position(sweeps + frames / 100);
+        self.0.set_message(format!(
+            "{site}: {sweeps} sweeps, {frames} SSX frames so far"
+        ));
+    }
+}
+
+/// Run `mxpipe generate` (`--store DIR` is the folder the sites are written under).
+pub async fn run(args: GenerateArgs, ctx: &Context) -> u8 {
+    let Some(dir) = ctx.store_flag() else {
+        return fail(AppError::usage(
+            "mxpipe generate needs --store DIR (one store per site is written under it)",
+        ));
+    };
+    let spec = Spec {
+        sweeps: args.sweeps,
+        ssx_frames: args.ssx_frames,
+        sites: args.sites as usize,
+        seed: args.seed,
+    };
+    // Generating keeps a worker busy between commits: Ctrl-C is watched on its own task, says
+    // what the interrupted run leaves behind, then ends the process.
+    let shown = dir.to_owned();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             eprintln!(
@@ -28,17 +75,7 @@ pub async fn run(spec: Spec, dir: &Path) -> u8 {
             std::process::exit(130);
         }
     });
-    generate(spec, dir).await
-}
-
-/// [`run`] without the interrupt handling.
-async fn generate(spec: Spec, dir: &Path) -> u8 {
     let started = Instant::now();
-    let command = format!(
-        "mxpipe generate --sweeps {} --ssx-frames {} --sites {} --seed {}",
-        spec.sweeps, spec.ssx_frames, spec.sites, spec.seed
-    );
-    let names = site_names(spec.sites);
     let bar = ProgressBar::new(spec.sweeps + spec.ssx_frames / 100);
     bar.set_style(
         ProgressStyle::with_template(
@@ -47,87 +84,23 @@ async fn generate(spec: Spec, dir: &Path) -> u8 {
         .expect("template")
         .progress_chars("=> "),
     );
-    let mut config = String::from("# written by mxpipe generate\n[sites]\n");
-    let mut total = (0u64, 0u64, 0u64);
-    for (i, name) in names.iter().enumerate() {
-        let location = dir.join(name);
-        let store = match Store::open(&location.to_string_lossy(), name, HashMap::new()) {
-            Ok(s) => s,
-            Err(e) => {
-                bar.finish_and_clear();
-                eprintln!("error: {e}");
-                return 2;
-            }
-        };
-        // Relative to the file (`Config::load` resolves `[sites]` from the file's folder).
-        config.push_str(&format!("{name} = {:?}\n", format!("./{name}")));
-        for run in site_runs(spec, i) {
-            let fragments = match run {
-                Ok(f) => f,
-                Err(e) => {
-                    bar.finish_and_clear();
-                    eprintln!("error: generated data failed validation (a bug in mxpipe): {e}");
-                    return 1;
-                }
-            };
-            let mut prepared: Vec<PreparedMessage> = Vec::new();
-            for f in fragments {
-                if let Fragment::Message {
-                    value,
-                    message,
-                    bulk,
-                } = f
-                {
-                    let sweeps = value["CollectionSweep"].as_object().map_or(0, |m| m.len()) as u64;
-                    let frames = value["MxProcessing"]["MxProcessing1"]["extensions"]["mxpipe.org"]
-                        ["ssxDataReduction"]["framesTotal"]
-                        .as_u64();
-                    match frames {
-                        Some(n) => {
-                            total.1 += n;
-                            bar.inc(n / 100);
-                        }
-                        None => {
-                            total.0 += sweeps;
-                            bar.inc(sweeps);
-                        }
-                    }
-                    let mut p = prepare_message(&value, *message, Vec::new());
-                    p.bulk = bulk.into_iter().map(to_store_bulk).collect();
-                    prepared.push(p);
-                }
-            }
-            bar.set_message(format!(
-                "{name}: {} sweeps, {} SSX frames so far",
-                total.0, total.1
-            ));
-            match store.ingest(&prepared, Some(&command)).await {
-                Ok(o) => total.2 += o.totals().0 as u64,
-                Err(e) => {
-                    bar.finish_and_clear();
-                    eprintln!("error: site {name}: {e}");
-                    return 1;
-                }
-            }
-        }
-    }
+    let result = mxpipe_app::generate::sites(spec, Path::new(dir), &Bar(bar.clone())).await;
     bar.finish_and_clear();
-    let config_path = dir.join("mxpipe.toml");
-    if let Err(e) = std::fs::write(&config_path, config) {
-        eprintln!("error: cannot write {}: {e}", config_path.display());
-        return 1;
-    }
+    let done = match result {
+        Ok(d) => d,
+        Err(e) => return fail(e),
+    };
     eprintln!(
         "generated {} sites, {} rotation sweeps, {} SSX frames in {:.1} s ({} new objects; a re-run adds nothing)",
-        names.len(),
-        total.0,
-        total.1,
+        done.sites.len(),
+        done.sweeps,
+        done.ssx_frames,
         started.elapsed().as_secs_f64(),
-        total.2
+        done.new_objects
     );
     eprintln!(
         "query them together: mxpipe --config {} query \"SELECT site, count(*) FROM sweeps GROUP BY site\"",
-        config_path.display()
+        done.config.display()
     );
     0
 }

@@ -1,15 +1,15 @@
-//! `mxpipe lineage`, `mxpipe sparql` and `mxpipe export rdf`: the lineage graph of one or many
-//! sites (the same `--site NAME=LOCATION` list as `mxpipe query`), built in memory.
+//! `mxpipe lineage`, `mxpipe sparql` and `mxpipe export rdf`: the PROV-O lineage graph of one or
+//! many sites, built by the application layer, printed here.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::ValueEnum;
+use mxpipe_app::{AppError, Context};
 use mxpipe_lineage::{Graph, RdfOutput, sparql, tree};
 
-use crate::cli::TableFormat;
-use crate::commands::query::{QueryArgs, session};
-use crate::commands::table::print_table;
+use crate::cli::{fail, is_broken_pipe};
+use crate::output::{TableFormat, print_table};
 
 /// How `mxpipe lineage` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -22,7 +22,11 @@ pub enum TreeFormat {
     Turtle,
 }
 
-/// `mxpipe lineage`.
+/// A sample's life across sites: every experiment, sweep, processing and merged result
+/// derived from a sample or crystal (by PID, uuid or IRI), from the PROV-O lineage graph.
+///
+/// The graph is built in memory from the sites (`--site NAME=LOCATION`, as for `query`).
+/// Exit status 1 when nothing has that identifier.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Examples:
@@ -40,7 +44,8 @@ pub struct LineageArgs {
     pub allow_missing_sites: bool,
 }
 
-/// `mxpipe sparql`.
+/// Run SPARQL over the lineage graph of one or many sites (samples, crystals, experiments,
+/// sweeps, processing, reflection sets and catalogue records as PROV-O).
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Prefixes prov:, mxp:, dcterms:, rdfs:, rdf:, owl: and xsd: are declared. The graph's shape:
@@ -73,7 +78,8 @@ pub enum RdfFormatArg {
     Jsonld,
 }
 
-/// `mxpipe export rdf`.
+/// Write the lineage graph (PROV-O) of one or many sites as Turtle, N-Quads or JSON-LD; its
+/// shape is documented by the SHACL shapes in schemas/lineage.shacl.ttl.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Examples:
@@ -92,32 +98,31 @@ pub struct RdfArgs {
     pub allow_missing_sites: bool,
 }
 
-/// Open the sites and build the graph — only the part around `around` when given (exit status
-/// on failure).
-async fn graph(args: &QueryArgs, config: Option<&Path>, around: Option<&str>) -> Result<Graph, u8> {
-    let ctx = session(args, config).await?;
-    let graph = match around {
-        Some(id) => mxpipe_lineage::build_around(&ctx, id).await,
-        None => mxpipe_lineage::build(&ctx).await,
+/// The graph (around `around` when given), warnings printed.
+async fn graph(
+    ctx: &Context,
+    allow_missing_sites: bool,
+    around: Option<&str>,
+) -> Result<Graph, u8> {
+    let (graph, warnings) = mxpipe_app::lineage::graph(ctx, allow_missing_sites, around)
+        .await
+        .map_err(fail)?;
+    for w in warnings {
+        eprintln!("warning: {w}");
     }
-    .map_err(|e| fail(e, 1))?;
-    tracing::info!(
-        triples = graph.len(),
-        seconds = graph.build_seconds,
-        "lineage graph built"
-    );
     Ok(graph)
 }
 
 /// `mxpipe lineage`.
-pub async fn lineage(args: LineageArgs, sites: QueryArgs, config: Option<&Path>) -> u8 {
-    let graph = match graph(&sites, config, Some(args.id.trim())).await {
+pub async fn lineage(args: LineageArgs, ctx: &Context) -> u8 {
+    let id = args.id.trim();
+    let graph = match graph(ctx, args.allow_missing_sites, Some(id)).await {
         Ok(g) => g,
         Err(code) => return code,
     };
-    let nodes = match tree::lineage(&graph, args.id.trim()) {
+    let nodes = match tree::lineage(&graph, id) {
         Ok(n) => n,
-        Err(e) => return fail(e, 1),
+        Err(e) => return fail(AppError::failed(e)),
     };
     let mut out = std::io::stdout().lock();
     let result = match args.format {
@@ -132,12 +137,12 @@ pub async fn lineage(args: LineageArgs, sites: QueryArgs, config: Option<&Path>)
             .and_then(|g| g.dump(RdfOutput::Turtle, Vec::new()))
         {
             Ok(bytes) => out.write_all(&bytes),
-            Err(e) => return fail(e, 1),
+            Err(e) => return fail(AppError::failed(e)),
         },
     };
     match result {
-        Err(e) if crate::cli::is_broken_pipe(&e.to_string()) => 0,
-        Err(e) => fail(format!("writing the lineage: {e}"), 1),
+        Err(e) if is_broken_pipe(&e.to_string()) => 0,
+        Err(e) => fail(AppError::Failed(format!("writing the lineage: {e}"))),
         Ok(()) => 0,
     }
 }
@@ -153,29 +158,35 @@ fn collect_iris(nodes: &[tree::Node]) -> Vec<String> {
     out
 }
 
-/// `mxpipe sparql`.
-pub async fn sparql(args: SparqlArgs, sites: QueryArgs, config: Option<&Path>) -> u8 {
-    let query = match args.query.strip_prefix('@') {
+/// The query text: as given, or from `@FILE` (`@-`: standard input).
+fn query_text(query: &str) -> Result<String, AppError> {
+    match query.strip_prefix('@') {
         Some("-") => {
             let mut s = String::new();
-            if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut s) {
-                return fail(format!("reading the query from standard input: {e}"), 2);
-            }
-            s
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map_err(|e| {
+                AppError::Usage(format!("reading the query from standard input: {e}"))
+            })?;
+            Ok(s)
         }
-        Some(file) => match std::fs::read_to_string(file) {
-            Ok(s) => s,
-            Err(e) => return fail(format!("{file}: cannot read the query: {e}"), 2),
-        },
-        None => args.query.clone(),
+        Some(file) => std::fs::read_to_string(file)
+            .map_err(|e| AppError::Usage(format!("{file}: cannot read the query: {e}"))),
+        None => Ok(query.to_owned()),
+    }
+}
+
+/// `mxpipe sparql`.
+pub async fn sparql(args: SparqlArgs, ctx: &Context) -> u8 {
+    let query = match query_text(&args.query) {
+        Ok(q) => q,
+        Err(e) => return fail(e),
     };
-    let graph = match graph(&sites, config, None).await {
+    let graph = match graph(ctx, args.allow_missing_sites, None).await {
         Ok(g) => g,
         Err(code) => return code,
     };
     let answer = match sparql::run(&graph, &query) {
         Ok(a) => a,
-        Err(e) => return fail(e, 1),
+        Err(e) => return fail(AppError::failed(e)),
     };
     let header: Vec<&str> = answer.columns.iter().map(String::as_str).collect();
     let rows: Vec<Vec<String>> = answer
@@ -188,8 +199,8 @@ pub async fn sparql(args: SparqlArgs, sites: QueryArgs, config: Option<&Path>) -
 }
 
 /// `mxpipe export rdf`.
-pub async fn export_rdf(args: RdfArgs, sites: QueryArgs, config: Option<&Path>) -> u8 {
-    let graph = match graph(&sites, config, None).await {
+pub async fn export_rdf(args: RdfArgs, ctx: &Context) -> u8 {
+    let graph = match graph(ctx, args.allow_missing_sites, None).await {
         Ok(g) => g,
         Err(code) => return code,
     };
@@ -198,27 +209,19 @@ pub async fn export_rdf(args: RdfArgs, sites: QueryArgs, config: Option<&Path>) 
         RdfFormatArg::Nquads => RdfOutput::NQuads,
         RdfFormatArg::Jsonld => RdfOutput::JsonLd,
     };
-    let result = match &args.out {
+    let sink: Result<Box<dyn Write>, String> = match &args.out {
         Some(path) => std::fs::File::create(path)
-            .map_err(|e| format!("{}: cannot create: {e}", path.display()))
-            .and_then(|f| {
-                graph
-                    .dump(format, std::io::BufWriter::new(f))
-                    .and_then(|mut w| {
-                        w.flush()
-                            .map_err(|e| mxpipe_lineage::LineageError::Graph(e.to_string()))
-                    })
-                    .map_err(|e| format!("{}: {e}", path.display()))
-            }),
-        None => graph
-            .dump(format, std::io::BufWriter::new(std::io::stdout().lock()))
-            .and_then(|mut w| {
-                w.flush()
-                    .map_err(|e| mxpipe_lineage::LineageError::Graph(e.to_string()))
-            })
-            .map_err(|e| e.to_string()),
+            .map(|f| Box::new(f) as Box<dyn Write>)
+            .map_err(|e| format!("{}: cannot create: {e}", path.display())),
+        None => Ok(Box::new(std::io::stdout().lock())),
     };
-    match result {
+    let written = sink.and_then(|sink| {
+        let mut w = graph
+            .dump(format, std::io::BufWriter::new(sink))
+            .map_err(|e| e.to_string())?;
+        w.flush().map_err(|e| e.to_string())
+    });
+    match written {
         Ok(()) => {
             eprintln!(
                 "{} triples ({:.2} s to build the graph, of which {:.2} s reading the stores)",
@@ -228,12 +231,14 @@ pub async fn export_rdf(args: RdfArgs, sites: QueryArgs, config: Option<&Path>) 
             );
             0
         }
-        Err(e) if crate::cli::is_broken_pipe(&e) => 0,
-        Err(e) => fail(e, 1),
+        Err(e) if is_broken_pipe(&e) => 0,
+        Err(e) => {
+            let shown = args
+                .out
+                .as_ref()
+                .map(|p| format!("{}: ", p.display()))
+                .unwrap_or_default();
+            fail(AppError::Failed(format!("{shown}{e}")))
+        }
     }
-}
-
-fn fail(message: impl std::fmt::Display, code: u8) -> u8 {
-    eprintln!("error: {message}");
-    code
 }

@@ -1,15 +1,14 @@
-//! One module per subcommand.
+//! One module per command: its clap arguments and its `run`.
 
 pub mod export;
 pub mod generate;
-pub mod icat;
 pub mod ingest;
 pub mod lineage;
 pub mod pid;
 pub mod query;
+pub mod repackage;
 pub mod schema;
-pub mod scicat;
 pub mod serve;
+pub mod shell;
 pub mod store;
-pub mod table;
 pub mod validate;

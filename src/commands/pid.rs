@@ -1,12 +1,13 @@
 //! `mxpipe pid …`: the PIDs mxpipe minted for samples and crystals (`[pid]` in the
-//! configuration), and minting after an ingest.
+//! configuration), and what minting after an ingest did.
 
-use mxpipe_pid::{MintReport, PidConfig, Scope};
+use mxpipe_app::ingest::MintOutcome;
+use mxpipe_app::{AppError, Context, StoreUse};
+use mxpipe_pid::{MintReport, Scope};
 use mxpipe_store::Store;
 
-use crate::cli::TableFormat;
-use crate::commands::table::print_table;
-use crate::config::Config;
+use crate::cli::fail;
+use crate::output::{TableFormat, print_table};
 
 /// `mxpipe pid …`.
 #[derive(Debug, clap::Subcommand)]
@@ -48,24 +49,11 @@ Examples:
     },
 }
 
-/// The `[pid]` configuration, or `None` when there is none; an unusable one is an error.
-pub fn configured(config: &Config) -> Result<Option<PidConfig>, String> {
-    config.pid.as_ref().map(|p| p.resolve()).transpose()
-}
-
-/// Mint for the objects of one committed ingest run and print what happened (a warning for
-/// pending PIDs; the ingest itself stays successful).
-pub async fn after_ingest(store: &Store, pid: &PidConfig, ingest_id: &str, publish: bool) {
-    match mxpipe_pid::mint(
-        store,
-        &mut &*store,
-        pid,
-        Scope::Ingests(vec![ingest_id.to_owned()]),
-        publish,
-    )
-    .await
-    {
-        Ok(report) => print_report_line(&report),
+/// What minting after an ingest did (a warning for pending PIDs or a failure; the ingest itself
+/// stays successful).
+pub fn print_minted(minted: &MintOutcome) {
+    match minted {
+        Ok(report) => print_report_line(report),
         Err(e) => eprintln!(
             "warning: minting PIDs failed ({e}); the ingest is stored — run `mxpipe pid mint` to complete it"
         ),
@@ -83,58 +71,29 @@ fn print_report_line(report: &MintReport) {
 }
 
 /// Run a `mxpipe pid` command.
-pub async fn run(store: &Store, command: PidCommand, config: &Config) -> u8 {
+pub async fn run(command: PidCommand, ctx: &Context) -> u8 {
+    let store = match ctx.open_store(StoreUse::Read) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
     if let PidCommand::List { pending, output } = command {
-        return match store.sample_pids().await {
-            Ok(map) => {
-                let mut rows: Vec<Vec<String>> = map
-                    .into_values()
-                    .filter(|p| !pending || p.is_pending())
-                    .map(|p| {
-                        vec![
-                            p.object_uuid,
-                            p.mxlims_type,
-                            p.pid,
-                            p.scheme,
-                            p.state,
-                            p.detail.unwrap_or_default(),
-                        ]
-                    })
-                    .collect();
-                rows.sort();
-                print_table(
-                    &[
-                        "object_uuid",
-                        "mxlims_type",
-                        "pid",
-                        "scheme",
-                        "state",
-                        "detail",
-                    ],
-                    &rows,
-                    output,
-                );
-                0
-            }
-            Err(e) => fail(e, 1),
-        };
+        return list(&store, pending, output).await;
     }
-    let pid = match configured(config) {
+    let pid = match ctx.pid() {
         Ok(Some(p)) => p,
         Ok(None) => {
-            return fail(
+            return fail(AppError::usage(
                 "no [pid] section in the configuration: set scheme and prefix (see README, \"Persistent sample identifiers\")",
-                2,
-            );
+            ));
         }
-        Err(e) => return fail(e, 2),
+        Err(e) => return fail(e),
     };
     let report = match command {
         PidCommand::Mint { publish } => {
-            mxpipe_pid::mint(store, &mut &*store, &pid, Scope::All, publish).await
+            mxpipe_pid::mint(&store, &mut &store, &pid, Scope::All, publish).await
         }
         PidCommand::Retry { publish } => {
-            mxpipe_pid::retry(store, &mut &*store, &pid, publish).await
+            mxpipe_pid::retry(&store, &mut &store, &pid, publish).await
         }
         PidCommand::List { .. } => unreachable!("handled above"),
     };
@@ -148,12 +107,13 @@ pub async fn run(store: &Store, command: PidCommand, config: &Config) -> u8 {
                 .pids
                 .iter()
                 .map(|p| {
+                    let detail = p.detail.clone().unwrap_or_default();
                     vec![
                         p.object_uuid.clone(),
                         p.mxlims_type.clone(),
                         p.pid.clone(),
                         p.state.clone(),
-                        p.detail.clone().unwrap_or_default(),
+                        detail,
                     ]
                 })
                 .collect();
@@ -165,11 +125,39 @@ pub async fn run(store: &Store, command: PidCommand, config: &Config) -> u8 {
             print_report_line(&r);
             u8::from(r.pending() > 0)
         }
-        Err(e) => fail(e, 1),
+        Err(e) => fail(AppError::failed(e)),
     }
 }
 
-fn fail(message: impl std::fmt::Display, code: u8) -> u8 {
-    eprintln!("error: {message}");
-    code
+/// `mxpipe pid list`.
+async fn list(store: &Store, pending: bool, output: TableFormat) -> u8 {
+    let map = match store.sample_pids().await {
+        Ok(m) => m,
+        Err(e) => return fail(AppError::failed(e)),
+    };
+    let mut rows: Vec<Vec<String>> = map
+        .into_values()
+        .filter(|p| !pending || p.is_pending())
+        .map(|p| {
+            vec![
+                p.object_uuid,
+                p.mxlims_type,
+                p.pid,
+                p.scheme,
+                p.state,
+                p.detail.unwrap_or_default(),
+            ]
+        })
+        .collect();
+    rows.sort();
+    let header = [
+        "object_uuid",
+        "mxlims_type",
+        "pid",
+        "scheme",
+        "state",
+        "detail",
+    ];
+    print_table(&header, &rows, output);
+    0
 }

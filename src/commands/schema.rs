@@ -1,11 +1,40 @@
 //! `mxpipe schema`: write, print, list or check the generated JSON Schemas.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use mxpipe_model::schema::{canonical_name, entries, entry, generated_files};
 
+/// Write the JSON Schemas generated from mxpipe's typed model.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  mxpipe schema --out schemas         # regenerate the checked-in schemas
+  mxpipe schema --list
+  mxpipe schema messages/MxlimsMessage > MxlimsMessage.json
+  mxpipe schema --check schemas       # exit 1 if the folder is stale")]
+pub struct SchemaArgs {
+    /// Print one schema to standard output instead of writing files.
+    #[arg(value_name = "NAME")]
+    name: Option<String>,
+    /// Folder to write into (created if missing).
+    #[arg(long, value_name = "DIR", default_value = "schemas")]
+    out: PathBuf,
+    /// List the schema names and exit.
+    #[arg(long)]
+    list: bool,
+    /// Compare a folder with the generated schemas; exit 1 if any file differs or is missing.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["name", "list"])]
+    check: Option<PathBuf>,
+}
+
 /// Run the command; returns the exit status.
-pub fn run(name: Option<&str>, out: &Path, list: bool, check: Option<&Path>) -> u8 {
+pub fn run(args: SchemaArgs) -> u8 {
+    let (name, out, list, check) = (
+        args.name.as_deref(),
+        args.out.as_path(),
+        args.list,
+        args.check.as_deref(),
+    );
     if list {
         for e in entries() {
             println!("{}", e.name);

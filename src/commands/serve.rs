@@ -1,17 +1,31 @@
 //! `mxpipe serve` and `mxpipe token`.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
+use mxpipe_app::{AppError, Context, StoreUse};
+use mxpipe_serve::settings;
 use mxpipe_serve::tokens::{Scope, Tokens};
 
-use crate::cli::TableFormat;
-use crate::commands::table::print_table;
-use crate::config::Config;
+use crate::cli::fail;
+use crate::output::{TableFormat, print_table};
 
-/// `mxpipe serve` flags.
+/// Serve the slurp API and the web view over HTTP: POST MXLIMS messages and files, query
+/// read-only SQL, browse experiments.
+///
+/// Bearer tokens from `mxpipe token new` (scopes ingest, read, admin). HTTPS with [serve]
+/// tls_cert/tls_key; plain HTTP only on loopback unless --insecure-listen (put TLS in front).
+/// The OpenAPI document is at /openapi.json, the Swagger UI at /docs/, the web view at
+/// /experiments (sign in at /login with a read token). SIGTERM or Ctrl-C finishes the
+/// requests in flight, then stops.
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  mxpipe token new --scope ingest --note beamline-i03 > ingest.token
+  mxpipe serve --listen 127.0.0.1:8080
+  curl -H \"Authorization: Bearer $(cat ingest.token)\" --data-binary @message.json http://127.0.0.1:8080/v1/messages
+  curl -H \"Authorization: Bearer $(cat ingest.token)\" --data-binary @autoPROC.xml 'http://127.0.0.1:8080/v1/files?name=autoPROC.xml'
+  mxpipe token new --scope read > read.token    # then open http://127.0.0.1:8080/login")]
 pub struct ServeArgs {
     /// Address to listen on (default [serve] listen, else 127.0.0.1:8080).
     #[arg(long, value_name = "ADDR")]
@@ -52,21 +66,14 @@ pub enum TokenCommand {
     },
 }
 
-/// `[serve] tokens_file`, else `mxpipe-tokens.json` inside a local store (the tokens travel with
-/// their store, whatever folder the server starts from), else `./mxpipe-tokens.json`.
-fn tokens_file(config: &Config, store: &mxpipe_store::Store) -> PathBuf {
-    if let Some(f) = &config.serve.tokens_file {
-        return f.clone();
-    }
-    match store.root().to_file_path() {
-        Ok(dir) if store.root().scheme() == "file" => dir.join("mxpipe-tokens.json"),
-        _ => PathBuf::from("mxpipe-tokens.json"),
-    }
-}
-
 /// Run `mxpipe token …`.
-pub fn token(command: TokenCommand, config: &Config, store: &mxpipe_store::Store) -> u8 {
-    let path = tokens_file(config, store);
+pub fn token(command: TokenCommand, ctx: &Context) -> u8 {
+    let store = match ctx.open_store(StoreUse::Start) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let store = &store;
+    let path = settings::tokens_file(ctx, store);
     let mut tokens = match Tokens::load(&path) {
         Ok(t) => t,
         Err(e) => {
@@ -152,136 +159,59 @@ pub fn token(command: TokenCommand, config: &Config, store: &mxpipe_store::Store
 }
 
 /// Run `mxpipe serve` until SIGTERM or Ctrl-C (requests in flight, ingests included, finish).
-pub async fn serve(
-    args: ServeArgs,
-    config: &Config,
-    opened: &mxpipe_store::Store,
-    store: String,
-    site: String,
-) -> u8 {
-    let listen = args
-        .listen
-        .or(config.serve.listen)
-        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
-    let tls = match (&config.serve.tls_cert, &config.serve.tls_key) {
-        (Some(cert), Some(key)) => Some(mxpipe_serve::Tls {
-            cert: cert.clone(),
-            key: key.clone(),
-        }),
-        (None, None) => None,
-        _ => {
-            eprintln!("error: [serve] needs both tls_cert and tls_key for HTTPS");
-            return 2;
-        }
+pub async fn run(args: ServeArgs, ctx: &Context) -> u8 {
+    let store = match ctx.open_store(StoreUse::Start) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
     };
-    if tls.is_none() && !listen.ip().is_loopback() && !args.insecure_listen {
-        eprintln!(
-            "error: {listen} is not a loopback address and no TLS is configured: set [serve] tls_cert and tls_key, or put TLS in front and pass --insecure-listen"
-        );
-        return 2;
-    }
-    let pid = match crate::commands::pid::configured(config) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
+    let listen = match settings::listen(ctx, args.listen, args.insecure_listen) {
+        Ok(l) => l,
+        Err(e) => return fail(e),
     };
-    let public_fields = config
-        .pid
-        .as_ref()
-        .map(|p| p.public_fields.clone())
-        .unwrap_or_default();
-    if let Some(f) = public_fields
-        .iter()
-        .find(|f| !mxpipe_serve::PUBLIC_FIELDS.contains(&f.as_str()))
-    {
-        eprintln!(
-            "error: [pid] public_fields: unknown field {f:?}; expected any of {}",
-            mxpipe_serve::PUBLIC_FIELDS.join(", ")
-        );
-        return 2;
-    }
-    let c = &config.serve;
-    let mut serve_config = mxpipe_serve::ServeConfig::new(store, site, tokens_file(config, opened));
-    serve_config.storage_options = config.storage_options();
-    serve_config.secure_cookies = tls.is_some();
-    serve_config.pid = pid;
-    serve_config.public_fields = public_fields;
-    if let Some(mb) = c.max_body_mb {
-        serve_config.max_body = mb * 1024 * 1024;
-    }
-    if let Some(n) = c.max_rows {
-        serve_config.max_rows = n;
-    }
-    if let Some(s) = c.query_timeout_s {
-        serve_config.query_timeout = std::time::Duration::from_secs(s);
-    }
-    if let Some(s) = c.request_timeout_s {
-        serve_config.request_timeout = std::time::Duration::from_secs(s);
-    }
-    if let Some(n) = c.rate_per_second {
-        serve_config.rate_per_second = n;
-    }
-    if let Some(n) = c.burst {
-        serve_config.burst = n;
-    }
-    if let Some(mb) = c.query_memory_mb {
-        serve_config.query_memory = mb.max(16) * 1024 * 1024;
-    }
-    if let Some(n) = c.max_queries {
-        serve_config.max_queries = n.max(1);
-    }
-    if let Some(n) = c.max_connections {
-        serve_config.max_connections = n.max(1);
-    }
-    if let Some(s) = c.header_read_timeout_s {
-        serve_config.header_read_timeout = std::time::Duration::from_secs(s.max(1));
-    }
-    if let Some(n) = c.max_in_flight_per_token {
-        serve_config.max_in_flight_per_token = n.max(1);
-    }
-    let shutdown = async {
-        let term = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut s) => {
-                    s.recv().await;
-                }
-                Err(_) => std::future::pending::<()>().await,
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {},
-            _ = term => {},
-        }
-        eprintln!("mxpipe serve: shutting down after the requests in flight");
+    let config = match settings::serve_config(ctx, &store, listen.tls.is_some()) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
     };
-    if let Some(tls) = tls {
+    if let Some(tls) = listen.tls {
         let announce = |a: SocketAddr| {
             eprintln!("mxpipe serve: listening on https://{a} (OpenAPI at /openapi.json)")
         };
-        return match mxpipe_serve::serve_tls(listen, &tls, serve_config, announce, shutdown).await {
+        return match mxpipe_serve::serve_tls(listen.addr, &tls, config, announce, shutdown()).await
+        {
             Ok(()) => 0,
-            Err(e) => {
-                eprintln!("error: {e}");
-                2
-            }
+            Err(e) => fail(AppError::usage(e)),
         };
     }
-    let listener = match tokio::net::TcpListener::bind(listen).await {
+    let listener = match tokio::net::TcpListener::bind(listen.addr).await {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("error: cannot listen on {listen}: {e}");
-            return 2;
+            return fail(AppError::Usage(format!(
+                "cannot listen on {}: {e}",
+                listen.addr
+            )));
         }
     };
-    let local = listener.local_addr().map_or(listen, |a| a);
+    let local = listener.local_addr().map_or(listen.addr, |a| a);
     eprintln!("mxpipe serve: listening on http://{local} (OpenAPI at /openapi.json)");
-    match mxpipe_serve::serve(listener, serve_config, shutdown).await {
+    match mxpipe_serve::serve(listener, config, shutdown()).await {
         Ok(()) => 0,
-        Err(e) => {
-            eprintln!("error: {e}");
-            1
-        }
+        Err(e) => fail(AppError::failed(e)),
     }
+}
+
+/// SIGTERM or Ctrl-C.
+async fn shutdown() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term => {},
+    }
+    eprintln!("mxpipe serve: shutting down after the requests in flight");
 }

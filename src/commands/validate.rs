@@ -5,17 +5,49 @@ use std::path::{Path, PathBuf};
 use mxpipe_model::validate::{Options, Report, Severity, Target, validate_str};
 use serde_json::json;
 
-use crate::cli::ReportFormat;
+use crate::output::ReportFormat;
 use crate::schema_dir::load_upstream;
 
-/// Run the command; returns the exit status (0 valid, 1 invalid, 2 unreadable/usage).
-pub fn run(
-    files: &[PathBuf],
-    schema: Option<&str>,
-    against: Option<&Path>,
+/// Validate MXLIMS JSON files (schema layer + semantic layer).
+///
+/// Exit status: 0 = every file valid, 1 = at least one file invalid, 2 = a file could not be
+/// read or the command line is wrong.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  mxpipe validate samples/*.json
+  mxpipe validate --format json samples/mad-interleaved.json
+  mxpipe validate --against ../shared/testdata/mxlims/0.6.13/schemas msg.json
+  mxpipe validate --against DIR --strict-upstream msg.json   # exactly the upstream verdict
+  mxpipe validate --schema objects/Shipment shipment-object.json
+
+Rules are named in each error (e.g. ref-dangling, scan-ordinal-duplicate, schema:exclusiveMinimum);
+README.md lists them and the policy on upstream schema bugs.")]
+pub struct ValidateArgs {
+    /// Files to validate.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Schema to validate against, e.g. `messages/ShipmentMessage`, `objects/Shipment`,
+    /// `datatypes/DropImage` (default: detect the message kind from the content).
+    #[arg(long, value_name = "NAME")]
+    schema: Option<String>,
+    /// Also validate against an external schema folder (e.g. the upstream MXLIMS 0.6.13
+    /// schemas); its files are registered by path, never fetched.
+    #[arg(long, value_name = "DIR")]
+    against: Option<PathBuf>,
+    /// Reproduce the upstream verdict exactly: use the --against schemas unpatched and report
+    /// mxpipe's own findings as warnings only.
+    #[arg(long, requires = "against")]
     strict_upstream: bool,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     format: ReportFormat,
-) -> u8 {
+}
+
+/// Run the command; returns the exit status (0 valid, 1 invalid, 2 unreadable/usage).
+pub fn run(args: ValidateArgs) -> u8 {
+    let (files, schema, against) = (&args.files, args.schema.as_deref(), args.against.as_deref());
+    let (strict_upstream, format) = (args.strict_upstream, args.format);
     let upstream = match against.map(|dir| load_upstream(dir, strict_upstream)) {
         Some(Ok(u)) => Some(u),
         Some(Err(e)) => {

@@ -65,12 +65,16 @@ impl Store {
         let ctx = self.session().await?;
         let sql = format!(
             "SELECT c.object_key, c.catalogue_table, c.catalogue_id, c.content_sha256 FROM catalogue_ids c \
-             JOIN ingests g ON g.ingest_id = c.ingest_id WHERE c.{COMMITTED} AND c.target = '{}' AND c.instance = '{}' \
-             ORDER BY g.committed_at",
-            target.replace('\'', "''"),
-            instance.replace('\'', "''")
+             JOIN ingests g ON g.ingest_id = c.ingest_id WHERE c.{COMMITTED} AND c.target = $1 AND c.instance = $2 \
+             ORDER BY g.committed_at"
         );
-        let batches: Vec<RecordBatch> = ctx.sql(&sql).await?.collect().await?;
+        let params = || params_of(&[target, instance]);
+        let batches: Vec<RecordBatch> = ctx
+            .sql(&sql)
+            .await?
+            .with_param_values(params())?
+            .collect()
+            .await?;
         let mut out: HashMap<String, CatalogueId> = HashMap::new();
         for b in &batches {
             let (k, t, h) = (strings(b, 0), strings(b, 1), strings(b, 3));
@@ -89,12 +93,16 @@ impl Store {
         }
         let sql = format!(
             "SELECT c.object_key, c.pid FROM catalogue_pids c \
-             JOIN ingests g ON g.ingest_id = c.ingest_id WHERE c.{COMMITTED} AND c.target = '{}' AND c.instance = '{}' \
-             ORDER BY g.committed_at",
-            target.replace('\'', "''"),
-            instance.replace('\'', "''")
+             JOIN ingests g ON g.ingest_id = c.ingest_id WHERE c.{COMMITTED} AND c.target = $1 AND c.instance = $2 \
+             ORDER BY g.committed_at"
         );
-        for b in &ctx.sql(&sql).await?.collect().await? {
+        for b in &ctx
+            .sql(&sql)
+            .await?
+            .with_param_values(params())?
+            .collect()
+            .await?
+        {
             let (k, p) = (strings(b, 0), strings(b, 1));
             for i in 0..b.num_rows() {
                 if let Some(c) = out.get_mut(k.value(i)) {
@@ -143,4 +151,14 @@ impl Store {
         self.commit_record(&ingest_id, started, Some(command), 0, (0, 0, 0))
             .await
     }
+}
+
+/// Texts as the positional parameters `$1`, `$2`, … of a statement.
+pub(crate) fn params_of(texts: &[&str]) -> datafusion::common::ParamValues {
+    datafusion::common::ParamValues::List(
+        texts
+            .iter()
+            .map(|t| datafusion::scalar::ScalarValue::Utf8(Some((*t).to_owned())).into())
+            .collect(),
+    )
 }

@@ -138,10 +138,16 @@ impl Store {
             }
             Selection::Session(visit) => {
                 let sql = format!(
-                    "SELECT DISTINCT object_uuid FROM sessions WHERE {COMMITTED} AND visit = '{}'",
-                    visit.replace('\'', "''")
+                    "SELECT DISTINCT object_uuid FROM sessions WHERE {COMMITTED} AND visit = $1"
                 );
-                for b in ctx.sql(&sql).await?.collect().await? {
+                let params = crate::catalogue_ids::params_of(&[visit]);
+                for b in ctx
+                    .sql(&sql)
+                    .await?
+                    .with_param_values(params)?
+                    .collect()
+                    .await?
+                {
                     let c = strings(&b, 0);
                     start.extend(
                         (0..b.num_rows())

@@ -116,7 +116,7 @@ fn synthetic_stream_counts_match_the_text_across_batches() {
     let store = dir.path().join("store");
     let file = dir.path().join("synthetic.stream");
     let mut bytes = Vec::new();
-    mxpipe_ingest::synthetic::write_crystfel_stream(&mut bytes, 45_000, 11).unwrap();
+    mxpipe_generate::synthetic::write_crystfel_stream(&mut bytes, 45_000, 11).unwrap();
     std::fs::write(&file, &bytes).unwrap();
     let text = String::from_utf8(bytes).unwrap();
     let count = |prefix: &str| text.lines().filter(|l| l.starts_with(prefix)).count() as i64;

@@ -11,10 +11,11 @@ use datafusion::prelude::SessionContext;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::pages::{failed, lit, object_session, rows};
+use super::pages::{failed, json, object_session};
 use super::svg::{self, Wedge};
 use super::{Cell, Table, Viewer, encode, page_error, show};
 use crate::Shared;
+use mxpipe_queries::lookups;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "experiment.html")]
@@ -37,6 +38,14 @@ pub(crate) struct ImageQuery {
     image: Option<String>,
 }
 
+/// What the experiment page reads, as JSON rows.
+struct Loaded {
+    experiment: Value,
+    sweeps: Vec<Value>,
+    wedges: Vec<Value>,
+    used: Vec<Value>,
+}
+
 /// `/experiments/{uuid}` (`?image=N` answers the image lookup).
 pub(crate) async fn experiment(
     State(s): State<Shared>,
@@ -48,42 +57,68 @@ pub(crate) async fn experiment(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let u = lit(&uuid);
-    // The page's queries are independent: run them together.
-    let load = async {
-        tokio::try_join!(
-            rows(
-                &ctx,
-                format!("SELECT * FROM experiments WHERE experiment_uuid = {u}"),
-            ),
-            rows(
-                &ctx,
-                format!("SELECT * FROM sweeps WHERE experiment_uuid = {u}"),
-            ),
-            rows(
-                &ctx,
-                format!("SELECT * FROM scans WHERE experiment_uuid = {u} ORDER BY ordinal"),
-            ),
-            rows(
-                &ctx,
-                format!(
-                    "SELECT DISTINCT i.processing_uuid, p.program_name, p.job_status FROM processing_inputs i \
-             LEFT JOIN processing p ON p.processing_uuid = i.processing_uuid WHERE i.experiment_uuid = {u} ORDER BY i.processing_uuid"
-                )
-            ),
-        )
-    };
-    let (exp, sweeps, wedges, used) = match load.await {
-        Ok(x) => x,
+    let loaded = match load(&ctx, &uuid).await {
+        Ok(Some(l)) => l,
+        Ok(None) => {
+            return page_error(
+                StatusCode::NOT_FOUND,
+                "no such experiment (or not one of your token's proposals)",
+            );
+        }
         Err(e) => return failed(e),
     };
-    let Some(e) = exp.first() else {
-        return page_error(
-            StatusCode::NOT_FOUND,
-            "no such experiment (or not one of your token's proposals)",
-        );
+    let (sample, warnings) = sample_table(&ctx, &loaded.experiment).await;
+    let order = sweep_order(&loaded);
+    let sweep_number = |id: &str| order.iter().position(|x| x == id).map_or(0, |i| i + 1);
+    let (sweeps, labels) = sweeps_table(&loaded.sweeps, &sweep_number);
+    let (wedges, marks) = wedges_table(&loaded.wedges, &sweep_number);
+    let answer = match q.image.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        None => None,
+        Some(t) => Some(match t.parse::<i64>() {
+            Ok(n) if n >= 1 => {
+                let axes: std::collections::HashMap<String, String> = loaded
+                    .sweeps
+                    .iter()
+                    .map(|sw| (show(&sw["sweep_uuid"]), show(&sw["scan_axis"])))
+                    .collect();
+                lookup(&ctx, &uuid, &loaded.wedges, n, &sweep_number, &axes).await
+            }
+            _ => format!("{t:?} is not an image number (1, 2, …)"),
+        }),
     };
-    let mut warnings = Vec::new();
+    ExperimentPage {
+        short: uuid.chars().take(8).collect(),
+        uuid,
+        warnings,
+        summary: summary_table(&loaded.experiment),
+        sample,
+        sweeps,
+        wedges,
+        processing: processing_table(&loaded.used),
+        timeline: svg::timeline(&marks, &labels),
+        image_text: q.image.clone().unwrap_or_default(),
+        answer,
+    }
+    .into_response()
+}
+
+/// The page's rows (`None`: no such experiment visible to the viewer).
+async fn load(ctx: &SessionContext, uuid: &str) -> Result<Option<Loaded>, String> {
+    let page = lookups::experiment_page(ctx, uuid)
+        .await
+        .map_err(|e| crate::limits::public_error(&e, 0).1)?;
+    let Some(experiment) = json(&page.experiment)?.into_iter().next() else {
+        return Ok(None);
+    };
+    Ok(Some(Loaded {
+        experiment,
+        sweeps: json(&page.sweeps)?,
+        wedges: json(&page.wedges)?,
+        used: json(&page.processing)?,
+    }))
+}
+
+fn summary_table(e: &Value) -> Table {
     let mut summary = Table::new(
         "summary",
         &[
@@ -102,25 +137,24 @@ pub(crate) async fn experiment(
         Cell::of(&e["job_status"]),
         Cell::of(&e["site"]),
     ]);
+    summary
+}
 
-    // Sample and crystal, with persistent ids and barcodes; a reused barcode is flagged.
+/// Sample and crystal, with persistent ids and barcodes; a reused barcode is flagged (the
+/// warnings).
+async fn sample_table(ctx: &SessionContext, e: &Value) -> (Table, Vec<String>) {
     let mut sample = Table::new(
         "sample and crystal",
         &["", "Name", "Persistent id", "Barcode(s)", "uuid"],
     );
+    let first = |rows: datafusion::error::Result<Vec<datafusion::arrow::array::RecordBatch>>| {
+        rows.ok()
+            .and_then(|b| json(&b).ok())
+            .and_then(|r| r.into_iter().next())
+    };
     let sample_uuid = show(&e["sample_uuid"]);
-    let crystal_uuid = show(&e["crystal_uuid"]);
-    let mut barcodes: Vec<String> = Vec::new();
     if !sample_uuid.is_empty()
-        && let Ok(r) = rows(
-            &ctx,
-            format!(
-                "SELECT * FROM samples WHERE sample_uuid = {}",
-                lit(&sample_uuid)
-            ),
-        )
-        .await
-        && let Some(r) = r.first()
+        && let Some(r) = first(lookups::sample(ctx, &sample_uuid).await)
     {
         sample.rows.push(vec![
             Cell::text("Sample"),
@@ -130,23 +164,17 @@ pub(crate) async fn experiment(
             Cell::link(sample_uuid.clone(), format!("/v1/samples/{sample_uuid}")),
         ]);
     }
+    let crystal_uuid = show(&e["crystal_uuid"]);
+    let mut barcodes: Vec<String> = Vec::new();
     if !crystal_uuid.is_empty()
-        && let Ok(r) = rows(
-            &ctx,
-            format!(
-                "SELECT * FROM crystals WHERE crystal_uuid = {}",
-                lit(&crystal_uuid)
-            ),
-        )
-        .await
-        && let Some(r) = r.first()
+        && let Some(r) = first(lookups::crystal(ctx, &crystal_uuid).await)
     {
-        for b in ["barcode", "container_barcode"] {
-            let v = show(&r[b]);
-            if !v.is_empty() {
-                barcodes.push(v);
-            }
-        }
+        barcodes.extend(
+            ["barcode", "container_barcode"]
+                .map(|b| show(&r[b]))
+                .into_iter()
+                .filter(|v| !v.is_empty()),
+        );
         sample.rows.push(vec![
             Cell::text("Crystal"),
             Cell::of(&r["name"]),
@@ -155,41 +183,33 @@ pub(crate) async fn experiment(
             Cell::link(crystal_uuid.clone(), format!("/v1/samples/{crystal_uuid}")),
         ]);
     }
-    for b in &barcodes {
-        if let Ok(r) = rows(
-            &ctx,
-            format!("SELECT * FROM barcode_reuse WHERE barcode = {}", lit(b)),
-        )
+    let reused = lookups::barcode_reuse(ctx, &barcodes)
         .await
-            && let Some(r) = r.first()
-        {
-            warnings.push(format!(
-                "Barcode {b} was used for {} different sample identities (first seen {}, last seen {}): identify this crystal by its persistent id, not by the barcode.",
-                show(&r["identities"]),
-                show(&r["first_seen"]),
-                show(&r["last_seen"])
-            ));
-        }
-    }
+        .unwrap_or_default();
+    let warnings = reused.iter().map(|r| format!(
+        "Barcode {} was used for {} different sample identities (first seen {}, last seen {}): identify this crystal by its persistent id, not by the barcode.",
+        r.barcode, r.identities, r.first_seen, r.last_seen
+    )).collect();
+    (sample, warnings)
+}
 
-    // Sweeps numbered in the order their first wedge was collected.
+/// Sweep uuids numbered in the order their first wedge was collected.
+fn sweep_order(loaded: &Loaded) -> Vec<String> {
     let mut order: Vec<String> = Vec::new();
-    for w in &wedges {
-        let id = show(&w["sweep_uuid"]);
+    for row in loaded.wedges.iter().chain(&loaded.sweeps) {
+        let id = show(&row["sweep_uuid"]);
         if !order.contains(&id) {
             order.push(id);
         }
     }
-    for sw in &sweeps {
-        let id = show(&sw["sweep_uuid"]);
-        if !order.contains(&id) {
-            order.push(id);
-        }
-    }
-    let sweep_number = |id: &str| order.iter().position(|x| x == id).map_or(0, |i| i + 1);
-    let mut sweeps_sorted: Vec<&Value> = sweeps.iter().collect();
-    sweeps_sorted.sort_by_key(|sw| sweep_number(&show(&sw["sweep_uuid"])));
-    let mut sweep_table = Table::new(
+    order
+}
+
+/// The sweeps table and the timeline's sweep labels.
+fn sweeps_table(sweeps: &[Value], sweep_number: &dyn Fn(&str) -> usize) -> (Table, Vec<String>) {
+    let mut sorted: Vec<&Value> = sweeps.iter().collect();
+    sorted.sort_by_key(|sw| sweep_number(&show(&sw["sweep_uuid"])));
+    let mut table = Table::new(
         "sweeps",
         &[
             "Sweep",
@@ -204,10 +224,10 @@ pub(crate) async fn experiment(
         ],
     );
     let mut labels = Vec::new();
-    for sw in &sweeps_sorted {
+    for sw in &sorted {
         let n = sweep_number(&show(&sw["sweep_uuid"]));
         labels.push(format!("sweep {n}: {} eV", show(&sw["energy_ev"])));
-        sweep_table.rows.push(vec![
+        table.rows.push(vec![
             Cell::text(n.to_string()),
             Cell::of(&sw["energy_ev"]),
             Cell::of(&sw["wavelength_a"]),
@@ -223,9 +243,12 @@ pub(crate) async fn experiment(
             )),
         ]);
     }
+    (table, labels)
+}
 
-    // Wedges in acquisition order; the timeline and the image lookup read the same rows.
-    let mut wedge_table = Table::new(
+/// Wedges in acquisition order, and the timeline's marks (the same rows).
+fn wedges_table(wedges: &[Value], sweep_number: &dyn Fn(&str) -> usize) -> (Table, Vec<Wedge>) {
+    let mut table = Table::new(
         "wedges",
         &[
             "Ordinal",
@@ -238,57 +261,42 @@ pub(crate) async fn experiment(
         ],
     );
     let mut marks = Vec::new();
-    for w in &wedges {
+    for w in wedges {
         let n = sweep_number(&show(&w["sweep_uuid"]));
         let start = w["scan_position_start"].as_f64().unwrap_or(0.0);
         let count = w["number_images"].as_f64().unwrap_or(0.0);
-        let width = w["image_width_deg"].as_f64().unwrap_or(0.0);
-        let end = start + count * width;
+        let end = start + count * w["image_width_deg"].as_f64().unwrap_or(0.0);
+        let images = format!(
+            "{}–{}",
+            show(&w["first_image_number"]),
+            show(&w["last_image_number"])
+        );
         marks.push(Wedge {
             ordinal: w["ordinal"].as_i64().unwrap_or(0),
             sweep: n,
             start_deg: start,
             end_deg: end,
             label: format!(
-                "wedge {}: sweep {n}, images {}–{}, {start:.1}–{end:.1}°",
-                show(&w["ordinal"]),
-                show(&w["first_image_number"]),
-                show(&w["last_image_number"])
+                "wedge {}: sweep {n}, images {images}, {start:.1}–{end:.1}°",
+                show(&w["ordinal"])
             ),
         });
-        wedge_table.rows.push(vec![
+        table.rows.push(vec![
             Cell::of(&w["ordinal"]),
             Cell::text(n.to_string()),
-            Cell::text(format!(
-                "{}–{}",
-                show(&w["first_image_number"]),
-                show(&w["last_image_number"])
-            )),
+            Cell::text(images),
             Cell::text(format!("{start:.2}")),
             Cell::text(format!("{end:.2}")),
             Cell::of(&w["energy_ev"]),
             Cell::of(&w["filename_template"]),
         ]);
     }
-    let timeline = svg::timeline(&marks, &labels);
+    (table, marks)
+}
 
-    let image_text = q.image.clone().unwrap_or_default();
-    let answer = match q.image.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        None => None,
-        Some(t) => Some(match t.parse::<i64>() {
-            Ok(n) if n >= 1 => {
-                let axes: std::collections::HashMap<String, String> = sweeps
-                    .iter()
-                    .map(|sw| (show(&sw["sweep_uuid"]), show(&sw["scan_axis"])))
-                    .collect();
-                lookup(&ctx, &uuid, &wedges, n, &sweep_number, &axes).await
-            }
-            _ => format!("{t:?} is not an image number (1, 2, …)"),
-        }),
-    };
-
+fn processing_table(used: &[Value]) -> Table {
     let mut processing = Table::new("processing", &["Processing", "Program", "Status"]);
-    for p in &used {
+    for p in used {
         let id = show(&p["processing_uuid"]);
         processing.rows.push(vec![
             Cell::link(id.clone(), format!("/processing/{id}")),
@@ -296,20 +304,7 @@ pub(crate) async fn experiment(
             Cell::of(&p["job_status"]),
         ]);
     }
-    ExperimentPage {
-        short: uuid.chars().take(8).collect(),
-        uuid,
-        warnings,
-        summary,
-        sample,
-        sweeps: sweep_table,
-        wedges: wedge_table,
-        processing,
-        timeline,
-        image_text,
-        answer,
-    }
-    .into_response()
+    processing
 }
 
 /// "image 100 → sweep 2, wedge 3, omega 49.5°, file …": the n-th image in acquisition order.
@@ -330,27 +325,28 @@ async fn lookup(
             let image = w["first_image_number"].as_i64().unwrap_or(1) + k;
             let position = w["scan_position_start"].as_f64().unwrap_or(0.0)
                 + k as f64 * w["image_width_deg"].as_f64().unwrap_or(0.0);
-            let file = rows(
-                ctx,
-                format!(
-                    "SELECT file_name, frame_in_file, data_file, frame_in_data_file FROM image_index \
-                     WHERE experiment_uuid = {} AND sweep_uuid = {} AND image_number = {image} AND scan_ordinal = {}",
-                    lit(experiment),
-                    lit(&sweep),
-                    w["ordinal"].as_i64().unwrap_or(0)
-                ),
-            )
-            .await
-            .ok()
-            .and_then(|r| r.into_iter().next())
-            .map(|r| {
-                let mut f = format!(", file {} frame {}", show(&r["file_name"]), show(&r["frame_in_file"]));
-                if !r["data_file"].is_null() {
-                    f.push_str(&format!(" (data file {} frame {})", show(&r["data_file"]), show(&r["frame_in_data_file"])));
-                }
-                f
-            })
-            .unwrap_or_default();
+            let ordinal = w["ordinal"].as_i64().unwrap_or(0);
+            let file = lookups::image_file(ctx, experiment, &sweep, image, ordinal)
+                .await
+                .ok()
+                .and_then(|b| json(&b).ok())
+                .and_then(|r| r.into_iter().next())
+                .map(|r| {
+                    let mut f = format!(
+                        ", file {} frame {}",
+                        show(&r["file_name"]),
+                        show(&r["frame_in_file"])
+                    );
+                    if !r["data_file"].is_null() {
+                        f.push_str(&format!(
+                            " (data file {} frame {})",
+                            show(&r["data_file"]),
+                            show(&r["frame_in_data_file"])
+                        ));
+                    }
+                    f
+                })
+                .unwrap_or_default();
             let axis = axes
                 .get(&sweep)
                 .filter(|a| !a.is_empty())

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::pages::{failed, lit, object_session, rows, viewer_session};
+use super::pages::{failed, json, object_session, public, viewer_session};
 use super::svg;
 use super::{Cell, Table, Viewer, page_error, show};
 use crate::Shared;
@@ -47,36 +47,17 @@ pub(crate) async fn ssx(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let u = lit(&uuid);
     let load = async {
-        let job = rows(
-            &ctx,
-            format!("SELECT * FROM processing WHERE processing_uuid = {u}"),
-        )
-        .await?;
-        let rates = rows(
-            &ctx,
-            format!(
-                "SELECT CAST(frame_index / {bin} AS BIGINT) AS bin, count(*) AS frames, \
-             avg(CASE WHEN hit THEN 1.0 ELSE 0.0 END) AS hit_rate, \
-             avg(CASE WHEN num_lattices > 0 THEN 1.0 ELSE 0.0 END) AS indexing_rate \
-             FROM ssx_frames WHERE processing_uuid = {u} GROUP BY 1 ORDER BY 1"
-            ),
-        )
-        .await?;
-        let counts = rows(&ctx, format!(
-            "SELECT count(*) AS frames, sum(CASE WHEN hit THEN 1 ELSE 0 END) AS hits, \
-             sum(CASE WHEN num_lattices > 0 THEN 1 ELSE 0 END) AS indexed, sum(num_lattices) AS lattices \
-             FROM ssx_frames WHERE processing_uuid = {u}")).await?;
-        let reported = rows(
-            &ctx,
-            format!("SELECT * FROM ssx_runs WHERE level = 'processing' AND job_uuid = {u}"),
-        )
-        .await?;
-        let cells = rows(&ctx, format!(
-            "SELECT cell_a_a, cell_b_a, cell_c_a, cell_alpha_deg, cell_beta_deg, cell_gamma_deg \
-             FROM ssx_lattices WHERE processing_uuid = {u}")).await?;
-        Ok::<_, String>((job, rates, counts, reported, cells))
+        let p = mxpipe_queries::lookups::ssx_page(&ctx, &uuid, bin as i64)
+            .await
+            .map_err(|e| crate::limits::public_error(&e, 0).1)?;
+        Ok::<_, String>((
+            json(&p.job)?,
+            json(&p.rates)?,
+            json(&p.counts)?,
+            json(&p.reported)?,
+            json(&p.cells)?,
+        ))
     };
     let (job, rates, counts, reported, cells) = match load.await {
         Ok(x) => x,
@@ -214,12 +195,7 @@ pub(crate) async fn sites(State(s): State<Shared>, viewer: Viewer) -> Response {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let found = match rows(
-        &ctx,
-        "SELECT site, resolution_high_a FROM reflection_sets WHERE resolution_high_a IS NOT NULL ORDER BY site",
-    )
-    .await
-    {
+    let found = match public(mxpipe_queries::lookups::site_resolutions(&ctx).await) {
         Ok(r) => r,
         Err(e) => return failed(e),
     };

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::pages::{lit, rows};
+use super::pages::public;
 use super::{page_error, show};
 use crate::Shared;
 
@@ -61,18 +61,7 @@ pub(crate) async fn landing(
         Ok(c) => c,
         Err(e) => return page_error(StatusCode::SERVICE_UNAVAILABLE, &e),
     };
-    let (x, tail) = (lit(&id), lit(&format!("/{id}")));
-    let found = rows(
-        &ctx,
-        format!(
-            "SELECT 'Sample' AS kind, site, sample_uuid AS uuid, name, pid, pid_state, NULL AS parent_uuid, NULL AS parent_name, NULL AS parent_pid \
-             FROM samples WHERE pid = {x} OR ends_with(pid, {tail}) \
-             UNION ALL SELECT 'Crystal', c.site, c.crystal_uuid, c.name, c.pid, c.pid_state, c.sample_uuid, c.sample_name, s.pid \
-             FROM crystals c LEFT JOIN samples s ON s.site = c.site AND s.sample_uuid = c.sample_uuid \
-             WHERE c.pid = {x} OR ends_with(c.pid, {tail})"
-        ),
-    )
-    .await;
+    let found = public(mxpipe_queries::lookups::pid_owners(&ctx, &id).await);
     let found = match found {
         Ok(f) => f,
         Err(e) => return page_error(StatusCode::INTERNAL_SERVER_ERROR, &e),
@@ -85,25 +74,8 @@ pub(crate) async fn landing(
     };
     let uuid = show(&first["uuid"]);
     let kind = show(&first["kind"]);
-    let column = if kind == "Crystal" {
-        "crystal_uuid"
-    } else {
-        "sample_uuid"
-    };
-    let u = lit(&uuid);
-    let counts = rows(
-        &ctx,
-        format!(
-            "SELECT count(DISTINCT e.experiment_uuid) AS experiments, \
-             (SELECT count(*) FROM sweeps w WHERE w.{column} = {u}) AS sweeps, \
-             (SELECT count(DISTINCT r.reflection_set_uuid) FROM reflection_sets r JOIN processing_inputs i ON i.processing_uuid = r.processing_uuid \
-              JOIN sweeps w ON w.sweep_uuid = i.sweep_uuid WHERE w.{column} = {u}) AS results, \
-             CAST(min(e.start_time) AS VARCHAR) AS first_measured, CAST(max(e.start_time) AS VARCHAR) AS last_measured \
-             FROM experiments e WHERE e.{column} = {u}"
-        ),
-    )
-    .await
-    .unwrap_or_default();
+    let counts = public(mxpipe_queries::lookups::measured(&ctx, kind == "Crystal", &uuid).await)
+        .unwrap_or_default();
     let c = counts.first().cloned().unwrap_or(Value::Null);
     let sites: Vec<String> = found.iter().map(|r| show(&r["site"])).collect();
     let pid = show(&first["pid"]);

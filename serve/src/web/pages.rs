@@ -14,20 +14,18 @@ use serde_json::Value;
 use super::{Cell, Table, Viewer, encode, page_error, show};
 use crate::Shared;
 
-/// Rows of one read-only query in the viewer's session, as JSON objects.
-pub(super) async fn rows(ctx: &SessionContext, sql: impl AsRef<str>) -> Result<Vec<Value>, String> {
-    let batches = crate::read::read_only(ctx, sql.as_ref())
-        .await
-        .map_err(|(_, e)| e)?
-        .collect()
-        .await
-        .map_err(|e| crate::limits::public_error(&e, 0).1)?;
-    crate::answer::rows_json(&batches)
+/// Batches as JSON rows (column names as keys).
+pub(super) fn json(
+    batches: &[datafusion::arrow::array::RecordBatch],
+) -> Result<Vec<Value>, String> {
+    crate::answer::rows_json(batches)
 }
 
-/// A string as an SQL literal.
-pub(super) fn lit(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
+/// A lookup's rows as JSON, its error as the public message.
+pub(super) fn public(
+    batches: datafusion::error::Result<Vec<datafusion::arrow::array::RecordBatch>>,
+) -> Result<Vec<Value>, String> {
+    json(&batches.map_err(|e| crate::limits::public_error(&e, 0).1)?)
 }
 
 pub(super) async fn viewer_session(
@@ -70,16 +68,36 @@ struct ListPage {
     data: String,
 }
 
+/// The list's filter from the form (a date that is not YYYY-MM-DD is refused).
+fn list_filter(q: &ListQuery) -> Result<mxpipe_queries::lookups::ExperimentFilter, String> {
+    let text = |v: &str| Some(v.trim().to_owned()).filter(|t| !t.is_empty());
+    let date_shape = regex::Regex::new(r"^\d{4}-\d{2}-\d{2}$").expect("regex");
+    let date = |v: &str| -> Result<Option<chrono::NaiveDate>, String> {
+        let Some(v) = text(v) else { return Ok(None) };
+        let bad = || format!("date {v:?}: expected a calendar date YYYY-MM-DD");
+        if !date_shape.is_match(&v) {
+            return Err(bad());
+        }
+        chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| bad())
+    };
+    Ok(mxpipe_queries::lookups::ExperimentFilter {
+        proposal: text(&q.proposal),
+        beamline: text(&q.beamline),
+        from: date(&q.from)?,
+        to: date(&q.to)?,
+        sample: text(&q.sample),
+    })
+}
+
 /// `/sessions`: every visit with its beamline, experiment count and dates.
 pub(crate) async fn sessions(State(s): State<Shared>, viewer: Viewer) -> Response {
     let ctx = match viewer_session(&s, &viewer).await {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let sql = "SELECT visit, beamline, site, count(*) AS experiments, min(start_time) AS first_start, \
-               max(start_time) AS last_start FROM experiments GROUP BY visit, beamline, site \
-               ORDER BY last_start DESC NULLS LAST LIMIT 1000";
-    let found = match rows(&ctx, sql).await {
+    let found = match public(mxpipe_queries::lookups::sessions(&ctx).await) {
         Ok(r) => r,
         Err(e) => return failed(e),
     };
@@ -153,54 +171,13 @@ pub(crate) async fn experiments(
             &format!("page {}: expected a page number up to 1000000", q.page),
         );
     }
-    let mut conditions = Vec::new();
-    if !q.proposal.trim().is_empty() {
-        conditions.push(format!(
-            "visit LIKE {}",
-            lit(&format!("{}%", q.proposal.trim()))
-        ));
-    }
-    if !q.beamline.trim().is_empty() {
-        conditions.push(format!("beamline = {}", lit(q.beamline.trim())));
-    }
-    let date = regex::Regex::new(r"^\d{4}-\d{2}-\d{2}$").expect("regex");
-    for (value, op) in [(&q.from, ">="), (&q.to, "<")] {
-        let v = value.trim();
-        if v.is_empty() {
-            continue;
-        }
-        if !date.is_match(v) || chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").is_err() {
-            return page_error(
-                StatusCode::BAD_REQUEST,
-                &format!("date {v:?}: expected a calendar date YYYY-MM-DD"),
-            );
-        }
-        // `to` is inclusive: before the next day.
-        let bound = if op == "<" {
-            format!("CAST({} AS DATE) + INTERVAL '1 day'", lit(v))
-        } else {
-            format!("CAST({} AS DATE)", lit(v))
-        };
-        conditions.push(format!("CAST(start_time AS DATE) {op} {bound}"));
-    }
-    if !q.sample.trim().is_empty() {
-        conditions.push(format!(
-            "lower(sample_name) LIKE {}",
-            lit(&format!("%{}%", q.sample.trim().to_lowercase()))
-        ));
-    }
-    let filter = if conditions.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", conditions.join(" AND "))
+    let filter = match list_filter(&q) {
+        Ok(f) => f,
+        Err(e) => return page_error(StatusCode::BAD_REQUEST, &e),
     };
-    let sql = format!(
-        "SELECT experiment_uuid, start_time, visit, beamline, sample_name, experiment_strategy, number_sweeps, job_status, site \
-         FROM experiments {filter} ORDER BY start_time DESC NULLS LAST, experiment_uuid LIMIT {} OFFSET {}",
-        PAGE + 1,
-        q.page * PAGE
-    );
-    let mut found = match rows(&ctx, &sql).await {
+    let page =
+        mxpipe_queries::lookups::experiment_list(&ctx, &filter, q.page * PAGE, PAGE + 1).await;
+    let mut found = match public(page) {
         Ok(r) => r,
         Err(e) => return failed(e),
     };

@@ -8,7 +8,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::pages::{failed, lit, object_session, rows};
+use datafusion::prelude::SessionContext;
+
+use super::pages::{failed, json, object_session};
 use super::svg;
 use super::{Cell, Table, Viewer, page_error, show};
 use crate::Shared;
@@ -50,40 +52,7 @@ pub(crate) async fn processing(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let u = lit(&uuid);
-    // The page's queries are independent: run them together.
-    let load = async {
-        tokio::try_join!(
-            rows(
-                &ctx,
-                format!("SELECT * FROM processing WHERE processing_uuid = {u}"),
-            ),
-            rows(
-                &ctx,
-                format!(
-                    "SELECT * FROM processing_inputs WHERE processing_uuid = {u} ORDER BY list_index"
-                ),
-            ),
-            rows(
-                &ctx,
-                format!(
-                    "SELECT reflection_set_uuid, label, space_group, cell_a_a, cell_b_a, cell_c_a, cell_alpha_deg, cell_beta_deg, cell_gamma_deg \
-                     FROM reflection_sets WHERE processing_uuid = {u} ORDER BY position NULLS LAST, reflection_set_uuid"
-                )
-            ),
-            rows(
-                &ctx,
-                format!(
-                    "SELECT * FROM reflection_shells WHERE processing_uuid = {u} ORDER BY reflection_set_uuid, shell_index NULLS FIRST"
-                )
-            ),
-            rows(
-                &ctx,
-                format!("SELECT count(*) AS n FROM ssx_frames WHERE processing_uuid = {u}"),
-            ),
-        )
-    };
-    let (job, inputs, sets, shells, frames) = match load.await {
+    let (job, inputs, sets, shells, frames) = match load(&ctx, &uuid).await {
         Ok(x) => x,
         Err(e) => return failed(e),
     };
@@ -261,4 +230,20 @@ fn cell_text(row: &Value) -> String {
     .map(|c| show(&row[*c]))
     .collect::<Vec<_>>()
     .join(" ")
+}
+
+type ProcessingRows = (Vec<Value>, Vec<Value>, Vec<Value>, Vec<Value>, Vec<Value>);
+
+/// The page's rows: job, inputs, reflection sets, shells, SSX frame count.
+async fn load(ctx: &SessionContext, uuid: &str) -> Result<ProcessingRows, String> {
+    let p = mxpipe_queries::lookups::processing_page(ctx, uuid)
+        .await
+        .map_err(|e| crate::limits::public_error(&e, 0).1)?;
+    Ok((
+        json(&p.job)?,
+        json(&p.inputs)?,
+        json(&p.sets)?,
+        json(&p.shells)?,
+        json(&p.frames)?,
+    ))
 }

@@ -11,7 +11,7 @@ use super::IngestRequest;
 
 /// Attach the run's session to every experiment of a message that has none; a message that
 /// names another session is an error naming both.
-pub(super) fn with_session(
+pub(crate) fn with_session(
     value: &mut Value,
     message: mxpipe_model::AnyMessage,
     request: &IngestRequest,
@@ -80,7 +80,7 @@ pub(super) fn with_session(
         })
 }
 
-pub(super) fn naive_warning(files: &[String]) -> String {
+pub(crate) fn naive_warning(files: &[String]) -> String {
     let shown: Vec<&str> = files.iter().take(5).map(String::as_str).collect();
     format!(
         "{} file(s) hold times without a time zone and UTC was assumed (set `timezone = \"Europe/London\"` — the facility's IANA zone — in mxpipe.toml, or pass --timezone): {}{}",
@@ -95,7 +95,7 @@ pub(super) fn naive_warning(files: &[String]) -> String {
 }
 
 /// A warning about inputs of this run's processing jobs that match no stored sweep yet.
-pub(super) async fn unresolved_warning(
+pub(crate) async fn unresolved_warning(
     store: &Store,
     prepared: &[PreparedMessage],
 ) -> Option<String> {
@@ -132,7 +132,7 @@ pub(super) async fn unresolved_warning(
     Some(text)
 }
 
-pub(super) fn validate_assembled(message: &Value) -> Result<mxpipe_model::AnyMessage, String> {
+pub(crate) fn validate_assembled(message: &Value) -> Result<mxpipe_model::AnyMessage, String> {
     parse_message(message, &Options::default())
         .map(|(m, _)| m)
         .map_err(|report| {
@@ -150,7 +150,7 @@ pub(super) fn validate_assembled(message: &Value) -> Result<mxpipe_model::AnyMes
 }
 
 /// A reader's bulk rows as the store takes them (read errors become messages naming the file).
-pub fn to_store_bulk(b: crate::BulkSource) -> mxpipe_store::BulkRows {
+pub fn to_store_bulk(b: mxpipe_ingest::BulkSource) -> mxpipe_store::BulkRows {
     let open = b.open.clone();
     mxpipe_store::BulkRows {
         owner: b.owner,
@@ -163,7 +163,7 @@ pub fn to_store_bulk(b: crate::BulkSource) -> mxpipe_store::BulkRows {
 }
 
 /// Path, size and SHA-256 of a source file, read in pieces (streams may be tens of GB).
-pub(super) fn source_file(path: &Path, format: &str) -> Result<SourceFile, String> {
+pub(crate) fn source_file(path: &Path, format: &str) -> Result<SourceFile, String> {
     use sha2::Digest;
     let cannot = |e: std::io::Error| format!("cannot read: {e}");
     let mut file = std::fs::File::open(path).map_err(cannot)?;
@@ -181,7 +181,7 @@ pub(super) fn source_file(path: &Path, format: &str) -> Result<SourceFile, Strin
 /// Barcodes of this run (of crystals and of the containers that hold them) that the store has
 /// now seen with more than one sample identity: one warning each (the `barcode_reuse` view).
 /// Identity is never taken from a barcode; this only tells the user.
-pub(super) async fn barcode_warnings(store: &Store, prepared: &[PreparedMessage]) -> Vec<String> {
+pub(crate) async fn barcode_warnings(store: &Store, prepared: &[PreparedMessage]) -> Vec<String> {
     let mut barcodes: std::collections::BTreeSet<String> = Default::default();
     for p in prepared {
         let Ok(serde_json::Value::Object(message)) = serde_json::from_str(&p.json) else {
@@ -201,34 +201,21 @@ pub(super) async fn barcode_warnings(store: &Store, prepared: &[PreparedMessage]
     let Ok(ctx) = mxpipe_queries::open_stores(std::slice::from_ref(store)).await else {
         return Vec::new();
     };
-    let list: Vec<String> = barcodes
+    let barcodes: Vec<String> = barcodes.into_iter().collect();
+    let Ok(reused) = mxpipe_queries::lookups::barcode_reuse(&ctx, &barcodes).await else {
+        return Vec::new();
+    };
+    reused
         .iter()
-        .map(|b| format!("'{}'", b.replace('\'', "''")))
-        .collect();
-    let sql = format!(
-        "SELECT barcode, CAST(identities AS VARCHAR) AS n, COALESCE(pids, '') AS pids, COALESCE(sample_names, '') AS names \
-         FROM barcode_reuse WHERE barcode IN ({}) ORDER BY barcode",
-        list.join(", ")
-    );
-    let Ok(frame) = ctx.sql(&sql).await else {
-        return Vec::new();
-    };
-    let Ok(batches) = frame.collect().await else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for b in &batches {
-        let c: Vec<_> = (0..4).map(|i| mxpipe_store::read::strings(b, i)).collect();
-        for i in 0..b.num_rows() {
-            out.push(format!(
+        .map(|r| {
+            format!(
                 "barcode {} has now been seen with {} different sample identities (PIDs: {}; samples: {}): barcodes are reused, \
                  so mxpipe keeps them apart by PID / uuid and never by barcode (`mxpipe query \"SELECT * FROM barcode_reuse\"`)",
-                c[0].value(i),
-                c[1].value(i),
-                if c[2].value(i).is_empty() { "none yet" } else { c[2].value(i) },
-                c[3].value(i)
-            ));
-        }
-    }
-    out
+                r.barcode,
+                r.identities,
+                if r.pids.is_empty() { "none yet" } else { &r.pids },
+                r.sample_names
+            )
+        })
+        .collect()
 }

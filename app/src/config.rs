@@ -164,6 +164,19 @@ pub struct ServeConfig {
     pub header_read_timeout_s: Option<u64>,
     /// Requests one token may have in flight at once (default 32; more answer 429).
     pub max_in_flight_per_token: Option<usize>,
+    /// Log lines on standard error: `text` (default) or `json` (one JSON object per line, for a
+    /// log collector); one line per request (method, route, status, latency, token id).
+    pub log_format: Option<LogFormat>,
+}
+
+/// `[serve] log_format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human lines.
+    Text,
+    /// JSON lines.
+    Json,
 }
 
 /// `[scicat]`: where the SciCat backend is, who owns what is exported, how pids are made. Secrets

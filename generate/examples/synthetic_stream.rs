@@ -14,6 +14,6 @@ fn main() {
         .get(3)
         .map_or(7, |s| s.parse().expect("SEED is a number"));
     let mut out = BufWriter::new(std::fs::File::create(&args[2]).expect("OUT can be created"));
-    mxpipe_ingest::synthetic::write_crystfel_stream(&mut out, frames, seed).expect("write");
+    mxpipe_generate::synthetic::write_crystfel_stream(&mut out, frames, seed).expect("write");
     out.flush().expect("write");
 }

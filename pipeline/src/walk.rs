@@ -11,7 +11,7 @@ use super::{IngestError, Input, WalkNote};
 
 /// Files named, and files below folders (sorted; hidden entries and the store itself left out),
 /// with what the walk found about the entries it could not hand to a reader.
-pub(super) fn expand(
+pub(crate) fn expand(
     paths: &[PathBuf],
     store_dir: Option<&Path>,
     follow: bool,

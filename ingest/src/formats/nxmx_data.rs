@@ -13,7 +13,7 @@ const LINK_VALUE_MAX: usize = 4096;
 
 /// The data files of `/entry/data`, in link-name order (`data_000001`, `data_000002`, …).
 pub fn data_files(file: &hdf5::File) -> Vec<DataFile> {
-    let Ok(group) = file.group("/entry/data") else {
+    let Ok(group) = file.group(super::nxmx_layout::DATA_GROUP) else {
         return Vec::new();
     };
     let Ok(links) = group.links(hdf5::IndexType::Name, hdf5::IterationOrder::Increasing) else {

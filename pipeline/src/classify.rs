@@ -4,19 +4,19 @@ use mxpipe_store::{PreparedMessage, SourceFile, prepare_file_message};
 
 use super::support::{source_file, to_store_bulk, with_session};
 use super::{IngestRequest, Input, Progress};
-use crate::sniff::{describe, master_of_data_file, read_head};
-use crate::{Fragment, ImageRun, READERS, ReadOptions, Reader};
+use mxpipe_ingest::sniff::{describe, master_of_data_file, read_head};
+use mxpipe_ingest::{Fragment, ImageRun, READERS, ReadOptions, Reader};
 
 /// One file's classification, with what the run needs of it later.
-pub(super) struct FileOutcome {
-    pub(super) classified: Classified,
+pub(crate) struct FileOutcome {
+    pub(crate) classified: Classified,
     /// A reader met a timestamp without a zone.
-    pub(super) naive_time: bool,
+    pub(crate) naive_time: bool,
 }
 
 /// Classify and read every file, on as many threads as there are cores (files are independent;
 /// results keep the input order). Without `keep_going`, a failure stops the remaining reads.
-pub(super) fn read_files(
+pub(crate) fn read_files(
     inputs: &[Input],
     forced: Option<&'static dyn Reader>,
     request: &IngestRequest,
@@ -61,7 +61,7 @@ pub(super) fn read_files(
 }
 
 /// What a file turned out to be.
-pub(super) enum Classified {
+pub(crate) enum Classified {
     /// Read by a reader: its name, what it produced (messages already prepared for the store,
     /// on the worker threads), and the file's path, size and hash.
     Read(&'static str, Vec<Part>, Result<SourceFile, String>),
@@ -71,11 +71,11 @@ pub(super) enum Classified {
     /// unless a master of the run links to it.
     NotMaster(String),
     /// Reader, what is wrong, and every problem when the reader lists them.
-    Failed(&'static str, String, Vec<crate::Problem>),
+    Failed(&'static str, String, Vec<mxpipe_ingest::Problem>),
 }
 
 /// What one fragment of a read file became.
-pub(super) enum Part {
+pub(crate) enum Part {
     /// A message with the run's session applied, hashed and given its minted uuids.
     Prepared(Box<PreparedMessage>),
     /// The message names another session than `--session` (stops the run without
@@ -143,7 +143,7 @@ fn classify_and_read(
                 "-",
                 format!(
                     "start of file: expected a supported format ({}); found {}",
-                    crate::supported_formats(),
+                    mxpipe_ingest::supported_formats(),
                     describe(path, &head)
                 ),
                 Vec::new(),

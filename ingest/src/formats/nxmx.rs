@@ -76,8 +76,7 @@ impl Reader for NxmxReader {
     }
 }
 
-/// Where `mxpipe repackage` keeps the experiment's MXLIMS JSON in a sweep master.
-pub const EMBEDDED_MXLIMS: &str = "/entry/mxpipe:acquisition/experiment_mxlims";
+pub use super::nxmx_layout::EMBEDDED_MXLIMS;
 
 fn short(text: &str) -> String {
     text.lines()

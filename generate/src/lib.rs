@@ -20,8 +20,10 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::synthetic::Rng;
-use crate::{BulkSource, Fragment, ReadError, RowBatch};
+use mxpipe_ingest::{BulkSource, Fragment, ReadError, RowBatch};
+use synthetic::Rng;
+
+pub mod synthetic;
 
 /// What to generate, in total over all sites.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,7 +142,7 @@ pub fn site_runs(
                 let (value, n) = site_gen.session(sweeps_left);
                 sweeps_left -= n;
                 in_chunk += n;
-                match crate::validated(&site_gen.origin(), value) {
+                match mxpipe_ingest::validated(&site_gen.origin(), value) {
                     Ok(f) => fragments.extend(f),
                     Err(e) => return Some(Err(e)),
                 }
@@ -462,7 +464,7 @@ impl SiteGen {
                 "programVersion": "0.11.1", "jobStatus": "Completed", "sampleRef": sref,
                 "inputDataRefs": [{"$ref": "#/CollectionSweep/CollectionSweep1"}],
                 "extensions": {"mxpipe.org": {"session": session, "ssxDataReduction": reduction}}}}});
-        let mut fragments = crate::validated(&self.origin(), value)?;
+        let mut fragments = mxpipe_ingest::validated(&self.origin(), value)?;
         let Some(Fragment::Message { bulk, .. }) = fragments.first_mut() else {
             unreachable!("validated returns one message")
         };

@@ -1,8 +1,42 @@
-//! Printing rows as an aligned table, CSV or JSON (`--output table|csv|json`).
+//! Printing rows as an aligned table, CSV or JSON (`--output table|csv|json`), and the output
+//! formats the commands offer.
 
 use std::io::Write;
 
-use crate::cli::TableFormat;
+use clap::ValueEnum;
+
+/// Format of tables printed by ingest and store commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TableFormat {
+    /// Aligned columns.
+    Table,
+    /// Comma-separated values.
+    Csv,
+    /// A JSON array of objects.
+    Json,
+}
+
+/// Output format of query results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum QueryFormat {
+    /// Aligned columns.
+    Table,
+    /// Comma-separated values.
+    Csv,
+    /// A JSON array of objects.
+    Json,
+    /// A Parquet file (needs --out).
+    Parquet,
+}
+
+/// Output format of reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON document (for programs).
+    Json,
+}
 
 /// Print `rows` under `header` in the chosen format on standard output.
 pub fn print_table(header: &[&str], rows: &[Vec<String>], format: TableFormat) {
