@@ -139,7 +139,13 @@ fn with_context<F: Future<Output = u8>>(
         Err(e) => return fail(e),
     };
     let json = serving && ctx.config.serve.log_format == Some(mxpipe_app::config::LogFormat::Json);
-    let default = if serving { "info" } else { "warn" };
+    // mxpipe's own crates only (a dependency's routine messages are not the user's business):
+    // warnings, and for the server its request lines and the application's notes.
+    let default = if serving {
+        "mxpipe=warn,mxpipe_serve=info,mxpipe_app=info"
+    } else {
+        "mxpipe=warn"
+    };
     if let Err(e) = crate::logging::install(log_level.as_deref(), default, json) {
         return fail(e);
     }

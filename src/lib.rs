@@ -5,6 +5,5 @@ pub mod cli;
 pub mod commands;
 pub mod logging;
 pub mod output;
-pub mod schema_dir;
 
 pub use cli::run;

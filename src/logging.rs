@@ -4,19 +4,32 @@
 
 use tracing_subscriber::EnvFilter;
 
+const LEVELS: [&str; 6] = ["error", "warn", "info", "debug", "trace", "off"];
+
 /// Install the subscriber once for the process.
 pub fn install(level: Option<&str>, default: &str, json: bool) -> Result<(), mxpipe_app::AppError> {
+    let usage = |why: String| {
+        mxpipe_app::AppError::Usage(format!(
+            "--log-level {}: {why} (expected error, warn, info, debug, trace or off, or directives such as mxpipe_serve=debug)",
+            level.unwrap_or_default()
+        ))
+    };
     let filter = match level {
-        Some(l) => EnvFilter::try_new(l).map_err(|e| {
-            mxpipe_app::AppError::Usage(format!(
-                "--log-level {l:?}: {e} (expected error, warn, info, debug or trace)"
-            ))
-        })?,
+        // A bare word would be read as a target name: only the level names are taken bare.
+        Some(l)
+            if !l.contains(['=', ',']) && !LEVELS.contains(&l.to_ascii_lowercase().as_str()) =>
+        {
+            return Err(usage("not a level".into()));
+        }
+        Some(l) => EnvFilter::try_new(l).map_err(|e| usage(e.to_string()))?,
         None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default)),
     };
+    // A closed standard error (a parent that stopped reading) must not end the process.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .log_internal_errors(false);
     // A second install (tests calling `run` twice in one process) keeps the first.
     let _ = if json {
         builder.json().flatten_event(true).try_init()

@@ -23,6 +23,7 @@ pub mod generate;
 pub mod ingest;
 pub mod lineage;
 pub mod repackage;
+pub mod schemas;
 
 pub use config::Config;
 pub use context::{Context, Flags, StoreUse};

@@ -1,6 +1,9 @@
 //! The lineage graph (PROV) of the context's sites: whole, or the neighbourhood of one object.
 
-use mxpipe_lineage::Graph;
+use std::io::Write;
+use std::path::Path;
+
+use mxpipe_lineage::{Graph, RdfOutput};
 
 use crate::context::Context;
 use crate::error::{AppError, AppResult};
@@ -24,4 +27,38 @@ pub async fn graph(
         "lineage graph built"
     );
     Ok((graph, warnings))
+}
+
+/// Write the graph as RDF to `out` (a file) or standard output; errors name the file.
+pub fn write_rdf(graph: &Graph, format: RdfOutput, out: Option<&Path>) -> Result<(), String> {
+    let sink: Box<dyn Write> = match out {
+        Some(path) => Box::new(
+            std::fs::File::create(path)
+                .map_err(|e| format!("{}: cannot create: {e}", path.display()))?,
+        ),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let shown = out
+        .map(|p| format!("{}: ", p.display()))
+        .unwrap_or_default();
+    let mut w = graph
+        .dump(format, std::io::BufWriter::new(sink))
+        .map_err(|e| format!("{shown}{e}"))?;
+    w.flush().map_err(|e| format!("{shown}{e}"))
+}
+
+/// A query's text: as given, or from `@FILE` (`@-`: standard input).
+pub fn query_text(query: &str) -> AppResult<String> {
+    match query.strip_prefix('@') {
+        Some("-") => {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map_err(|e| {
+                AppError::Usage(format!("reading the query from standard input: {e}"))
+            })?;
+            Ok(s)
+        }
+        Some(file) => std::fs::read_to_string(file)
+            .map_err(|e| AppError::Usage(format!("{file}: cannot read the query: {e}"))),
+        None => Ok(query.to_owned()),
+    }
 }

@@ -182,6 +182,28 @@ impl Tokens {
         Ok((record, secret))
     }
 
+    /// Create a token from what the user typed: a scope name, proposal codes (letters, digits
+    /// and `_`), days until it expires; errors name the flag.
+    pub fn issue(
+        &mut self,
+        scope: &str,
+        proposals: Vec<String>,
+        expires_days: Option<u32>,
+        note: String,
+        store: String,
+    ) -> Result<(TokenRecord, String), String> {
+        let scope = Scope::parse(scope)?;
+        let code =
+            |p: &String| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if let Some(bad) = proposals.iter().find(|p| !code(p)) {
+            return Err(format!(
+                "--proposal {bad:?}: expected a proposal code of letters and digits, e.g. mx23694 (its visits are mx23694-1, mx23694-2, …)"
+            ));
+        }
+        let expires = expires_days.map(|d| chrono::Utc::now() + chrono::Duration::days(d as i64));
+        self.create(scope, proposals, expires, note, store)
+    }
+
     /// Revoke a token by id.
     pub fn revoke(&mut self, id: &str) -> Result<(), String> {
         let r = self

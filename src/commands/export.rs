@@ -333,7 +333,7 @@ pub async fn run(command: ExportCommand, ctx: &Context) -> u8 {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    let (output, dry_run, note, result) = match command {
+    match command {
         ExportCommand::Mxlims {
             experiment,
             sample,
@@ -346,7 +346,7 @@ pub async fn run(command: ExportCommand, ctx: &Context) -> u8 {
                     Ok(selection) => mxpipe_app::export::mxlims(&store, &selection).await,
                     Err(e) => Err(e),
                 };
-            return write_out(text, out);
+            write_out(text, out)
         }
         ExportCommand::AutoprocXml(args) => {
             let xml = mxpipe_app::export::autoproc_xml(
@@ -357,8 +357,15 @@ pub async fn run(command: ExportCommand, ctx: &Context) -> u8 {
                 args.out.as_deref(),
             )
             .await;
-            return write_out(xml, args.out);
+            write_out(xml, args.out)
         }
+        command => catalogue(command, ctx, &store).await,
+    }
+}
+
+/// Export to a catalogue with a progress bar, then the summary.
+async fn catalogue(command: ExportCommand, ctx: &Context, store: &mxpipe_store::Store) -> u8 {
+    let (output, dry_run, note, result) = match command {
         ExportCommand::Ispyb(args) => {
             let job = job(&args.which, args.dry_run);
             let target = IspybTarget {
@@ -368,7 +375,7 @@ pub async fn run(command: ExportCommand, ctx: &Context) -> u8 {
             };
             let bar = export_bar("to ISPyB");
             let result =
-                mxpipe_app::export::ispyb(ctx, &store, &job, target, |n| bar.inc(n as u64)).await;
+                mxpipe_app::export::ispyb(ctx, store, &job, target, |n| bar.inc(n as u64)).await;
             bar.finish_and_clear();
             (
                 args.output,
@@ -392,7 +399,7 @@ pub async fn run(command: ExportCommand, ctx: &Context) -> u8 {
             };
             let bar = export_bar("for ICAT");
             let result =
-                mxpipe_app::export::icat(ctx, &store, &job, target, |n| bar.inc(n as u64)).await;
+                mxpipe_app::export::icat(ctx, store, &job, target, |n| bar.inc(n as u64)).await;
             bar.finish_and_clear();
             (
                 args.output,
@@ -412,7 +419,7 @@ pub async fn run(command: ExportCommand, ctx: &Context) -> u8 {
             };
             let bar = export_bar("to SciCat");
             let result =
-                mxpipe_app::export::scicat(ctx, &store, &job, target, |n| bar.inc(n as u64)).await;
+                mxpipe_app::export::scicat(ctx, store, &job, target, |n| bar.inc(n as u64)).await;
             bar.finish_and_clear();
             (
                 args.output,
@@ -421,12 +428,7 @@ pub async fn run(command: ExportCommand, ctx: &Context) -> u8 {
                 result,
             )
         }
-        ExportCommand::IspybMap
-        | ExportCommand::IcatMap
-        | ExportCommand::ScicatMap
-        | ExportCommand::Rdf(_) => {
-            unreachable!("handled before the store is opened")
-        }
+        _ => unreachable!("maps, files and RDF are handled by `run`"),
     };
     match result {
         Ok(exported) => report(exported, dry_run.then_some(note), output),

@@ -158,25 +158,9 @@ fn collect_iris(nodes: &[tree::Node]) -> Vec<String> {
     out
 }
 
-/// The query text: as given, or from `@FILE` (`@-`: standard input).
-fn query_text(query: &str) -> Result<String, AppError> {
-    match query.strip_prefix('@') {
-        Some("-") => {
-            let mut s = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map_err(|e| {
-                AppError::Usage(format!("reading the query from standard input: {e}"))
-            })?;
-            Ok(s)
-        }
-        Some(file) => std::fs::read_to_string(file)
-            .map_err(|e| AppError::Usage(format!("{file}: cannot read the query: {e}"))),
-        None => Ok(query.to_owned()),
-    }
-}
-
 /// `mxpipe sparql`.
 pub async fn sparql(args: SparqlArgs, ctx: &Context) -> u8 {
-    let query = match query_text(&args.query) {
+    let query = match mxpipe_app::lineage::query_text(&args.query) {
         Ok(q) => q,
         Err(e) => return fail(e),
     };
@@ -209,18 +193,7 @@ pub async fn export_rdf(args: RdfArgs, ctx: &Context) -> u8 {
         RdfFormatArg::Nquads => RdfOutput::NQuads,
         RdfFormatArg::Jsonld => RdfOutput::JsonLd,
     };
-    let sink: Result<Box<dyn Write>, String> = match &args.out {
-        Some(path) => std::fs::File::create(path)
-            .map(|f| Box::new(f) as Box<dyn Write>)
-            .map_err(|e| format!("{}: cannot create: {e}", path.display())),
-        None => Ok(Box::new(std::io::stdout().lock())),
-    };
-    let written = sink.and_then(|sink| {
-        let mut w = graph
-            .dump(format, std::io::BufWriter::new(sink))
-            .map_err(|e| e.to_string())?;
-        w.flush().map_err(|e| e.to_string())
-    });
+    let written = mxpipe_app::lineage::write_rdf(&graph, format, args.out.as_deref());
     match written {
         Ok(()) => {
             eprintln!(

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mxpipe_model::schema::{canonical_name, entries, entry, generated_files};
+use mxpipe_model::schema::{canonical_name, entries, entry};
 
 /// Write the JSON Schemas generated from mxpipe's typed model.
 #[derive(Debug, clap::Args)]
@@ -56,52 +56,22 @@ pub fn run(args: SchemaArgs) -> u8 {
         );
         return 0;
     }
-    let files = generated_files();
-    for (rel, text) in &files {
-        let path = out.join(rel);
-        if let Some(parent) = path.parent()
-            && let Err(e) = std::fs::create_dir_all(parent)
-        {
-            eprintln!("error: cannot create {}: {e}", parent.display());
-            return 2;
+    match mxpipe_app::schemas::write_generated(out) {
+        Ok(n) => {
+            eprintln!("wrote {n} schemas to {}", out.display());
+            0
         }
-        if let Err(e) = std::fs::write(&path, text) {
-            eprintln!("error: cannot write {}: {e}", path.display());
-            return 2;
-        }
+        Err(e) => crate::cli::fail(e),
     }
-    eprintln!("wrote {} schemas to {}", files.len(), out.display());
-    0
 }
 
 fn check_dir(dir: &Path) -> u8 {
-    let mut stale = 0;
-    for (rel, text) in generated_files() {
-        let path = dir.join(&rel);
-        match std::fs::read_to_string(&path) {
-            Ok(on_disk) if on_disk == text => {}
-            Ok(_) => {
-                eprintln!(
-                    "stale: {} differs from the model; run `mxpipe schema --out {}`",
-                    path.display(),
-                    dir.display()
-                );
-                stale += 1;
-            }
-            Err(_) => {
-                eprintln!(
-                    "missing: {}; run `mxpipe schema --out {}`",
-                    path.display(),
-                    dir.display()
-                );
-                stale += 1;
-            }
-        }
+    let stale = mxpipe_app::schemas::stale_in(dir);
+    for line in &stale {
+        eprintln!("{line}");
     }
-    if stale == 0 {
+    if stale.is_empty() {
         eprintln!("{}: up to date", dir.display());
-        0
-    } else {
-        1
     }
+    u8::from(!stale.is_empty())
 }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use clap::{Args, Subcommand};
 use mxpipe_app::{AppError, Context, StoreUse};
 use mxpipe_serve::settings;
-use mxpipe_serve::tokens::{Scope, Tokens};
+use mxpipe_serve::tokens::Tokens;
 
 use crate::cli::fail;
 use crate::output::{TableFormat, print_table};
@@ -72,90 +72,65 @@ pub fn token(command: TokenCommand, ctx: &Context) -> u8 {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    let store = &store;
-    let path = settings::tokens_file(ctx, store);
-    let mut tokens = match Tokens::load(&path) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
-    let result = match command {
-        TokenCommand::New {
-            scope,
-            proposal,
-            expires_days,
-            note,
-        } => Scope::parse(&scope)
-            .and_then(|scope| {
-                match proposal.iter().find(|p| {
-                    p.is_empty() || !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                }) {
-                    Some(bad) => Err(format!(
-                        "--proposal {bad:?}: expected a proposal code of letters and digits, e.g. mx23694 (its visits are mx23694-1, mx23694-2, …)"
-                    )),
-                    None => Ok(scope),
-                }
-            })
-            .and_then(|scope| {
-            let expires =
-                expires_days.map(|d| chrono::Utc::now() + chrono::Duration::days(d as i64));
-            let store = mxpipe_serve::tokens::store_id(store);
-            tokens
-                .create(scope, proposal, expires, note, store.clone())
-                .map(|(record, secret)| {
-                    println!("{secret}");
-                    eprintln!(
-                        "token {} ({:?}) for the store {store} created; its hash is in {}; the token is shown only now",
-                        record.id,
-                        record.scope,
-                        path.display()
-                    );
-                })
-        }),
-        TokenCommand::List { output } => {
-            let rows: Vec<Vec<String>> = tokens
-                .records()
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.id.clone(),
-                        format!("{:?}", r.scope).to_lowercase(),
-                        r.proposals.join(" "),
-                        r.created.clone(),
-                        r.expires.clone().unwrap_or_default(),
-                        r.revoked.to_string(),
-                        r.note.clone(),
-                        r.store.clone().unwrap_or_default(),
-                    ]
-                })
-                .collect();
-            print_table(
-                &[
-                    "id",
-                    "scope",
-                    "proposals",
-                    "created",
-                    "expires",
-                    "revoked",
-                    "note",
-                    "store",
-                ],
-                &rows,
-                output,
+    let path = settings::tokens_file(ctx, &store);
+    let store_id = mxpipe_serve::tokens::store_id(&store);
+    let result = Tokens::load(&path).and_then(|mut tokens| match command {
+        TokenCommand::New { scope, proposal, expires_days, note } => {
+            let (record, secret) = tokens.issue(&scope, proposal, expires_days, note, store_id.clone())?;
+            println!("{secret}");
+            eprintln!(
+                "token {} ({:?}) for the store {store_id} created; its hash is in {}; the token is shown only now",
+                record.id,
+                record.scope,
+                path.display()
             );
             Ok(())
         }
+        TokenCommand::List { output } => {
+            list_tokens(&tokens, output);
+            Ok(())
+        }
         TokenCommand::Revoke { id } => tokens.revoke(&id).map(|()| eprintln!("token {id} revoked")),
-    };
+    });
     match result {
         Ok(()) => 0,
-        Err(e) => {
-            eprintln!("error: {e}");
-            2
-        }
+        Err(e) => fail(AppError::Usage(e)),
     }
+}
+
+fn list_tokens(tokens: &Tokens, output: TableFormat) {
+    let rows: Vec<Vec<String>> = tokens
+        .records()
+        .iter()
+        .map(|r| {
+            let scope = format!("{:?}", r.scope).to_lowercase();
+            let (expires, store) = (
+                r.expires.clone().unwrap_or_default(),
+                r.store.clone().unwrap_or_default(),
+            );
+            vec![
+                r.id.clone(),
+                scope,
+                r.proposals.join(" "),
+                r.created.clone(),
+                expires,
+                r.revoked.to_string(),
+                r.note.clone(),
+                store,
+            ]
+        })
+        .collect();
+    let header = [
+        "id",
+        "scope",
+        "proposals",
+        "created",
+        "expires",
+        "revoked",
+        "note",
+        "store",
+    ];
+    print_table(&header, &rows, output);
 }
 
 /// Run `mxpipe serve` until SIGTERM or Ctrl-C (requests in flight, ingests included, finish).

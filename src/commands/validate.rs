@@ -6,7 +6,7 @@ use mxpipe_model::validate::{Options, Report, Severity, Target, validate_str};
 use serde_json::json;
 
 use crate::output::ReportFormat;
-use crate::schema_dir::load_upstream;
+use mxpipe_app::schemas::load_upstream;
 
 /// Validate MXLIMS JSON files (schema layer + semantic layer).
 ///

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use mxpipe::schema_dir::load_upstream;
+use mxpipe_app::schemas::load_upstream;
 use mxpipe_model::validate::UpstreamSchemas;
 use serde_json::Value;
 

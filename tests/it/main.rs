@@ -10,6 +10,8 @@ mod generate;
 mod icat;
 mod ispyb;
 mod lineage;
+mod lists;
+mod logs;
 mod numbers;
 mod pids;
 mod policy;

@@ -1,7 +1,13 @@
-//! Reading an external JSON Schema folder (e.g. the upstream MXLIMS 0.6.13 schemas) from disk.
+//! JSON Schemas on disk: writing and checking the schemas generated from the model
+//! (`mxpipe schema`), and reading an external schema folder (e.g. the upstream MXLIMS 0.6.13
+//! schemas) for `mxpipe validate --against`.
 
 use std::collections::HashMap;
 use std::path::Path;
+
+use mxpipe_model::schema::generated_files;
+
+use crate::error::{AppError, AppResult};
 
 use mxpipe_model::validate::UpstreamSchemas;
 use serde_json::Value;
@@ -46,4 +52,38 @@ fn collect(root: &Path, dir: &Path, out: &mut HashMap<String, Value>) -> Result<
         }
     }
     Ok(())
+}
+
+/// Write every generated schema under `out` (folders created); returns how many.
+pub fn write_generated(out: &Path) -> AppResult<usize> {
+    let files = generated_files();
+    for (rel, text) in &files {
+        let path = out.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| AppError::Usage(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        std::fs::write(&path, text)
+            .map_err(|e| AppError::Usage(format!("cannot write {}: {e}", path.display())))?;
+    }
+    Ok(files.len())
+}
+
+/// What is stale in `dir` compared with the generated schemas: one line per differing or
+/// missing file (none: up to date).
+pub fn stale_in(dir: &Path) -> Vec<String> {
+    let mut stale = Vec::new();
+    for (rel, text) in generated_files() {
+        let path = dir.join(&rel);
+        let fix = format!("run `mxpipe schema --out {}`", dir.display());
+        match std::fs::read_to_string(&path) {
+            Ok(on_disk) if on_disk == text => {}
+            Ok(_) => stale.push(format!(
+                "stale: {} differs from the model; {fix}",
+                path.display()
+            )),
+            Err(_) => stale.push(format!("missing: {}; {fix}", path.display())),
+        }
+    }
+    stale
 }
