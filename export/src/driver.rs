@@ -231,12 +231,10 @@ async fn flush<C: Catalogue>(
     store
         .record_catalogue_ids(catalogue, instance, &entries, &options.command)
         .await
-        .map_err(|e| {
-            ExportError::Store(format!(
-                "{e}; the last {} id-map entries were committed to {} but not recorded: a re-export refuses those experiments instead of duplicating them",
-                entries.len(),
-                target.display_name()
-            ))
+        .map_err(|source| ExportError::IdMapNotRecorded {
+            source: Box::new(source),
+            entries: entries.len(),
+            target: target.display_name().to_string(),
         })
 }
 

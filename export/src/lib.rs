@@ -25,9 +25,21 @@ pub use records::{Filter, Records};
 /// Errors of the exporters.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
-    /// The store could not be read.
+    /// The store could not be read or written.
     #[error("store: {0}")]
-    Store(String),
+    Store(#[source] Box<mxpipe_store::StoreError>),
+    /// The id-map entries of committed catalogue writes could not be recorded in the store.
+    #[error(
+        "store: {source}; the last {entries} id-map entries were committed to {target} but not recorded: a re-export refuses those experiments instead of duplicating them"
+    )]
+    IdMapNotRecorded {
+        /// Why the store refused.
+        source: Box<mxpipe_store::StoreError>,
+        /// How many entries were lost.
+        entries: usize,
+        /// The catalogue they were written to.
+        target: String,
+    },
     /// Nothing (or something wrong) selected.
     #[error("{0}")]
     Selection(String),
@@ -44,6 +56,6 @@ pub enum ExportError {
 
 impl From<mxpipe_store::StoreError> for ExportError {
     fn from(e: mxpipe_store::StoreError) -> Self {
-        ExportError::Store(e.to_string())
+        ExportError::Store(Box::new(e))
     }
 }

@@ -101,7 +101,7 @@ impl Entry<'_> {
         format!(
             "/{}/{}",
             self.dict,
-            crate::validate::escape_pointer(self.key)
+            crate::pointer::escape_pointer(self.key)
         )
     }
 }
@@ -356,7 +356,7 @@ impl AnyMessage {
         ) -> Result<T, (String, String)> {
             serde_path_to_error::deserialize(v).map_err(|e| {
                 (
-                    crate::validate::path_to_pointer(e.path()),
+                    crate::pointer::path_to_pointer(e.path()),
                     e.inner().to_string(),
                 )
             })

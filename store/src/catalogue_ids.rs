@@ -9,38 +9,8 @@ use arrow::datatypes::Int64Type;
 use serde_json::{Value, json};
 
 use crate::read::{COMMITTED, strings};
-use crate::tables::{self, TableDef};
+use crate::tables::{CATALOGUE_IDS, CATALOGUE_PIDS};
 use crate::{Result, Store};
-
-/// One mapped object (or part of one) in one catalogue.
-#[rustfmt::skip]
-pub const CATALOGUE_IDS: TableDef = TableDef {
-    name: "catalogue_ids",
-    doc: "one object (or part of one, e.g. one wedge of a sweep) exported to a catalogue, with the primary key the catalogue gave it; re-exports update that row instead of inserting",
-    columns: &[
-        ("target", tables::Col::Text, false, "catalogue kind, e.g. ispyb"),
-        ("instance", tables::Col::Text, false, "which catalogue: e.g. host:port/database"),
-        ("object_key", tables::Col::Text, false, "catalogue table + mxpipe key: `DataCollection:<sweep uuid>#<scan ordinal>`, `AutoProcScalingStatistics:<reflection set uuid>#outerShell`, …"),
-        ("catalogue_table", tables::Col::Text, false, "table in the catalogue"),
-        ("catalogue_id", tables::Col::Int, false, "primary key in that table"),
-        ("content_sha256", tables::Col::Text, false, "SHA-256 of the values last written (tells unchanged from updated)"),
-        ("exported_at", tables::Col::Time, false, "when the export committed (UTC)"),
-    ],
-};
-
-/// The persistent identifier a catalogue gave an object, for catalogues whose keys are text
-/// (SciCat pids and sample ids); written with the object's `catalogue_ids` row.
-#[rustfmt::skip]
-pub const CATALOGUE_PIDS: TableDef = TableDef {
-    name: "catalogue_pids",
-    doc: "the text identifier (pid) a catalogue gave one exported object, e.g. a SciCat dataset pid; beside its catalogue_ids row",
-    columns: &[
-        ("target", tables::Col::Text, false, "catalogue kind, e.g. scicat"),
-        ("instance", tables::Col::Text, false, "which catalogue: e.g. host:port"),
-        ("object_key", tables::Col::Text, false, "the key of the catalogue_ids row"),
-        ("pid", tables::Col::Text, false, "the identifier in the catalogue, e.g. `20.500.12345/0b7f…`"),
-    ],
-};
 
 /// A mapped row.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,16 +13,16 @@
 //! - **Concurrent**: appends from several processes are serialised by Delta's optimistic
 //!   concurrency control, with retries.
 
+pub mod append;
 pub mod catalogue_ids;
-pub mod export;
 pub mod links;
 pub mod maintenance;
 pub mod prepare;
 pub mod read;
+pub mod read_back;
 pub mod rows;
 pub mod sample_pids;
 pub mod tables;
-pub mod write;
 pub mod writer;
 
 use std::collections::HashMap;
@@ -30,14 +30,14 @@ use std::path::Path;
 
 use url::Url;
 
+pub use append::{IngestOutcome, ObjectStatus};
 pub use catalogue_ids::CatalogueId;
-pub use export::{LatestObjects, Link, Selection, StoredObject};
 pub use links::InputLink;
 pub use prepare::{
     BulkBatch, BulkRows, PreparedMessage, SourceFile, prepare_file_message, prepare_message,
 };
+pub use read_back::{LatestObjects, Link, Selection, StoredObject};
 pub use sample_pids::SamplePid;
-pub use write::{IngestOutcome, ObjectStatus};
 pub use writer::{CommitWatch, Writer};
 
 /// Default store location (embedded, no server).

@@ -10,24 +10,8 @@ use arrow::array::RecordBatch;
 use serde_json::{Value, json};
 
 use crate::read::{COMMITTED, strings};
-use crate::tables::{self, TableDef};
+use crate::tables::SAMPLE_PIDS;
 use crate::{Result, Store};
-
-/// One state of one minted PID.
-#[rustfmt::skip]
-pub const SAMPLE_PIDS: TableDef = TableDef {
-    name: "sample_pids",
-    doc: "one state of a persistent identifier mxpipe minted for a sample or crystal that had none (the latest committed row of an object is its current state; a PID is never reused)",
-    columns: &[
-        ("object_uuid", tables::Col::Text, false, "the sample (MacromoleculeSample) or Crystal"),
-        ("mxlims_type", tables::Col::Text, false, "MacromoleculeSample or Crystal"),
-        ("pid", tables::Col::Text, false, "the identifier: a URL for the local scheme, a DOI name (10.x/…) for DataCite"),
-        ("scheme", tables::Col::Text, false, "local or datacite"),
-        ("state", tables::Col::Text, false, "minted (local), draft / registered / findable (accepted by DataCite), or pending (chosen and kept, not yet accepted: `mxpipe pid retry`)"),
-        ("detail", tables::Col::Text, true, "for pending: the registry's answer or the error"),
-        ("recorded_at", tables::Col::Time, false, "when this state was recorded (UTC)"),
-    ],
-};
 
 /// The current state of one minted PID.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -592,9 +592,9 @@ pub const ALL: &[&TableDef] = &[
     &SSX_DATA_REDUCTION,
     &SSX_FRAMES,
     &SSX_LATTICES,
-    &crate::catalogue_ids::CATALOGUE_IDS,
-    &crate::catalogue_ids::CATALOGUE_PIDS,
-    &crate::sample_pids::SAMPLE_PIDS,
+    &CATALOGUE_IDS,
+    &CATALOGUE_PIDS,
+    &SAMPLE_PIDS,
     &INGESTS,
 ];
 
@@ -630,3 +630,49 @@ pub fn markdown() -> String {
     }
     out
 }
+
+/// One mapped object (or part of one) in one catalogue.
+#[rustfmt::skip]
+pub const CATALOGUE_IDS: TableDef = TableDef {
+    name: "catalogue_ids",
+    doc: "one object (or part of one, e.g. one wedge of a sweep) exported to a catalogue, with the primary key the catalogue gave it; re-exports update that row instead of inserting",
+    columns: &[
+        ("target", Col::Text, false, "catalogue kind, e.g. ispyb"),
+        ("instance", Col::Text, false, "which catalogue: e.g. host:port/database"),
+        ("object_key", Col::Text, false, "catalogue table + mxpipe key: `DataCollection:<sweep uuid>#<scan ordinal>`, `AutoProcScalingStatistics:<reflection set uuid>#outerShell`, …"),
+        ("catalogue_table", Col::Text, false, "table in the catalogue"),
+        ("catalogue_id", Col::Int, false, "primary key in that table"),
+        ("content_sha256", Col::Text, false, "SHA-256 of the values last written (tells unchanged from updated)"),
+        ("exported_at", Col::Time, false, "when the export committed (UTC)"),
+    ],
+};
+
+/// The persistent identifier a catalogue gave an object, for catalogues whose keys are text
+/// (SciCat pids and sample ids); written with the object's `catalogue_ids` row.
+#[rustfmt::skip]
+pub const CATALOGUE_PIDS: TableDef = TableDef {
+    name: "catalogue_pids",
+    doc: "the text identifier (pid) a catalogue gave one exported object, e.g. a SciCat dataset pid; beside its catalogue_ids row",
+    columns: &[
+        ("target", Col::Text, false, "catalogue kind, e.g. scicat"),
+        ("instance", Col::Text, false, "which catalogue: e.g. host:port"),
+        ("object_key", Col::Text, false, "the key of the catalogue_ids row"),
+        ("pid", Col::Text, false, "the identifier in the catalogue, e.g. `20.500.12345/0b7f…`"),
+    ],
+};
+
+/// One state of one minted PID.
+#[rustfmt::skip]
+pub const SAMPLE_PIDS: TableDef = TableDef {
+    name: "sample_pids",
+    doc: "one state of a persistent identifier mxpipe minted for a sample or crystal that had none (the latest committed row of an object is its current state; a PID is never reused)",
+    columns: &[
+        ("object_uuid", Col::Text, false, "the sample (MacromoleculeSample) or Crystal"),
+        ("mxlims_type", Col::Text, false, "MacromoleculeSample or Crystal"),
+        ("pid", Col::Text, false, "the identifier: a URL for the local scheme, a DOI name (10.x/…) for DataCite"),
+        ("scheme", Col::Text, false, "local or datacite"),
+        ("state", Col::Text, false, "minted (local), draft / registered / findable (accepted by DataCite), or pending (chosen and kept, not yet accepted: `mxpipe pid retry`)"),
+        ("detail", Col::Text, true, "for pending: the registry's answer or the error"),
+        ("recorded_at", Col::Time, false, "when this state was recorded (UTC)"),
+    ],
+};

@@ -19,11 +19,11 @@ use deltalake::protocol::SaveMode;
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
+use crate::append::{IngestOutcome, commit_record, pause_for_crash_test};
 use crate::prepare::PreparedMessage;
 use crate::read::{COMMITTED, strings};
 use crate::rows::{ObjectVersion, Rows, object_rows, object_versions};
 use crate::tables::{self, TableDef};
-use crate::write::{IngestOutcome, hostname, pause_for_crash_test};
 use crate::{Result, Store, StoreError};
 
 /// How many times a commit is retried after a conflict.
@@ -519,20 +519,6 @@ async fn append_with_retries(
             source: last_error.expect("at least one attempt"),
         }),
     )
-}
-
-/// The `ingests` row of a run: the visibility switch for every row it wrote.
-pub(crate) fn commit_record(
-    started: chrono::DateTime<chrono::Utc>,
-    command: Option<&str>,
-    n_sources: usize,
-    (new, changed, unchanged): (usize, usize, usize),
-) -> Value {
-    json!({
-        "started_at": started.to_rfc3339(), "committed_at": chrono::Utc::now().to_rfc3339(),
-        "user_name": std::env::var("USER").ok(), "host": hostname(), "tool_version": env!("CARGO_PKG_VERSION"),
-        "command": command, "n_sources": n_sources, "n_objects_new": new, "n_objects_changed": changed, "n_objects_unchanged": unchanged,
-    })
 }
 
 impl Store {

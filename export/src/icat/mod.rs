@@ -140,7 +140,7 @@ pub async fn file_facts(store: &Store) -> Result<FileFacts, ExportError> {
         .await?
     {
         let bytes = arrow::compute::cast(b.column(1), &arrow::datatypes::DataType::Int64)
-            .map_err(|e| ExportError::Store(e.to_string()))?;
+            .map_err(mxpipe_store::StoreError::from)?;
         let bytes = bytes.as_primitive::<Int64Type>();
         let (path, sha) = (strings(&b, 0), strings(&b, 2));
         for i in 0..b.num_rows() {

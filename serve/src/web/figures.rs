@@ -70,6 +70,43 @@ pub(crate) async fn ssx(
         );
     }
     let j = &job[0];
+    let table = counts_table(&counts, &reported);
+    let figures = ssx_figures(&rates, &cells, bin);
+    let mut summary = Table::new(
+        "processing",
+        &["Program", "Status", "Space group", "Visit", "Processing"],
+    );
+    summary.rows.push(vec![
+        Cell::of(&j["program_name"]),
+        Cell::of(&j["job_status"]),
+        Cell::of(&j["space_group"]),
+        Cell::of(&j["visit"]),
+        Cell::link(uuid.clone(), format!("/processing/{uuid}")),
+    ]);
+    FiguresPage {
+        title: format!("SSX run {}", uuid.chars().take(8).collect::<String>()),
+        tables: vec![summary, table],
+        figures,
+        links: vec![
+            (
+                "frames (CSV)".into(),
+                format!("/v1/views/ssx_frames?processing_uuid={uuid}&format=csv&limit=100000"),
+            ),
+            (
+                "lattices (CSV)".into(),
+                format!("/v1/views/ssx_lattices?processing_uuid={uuid}&format=csv&limit=100000"),
+            ),
+            (
+                "counts (JSON)".into(),
+                format!("/v1/views/ssx_runs?job_uuid={uuid}&format=json"),
+            ),
+        ],
+    }
+    .into_response()
+}
+
+/// Frames, hits, indexed frames and lattices: counted from the frames, and as reported.
+fn counts_table(counts: &[serde_json::Value], reported: &[serde_json::Value]) -> Table {
     let mut table = Table::new(
         "counts",
         &[
@@ -108,7 +145,7 @@ pub(crate) async fn ssx(
             Cell::text(rate("indexed")),
         ]);
     }
-    for r in &reported {
+    for r in reported {
         table.rows.push(vec![
             Cell::text("reported with the merged data"),
             Cell::of(&r["frames_total"]),
@@ -120,6 +157,15 @@ pub(crate) async fn ssx(
             Cell::text(pct(&r["indexing_rate"])),
         ]);
     }
+    table
+}
+
+/// The hit and indexing rate along the run, and a histogram per cell parameter.
+fn ssx_figures(
+    rates: &[serde_json::Value],
+    cells: &[serde_json::Value],
+    bin: usize,
+) -> Vec<Figure> {
     let mut figures = Vec::new();
     let point = |r: &serde_json::Value, k: &str| -> Option<(f64, f64)> {
         Some((r["bin"].as_f64()? * bin as f64, r[k].as_f64()? * 100.0))
@@ -156,37 +202,7 @@ pub(crate) async fn ssx(
             });
         }
     }
-    let mut summary = Table::new(
-        "processing",
-        &["Program", "Status", "Space group", "Visit", "Processing"],
-    );
-    summary.rows.push(vec![
-        Cell::of(&j["program_name"]),
-        Cell::of(&j["job_status"]),
-        Cell::of(&j["space_group"]),
-        Cell::of(&j["visit"]),
-        Cell::link(uuid.clone(), format!("/processing/{uuid}")),
-    ]);
-    FiguresPage {
-        title: format!("SSX run {}", uuid.chars().take(8).collect::<String>()),
-        tables: vec![summary, table],
-        figures,
-        links: vec![
-            (
-                "frames (CSV)".into(),
-                format!("/v1/views/ssx_frames?processing_uuid={uuid}&format=csv&limit=100000"),
-            ),
-            (
-                "lattices (CSV)".into(),
-                format!("/v1/views/ssx_lattices?processing_uuid={uuid}&format=csv&limit=100000"),
-            ),
-            (
-                "counts (JSON)".into(),
-                format!("/v1/views/ssx_runs?job_uuid={uuid}&format=json"),
-            ),
-        ],
-    }
-    .into_response()
+    figures
 }
 
 /// `/sites`: the resolution distribution of every site's reflection sets.

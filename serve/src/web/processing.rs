@@ -62,6 +62,24 @@ pub(crate) async fn processing(
             "no such processing job (or not one of your token's proposals)",
         );
     };
+    let views = sets.iter().map(|set| set_view(set, &shells)).collect();
+    ProcessingPage {
+        ssx: frames
+            .first()
+            .and_then(|r| r["n"].as_i64())
+            .is_some_and(|n| n > 0),
+        short: uuid.chars().take(8).collect(),
+        uuid,
+        summary: summary_table(j, &sets),
+        inputs: inputs_table(&inputs),
+        sets: views,
+    }
+    .into_response()
+}
+
+/// The job's summary: program, status, start, symmetry (of its first result when the job states
+/// none), visit.
+fn summary_table(j: &Value, sets: &[Value]) -> Table {
     let mut summary = Table::new(
         "summary",
         &[
@@ -89,6 +107,11 @@ pub(crate) async fn processing(
         Cell::text(cell_text(symmetry)),
         Cell::of(&j["visit"]),
     ]);
+    summary
+}
+
+/// The inputs, linked to the sweeps and experiments they used.
+fn inputs_table(inputs: &[Value]) -> Table {
     let mut input_table = Table::new(
         "inputs",
         &[
@@ -100,7 +123,7 @@ pub(crate) async fn processing(
             "Crystal",
         ],
     );
-    for i in &inputs {
+    for i in inputs {
         let exp = show(&i["experiment_uuid"]);
         input_table.rows.push(vec![
             Cell::of(&i["list_index"]),
@@ -129,91 +152,81 @@ pub(crate) async fn processing(
             Cell::of(&i["crystal_uuid"]),
         ]);
     }
-    let mut views = Vec::new();
-    for set in &sets {
-        let id = show(&set["reflection_set_uuid"]);
-        let mine: Vec<&Value> = shells
-            .iter()
-            .filter(|r| show(&r["reflection_set_uuid"]) == id)
-            .collect();
-        let mut table = Table::new(
-            "statistics per shell",
-            &[
-                "Shell",
-                "Resolution (Å)",
-                "CC½",
-                "I/σ(I)",
-                "Completeness (%)",
-                "Rmeas",
-                "Multiplicity",
-                "Unique",
-            ],
-        );
-        for r in &mine {
-            table.rows.push(vec![
-                Cell::text(
-                    match (show(&r["shell"]).as_str(), show(&r["shell_index"])) {
-                        ("overall", _) => "overall".to_owned(),
-                        ("shell", i) => format!("shell {i}"),
-                        (kind, i) => format!("{kind} (shell {i})"),
-                    },
-                ),
-                Cell::text(format!(
-                    "{}–{}",
-                    show(&r["resolution_low_a"]),
-                    show(&r["resolution_high_a"])
-                )),
-                Cell::of(&r["cc_half"]),
-                Cell::of(&r["i_over_sigma"]),
-                Cell::of(&r["completeness_pct"]),
-                Cell::of(&r["r_meas"]),
-                Cell::of(&r["multiplicity"]),
-                Cell::of(&r["number_observations_unique"]),
-            ]);
-        }
-        let per_shell: Vec<&&Value> = mine.iter().filter(|r| r["shell"] != "overall").collect();
-        let series = |column: &str| -> Vec<(f64, f64)> {
-            per_shell
-                .iter()
-                .filter_map(|r| Some((r["resolution_high_a"].as_f64()?, r[column].as_f64()?)))
-                .collect()
-        };
-        let plots = [
-            ("CC½", "CC½", "cc_half"),
-            ("I/σ(I)", "I/σ(I)", "i_over_sigma"),
-            ("Completeness", "completeness (%)", "completeness_pct"),
-            ("Rmeas", "Rmeas (fraction)", "r_meas"),
-        ]
-        .into_iter()
-        .filter_map(|(title, axis, column)| {
-            let points = series(column);
-            (!points.is_empty()).then(|| Plot {
-                svg: svg::against_resolution(title, axis, &points),
-                caption: format!("{title} per resolution shell ({} shells)", points.len()),
-            })
-        })
+    input_table
+}
+
+/// One reflection set: its statistics per shell as a table and plotted against resolution.
+fn set_view(set: &Value, shells: &[Value]) -> SetView {
+    let id = show(&set["reflection_set_uuid"]);
+    let mine: Vec<&Value> = shells
+        .iter()
+        .filter(|r| show(&r["reflection_set_uuid"]) == id)
         .collect();
-        views.push(SetView {
-            uuid: id,
-            label: show(&set["label"]),
-            space_group: show(&set["space_group"]),
-            cell: cell_text(set),
-            table,
-            plots,
-        });
+    let mut table = Table::new(
+        "statistics per shell",
+        &[
+            "Shell",
+            "Resolution (Å)",
+            "CC½",
+            "I/σ(I)",
+            "Completeness (%)",
+            "Rmeas",
+            "Multiplicity",
+            "Unique",
+        ],
+    );
+    for r in &mine {
+        table.rows.push(vec![
+            Cell::text(
+                match (show(&r["shell"]).as_str(), show(&r["shell_index"])) {
+                    ("overall", _) => "overall".to_owned(),
+                    ("shell", i) => format!("shell {i}"),
+                    (kind, i) => format!("{kind} (shell {i})"),
+                },
+            ),
+            Cell::text(format!(
+                "{}–{}",
+                show(&r["resolution_low_a"]),
+                show(&r["resolution_high_a"])
+            )),
+            Cell::of(&r["cc_half"]),
+            Cell::of(&r["i_over_sigma"]),
+            Cell::of(&r["completeness_pct"]),
+            Cell::of(&r["r_meas"]),
+            Cell::of(&r["multiplicity"]),
+            Cell::of(&r["number_observations_unique"]),
+        ]);
     }
-    ProcessingPage {
-        ssx: frames
-            .first()
-            .and_then(|r| r["n"].as_i64())
-            .is_some_and(|n| n > 0),
-        short: uuid.chars().take(8).collect(),
-        uuid,
-        summary,
-        inputs: input_table,
-        sets: views,
+    let per_shell: Vec<&&Value> = mine.iter().filter(|r| r["shell"] != "overall").collect();
+    let series = |column: &str| -> Vec<(f64, f64)> {
+        per_shell
+            .iter()
+            .filter_map(|r| Some((r["resolution_high_a"].as_f64()?, r[column].as_f64()?)))
+            .collect()
+    };
+    let plots = [
+        ("CC½", "CC½", "cc_half"),
+        ("I/σ(I)", "I/σ(I)", "i_over_sigma"),
+        ("Completeness", "completeness (%)", "completeness_pct"),
+        ("Rmeas", "Rmeas (fraction)", "r_meas"),
+    ]
+    .into_iter()
+    .filter_map(|(title, axis, column)| {
+        let points = series(column);
+        (!points.is_empty()).then(|| Plot {
+            svg: svg::against_resolution(title, axis, &points),
+            caption: format!("{title} per resolution shell ({} shells)", points.len()),
+        })
+    })
+    .collect();
+    SetView {
+        uuid: id,
+        label: show(&set["label"]),
+        space_group: show(&set["space_group"]),
+        cell: cell_text(set),
+        table,
+        plots,
     }
-    .into_response()
 }
 
 /// A unit cell as `a b c α β γ` (Å, °) from the `cell_*` columns of a view row.

@@ -1,5 +1,6 @@
-//! Rows of an ingest run as Arrow batches, one-shot appends, and a run's outcome. The ingest
-//! protocol itself is in [`crate::writer`].
+//! Appending rows: a run's rows as Arrow batches, one-shot appends (catalogue ids, PIDs), the
+//! `ingests` record that makes a run visible, and a run's outcome. The ingest protocol that
+//! calls these is [`crate::writer`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,7 +9,7 @@ use std::time::Duration;
 use arrow::array::{ArrayRef, BinaryArray, Int64Array, ListBuilder, StringArray, StringBuilder};
 use arrow::record_batch::RecordBatch;
 use deltalake::protocol::SaveMode;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::prepare::PreparedMessage;
 use crate::tables::{self, TableDef};
@@ -62,8 +63,7 @@ impl Store {
         n_sources: usize,
         (new, changed, unchanged): (usize, usize, usize),
     ) -> Result<()> {
-        let record =
-            crate::writer::commit_record(started, command, n_sources, (new, changed, unchanged));
+        let record = commit_record(started, command, n_sources, (new, changed, unchanged));
         let batch = self.json_batch(&tables::INGESTS, ingest_id, &[record])?;
         self.append(&tables::INGESTS, batch).await
     }
@@ -227,4 +227,18 @@ pub(crate) fn pause_for_crash_test() {
         let _ = std::fs::write(&marker, b"data tables written; commit record not yet");
         std::thread::sleep(Duration::from_secs(120));
     }
+}
+
+/// The `ingests` row of a run: the visibility switch for every row it wrote.
+pub(crate) fn commit_record(
+    started: chrono::DateTime<chrono::Utc>,
+    command: Option<&str>,
+    n_sources: usize,
+    (new, changed, unchanged): (usize, usize, usize),
+) -> Value {
+    json!({
+        "started_at": started.to_rfc3339(), "committed_at": chrono::Utc::now().to_rfc3339(),
+        "user_name": std::env::var("USER").ok(), "host": hostname(), "tool_version": env!("CARGO_PKG_VERSION"),
+        "command": command, "n_sources": n_sources, "n_objects_new": new, "n_objects_changed": changed, "n_objects_unchanged": unchanged,
+    })
 }
