@@ -51,61 +51,70 @@ pub fn write_table(
     rows: &[Vec<String>],
     format: TableFormat,
 ) {
-    macro_rules! println {
-        ($($t:tt)*) => {{ let _ = writeln!(out, $($t)*); }};
+    let lines = match format {
+        TableFormat::Table => aligned(header, rows),
+        TableFormat::Csv => csv(header, rows),
+        TableFormat::Json => vec![json(header, rows)],
+    };
+    for line in lines {
+        let _ = writeln!(out, "{line}");
     }
-    match format {
-        TableFormat::Table => {
-            let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-            for r in rows {
-                for (i, c) in r.iter().enumerate() {
-                    widths[i] = widths[i].max(c.chars().count().min(100));
-                }
-            }
-            let mut line = |cells: Vec<String>| {
-                let parts: Vec<String> = cells
+}
+
+/// Aligned columns (a cell counts at most 100 characters towards its column's width).
+fn aligned(header: &[&str], rows: &[Vec<String>]) -> Vec<String> {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count().min(100));
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let parts: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{:<w$}", c, w = widths[i]))
+            .collect();
+        parts.join("  ").trim_end().to_owned()
+    };
+    let mut out = vec![
+        line(header.iter().map(|h| h.to_string()).collect()),
+        line(widths.iter().map(|w| "-".repeat(*w)).collect()),
+    ];
+    out.extend(rows.iter().map(|r| line(r.clone())));
+    out
+}
+
+/// Comma-separated values, quoted where needed.
+fn csv(header: &[&str], rows: &[Vec<String>]) -> Vec<String> {
+    let esc = |s: &str| {
+        if s.contains([',', '"', '\n']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_owned()
+        }
+    };
+    let mut out = vec![header.iter().map(|h| esc(h)).collect::<Vec<_>>().join(",")];
+    out.extend(
+        rows.iter()
+            .map(|r| r.iter().map(|c| esc(c)).collect::<Vec<_>>().join(",")),
+    );
+    out
+}
+
+/// A JSON array of objects (every value a string).
+fn json(header: &[&str], rows: &[Vec<String>]) -> String {
+    let list: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            serde_json::Value::Object(
+                header
                     .iter()
-                    .enumerate()
-                    .map(|(i, c)| format!("{:<w$}", c, w = widths[i]))
-                    .collect();
-                println!("{}", parts.join("  ").trim_end());
-            };
-            line(header.iter().map(|h| h.to_string()).collect());
-            line(widths.iter().map(|w| "-".repeat(*w)).collect());
-            for r in rows {
-                line(r.clone());
-            }
-        }
-        TableFormat::Csv => {
-            let esc = |s: &str| {
-                if s.contains([',', '"', '\n']) {
-                    format!("\"{}\"", s.replace('"', "\"\""))
-                } else {
-                    s.to_owned()
-                }
-            };
-            println!(
-                "{}",
-                header.iter().map(|h| esc(h)).collect::<Vec<_>>().join(",")
-            );
-            for r in rows {
-                println!("{}", r.iter().map(|c| esc(c)).collect::<Vec<_>>().join(","));
-            }
-        }
-        TableFormat::Json => {
-            let list: Vec<serde_json::Value> = rows
-                .iter()
-                .map(|r| {
-                    serde_json::Value::Object(
-                        header
-                            .iter()
-                            .zip(r)
-                            .map(|(h, c)| ((*h).to_owned(), serde_json::Value::from(c.as_str())))
-                            .collect(),
-                    )
-                })
-                .collect();
-            println!("{}", serde_json::to_string_pretty(&list).expect("JSON"));
-        }
-    }
+                    .zip(r)
+                    .map(|(h, c)| ((*h).to_owned(), serde_json::Value::from(c.as_str())))
+                    .collect(),
+            )
+        })
+        .collect();
+    serde_json::to_string_pretty(&list).expect("JSON")
 }

@@ -365,74 +365,88 @@ pub async fn run(command: ExportCommand, ctx: &Context) -> u8 {
 
 /// Export to a catalogue with a progress bar, then the summary.
 async fn catalogue(command: ExportCommand, ctx: &Context, store: &mxpipe_store::Store) -> u8 {
+    use mxpipe_app::export::{icat, ispyb, scicat};
+    let bar = export_bar(match &command {
+        ExportCommand::Ispyb(_) => "to ISPyB",
+        ExportCommand::Icat(_) => "for ICAT",
+        _ => "to SciCat",
+    });
+    let progress = |n: usize| bar.inc(n as u64);
     let (output, dry_run, note, result) = match command {
-        ExportCommand::Ispyb(args) => {
-            let job = job(&args.which, args.dry_run);
-            let target = IspybTarget {
-                db: args.db,
-                password_file: args.password_file,
-                create_session: args.create_session,
-            };
-            let bar = export_bar("to ISPyB");
-            let result =
-                mxpipe_app::export::ispyb(ctx, store, &job, target, |n| bar.inc(n as u64)).await;
-            bar.finish_and_clear();
+        ExportCommand::Ispyb(a) => {
+            let (job, target) = (job(&a.which, a.dry_run), a.target());
+            let note = "dry run: every statement above was rolled back; nothing was written";
             (
-                args.output,
-                args.dry_run,
-                "dry run: every statement above was rolled back; nothing was written",
-                result,
+                a.output,
+                a.dry_run,
+                note,
+                ispyb(ctx, store, &job, target, progress).await,
             )
         }
-        ExportCommand::Icat(args) => {
-            let job = job(&args.which, args.dry_run);
-            let form = match args.flavour {
-                Flavour::Icatdata => IcatForm::Icatdata,
-                Flavour::Esrf => IcatForm::Esrf,
-            };
-            let target = IcatTarget {
-                out: args.out,
-                url: args.url,
-                password_file: args.password_file,
-                form,
-                icatdata_version: args.icatdata_version,
-            };
-            let bar = export_bar("for ICAT");
-            let result =
-                mxpipe_app::export::icat(ctx, store, &job, target, |n| bar.inc(n as u64)).await;
-            bar.finish_and_clear();
+        ExportCommand::Icat(a) => {
+            let (job, target) = (job(&a.which, a.dry_run), a.target());
+            let note = "dry run: nothing was written";
             (
-                args.output,
-                args.dry_run,
-                "dry run: nothing was written",
-                result,
+                a.output,
+                a.dry_run,
+                note,
+                icat(ctx, store, &job, target, progress).await,
             )
         }
-        ExportCommand::Scicat(args) => {
-            let job = job(&args.which, args.dry_run);
-            let target = ScicatTarget {
-                url: args.url,
-                password_file: args.password_file,
-                token_file: args.token_file,
-                check: args.check,
-                openapi: args.openapi,
-            };
-            let bar = export_bar("to SciCat");
-            let result =
-                mxpipe_app::export::scicat(ctx, store, &job, target, |n| bar.inc(n as u64)).await;
-            bar.finish_and_clear();
+        ExportCommand::Scicat(a) => {
+            let (job, target) = (job(&a.which, a.dry_run), a.target());
+            let note = "dry run: nothing was sent (requests above, one JSON object per line)";
             (
-                args.output,
-                args.dry_run,
-                "dry run: nothing was sent (requests above, one JSON object per line)",
-                result,
+                a.output,
+                a.dry_run,
+                note,
+                scicat(ctx, store, &job, target, progress).await,
             )
         }
         _ => unreachable!("maps, files and RDF are handled by `run`"),
     };
+    bar.finish_and_clear();
     match result {
         Ok(exported) => report(exported, dry_run.then_some(note), output),
         Err(e) => fail(e),
+    }
+}
+
+impl IspybArgs {
+    fn target(&self) -> IspybTarget {
+        IspybTarget {
+            db: self.db.clone(),
+            password_file: self.password_file.clone(),
+            create_session: self.create_session,
+        }
+    }
+}
+
+impl IcatArgs {
+    fn target(&self) -> IcatTarget {
+        let form = match self.flavour {
+            Flavour::Icatdata => IcatForm::Icatdata,
+            Flavour::Esrf => IcatForm::Esrf,
+        };
+        IcatTarget {
+            out: self.out.clone(),
+            url: self.url.clone(),
+            password_file: self.password_file.clone(),
+            form,
+            icatdata_version: self.icatdata_version.clone(),
+        }
+    }
+}
+
+impl ScicatArgs {
+    fn target(&self) -> ScicatTarget {
+        ScicatTarget {
+            url: self.url.clone(),
+            password_file: self.password_file.clone(),
+            token_file: self.token_file.clone(),
+            check: self.check,
+            openapi: self.openapi.clone(),
+        }
     }
 }
 

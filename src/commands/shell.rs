@@ -11,47 +11,55 @@ use crate::output::QueryFormat;
 
 /// `mxpipe sql`: statements from standard input, ended by `;`; `\d`, `\d NAME`, `\q`.
 pub async fn run(ctx: &SessionContext) -> u8 {
-    use std::io::{BufRead, IsTerminal};
-    let history_path = std::env::var_os("HOME").map(|h| Path::new(&h).join(".mxpipe_history"));
-    let mut shell = Shell::default();
-    if std::io::stdin().is_terminal() {
-        // A terminal: line editing and ↑/↓ through the history of earlier sessions.
-        let Ok(mut editor) = rustyline::DefaultEditor::new() else {
-            eprintln!("error: cannot open the terminal for line editing");
-            return 2;
-        };
-        if let Some(p) = &history_path {
-            let _ = editor.load_history(p);
-        }
-        loop {
-            let prompt = if shell.pending.is_empty() {
-                "mxpipe> "
-            } else {
-                "   ...> "
-            };
-            match editor.readline(prompt) {
-                Ok(line) => {
-                    if let Some(statement) = shell.feed(&line) {
-                        let _ = editor.add_history_entry(statement.trim().replace('\n', " "));
-                        if let Some(p) = &history_path {
-                            let _ = editor.save_history(p);
-                        }
-                        if !run_statement(ctx, &statement).await {
-                            shell.failed = true;
-                        }
-                    }
-                    if shell.quit {
-                        break;
-                    }
-                }
-                Err(rustyline::error::ReadlineError::Interrupted) => shell.pending.clear(),
-                Err(_) => break,
-            }
-        }
-        return 0;
+    let history = std::env::var_os("HOME").map(|h| Path::new(&h).join(".mxpipe_history"));
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        terminal(ctx, history.as_deref()).await
+    } else {
+        script(ctx, history.as_deref()).await
     }
-    // A script on standard input: statements run in order; any failure makes the status 1.
-    let mut history = history_path.and_then(|p| {
+}
+
+/// A terminal: line editing and ↑/↓ through the history of earlier sessions.
+async fn terminal(ctx: &SessionContext, history: Option<&Path>) -> u8 {
+    let Ok(mut editor) = rustyline::DefaultEditor::new() else {
+        eprintln!("error: cannot open the terminal for line editing");
+        return 2;
+    };
+    if let Some(p) = history {
+        let _ = editor.load_history(p);
+    }
+    let mut shell = Shell::default();
+    loop {
+        let prompt = if shell.pending.is_empty() {
+            "mxpipe> "
+        } else {
+            "   ...> "
+        };
+        match editor.readline(prompt) {
+            Ok(line) => {
+                if let Some(statement) = shell.feed(&line) {
+                    let _ = editor.add_history_entry(statement.trim().replace('\n', " "));
+                    if let Some(p) = history {
+                        let _ = editor.save_history(p);
+                    }
+                    shell.failed |= !run_statement(ctx, &statement).await;
+                }
+                if shell.quit {
+                    break;
+                }
+            }
+            Err(rustyline::error::ReadlineError::Interrupted) => shell.pending.clear(),
+            Err(_) => break,
+        }
+    }
+    0
+}
+
+/// A script on standard input: statements run in order; any failure makes the status 1.
+async fn script(ctx: &SessionContext, history: Option<&Path>) -> u8 {
+    use std::io::BufRead;
+    let mut shell = Shell::default();
+    let mut log = history.and_then(|p| {
         std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -61,12 +69,10 @@ pub async fn run(ctx: &SessionContext) -> u8 {
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { break };
         if let Some(statement) = shell.feed(&line) {
-            if let Some(h) = history.as_mut() {
+            if let Some(h) = log.as_mut() {
                 let _ = writeln!(h, "{}", statement.trim().replace('\n', " "));
             }
-            if !run_statement(ctx, &statement).await {
-                shell.failed = true;
-            }
+            shell.failed |= !run_statement(ctx, &statement).await;
         }
         if shell.quit {
             break;

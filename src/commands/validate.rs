@@ -64,36 +64,12 @@ pub fn run(args: ValidateArgs) -> u8 {
         strict_upstream,
         upstream: upstream.as_ref(),
     };
-    let mut any_invalid = false;
-    let mut any_unreadable = false;
+    let mut status = 0u8;
     let mut json_out = Vec::new();
     for file in files {
-        let text = match std::fs::read_to_string(file) {
-            Ok(t) => t,
-            Err(e) => {
-                any_unreadable = true;
-                match format {
-                    ReportFormat::Text => eprintln!("{}: cannot read: {e}", file.display()),
-                    ReportFormat::Json => json_out
-                        .push(json!({"file": file, "readable": false, "error": e.to_string()})),
-                }
-                continue;
-            }
-        };
-        let report = match validate_str(&text, &target, &options) {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return 2;
-            }
-        };
-        any_invalid |= !report.is_valid();
-        match format {
-            ReportFormat::Text => print_text(file, &report),
-            ReportFormat::Json => json_out.push(json!({
-                "file": file, "readable": true, "schema": report.schema, "valid": report.is_valid(),
-                "findings": report.findings,
-            })),
+        match check_file(file, &target, &options, format, &mut json_out) {
+            Ok(code) => status = status.max(code),
+            Err(code) => return code,
         }
     }
     if format == ReportFormat::Json {
@@ -102,13 +78,42 @@ pub fn run(args: ValidateArgs) -> u8 {
             serde_json::to_string_pretty(&json_out).expect("report serialises")
         );
     }
-    if any_unreadable {
-        2
-    } else if any_invalid {
-        1
-    } else {
-        0
+    status
+}
+
+/// Validate one file and report it: 0 valid, 1 invalid, 2 unreadable; `Err` stops the command
+/// (the target itself is wrong).
+fn check_file(
+    file: &Path,
+    target: &Target,
+    options: &Options,
+    format: ReportFormat,
+    json_out: &mut Vec<serde_json::Value>,
+) -> Result<u8, u8> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => {
+            match format {
+                ReportFormat::Text => eprintln!("{}: cannot read: {e}", file.display()),
+                ReportFormat::Json => {
+                    json_out.push(json!({"file": file, "readable": false, "error": e.to_string()}))
+                }
+            }
+            return Ok(2);
+        }
+    };
+    let report = validate_str(&text, target, options).map_err(|e| {
+        eprintln!("error: {e}");
+        2u8
+    })?;
+    match format {
+        ReportFormat::Text => print_text(file, &report),
+        ReportFormat::Json => json_out.push(json!({
+            "file": file, "readable": true, "schema": report.schema, "valid": report.is_valid(),
+            "findings": report.findings,
+        })),
     }
+    Ok(u8::from(!report.is_valid()))
 }
 
 fn print_text(file: &Path, report: &Report) {
