@@ -2,62 +2,14 @@
 //! latency, token id — never the token) and its warnings, as JSON lines with
 //! `[serve] log_format = "json"`; `--log-level` is checked.
 
-use std::io::BufRead;
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::attack::http;
 use crate::common::*;
-use crate::serve::{mxpipe_with, new_token, serve_config};
-
-/// A server whose standard error is collected line by line.
-struct Logged {
-    child: std::process::Child,
-    base: String,
-    lines: Arc<Mutex<Vec<String>>>,
-}
-
-impl Drop for Logged {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_logged(config: &std::path::Path, store: &std::path::Path) -> Logged {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mxpipe"))
-        .arg("--config")
-        .arg(config)
-        .arg("--store")
-        .arg(store)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stderr(Stdio::piped())
-        .current_dir(repo())
-        .spawn()
-        .unwrap();
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    let kept = lines.clone();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
-                let _ = tx.send(url.to_owned());
-            }
-            kept.lock().unwrap().push(line);
-        }
-    });
-    let base = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the server says where it listens");
-    Logged { child, base, lines }
-}
+use crate::serve::{mxpipe_with, new_token, serve_config, start};
 
 /// Wait until a collected line satisfies `found` (20 s at most).
 fn wait_for(lines: &Mutex<Vec<String>>, found: impl Fn(&str) -> bool) -> Option<String> {
@@ -97,7 +49,7 @@ fn the_server_logs_every_request_and_a_failed_mint_as_json_lines() {
     let log = store.join("sample_pids/_delta_log");
     std::fs::create_dir_all(&log).unwrap();
     std::fs::write(log.join("00000000000000000000.json"), "garbage").unwrap();
-    let server = start_logged(&config, &store);
+    let server = start(&config, &store);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let message = std::fs::read_to_string(repo().join("samples/two-crystal-merge.json")).unwrap();
     let (status, _, body) = http(

@@ -66,6 +66,8 @@ pub(crate) fn token_for(config: &Path, store: &Path, args: &[&str]) -> (String, 
 pub(crate) struct Server {
     pub(crate) child: Child,
     pub(crate) base: String,
+    /// Everything the server wrote on standard error, line by line.
+    pub(crate) lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Drop for Server {
@@ -75,6 +77,7 @@ impl Drop for Server {
     }
 }
 
+/// Start `mxpipe serve` on a free loopback port; its standard error is collected in `lines`.
 pub(crate) fn start(config: &Path, store: &Path) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mxpipe"))
         .arg("--config")
@@ -86,16 +89,33 @@ pub(crate) fn start(config: &Path, store: &Path) -> Server {
         .current_dir(repo())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://") || w.starts_with("https://"))
-        .unwrap_or_else(|| panic!("{line:?}"))
-        .to_owned();
-    Server { child, base }
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    let kept = lines.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let url = line
+                .split_whitespace()
+                .find(|w| w.starts_with("http://") || w.starts_with("https://"));
+            if let Some(url) = url {
+                let _ = tx.send(url.to_owned());
+            }
+            kept.lock().unwrap().push(line);
+        }
+    });
+    let base = rx
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .unwrap_or_else(|_| {
+            panic!(
+                "the server never said where it listens: {:?}",
+                lines.lock().unwrap()
+            )
+        });
+    Server { child, base, lines }
 }
 
 /// Every exchange of the tests with their servers, checked against the OpenAPI document.
