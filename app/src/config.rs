@@ -293,7 +293,7 @@ const STORAGE_ENV: &[&str] = &[
 
 impl Config {
     /// Load the configuration (see the module docs for where it is looked for).
-    pub fn load(explicit: Option<&Path>) -> Result<Config, String> {
+    pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
         let path: Option<PathBuf> = explicit
             .map(Path::to_owned)
             .or_else(|| std::env::var_os("MXPIPE_CONFIG").map(PathBuf::from))
@@ -301,10 +301,14 @@ impl Config {
         let Some(path) = path else {
             return Ok(Config::default());
         };
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("{}: cannot read the configuration: {e}", path.display()))?;
-        let mut config: Config =
-            toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let mut config: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.clone(),
+            source: Box::new(source),
+        })?;
         // `[sites]` paths are relative to the file (as `mxpipe generate` writes them), so the
         // file works from any folder.
         let base = path.parent().unwrap_or(Path::new(""));
@@ -327,6 +331,27 @@ impl Config {
         }
         out
     }
+}
+
+/// Why the configuration file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("{}: cannot read the configuration: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for mxpipe (the message names the line and the key).
+    #[error("{}: {source}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What `toml` says (line, column, expected).
+        source: Box<toml::de::Error>,
+    },
 }
 
 /// A secret kept in a file (password, token): its content without the final line break.

@@ -45,7 +45,7 @@ impl Context {
     /// Load the configuration (`--config`, `$MXPIPE_CONFIG`, `./mxpipe.toml`) and keep the flags.
     pub fn resolve(flags: Flags) -> AppResult<Self> {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let config = Config::load(flags.config.as_deref()).map_err(AppError::Usage)?;
+        let config = Config::load(flags.config.as_deref())?;
         let (site_specs, names): (Vec<String>, Vec<String>) =
             flags.sites.into_iter().partition(|s| s.contains('='));
         Ok(Context {

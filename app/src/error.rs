@@ -10,13 +10,16 @@ pub enum AppError {
     /// The work failed (a database, a catalogue, a store). Exit status 1.
     #[error("{0}")]
     Failed(String),
+    /// The configuration file cannot be used. Exit status 2.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
 }
 
 impl AppError {
     /// The CLI's exit status for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            AppError::Usage(_) => 2,
+            AppError::Usage(_) | AppError::Config(_) => 2,
             AppError::Failed(_) => 1,
         }
     }
