@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use datafusion::prelude::SessionContext;
-use mxpipe_queries::{QueryError, Site, open_sites, parse_site};
+use mxpipe_queries::as_of::AsOf;
+use mxpipe_queries::{QueryError, Site, open_sites_as_of, parse_site};
 use mxpipe_store::{LocalState, Store};
 
 use crate::config::Config;
@@ -171,11 +172,23 @@ impl Context {
         &self,
         allow_missing_sites: bool,
     ) -> AppResult<(SessionContext, Vec<String>)> {
+        self.session_as_of(allow_missing_sites, &AsOf::Now).await
+    }
+
+    /// [`Context::session`] answering as the stores were at `as_of` (time travel).
+    pub async fn session_as_of(
+        &self,
+        allow_missing_sites: bool,
+        as_of: &AsOf,
+    ) -> AppResult<(SessionContext, Vec<String>)> {
         let sites = self.sites()?;
-        open_sites(&sites, &self.config.storage_options(), allow_missing_sites)
+        let options = self.config.storage_options();
+        open_sites_as_of(&sites, &options, allow_missing_sites, as_of)
             .await
             .map_err(|e| match e {
-                e @ (QueryError::Site { .. } | QueryError::NotAStore { .. }) => AppError::usage(e),
+                e @ (QueryError::Site { .. }
+                | QueryError::NotAStore { .. }
+                | QueryError::AsOf(_)) => AppError::usage(e),
                 e => AppError::failed(e),
             })
     }

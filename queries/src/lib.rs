@@ -6,6 +6,7 @@
 //! holds the views scientists use ([`views::VIEWS`]: `sweeps`, `scans`, `image_index`,
 //! `reflection_sets`, `ssx_runs`, …), documented with examples in `docs/queries.md`.
 
+pub mod as_of;
 pub mod encode;
 pub mod isolation;
 pub mod lookups;
@@ -67,6 +68,9 @@ pub enum QueryError {
     /// SQL or planning error.
     #[error("{0}")]
     Sql(#[from] datafusion::error::DataFusionError),
+    /// `--as-of` names nothing these sites hold.
+    #[error("{0}")]
+    AsOf(String),
 }
 
 /// How an error names a site: `site NAME (LOCATION)`, or `the store at LOCATION` when the site
@@ -98,6 +102,16 @@ pub async fn open_sites(
     sites: &[Site],
     options: &HashMap<String, String>,
     allow_missing: bool,
+) -> Result<(SessionContext, Vec<String>), QueryError> {
+    open_sites_as_of(sites, options, allow_missing, &as_of::AsOf::Now).await
+}
+
+/// [`open_sites`] answering as the stores were at `as_of` ([`as_of::AsOf`]).
+pub async fn open_sites_as_of(
+    sites: &[Site],
+    options: &HashMap<String, String>,
+    allow_missing: bool,
+    as_of: &as_of::AsOf,
 ) -> Result<(SessionContext, Vec<String>), QueryError> {
     let ctx = SessionContext::new_with_config(
         datafusion::prelude::SessionConfig::new().with_information_schema(true),
@@ -166,7 +180,9 @@ pub async fn open_sites(
             Err(e) => return Err(e),
         }
     }
-    define_views(&ctx, &opened).await?;
+    let indexes: Vec<usize> = opened.iter().map(|(i, _)| *i).collect();
+    let at = as_of::moment(&ctx, &indexes, as_of).await?;
+    define_views(&ctx, &opened, at).await?;
     Ok((ctx, warnings))
 }
 
@@ -198,12 +214,17 @@ pub async fn open_stores(stores: &[Store]) -> Result<SessionContext, QueryError>
             })?;
         opened.push((i, site));
     }
-    define_views(&ctx, &opened).await?;
+    define_views(&ctx, &opened, None).await?;
     Ok(ctx)
 }
 
-/// The `store.` unions over the opened sites (`site_<i>.` schemas) and the views.
-async fn define_views(ctx: &SessionContext, opened: &[(usize, &Site)]) -> Result<(), QueryError> {
+/// The `store.` unions over the opened sites (`site_<i>.` schemas) and the views; with `at`, only
+/// the runs committed at or before it are visible (time travel, [`as_of`]).
+async fn define_views(
+    ctx: &SessionContext,
+    opened: &[(usize, &Site)],
+    at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<(), QueryError> {
     for def in tables::ALL {
         let columns: Vec<String> = def
             .all_columns()
@@ -220,13 +241,17 @@ async fn define_views(ctx: &SessionContext, opened: &[(usize, &Site)]) -> Result
                 } else {
                     format!("'{}'", site.name.replace('\'', "''"))
                 };
+                let runs = as_of::ingests_of(*i, at);
                 if def.name == "ingests" {
-                    format!("SELECT {name} AS site, {} FROM site_{i}.ingests t", columns.join(", "))
+                    format!(
+                        "SELECT {name} AS site, {} FROM {runs} t",
+                        columns.join(", ")
+                    )
                 } else {
                     // The small `ingests` table first: it is the build side of the hash join,
                     // so bulk tables (millions of SSX frames) are only probed, never hashed.
                     format!(
-                        "SELECT {name} AS site, {}, g.committed_at AS committed_at FROM site_{i}.ingests g \
+                        "SELECT {name} AS site, {}, g.committed_at AS committed_at FROM {runs} g \
                          JOIN site_{i}.{} t ON g.ingest_id = t.ingest_id",
                         columns.join(", "),
                         def.name

@@ -8,6 +8,7 @@ use clap::Args;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::prelude::SessionContext;
 use mxpipe_app::{AppError, Context};
+use mxpipe_queries::as_of::AsOf;
 use mxpipe_queries::encode;
 
 use crate::cli::{fail, is_broken_pipe};
@@ -33,6 +34,10 @@ pub struct QueryArgs {
     /// Skip unreachable sites with a warning instead of failing.
     #[arg(long)]
     allow_missing_sites: bool,
+    /// Answer as the stores were then: after an ingest run (its id, from the `ingests` view),
+    /// at a time (RFC 3339, e.g. 2026-03-01T12:00:00Z) or at the end of a day (YYYY-MM-DD, UTC).
+    #[arg(long, value_name = "INGEST_ID|TIME")]
+    as_of: Option<String>,
 }
 
 /// The examples of `mxpipe query --help`, with the views listed from the registry.
@@ -71,9 +76,20 @@ pub struct SqlArgs {
     allow_missing_sites: bool,
 }
 
-/// Open the context's sites, printing the warnings for skipped ones.
-pub async fn session(ctx: &Context, allow_missing_sites: bool) -> Result<SessionContext, u8> {
-    let (session, warnings) = ctx.session(allow_missing_sites).await.map_err(fail)?;
+/// Open the context's sites (as of a moment when given), printing the warnings for skipped ones.
+pub async fn session(
+    ctx: &Context,
+    allow_missing_sites: bool,
+    as_of: Option<&str>,
+) -> Result<SessionContext, u8> {
+    let as_of = match as_of.map(AsOf::parse).transpose() {
+        Ok(a) => a.unwrap_or_default(),
+        Err(e) => return Err(fail(AppError::Usage(e))),
+    };
+    let (session, warnings) = ctx
+        .session_as_of(allow_missing_sites, &as_of)
+        .await
+        .map_err(fail)?;
     for w in warnings {
         eprintln!("warning: {w}");
     }
@@ -85,7 +101,7 @@ pub async fn run(args: QueryArgs, ctx: &Context) -> u8 {
     if args.format == QueryFormat::Parquet && args.out.is_none() {
         return fail(AppError::usage("--format parquet needs --out FILE"));
     }
-    let session = match session(ctx, args.allow_missing_sites).await {
+    let session = match session(ctx, args.allow_missing_sites, args.as_of.as_deref()).await {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -106,7 +122,7 @@ pub async fn run(args: QueryArgs, ctx: &Context) -> u8 {
 
 /// `mxpipe sql`: statements from a terminal (line editing, history) or standard input.
 pub async fn shell(args: SqlArgs, ctx: &Context) -> u8 {
-    let session = match session(ctx, args.allow_missing_sites).await {
+    let session = match session(ctx, args.allow_missing_sites, None).await {
         Ok(c) => c,
         Err(code) => return code,
     };

@@ -7,6 +7,7 @@ mod cli;
 mod common;
 mod conformance;
 mod generate;
+mod history;
 mod icat;
 mod ispyb;
 mod lineage;

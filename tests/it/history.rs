@@ -1,0 +1,130 @@
+//! Time travel: `mxpipe query --as-of INGEST_ID|TIME|DATE` answers as the store was then — a
+//! sequence of changing ingests is replayed and every past answer compared.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::common::*;
+use crate::queries::query_cli;
+
+const SWEEP: &str = "d23f0824-128b-4f33-8c5c-7fd0a6a3a450";
+
+/// Ingest `message` into `store`; the run's ingest id.
+fn ingest_one(store: &Path, message: &Value, dir: &Path, n: usize) -> String {
+    let file = dir.join(format!("mad-{n}.json"));
+    std::fs::write(&file, serde_json::to_string_pretty(message).unwrap()).unwrap();
+    let o = mxpipe_store(
+        store,
+        &["ingest", "--output", "json", file.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", text_of(&o));
+    let text = text_of(&o);
+    let id = text
+        .split("committed as ingest ")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no ingest id in {text}"));
+    id.to_owned()
+}
+
+fn exposure(store: &Path, as_of: Option<&str>) -> Vec<Value> {
+    let mut args = vec!["--store", store.to_str().unwrap()];
+    if let Some(a) = as_of {
+        args.extend(["--as-of", a]);
+    }
+    let sql = format!("SELECT exposure_time_s FROM sweeps WHERE sweep_uuid = '{SWEEP}'");
+    args.push(&sql);
+    query_cli(&args)
+        .into_iter()
+        .map(|r| r["exposure_time_s"].clone())
+        .collect()
+}
+
+#[test]
+fn every_past_state_is_answered_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let mut message: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("samples/mad-interleaved.json")).unwrap(),
+    )
+    .unwrap();
+    // Three runs, each changing the sweep's exposure time; remember each run and the time between.
+    let mut runs = Vec::new();
+    let mut between = Vec::new();
+    for (n, exposure_s) in [0.02, 0.05, 0.1].into_iter().enumerate() {
+        message["CollectionSweep"]["CollectionSweep1"]["exposureTime"] = exposure_s.into();
+        runs.push((ingest_one(&store, &message, dir.path(), n), exposure_s));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        between.push(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(
+        exposure(&store, None),
+        vec![Value::from(0.1)],
+        "now: the last run"
+    );
+    for ((id, exposure_s), time) in runs.iter().zip(&between) {
+        assert_eq!(
+            exposure(&store, Some(id)),
+            vec![Value::from(*exposure_s)],
+            "as of run {id}"
+        );
+        assert_eq!(
+            exposure(&store, Some(time)),
+            vec![Value::from(*exposure_s)],
+            "as of {time}"
+        );
+    }
+    // Before the first run the store held nothing; a date far ahead is now.
+    assert!(exposure(&store, Some("2000-01-01")).is_empty());
+    assert_eq!(exposure(&store, Some("2999-12-31")), vec![Value::from(0.1)]);
+    // The commit log itself travels too.
+    let log = query_cli(&[
+        "--store",
+        store.to_str().unwrap(),
+        "--as-of",
+        &runs[1].0,
+        "SELECT count(*) AS n FROM ingests",
+    ]);
+    assert_eq!(log[0]["n"], 2);
+}
+
+#[test]
+fn an_as_of_that_names_nothing_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let o = mxpipe_store(
+        &store,
+        &[
+            "ingest",
+            repo()
+                .join("samples/mad-interleaved.json")
+                .to_str()
+                .unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text_of(&o));
+    let s = store.to_str().unwrap();
+    let unknown = mxpipe(&[
+        "--store",
+        s,
+        "query",
+        "--as-of",
+        "0b4a31c2-2f6d-4c53-8a3d-2f1d2b9e3c11",
+        "SELECT 1",
+    ]);
+    assert_eq!(unknown.status.code(), Some(2), "{}", text_of(&unknown));
+    assert!(
+        text_of(&unknown).contains("no committed ingest 0b4a31c2"),
+        "{}",
+        text_of(&unknown)
+    );
+    let typo = mxpipe(&["--store", s, "query", "--as-of", "last tuesday", "SELECT 1"]);
+    assert_eq!(typo.status.code(), Some(2), "{}", text_of(&typo));
+    assert!(
+        text_of(&typo).contains("expected an ingest id"),
+        "{}",
+        text_of(&typo)
+    );
+}
