@@ -100,6 +100,16 @@ pub fn run() -> ExitCode {
         Command::Formats => ingest::formats(),
         Command::Store(store::StoreCommand::Describe) => store::describe(),
         Command::Export(command) if export::is_map(&command) => export::map(command),
+        // Synthetic sites need no configuration: a broken ./mxpipe.toml must not stop them.
+        Command::Generate(args) => {
+            let ctx = Context::with_config(Default::default(), flags.store, None);
+            block_on(
+                cli.log_level.as_deref(),
+                false,
+                false,
+                generate::run(args, &ctx),
+            )
+        }
         command => with_context(flags, cli.log_level, serving, |ctx| dispatch(command, ctx)),
     };
     ExitCode::from(code)
@@ -127,7 +137,7 @@ async fn dispatch(command: Command, ctx: Context) -> u8 {
     }
 }
 
-/// Install logging, resolve the context and run `work` on the async runtime.
+/// Resolve the context, then run `work` with logs installed on the async runtime.
 fn with_context<F: Future<Output = u8>>(
     flags: Flags,
     log_level: Option<String>,
@@ -139,21 +149,31 @@ fn with_context<F: Future<Output = u8>>(
         Err(e) => return fail(e),
     };
     let json = serving && ctx.config.serve.log_format == Some(mxpipe_app::config::LogFormat::Json);
-    // mxpipe's own crates only (a dependency's routine messages are not the user's business):
-    // warnings, and for the server its request lines and the application's notes.
+    block_on(log_level.as_deref(), serving, json, work(ctx))
+}
+
+/// Install logging and run `work` on the async runtime. By default only mxpipe's own crates log
+/// (a dependency's routine messages are not the user's business): warnings, and for the server
+/// its request lines and the application's notes.
+fn block_on(
+    log_level: Option<&str>,
+    serving: bool,
+    json: bool,
+    work: impl Future<Output = u8>,
+) -> u8 {
     let default = if serving {
         "mxpipe=warn,mxpipe_serve=info,mxpipe_app=info"
     } else {
         "mxpipe=warn"
     };
-    if let Err(e) = crate::logging::install(log_level.as_deref(), default, json) {
+    if let Err(e) = crate::logging::install(log_level, default, json) {
         return fail(e);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
-    runtime.block_on(work(ctx))
+    runtime.block_on(work)
 }
 
 /// Print an error and return its exit status.

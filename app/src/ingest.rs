@@ -70,28 +70,49 @@ pub fn request(ctx: &Context, options: IngestOptions) -> AppResult<IngestRequest
     })
 }
 
-/// Run the pipeline into `store`; when it committed and `[pid]` is configured, mint PIDs for what
-/// it stored (a failed mint leaves the ingest stored: `mxpipe pid mint` completes it).
+/// Run the pipeline into `store` (the outer error: the options or the configuration are wrong;
+/// the inner: the run stored nothing).
+pub async fn ingest(
+    ctx: &Context,
+    store: &Store,
+    options: IngestOptions,
+    progress: &dyn Progress,
+) -> AppResult<Result<IngestSummary, IngestError>> {
+    ctx.pid()?; // an unusable [pid] section is refused before anything is read
+    let request = request(ctx, options)?;
+    Ok(mxpipe_pipeline::ingest(store, &request, progress).await)
+}
+
+/// After a run that committed, with `[pid]` configured: mint PIDs for what it stored (a failed
+/// mint leaves the ingest stored: `mxpipe pid mint` completes it). `None`: nothing to mint.
+pub async fn mint_committed(
+    ctx: &Context,
+    store: &Store,
+    summary: &IngestSummary,
+    publish: bool,
+) -> AppResult<Option<MintOutcome>> {
+    // PIDs only after the commit succeeded: a failed ingest mints nothing.
+    let (Some(pid), Some(id), true) = (ctx.pid()?, &summary.ingest_id, summary.committed) else {
+        return Ok(None);
+    };
+    Ok(Some(
+        mint_after_commit(store, &mut &*store, &pid, vec![id.clone()], publish).await,
+    ))
+}
+
+/// [`ingest`], then [`mint_committed`]: the whole use case for a library caller.
 pub async fn ingest_and_mint(
     ctx: &Context,
     store: &Store,
     options: IngestOptions,
     progress: &dyn Progress,
 ) -> AppResult<Result<(IngestSummary, Option<MintOutcome>), IngestError>> {
-    let pid = ctx.pid()?;
     let publish = options.publish;
-    let request = request(ctx, options)?;
-    let summary = match mxpipe_pipeline::ingest(store, &request, progress).await {
+    let summary = match ingest(ctx, store, options, progress).await? {
         Ok(s) => s,
         Err(e) => return Ok(Err(e)),
     };
-    // PIDs only after the commit succeeded: a failed ingest mints nothing.
-    let minted = match (&pid, &summary.ingest_id, summary.committed) {
-        (Some(pid), Some(id), true) => {
-            Some(mint_after_commit(store, &mut &*store, pid, vec![id.clone()], publish).await)
-        }
-        _ => None,
-    };
+    let minted = mint_committed(ctx, store, &summary, publish).await?;
     Ok(Ok((summary, minted)))
 }
 

@@ -5,20 +5,15 @@ use std::path::Path;
 
 use mxpipe_lineage::{Graph, RdfOutput};
 
-use crate::context::Context;
 use crate::error::{AppError, AppResult};
+use datafusion::prelude::SessionContext;
 
-/// Open the sites and build the graph — only the part around `around` when given. Warnings name
-/// skipped sites.
-pub async fn graph(
-    ctx: &Context,
-    allow_missing_sites: bool,
-    around: Option<&str>,
-) -> AppResult<(Graph, Vec<String>)> {
-    let (session, warnings) = ctx.session(allow_missing_sites).await?;
+/// Build the graph of an opened session (`Context::session`) — only the part around `around`
+/// when given.
+pub async fn graph(session: &SessionContext, around: Option<&str>) -> AppResult<Graph> {
     let graph = match around {
-        Some(id) => mxpipe_lineage::build_around(&session, id).await,
-        None => mxpipe_lineage::build(&session).await,
+        Some(id) => mxpipe_lineage::build_around(session, id).await,
+        None => mxpipe_lineage::build(session).await,
     }
     .map_err(AppError::failed)?;
     tracing::info!(
@@ -26,7 +21,7 @@ pub async fn graph(
         seconds = graph.build_seconds,
         "lineage graph built"
     );
-    Ok((graph, warnings))
+    Ok(graph)
 }
 
 /// Write the graph as RDF to `out` (a file) or standard output; errors name the file.

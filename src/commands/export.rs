@@ -260,12 +260,8 @@ fn report(exported: Exported, dry_run_note: Option<&str>, output: TableFormat) -
     let Exported {
         outcome,
         target,
-        notes,
         headers,
     } = exported;
-    for n in &notes {
-        eprintln!("warning: {n}");
-    }
     for line in &outcome.log {
         println!("{line}");
     }
@@ -372,6 +368,8 @@ async fn catalogue(command: ExportCommand, ctx: &Context, store: &mxpipe_store::
         _ => "to SciCat",
     });
     let progress = |n: usize| bar.inc(n as u64);
+    // Settings left at defaults are said before anything is sent (above the progress bar).
+    let warn = |w: &str| bar.suspend(|| eprintln!("warning: {w}"));
     let (output, dry_run, note, result) = match command {
         ExportCommand::Ispyb(a) => {
             let (job, target) = (job(&a.which, a.dry_run), a.target());
@@ -380,7 +378,7 @@ async fn catalogue(command: ExportCommand, ctx: &Context, store: &mxpipe_store::
                 a.output,
                 a.dry_run,
                 note,
-                ispyb(ctx, store, &job, target, progress).await,
+                ispyb(ctx, store, &job, target, progress, &warn).await,
             )
         }
         ExportCommand::Icat(a) => {
@@ -400,7 +398,7 @@ async fn catalogue(command: ExportCommand, ctx: &Context, store: &mxpipe_store::
                 a.output,
                 a.dry_run,
                 note,
-                scicat(ctx, store, &job, target, progress).await,
+                scicat(ctx, store, &job, target, progress, &warn).await,
             )
         }
         _ => unreachable!("maps, files and RDF are handled by `run`"),

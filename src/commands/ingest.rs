@@ -6,7 +6,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use mxpipe_app::Context;
 use mxpipe_app::StoreUse;
-use mxpipe_app::ingest::{IngestOptions, MintOutcome, ingest_and_mint};
+use mxpipe_app::ingest::IngestOptions;
 use mxpipe_pipeline::{FileStatus, IngestError, IngestSummary, Progress};
 
 use crate::cli::fail;
@@ -131,30 +131,34 @@ pub async fn run(args: IngestArgs, ctx: &Context) -> u8 {
         publish: args.publish,
         command: Some(std::env::args().collect::<Vec<_>>().join(" ")),
     };
+    let publish = options.publish;
     let started = std::time::Instant::now();
-    match ingest_and_mint(ctx, &store, options, &Bar(bar)).await {
-        Err(e) => fail(e),
+    let summary = match mxpipe_app::ingest::ingest(ctx, &store, options, &Bar(bar)).await {
+        Err(e) => return fail(e),
         Ok(Err(e @ IngestError::Usage(_))) => {
             eprintln!("error: {e}");
-            2
+            return 2;
         }
         Ok(Err(e)) => {
             eprintln!("error: {e}");
-            1
+            return 1;
         }
-        Ok(Ok((summary, minted))) => {
-            report(&summary, minted, output, started.elapsed().as_secs_f64())
-        }
+        Ok(Ok(summary)) => summary,
+    };
+    report(&summary, output, started.elapsed().as_secs_f64());
+    match mxpipe_app::ingest::mint_committed(ctx, &store, &summary, publish).await {
+        Ok(Some(minted)) => crate::commands::pid::print_minted(&minted),
+        Ok(None) => {}
+        Err(e) => return fail(e),
     }
+    if summary.strict && summary.count(FileStatus::Skipped) > 0 {
+        eprintln!("error: --strict: files that are not metadata were found (status skipped)");
+    }
+    summary.exit_code()
 }
 
 /// Print the per-file table, the totals, the warnings and what minting did.
-fn report(
-    summary: &IngestSummary,
-    minted: Option<MintOutcome>,
-    output: TableFormat,
-    secs: f64,
-) -> u8 {
+fn report(summary: &IngestSummary, output: TableFormat, secs: f64) {
     let rows: Vec<Vec<String>> = summary
         .files
         .iter()
@@ -189,11 +193,4 @@ fn report(
     for w in &summary.warnings {
         eprintln!("warning: {w}");
     }
-    if let Some(minted) = minted {
-        crate::commands::pid::print_minted(&minted);
-    }
-    if summary.strict && summary.count(FileStatus::Skipped) > 0 {
-        eprintln!("error: --strict: files that are not metadata were found (status skipped)");
-    }
-    summary.exit_code()
 }

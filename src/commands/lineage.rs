@@ -98,19 +98,16 @@ pub struct RdfArgs {
     pub allow_missing_sites: bool,
 }
 
-/// The graph (around `around` when given), warnings printed.
+/// The graph (around `around` when given); skipped sites are warned about as they are opened.
 async fn graph(
     ctx: &Context,
     allow_missing_sites: bool,
     around: Option<&str>,
 ) -> Result<Graph, u8> {
-    let (graph, warnings) = mxpipe_app::lineage::graph(ctx, allow_missing_sites, around)
+    let session = crate::commands::query::session(ctx, allow_missing_sites, None).await?;
+    mxpipe_app::lineage::graph(&session, around)
         .await
-        .map_err(fail)?;
-    for w in warnings {
-        eprintln!("warning: {w}");
-    }
-    Ok(graph)
+        .map_err(fail)
 }
 
 /// `mxpipe lineage`.
@@ -205,13 +202,6 @@ pub async fn export_rdf(args: RdfArgs, ctx: &Context) -> u8 {
             0
         }
         Err(e) if is_broken_pipe(&e) => 0,
-        Err(e) => {
-            let shown = args
-                .out
-                .as_ref()
-                .map(|p| format!("{}: ", p.display()))
-                .unwrap_or_default();
-            fail(AppError::Failed(format!("{shown}{e}")))
-        }
+        Err(e) => fail(AppError::Failed(e)),
     }
 }

@@ -44,6 +44,7 @@ pub async fn ispyb(
     job: &ExportJob,
     target: IspybTarget,
     progress: impl FnMut(usize),
+    warn: &dyn Fn(&str),
 ) -> AppResult<Exported> {
     let config = &ctx.config;
     let url = target.db.or(config.ispyb.url.clone()).ok_or_else(|| {
@@ -54,11 +55,8 @@ pub async fn ispyb(
         Some(f) => Some(secret("--password-file", &f)?),
         None => std::env::var(ISPYB_PASSWORD_ENV).ok(),
     };
-    let mut notes = Vec::new();
     if config.ispyb.timezone.is_none() && config.timezone.is_none() {
-        notes.push(
-            "timezone is not set in the configuration; ISPyB times are written as UTC".into(),
-        );
+        warn("timezone is not set in the configuration; ISPyB times are written as UTC");
     }
     let db = Ispyb::connect(&url, password.as_deref())
         .await
@@ -82,7 +80,6 @@ pub async fn ispyb(
             db.schema_version,
             started.elapsed().as_secs_f64()
         ),
-        notes,
         headers: ["table", "inserted", "updated", "unchanged"],
     })
 }
@@ -210,7 +207,6 @@ async fn drive<C: Catalogue>(
             describe(target),
             started.elapsed().as_secs_f64()
         ),
-        notes: Vec::new(),
         headers: super::ENTITY_HEADERS,
     })
 }
@@ -237,15 +233,15 @@ pub async fn scicat(
     job: &ExportJob,
     target: ScicatTarget,
     progress: impl FnMut(usize),
+    warn: &dyn Fn(&str),
 ) -> AppResult<Exported> {
     let c = &ctx.config.scicat;
     let settings = scicat_settings(ctx, job.dry_run);
     let url = target.url.clone().or(c.url.clone());
     let missing = settings.missing();
-    let mut notes = Vec::new();
     let auth = if job.dry_run {
         for m in &missing {
-            notes.push(format!(
+            warn(&format!(
                 "[scicat] {m} is not set: the requests show {} (a real run refuses to start without it)",
                 placeholder(m)
             ));
@@ -280,17 +276,18 @@ pub async fn scicat(
     if c.sample_name.is_none() {
         let probe = url.as_deref().filter(|_| !job.dry_run);
         if let Some(note) = detect_backend(&mut scicat, declared, probe).await {
-            notes.push(note);
+            warn(&note);
         }
     }
-    let mut exported = drive(&mut scicat, store, job, progress, |t| {
-        let (logins, requests) = t.traffic();
-        let shown = url.as_deref().unwrap_or("(no URL: dry run)");
-        format!("to SciCat {shown} ({requests} request(s), {logins} login(s))")
-    })
-    .await?;
+    let started = Instant::now();
+    let mut exported = drive(&mut scicat, store, job, progress, |_| String::new()).await?;
+    let (logins, requests) = scicat.traffic();
+    exported.target = format!(
+        "to SciCat {} in {:.2} s ({requests} request(s), {logins} login(s))",
+        url.as_deref().unwrap_or("(no URL: dry run)"),
+        started.elapsed().as_secs_f64()
+    );
     exported.outcome.warnings.extend(scicat.warnings());
-    exported.notes = notes;
     Ok(exported)
 }
 

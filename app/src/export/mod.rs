@@ -29,8 +29,6 @@ pub struct Exported {
     pub outcome: Outcome,
     /// The target and the time taken, for the closing line (`to ISPyB … in 1.20 s`).
     pub target: String,
-    /// Warnings known before the export ran (settings left at defaults).
-    pub notes: Vec<String>,
     /// The summary's column names: what is counted (ISPyB: tables and rows; the other
     /// catalogues: entities), then created, updated, unchanged.
     pub headers: [&'static str; 4],

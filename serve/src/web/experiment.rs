@@ -183,13 +183,18 @@ async fn sample_table(ctx: &SessionContext, e: &Value) -> (Table, Vec<String>) {
             Cell::link(crystal_uuid.clone(), format!("/v1/samples/{crystal_uuid}")),
         ]);
     }
+    // One warning per barcode of the crystal that was reused, in the crystal's order.
     let reused = lookups::barcode_reuse(ctx, &barcodes)
         .await
         .unwrap_or_default();
-    let warnings = reused.iter().map(|r| format!(
-        "Barcode {} was used for {} different sample identities (first seen {}, last seen {}): identify this crystal by its persistent id, not by the barcode.",
-        r.barcode, r.identities, r.first_seen, r.last_seen
-    )).collect();
+    let warnings = barcodes
+        .iter()
+        .filter_map(|b| reused.iter().find(|r| &r.barcode == b))
+        .map(|r| format!(
+            "Barcode {} was used for {} different sample identities (first seen {}, last seen {}): identify this crystal by its persistent id, not by the barcode.",
+            r.barcode, r.identities, r.first_seen, r.last_seen
+        ))
+        .collect();
     (sample, warnings)
 }
 
