@@ -6,6 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use datafusion::prelude::{SessionContext, col, lit};
+use mxpipe_queries::as_of::AsOf;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -92,6 +93,45 @@ pub(crate) async fn scope_for(
         cache.pop_front();
     }
     Ok((confined.ctx, Some(confined.visible)))
+}
+
+/// A session as the store was at `as_of` (time travel), limited to `proposals` like
+/// [`session_for`]; built for the request (past states are not cached). An `as_of` that names
+/// nothing is 400.
+pub(crate) async fn session_as_of(
+    s: &crate::AppState,
+    proposals: &[String],
+    as_of: &AsOf,
+) -> Result<SessionContext, (StatusCode, String)> {
+    let site = mxpipe_queries::Site {
+        name: s.config.site.clone(),
+        location: s.config.store.clone(),
+    };
+    let admin = mxpipe_queries::open_sites_as_of(&[site], &s.config.storage_options, false, as_of)
+        .await
+        .map(|(ctx, _)| ctx)
+        .map_err(|e| match e {
+            e @ mxpipe_queries::QueryError::AsOf(_) => (
+                StatusCode::BAD_REQUEST,
+                e.to_string().replacen("in these sites", "in this store", 1),
+            ),
+            e => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        })?;
+    if proposals.is_empty() {
+        return Ok(admin);
+    }
+    let mut key = proposals.to_vec();
+    key.sort();
+    key.dedup();
+    mxpipe_queries::isolation::confine(&admin, &key)
+        .await
+        .map(|c| c.ctx)
+        .map_err(|e| {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                crate::limits::public_error(&e, 0).1,
+            )
+        })
 }
 
 /// The session a token limited to `proposals` reads (see [`scope_for`]).
@@ -404,9 +444,10 @@ pub(crate) async fn get_views(State(_): State<Shared>, _token: ReadToken) -> Res
 /// equality filters; JSON, or CSV with `Accept: text/csv`.
 #[utoipa::path(get, path = "/v1/views/{name}", params(("name" = String, Path, description = "a view of GET /v1/views"),
         ("limit" = Option<usize>, Query, description = "rows at most (default 1 000, at most [serve] max_rows)"),
-        ("format" = Option<crate::api::FormatName>, Query, description = "json, csv or parquet: overrides Accept (for links)")),
+        ("format" = Option<crate::api::FormatName>, Query, description = "json, csv or parquet: overrides Accept (for links)"),
+        ("as_of" = Option<String>, Query, description = "answer as the store was then: an ingest id, an RFC 3339 time or a date (end of that day, UTC)")),
     responses((status = 200, description = "rows, in the format asked for by Accept (JSON by default)", content((Vec<crate::api::Row> = "application/json"), (String = "text/csv"), (crate::api::Bytes = "application/vnd.apache.parquet"))),
-        (status = 400, description = "unknown column, or a value not of the column's type", body = crate::api::ErrorBody),
+        (status = 400, description = "unknown column, a value not of the column's type, or an as_of that names nothing", body = crate::api::ErrorBody),
         (status = 404, description = "no such view", body = crate::api::ErrorBody),
         (status = 401, description = "no, unknown, revoked or expired token", body = crate::api::ErrorBody),
         (status = 403, description = "token without the read scope", body = crate::api::ErrorBody),
@@ -435,8 +476,22 @@ pub(crate) async fn get_view(
         Some(Err(_)) => return error(StatusCode::BAD_REQUEST, "limit: expected a whole number"),
     }
     .min(s.config.max_rows);
+    let as_of = match params.get("as_of").map(|t| AsOf::parse(t)).transpose() {
+        Ok(a) => a,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.replacen("--as-of", "as_of", 1)),
+    };
+    let ctx = match as_of {
+        // As before time travel: a session that cannot be opened is this request's 400.
+        None => session_for(&s, &token.proposals)
+            .await
+            .map_err(|e| (StatusCode::BAD_REQUEST, e)),
+        Some(a) => session_as_of(&s, &token.proposals, &a).await,
+    };
+    let ctx = match ctx {
+        Ok(c) => c,
+        Err((status, e)) => return error(status, e),
+    };
     let result = async {
-        let ctx = session_for(&s, &token.proposals).await?;
         let mut df = ctx.table(name.as_str()).await.map_err(|e| e.to_string())?;
         let columns: Vec<String> = df
             .schema()
@@ -446,7 +501,7 @@ pub(crate) async fn get_view(
             .collect();
         for (k, v) in params
             .iter()
-            .filter(|(k, _)| k.as_str() != "limit" && k.as_str() != "format")
+            .filter(|(k, _)| !matches!(k.as_str(), "limit" | "format" | "as_of"))
         {
             if !columns.contains(k) {
                 return Err(format!("{name} has no column {k:?}"));

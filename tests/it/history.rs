@@ -128,3 +128,64 @@ fn an_as_of_that_names_nothing_is_a_usage_error() {
         text_of(&typo)
     );
 }
+
+#[test]
+fn the_api_answers_as_of_an_ingest_for_every_token() {
+    let (dir, config) = crate::serve::serve_config("");
+    let store = dir.path().join("store");
+    let mut message: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("samples/mad-interleaved.json")).unwrap(),
+    )
+    .unwrap();
+    let mut runs = Vec::new();
+    for (n, exposure_s) in [0.02, 0.05].into_iter().enumerate() {
+        message["CollectionSweep"]["CollectionSweep1"]["exposureTime"] = exposure_s.into();
+        runs.push(ingest_one(&store, &message, dir.path(), n));
+    }
+    let read = crate::serve::new_token(&config, &["--scope", "read"]);
+    let visit = query_cli(&[
+        "--store",
+        store.to_str().unwrap(),
+        "SELECT visit FROM experiments",
+    ]);
+    let proposal = visit[0]["visit"]
+        .as_str()
+        .unwrap()
+        .split('-')
+        .next()
+        .unwrap()
+        .to_owned();
+    let limited = crate::serve::new_token(&config, &["--scope", "read", "--proposal", &proposal]);
+    let other = crate::serve::new_token(&config, &["--scope", "read", "--proposal", "zz99999"]);
+    let server = crate::serve::start(&config, &store);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let get = |token: &str, as_of: Option<&str>| {
+        let mut url = format!("{}/v1/views/sweeps?sweep_uuid={SWEEP}", server.base);
+        if let Some(a) = as_of {
+            url.push_str(&format!("&as_of={a}"));
+        }
+        let (status, _, body) = crate::attack::http(&rt, "GET", &url, Some(token), None);
+        let rows: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        (status, rows, body)
+    };
+    for token in [&read, &limited] {
+        let (status, rows, body) = get(token, Some(&runs[0]));
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(rows[0]["exposure_time_s"], 0.02, "{body}");
+        let (status, rows, body) = get(token, None);
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(rows[0]["exposure_time_s"], 0.05, "{body}");
+    }
+    // Another proposal's token sees nothing of it, then or now.
+    let (status, rows, body) = get(&other, Some(&runs[0]));
+    assert_eq!(
+        (status, rows.as_array().map(Vec::len)),
+        (200, Some(0)),
+        "{body}"
+    );
+    let (status, _, body) = get(&read, Some("0b4a31c2-2f6d-4c53-8a3d-2f1d2b9e3c11"));
+    assert_eq!(status, 400, "{body}");
+    let (status, _, body) = get(&read, Some("yesterday"));
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("as_of"), "{body}");
+}
