@@ -22,11 +22,32 @@ pub enum AsOf {
     Ingest(String),
 }
 
+/// What an `as_of` text may look like (the OpenAPI pattern of the server's `as_of` too): an
+/// ingest id (uuid), an RFC 3339 time, or a date.
+pub const PATTERN: &str = r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2}))?)$";
+
+/// Why an `as_of` text names no state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AsOfError {
+    /// Not of the shape [`PATTERN`] describes.
+    #[error(
+        "{0:?}: expected an ingest id (a uuid), an RFC 3339 time such as 2026-03-01T12:00:00Z, or a date YYYY-MM-DD"
+    )]
+    Malformed(String),
+    /// Of the right shape, but no such time or date (`2026-13-45`).
+    #[error("{0:?} is no time or date (month 01-12, day of that month, hour 00-23, …)")]
+    NoSuchMoment(String),
+}
+
 impl AsOf {
     /// `--as-of` text: an ingest id (a uuid, from `mxpipe query "SELECT * FROM ingests"`), an
     /// RFC 3339 time (`2026-03-01T12:00:00Z`) or a date (the end of that day, UTC).
-    pub fn parse(text: &str) -> Result<AsOf, String> {
-        let text = text.trim();
+    pub fn parse(text: &str) -> Result<AsOf, AsOfError> {
+        static SHAPE: std::sync::LazyLock<regex::Regex> =
+            std::sync::LazyLock::new(|| regex::Regex::new(PATTERN).expect("pattern"));
+        if !SHAPE.is_match(text) {
+            return Err(AsOfError::Malformed(text.to_owned()));
+        }
         if let Ok(u) = uuid::Uuid::parse_str(text) {
             return Ok(AsOf::Ingest(u.hyphenated().to_string()));
         }
@@ -39,9 +60,7 @@ impl AsOf {
                 .expect("valid time");
             return Ok(AsOf::Time(end.and_utc()));
         }
-        Err(format!(
-            "--as-of {text:?}: expected an ingest id (a uuid), an RFC 3339 time such as 2026-03-01T12:00:00Z, or a date YYYY-MM-DD"
-        ))
+        Err(AsOfError::NoSuchMoment(text.to_owned()))
     }
 }
 

@@ -95,9 +95,19 @@ pub(crate) async fn scope_for(
     Ok((confined.ctx, Some(confined.visible)))
 }
 
+/// An `as_of` parameter: 400 when it is not of the documented shape
+/// ([`mxpipe_queries::as_of::PATTERN`]), 404 when it is but names no moment (`2026-13-45`).
+fn as_of_param(text: &str) -> Result<AsOf, QueryFailure> {
+    use mxpipe_queries::as_of::AsOfError;
+    AsOf::parse(text).map_err(|e| match e {
+        AsOfError::Malformed(_) => (StatusCode::BAD_REQUEST, format!("as_of {e}")),
+        AsOfError::NoSuchMoment(_) => (StatusCode::NOT_FOUND, format!("as_of {e}")),
+    })
+}
+
 /// A session as the store was at `as_of` (time travel), limited to `proposals` like
-/// [`session_for`]; built for the request (past states are not cached). An `as_of` that names
-/// nothing is 400.
+/// [`session_for`]; built for the request (past states are not cached). An ingest id the store
+/// does not hold is 404.
 pub(crate) async fn session_as_of(
     s: &crate::AppState,
     proposals: &[String],
@@ -112,7 +122,7 @@ pub(crate) async fn session_as_of(
         .map(|(ctx, _)| ctx)
         .map_err(|e| match e {
             e @ mxpipe_queries::QueryError::AsOf(_) => (
-                StatusCode::BAD_REQUEST,
+                StatusCode::NOT_FOUND,
                 e.to_string().replacen("in these sites", "in this store", 1),
             ),
             e => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
@@ -147,17 +157,21 @@ pub(crate) type QueryFailure = (StatusCode, String);
 
 /// Rows of one read-only SQL statement (DDL, DML, `COPY` and statements refused), over what a
 /// token limited to `proposals` may see ([`scope_for`]), on the query threads under the limits
-/// of [`crate::limits`], at most `max_rows` rows.
+/// of [`crate::limits`], at most `max_rows` rows; with `as_of`, as the store was then.
 pub(crate) async fn run_query(
     s: &crate::AppState,
     sql: &str,
     proposals: &[String],
+    as_of: Option<&AsOf>,
 ) -> Result<Rows, QueryFailure> {
     let bad = |m: String| (StatusCode::BAD_REQUEST, m);
     crate::limits::check_sql(sql).map_err(bad)?;
-    let ctx = session_for(s, proposals)
-        .await
-        .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e))?;
+    let ctx = match as_of {
+        None => session_for(s, proposals)
+            .await
+            .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e))?,
+        Some(a) => session_as_of(s, proposals, a).await?,
+    };
     let memory = s.config.query_memory;
     // Set when this request ends in any way: the query's every node stops at its next batch.
     let stop = crate::stop::StopOnDrop(Default::default());
@@ -248,18 +262,26 @@ async fn collect_bounded(
     Ok((schema, batches))
 }
 
-/// `{"sql": "…"}`.
+/// `{"sql": "…"}`, optionally `"as_of": "…"`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct QueryBody {
     /// One read-only SQL statement over the views (`SHOW TABLES` lists them).
     sql: String,
+    /// Answer as the store was then: an ingest id, an RFC 3339 time or a date (end of that day,
+    /// UTC).
+    #[serde(default)]
+    #[schema(
+        pattern = r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2}))?)$"
+    )]
+    as_of: Option<String>,
 }
 
 /// Run one read-only SQL statement; rows as a JSON array of objects (as `mxpipe query --format
 /// json`). DDL, DML (`INSERT`, `COPY TO`) and statements (`SET`, …) are refused with 400.
 #[utoipa::path(post, path = "/v1/query", request_body = QueryBody,
     responses((status = 200, description = "rows (at most [serve] max_rows), in the format asked for by Accept (JSON by default)", content((Vec<crate::api::Row> = "application/json"), (String = "text/csv"), (crate::api::Bytes = "application/vnd.apache.parquet"))),
-        (status = 400, description = "refused (DDL, DML, COPY, SET) or invalid SQL", body = crate::api::ErrorBody),
+        (status = 400, description = "refused (DDL, DML, COPY, SET), invalid SQL, or an as_of of another shape", body = crate::api::ErrorBody),
+        (status = 404, description = "an as_of ingest id or moment the store cannot place", body = crate::api::ErrorBody),
         (status = 401, description = "no, unknown, revoked or expired token", body = crate::api::ErrorBody),
         (status = 403, description = "token without the read scope", body = crate::api::ErrorBody),
         (status = 429, description = "rate limit: retry after the seconds in Retry-After", body = crate::api::ErrorBody),
@@ -283,13 +305,17 @@ pub(crate) async fn post_query(
             );
         }
     };
+    let as_of = match q.as_of.as_deref().map(as_of_param).transpose() {
+        Ok(a) => a,
+        Err((status, e)) => return error(status, e),
+    };
     let mut stopping = s.stopping.subscribe();
     let stopped = async move {
         let _ = stopping.wait_for(|stop| *stop).await;
     };
     let run = tokio::time::timeout(
         s.config.query_timeout,
-        run_query(&s, &q.sql, &token.proposals),
+        run_query(&s, &q.sql, &token.proposals, as_of.as_ref()),
     );
     tokio::select! {
         answer = run => match answer {
@@ -323,7 +349,7 @@ pub(crate) async fn get_ingests(
     headers: HeaderMap,
 ) -> Response {
     let sql = "SELECT * FROM ingests ORDER BY committed_at DESC";
-    match run_query(&s, sql, &token.proposals).await {
+    match run_query(&s, sql, &token.proposals, None).await {
         Ok((schema, batches)) => rows(RowFormat::from_headers(&headers), schema, &batches),
         Err((status, e)) => error(status, e),
     }
@@ -445,10 +471,10 @@ pub(crate) async fn get_views(State(_): State<Shared>, _token: ReadToken) -> Res
 #[utoipa::path(get, path = "/v1/views/{name}", params(("name" = String, Path, description = "a view of GET /v1/views"),
         ("limit" = Option<usize>, Query, description = "rows at most (default 1 000, at most [serve] max_rows)"),
         ("format" = Option<crate::api::FormatName>, Query, description = "json, csv or parquet: overrides Accept (for links)"),
-        ("as_of" = Option<String>, Query, description = "answer as the store was then: an ingest id, an RFC 3339 time or a date (end of that day, UTC)")),
+        ("as_of" = Option<String>, Query, pattern = r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2}))?)$", description = "answer as the store was then: an ingest id, an RFC 3339 time or a date (end of that day, UTC); an id or moment the store cannot place is 404")),
     responses((status = 200, description = "rows, in the format asked for by Accept (JSON by default)", content((Vec<crate::api::Row> = "application/json"), (String = "text/csv"), (crate::api::Bytes = "application/vnd.apache.parquet"))),
-        (status = 400, description = "unknown column, a value not of the column's type, or an as_of that names nothing", body = crate::api::ErrorBody),
-        (status = 404, description = "no such view", body = crate::api::ErrorBody),
+        (status = 400, description = "unknown column, a value not of the column's type, or an as_of of another shape", body = crate::api::ErrorBody),
+        (status = 404, description = "no such view, or an as_of ingest id or moment the store cannot place", body = crate::api::ErrorBody),
         (status = 401, description = "no, unknown, revoked or expired token", body = crate::api::ErrorBody),
         (status = 403, description = "token without the read scope", body = crate::api::ErrorBody),
         (status = 429, description = "rate limit: retry after the seconds in Retry-After", body = crate::api::ErrorBody),
@@ -470,15 +496,20 @@ pub(crate) async fn get_view(
             format!("no view {name:?} (GET /v1/views lists them)"),
         );
     }
-    let limit = match params.get("limit").map(|l| l.parse::<usize>()) {
+    // A whole number past the machine's range is simply more than `max_rows`.
+    let whole = |l: &str| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit());
+    let limit = match params.get("limit").map(|l| (l.parse::<usize>(), whole(l))) {
         None => 1000,
-        Some(Ok(n)) => n,
-        Some(Err(_)) => return error(StatusCode::BAD_REQUEST, "limit: expected a whole number"),
+        Some((Ok(n), _)) => n,
+        Some((Err(_), true)) => usize::MAX,
+        Some((Err(_), false)) => {
+            return error(StatusCode::BAD_REQUEST, "limit: expected a whole number");
+        }
     }
     .min(s.config.max_rows);
-    let as_of = match params.get("as_of").map(|t| AsOf::parse(t)).transpose() {
+    let as_of = match params.get("as_of").map(|t| as_of_param(t)).transpose() {
         Ok(a) => a,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.replacen("--as-of", "as_of", 1)),
+        Err((status, e)) => return error(status, e),
     };
     let ctx = match as_of {
         // As before time travel: a session that cannot be opened is this request's 400.

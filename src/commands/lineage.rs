@@ -42,6 +42,9 @@ pub struct LineageArgs {
     /// Skip unreachable sites with a warning instead of failing.
     #[arg(long)]
     pub allow_missing_sites: bool,
+    /// The sample's life as the stores held it then (an ingest id, an RFC 3339 time or a date).
+    #[arg(long, value_name = "INGEST_ID|TIME")]
+    pub as_of: Option<String>,
 }
 
 /// Run SPARQL over the lineage graph of one or many sites (samples, crystals, experiments,
@@ -103,8 +106,9 @@ async fn graph(
     ctx: &Context,
     allow_missing_sites: bool,
     around: Option<&str>,
+    as_of: Option<&str>,
 ) -> Result<Graph, u8> {
-    let session = crate::commands::query::session(ctx, allow_missing_sites, None).await?;
+    let session = crate::commands::query::session(ctx, allow_missing_sites, as_of).await?;
     mxpipe_app::lineage::graph(&session, around)
         .await
         .map_err(fail)
@@ -113,7 +117,14 @@ async fn graph(
 /// `mxpipe lineage`.
 pub async fn lineage(args: LineageArgs, ctx: &Context) -> u8 {
     let id = args.id.trim();
-    let graph = match graph(ctx, args.allow_missing_sites, Some(id)).await {
+    let graph = match graph(
+        ctx,
+        args.allow_missing_sites,
+        Some(id),
+        args.as_of.as_deref(),
+    )
+    .await
+    {
         Ok(g) => g,
         Err(code) => return code,
     };
@@ -161,7 +172,7 @@ pub async fn sparql(args: SparqlArgs, ctx: &Context) -> u8 {
         Ok(q) => q,
         Err(e) => return fail(e),
     };
-    let graph = match graph(ctx, args.allow_missing_sites, None).await {
+    let graph = match graph(ctx, args.allow_missing_sites, None, None).await {
         Ok(g) => g,
         Err(code) => return code,
     };
@@ -181,7 +192,7 @@ pub async fn sparql(args: SparqlArgs, ctx: &Context) -> u8 {
 
 /// `mxpipe export rdf`.
 pub async fn export_rdf(args: RdfArgs, ctx: &Context) -> u8 {
-    let graph = match graph(ctx, args.allow_missing_sites, None).await {
+    let graph = match graph(ctx, args.allow_missing_sites, None, None).await {
         Ok(g) => g,
         Err(code) => return code,
     };

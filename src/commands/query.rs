@@ -74,6 +74,9 @@ pub struct SqlArgs {
     /// Skip unreachable sites with a warning instead of failing.
     #[arg(long)]
     allow_missing_sites: bool,
+    /// Answer as the stores were then (an ingest id, an RFC 3339 time or a date), as `query`.
+    #[arg(long, value_name = "INGEST_ID|TIME")]
+    as_of: Option<String>,
 }
 
 /// Open the context's sites (as of a moment when given), printing the warnings for skipped ones.
@@ -82,9 +85,9 @@ pub async fn session(
     allow_missing_sites: bool,
     as_of: Option<&str>,
 ) -> Result<SessionContext, u8> {
-    let as_of = match as_of.map(AsOf::parse).transpose() {
+    let as_of = match as_of.map(|t| AsOf::parse(t.trim())).transpose() {
         Ok(a) => a.unwrap_or_default(),
-        Err(e) => return Err(fail(AppError::Usage(e))),
+        Err(e) => return Err(fail(AppError::Usage(format!("--as-of {e}")))),
     };
     let (session, warnings) = ctx
         .session_as_of(allow_missing_sites, &as_of)
@@ -122,7 +125,7 @@ pub async fn run(args: QueryArgs, ctx: &Context) -> u8 {
 
 /// `mxpipe sql`: statements from a terminal (line editing, history) or standard input.
 pub async fn shell(args: SqlArgs, ctx: &Context) -> u8 {
-    let session = match session(ctx, args.allow_missing_sites, None).await {
+    let session = match session(ctx, args.allow_missing_sites, args.as_of.as_deref()).await {
         Ok(c) => c,
         Err(code) => return code,
     };

@@ -79,6 +79,18 @@ fn every_past_state_is_answered_as_it_was() {
     // Before the first run the store held nothing; a date far ahead is now.
     assert!(exposure(&store, Some("2000-01-01")).is_empty());
     assert_eq!(exposure(&store, Some("2999-12-31")), vec![Value::from(0.1)]);
+    // A sample's life as it was: before the first run nothing had that identifier.
+    let crystals = query_cli(&[
+        "--store",
+        store.to_str().unwrap(),
+        "SELECT crystal_uuid FROM crystals",
+    ]);
+    let crystal = crystals[0]["crystal_uuid"].as_str().unwrap();
+    let s = store.to_str().unwrap();
+    let then = mxpipe(&["--store", s, "lineage", crystal, "--as-of", &runs[0].0]);
+    assert_eq!(then.status.code(), Some(0), "{}", text_of(&then));
+    let before = mxpipe(&["--store", s, "lineage", crystal, "--as-of", "2000-01-01"]);
+    assert_eq!(before.status.code(), Some(1), "{}", text_of(&before));
     // The commit log itself travels too.
     let log = query_cli(&[
         "--store",
@@ -176,6 +188,20 @@ fn the_api_answers_as_of_an_ingest_for_every_token() {
         assert_eq!(status, 200, "{body}");
         assert_eq!(rows[0]["exposure_time_s"], 0.05, "{body}");
     }
+    // The same through POST /v1/query.
+    let body = serde_json::json!({
+        "sql": format!("SELECT exposure_time_s FROM sweeps WHERE sweep_uuid = '{SWEEP}'"),
+        "as_of": runs[0],
+    });
+    let url = format!("{}/v1/query", server.base);
+    let (status, _, answer) =
+        crate::attack::http(&rt, "POST", &url, Some(&limited), Some(body.to_string()));
+    assert_eq!(status, 200, "{answer}");
+    let rows: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(rows[0]["exposure_time_s"], 0.02, "{answer}");
+    let bad = serde_json::json!({"sql": "SELECT 1", "as_of": "soon"}).to_string();
+    let (status, _, answer) = crate::attack::http(&rt, "POST", &url, Some(&read), Some(bad));
+    assert_eq!(status, 400, "{answer}");
     // Another proposal's token sees nothing of it, then or now.
     let (status, rows, body) = get(&other, Some(&runs[0]));
     assert_eq!(
@@ -183,9 +209,32 @@ fn the_api_answers_as_of_an_ingest_for_every_token() {
         (200, Some(0)),
         "{body}"
     );
-    let (status, _, body) = get(&read, Some("0b4a31c2-2f6d-4c53-8a3d-2f1d2b9e3c11"));
-    assert_eq!(status, 400, "{body}");
+    // Of the documented shape but placing nothing: 404; of another shape: 400.
+    for nothing in ["0b4a31c2-2f6d-4c53-8a3d-2f1d2b9e3c11", "2026-13-45"] {
+        let (status, _, body) = get(&read, Some(nothing));
+        assert_eq!(status, 404, "{nothing}: {body}");
+    }
     let (status, _, body) = get(&read, Some("yesterday"));
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("as_of"), "{body}");
+    // The OpenAPI document states that shape, the one the server checks.
+    let (_, _, doc) = crate::attack::http(
+        &rt,
+        "GET",
+        &format!("{}/openapi.json", server.base),
+        None,
+        None,
+    );
+    let doc: Value = serde_json::from_str(&doc).unwrap();
+    let params = doc["paths"]["/v1/views/{name}"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let as_of = params
+        .iter()
+        .find(|p| p["name"] == "as_of")
+        .expect("as_of documented");
+    assert_eq!(as_of["schema"]["pattern"], mxpipe_queries::as_of::PATTERN);
+    let body = &doc["components"]["schemas"]["QueryBody"]["properties"]["as_of"];
+    assert_eq!(body["pattern"], mxpipe_queries::as_of::PATTERN, "{body}");
 }
