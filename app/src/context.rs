@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use datafusion::prelude::SessionContext;
 use mxpipe_queries::as_of::AsOf;
 use mxpipe_queries::{QueryError, Site, open_sites_as_of, parse_site};
-use mxpipe_store::{LocalState, Store};
+use mxpipe_store::{LocalState, Store, local_folder};
 
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
@@ -96,7 +96,7 @@ impl Context {
             ));
         }
         let location = self.location();
-        if intent == StoreUse::Read && is_local(&location) && !local_path(&location).exists() {
+        if intent == StoreUse::Read && local_folder(&location).is_some_and(|f| !f.exists()) {
             return Err(AppError::Usage(format!(
                 "no mxpipe store at {location} (a typo in --store or [store] location? `mxpipe ingest` creates one)"
             )));
@@ -135,7 +135,7 @@ impl Context {
             return Ok(vec![site]);
         }
         let location = self.location();
-        if is_local(&location) && !local_path(&location).exists() {
+        if local_folder(&location).is_some_and(|f| !f.exists()) {
             return Err(AppError::Usage(format!(
                 "no mxpipe store at {location} (a typo in --store or [store] location? `mxpipe ingest` creates one; several sites: --site NAME=LOCATION)"
             )));
@@ -201,12 +201,4 @@ impl Context {
             .map(|p| p.resolve().map_err(AppError::Usage))
             .transpose()
     }
-}
-
-fn is_local(location: &str) -> bool {
-    !location.contains("://") || location.starts_with("file://")
-}
-
-fn local_path(location: &str) -> &Path {
-    Path::new(location.trim_start_matches("file://"))
 }

@@ -1,5 +1,5 @@
-//! Ingest and mint: one pipeline run, then PIDs for the samples and crystals it committed. The
-//! CLI calls [`ingest_and_mint`]; the server's committer calls [`mint_after_commit`] when its
+//! Ingest and mint: one pipeline run ([`ingest`]), then PIDs for the samples and crystals it
+//! committed ([`mint_committed`]); the server's committer calls [`mint_after_commit`] when its
 //! queue is idle.
 
 use std::path::PathBuf;
@@ -70,15 +70,15 @@ pub fn request(ctx: &Context, options: IngestOptions) -> AppResult<IngestRequest
     })
 }
 
-/// Run the pipeline into `store` (the outer error: the options or the configuration are wrong;
-/// the inner: the run stored nothing).
+/// Run the pipeline into `store` (the outer error: the options are wrong; the inner: the run
+/// stored nothing). Resolve `[pid]` (`Context::pid`) before: an unusable section is refused
+/// before anything is read.
 pub async fn ingest(
     ctx: &Context,
     store: &Store,
     options: IngestOptions,
     progress: &dyn Progress,
 ) -> AppResult<Result<IngestSummary, IngestError>> {
-    ctx.pid()?; // an unusable [pid] section is refused before anything is read
     let request = request(ctx, options)?;
     Ok(mxpipe_pipeline::ingest(store, &request, progress).await)
 }
@@ -86,34 +86,16 @@ pub async fn ingest(
 /// After a run that committed, with `[pid]` configured: mint PIDs for what it stored (a failed
 /// mint leaves the ingest stored: `mxpipe pid mint` completes it). `None`: nothing to mint.
 pub async fn mint_committed(
-    ctx: &Context,
     store: &Store,
+    pid: Option<&PidConfig>,
     summary: &IngestSummary,
     publish: bool,
-) -> AppResult<Option<MintOutcome>> {
+) -> Option<MintOutcome> {
     // PIDs only after the commit succeeded: a failed ingest mints nothing.
-    let (Some(pid), Some(id), true) = (ctx.pid()?, &summary.ingest_id, summary.committed) else {
-        return Ok(None);
+    let (Some(pid), Some(id), true) = (pid, &summary.ingest_id, summary.committed) else {
+        return None;
     };
-    Ok(Some(
-        mint_after_commit(store, &mut &*store, &pid, vec![id.clone()], publish).await,
-    ))
-}
-
-/// [`ingest`], then [`mint_committed`]: the whole use case for a library caller.
-pub async fn ingest_and_mint(
-    ctx: &Context,
-    store: &Store,
-    options: IngestOptions,
-    progress: &dyn Progress,
-) -> AppResult<Result<(IngestSummary, Option<MintOutcome>), IngestError>> {
-    let publish = options.publish;
-    let summary = match ingest(ctx, store, options, progress).await? {
-        Ok(s) => s,
-        Err(e) => return Ok(Err(e)),
-    };
-    let minted = mint_committed(ctx, store, &summary, publish).await?;
-    Ok(Ok((summary, minted)))
+    Some(mint_after_commit(store, &mut &*store, pid, vec![id.clone()], publish).await)
 }
 
 /// Mint PIDs for the samples and crystals of committed store runs (`ingest_ids`), recording them

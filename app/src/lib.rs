@@ -10,7 +10,6 @@
 //!   AutoProcContainer XML, MXLIMS JSON);
 //! - [`generate`]: synthetic sites, through the pipeline's commit;
 //! - [`lineage`]: the PROV graph of one or many sites;
-//! - [`repackage`]: one NXmx master per sweep.
 //!
 //! The binary parses arguments and prints; nothing here prints (progress goes through callbacks,
 //! warnings are returned).
@@ -22,7 +21,6 @@ pub mod export;
 pub mod generate;
 pub mod ingest;
 pub mod lineage;
-pub mod repackage;
 pub mod schemas;
 
 pub use config::Config;

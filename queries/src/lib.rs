@@ -126,15 +126,14 @@ pub async fn open_sites_as_of(
             reason,
         };
         let result = async {
-            let local = !site.location.contains("://") || site.location.starts_with("file://");
-            let path = site.location.trim_start_matches("file://");
-            if local && !std::path::Path::new(path).is_dir() {
-                return Err(unreachable("no such folder".into()));
-            }
+            let folder = mxpipe_store::local_folder(&site.location);
+            let local = folder.is_some();
             // A local folder that holds no committed table is not opened (opening creates the
             // table folders): it is a folder of stores, or a store no ingest has committed to.
-            if local {
-                let dir = std::path::Path::new(path);
+            if let Some(dir) = folder {
+                if !dir.is_dir() {
+                    return Err(unreachable("no such folder".into()));
+                }
                 match mxpipe_store::local_state(dir) {
                     LocalState::Committed => {}
                     LocalState::Empty => {

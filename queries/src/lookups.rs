@@ -60,10 +60,6 @@ pub async fn fixed(
     df.collect().await
 }
 
-fn text(v: &str) -> ScalarValue {
-    ScalarValue::Utf8(Some(v.to_owned()))
-}
-
 /// The rows of the experiment page.
 #[derive(Debug, Default)]
 pub struct ExperimentPage {
@@ -79,7 +75,7 @@ pub struct ExperimentPage {
 
 /// Everything the experiment page shows of `uuid`, read together.
 pub async fn experiment_page(ctx: &SessionContext, uuid: &str) -> Result<ExperimentPage> {
-    let u = || vec![text(uuid)];
+    let u = || vec![param(uuid)];
     let (experiment, sweeps, wedges, processing) = tokio::try_join!(
         fixed(
             ctx,
@@ -112,7 +108,7 @@ pub async fn sample(ctx: &SessionContext, uuid: &str) -> Result<Vec<RecordBatch>
     fixed(
         ctx,
         "SELECT * FROM samples WHERE sample_uuid = $1",
-        vec![text(uuid)],
+        vec![param(uuid)],
     )
     .await
 }
@@ -122,7 +118,7 @@ pub async fn crystal(ctx: &SessionContext, uuid: &str) -> Result<Vec<RecordBatch
     fixed(
         ctx,
         "SELECT * FROM crystals WHERE crystal_uuid = $1",
-        vec![text(uuid)],
+        vec![param(uuid)],
     )
     .await
 }
@@ -146,10 +142,6 @@ pub struct BarcodeReuse {
 
 /// Which of these barcodes were seen with more than one sample identity, by barcode.
 pub async fn barcode_reuse(ctx: &SessionContext, barcodes: &[String]) -> Result<Vec<BarcodeReuse>> {
-    use datafusion::arrow::array::{Array, AsArray};
-    use datafusion::arrow::datatypes::DataType;
-    use datafusion::functions::expr_fn::coalesce;
-    use datafusion::prelude::cast;
     if barcodes.is_empty() {
         return Ok(Vec::new());
     }
@@ -161,47 +153,30 @@ pub async fn barcode_reuse(ctx: &SessionContext, barcodes: &[String]) -> Result<
         "first_seen",
         "last_seen",
     ];
-    let text = |c: &str| coalesce(vec![cast(col(c), DataType::Utf8), lit("")]).alias(c);
     let batches = ctx
         .table(view::BARCODE_REUSE)
         .await?
         .filter(col("barcode").in_list(barcodes.iter().map(|b| lit(b.as_str())).collect(), false))?
-        .select(columns.iter().map(|c| text(c)).collect::<Vec<_>>())?
+        .select_columns(&columns)?
         .sort(vec![col("barcode").sort(true, false)])?
         .collect()
         .await?;
-    let mut out = Vec::new();
-    for b in &batches {
-        let c: Vec<_> = (0..columns.len())
-            .map(|i| cast_utf8(b.column(i)))
-            .collect::<Result<_>>()?;
-        for i in 0..b.num_rows() {
-            let v = |k: usize| {
-                if c[k].is_null(i) {
-                    String::new()
-                } else {
-                    c[k].as_string::<i32>().value(i).to_owned()
-                }
-            };
-            out.push(BarcodeReuse {
-                barcode: v(0),
-                identities: v(1),
-                pids: v(2),
-                sample_names: v(3),
-                first_seen: v(4),
-                last_seen: v(5),
-            });
-        }
-    }
-    Ok(out)
-}
-
-/// A column as plain UTF-8 (views may answer Utf8View).
-fn cast_utf8(a: &datafusion::arrow::array::ArrayRef) -> Result<datafusion::arrow::array::ArrayRef> {
-    Ok(datafusion::arrow::compute::cast(
-        a,
-        &datafusion::arrow::datatypes::DataType::Utf8,
-    )?)
+    Ok(crate::as_text(&batches)?
+        .into_iter()
+        .map(|row| {
+            // Every column as text, a null as "".
+            let mut v = row.into_iter().map(Option::unwrap_or_default);
+            let mut next = || v.next().unwrap_or_default();
+            BarcodeReuse {
+                barcode: next(),
+                identities: next(),
+                pids: next(),
+                sample_names: next(),
+                first_seen: next(),
+                last_seen: next(),
+            }
+        })
+        .collect())
 }
 
 /// Where image `image` of scan `ordinal` of a sweep is: file, frame, data file, frame there.
@@ -216,7 +191,7 @@ pub async fn image_file(
         ctx,
         "SELECT file_name, frame_in_file, data_file, frame_in_data_file FROM image_index \
          WHERE experiment_uuid = $1 AND sweep_uuid = $2 AND image_number = $3 AND scan_ordinal = $4",
-        vec![text(experiment), text(sweep), ScalarValue::Int64(Some(image)), ScalarValue::Int64(Some(ordinal))],
+        vec![param(experiment), param(sweep), ScalarValue::Int64(Some(image)), ScalarValue::Int64(Some(ordinal))],
     )
     .await
 }
@@ -238,7 +213,7 @@ pub struct ProcessingPage {
 
 /// Everything the processing page shows of `uuid`, read together.
 pub async fn processing_page(ctx: &SessionContext, uuid: &str) -> Result<ProcessingPage> {
-    let u = || vec![text(uuid)];
+    let u = || vec![param(uuid)];
     let (job, inputs, sets, shells, frames) = tokio::try_join!(
         fixed(
             ctx,
@@ -293,7 +268,7 @@ pub struct SsxPage {
 
 /// Everything the SSX page shows of processing `uuid`, frames binned by `bin`.
 pub async fn ssx_page(ctx: &SessionContext, uuid: &str, bin: i64) -> Result<SsxPage> {
-    let u = || vec![text(uuid)];
+    let u = || vec![param(uuid)];
     let job = fixed(
         ctx,
         "SELECT * FROM processing WHERE processing_uuid = $1",
@@ -306,7 +281,7 @@ pub async fn ssx_page(ctx: &SessionContext, uuid: &str, bin: i64) -> Result<SsxP
          avg(CASE WHEN hit THEN 1.0 ELSE 0.0 END) AS hit_rate, \
          avg(CASE WHEN num_lattices > 0 THEN 1.0 ELSE 0.0 END) AS indexing_rate \
          FROM ssx_frames WHERE processing_uuid = $1 GROUP BY 1 ORDER BY 1",
-        vec![text(uuid), ScalarValue::Int64(Some(bin.max(1)))],
+        vec![param(uuid), ScalarValue::Int64(Some(bin.max(1)))],
     )
     .await?;
     let counts = fixed(
@@ -358,7 +333,7 @@ pub async fn pid_owners(ctx: &SessionContext, pid: &str) -> Result<Vec<RecordBat
          UNION ALL SELECT 'Crystal', c.site, c.crystal_uuid, c.name, c.pid, c.pid_state, c.sample_uuid, c.sample_name, s.pid \
          FROM crystals c LEFT JOIN samples s ON s.site = c.site AND s.sample_uuid = c.sample_uuid \
          WHERE c.pid = $1 OR ends_with(c.pid, $2)",
-        vec![text(pid), text(&format!("/{pid}"))],
+        vec![param(pid), param(&format!("/{pid}"))],
     )
     .await
 }
@@ -380,7 +355,7 @@ pub async fn measured(ctx: &SessionContext, crystal: bool, uuid: &str) -> Result
          CAST(min(e.start_time) AS VARCHAR) AS first_measured, CAST(max(e.start_time) AS VARCHAR) AS last_measured \
          FROM experiments e WHERE e.sample_uuid = $1"
     };
-    fixed(ctx, sql, vec![text(uuid)]).await
+    fixed(ctx, sql, vec![param(uuid)]).await
 }
 
 /// Text rows of an experiment's images for repackaging.
@@ -400,7 +375,7 @@ pub async fn image_plan(ctx: &SessionContext, experiment: &str) -> Result<ImageP
         "SELECT w.sweep_uuid, w.wavelength_a, w.image_width_deg, \
          (SELECT min(s.ordinal) FROM scans s WHERE s.sweep_uuid = w.sweep_uuid) AS first \
          FROM sweeps w WHERE w.experiment_uuid = $1",
-        vec![text(experiment)],
+        vec![param(experiment)],
     )
     .await?;
     let images = fixed(
@@ -408,7 +383,7 @@ pub async fn image_plan(ctx: &SessionContext, experiment: &str) -> Result<ImageP
         "SELECT sweep_uuid, scan_ordinal AS o, scan_position_deg AS a, path, file_name, \
          frame_in_file AS f, data_file, frame_in_data_file AS d FROM image_index \
          WHERE experiment_uuid = $1 ORDER BY scan_ordinal, image_number",
-        vec![text(experiment)],
+        vec![param(experiment)],
     )
     .await?;
     Ok(ImagePlan {
@@ -527,4 +502,33 @@ pub async fn fixed_text_where_in(
 /// `text` as a parameter value.
 pub fn param(text: &str) -> ScalarValue {
     ScalarValue::Utf8(Some(text.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::view;
+
+    #[test]
+    fn every_view_name_constant_names_a_view() {
+        let names: Vec<&str> = crate::views::VIEWS.iter().map(|v| v.name).collect();
+        for c in [
+            view::EXPERIMENTS,
+            view::SWEEPS,
+            view::SCANS,
+            view::IMAGE_INDEX,
+            view::PROCESSING,
+            view::PROCESSING_INPUTS,
+            view::REFLECTION_SETS,
+            view::REFLECTION_SHELLS,
+            view::SAMPLES,
+            view::CRYSTALS,
+            view::BARCODE_REUSE,
+            view::SSX_FRAMES,
+            view::SSX_LATTICES,
+            view::SSX_RUNS,
+            view::INGESTS,
+        ] {
+            assert!(names.contains(&c), "{c} is no view");
+        }
+    }
 }

@@ -70,9 +70,7 @@ pub(crate) async fn scope_for(
     if proposals.is_empty() {
         return Ok((admin, None));
     }
-    let mut key = proposals.to_vec();
-    key.sort();
-    key.dedup();
+    let key = proposal_key(proposals);
     if let Some((_, at, c)) = s
         .confined
         .lock()
@@ -130,10 +128,7 @@ pub(crate) async fn session_as_of(
     if proposals.is_empty() {
         return Ok(admin);
     }
-    let mut key = proposals.to_vec();
-    key.sort();
-    key.dedup();
-    mxpipe_queries::isolation::confine(&admin, &key)
+    mxpipe_queries::isolation::confine(&admin, &proposal_key(proposals))
         .await
         .map(|c| c.ctx)
         .map_err(|e| {
@@ -142,6 +137,14 @@ pub(crate) async fn session_as_of(
                 crate::limits::public_error(&e, 0).1,
             )
         })
+}
+
+/// A token's proposals in one order, once each (the confined sessions' key).
+fn proposal_key(proposals: &[String]) -> Vec<String> {
+    let mut key = proposals.to_vec();
+    key.sort();
+    key.dedup();
+    key
 }
 
 /// The session a token limited to `proposals` reads (see [`scope_for`]).

@@ -132,6 +132,11 @@ pub async fn run(args: IngestArgs, ctx: &Context) -> u8 {
         command: Some(std::env::args().collect::<Vec<_>>().join(" ")),
     };
     let publish = options.publish;
+    // An unusable [pid] section is refused before anything is read.
+    let pid = match ctx.pid() {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
     let started = std::time::Instant::now();
     let summary = match mxpipe_app::ingest::ingest(ctx, &store, options, &Bar(bar)).await {
         Err(e) => return fail(e),
@@ -146,10 +151,10 @@ pub async fn run(args: IngestArgs, ctx: &Context) -> u8 {
         Ok(Ok(summary)) => summary,
     };
     report(&summary, output, started.elapsed().as_secs_f64());
-    match mxpipe_app::ingest::mint_committed(ctx, &store, &summary, publish).await {
-        Ok(Some(minted)) => crate::commands::pid::print_minted(&minted),
-        Ok(None) => {}
-        Err(e) => return fail(e),
+    if let Some(minted) =
+        mxpipe_app::ingest::mint_committed(&store, pid.as_ref(), &summary, publish).await
+    {
+        crate::commands::pid::print_minted(&minted);
     }
     if summary.strict && summary.count(FileStatus::Skipped) > 0 {
         eprintln!("error: --strict: files that are not metadata were found (status skipped)");

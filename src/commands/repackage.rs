@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use mxpipe_app::{Context, StoreUse};
+use mxpipe_app::{AppError, Context, StoreUse};
 
 use crate::cli::fail;
 
@@ -45,7 +45,7 @@ pub async fn run(args: RepackageArgs, ctx: &Context) -> u8 {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    let result = mxpipe_app::repackage::repackage(
+    let result = mxpipe_repackage::repackage(
         &store,
         &args.experiment,
         &args.out,
@@ -55,7 +55,7 @@ pub async fn run(args: RepackageArgs, ctx: &Context) -> u8 {
     .await;
     let (plan, written) = match result {
         Ok(r) => r,
-        Err(e) => return fail(e),
+        Err(e) => return fail(AppError::failed(e)),
     };
     print!("{}", plan.describe());
     for f in &written {

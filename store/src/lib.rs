@@ -56,6 +56,16 @@ pub enum LocalState {
     NotAStore,
 }
 
+/// The folder of a local store location (a path, or `file://PATH`); `None` for an object store
+/// (`s3://…`).
+pub fn local_folder(location: &str) -> Option<&Path> {
+    match location.strip_prefix("file://") {
+        Some(path) => Some(Path::new(path)),
+        None if !location.contains("://") => Some(Path::new(location)),
+        None => None,
+    }
+}
+
 /// The [`LocalState`] of a local folder.
 pub fn local_state(dir: &Path) -> LocalState {
     let ingests = dir.join(tables::INGESTS.name);

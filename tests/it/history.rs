@@ -106,17 +106,11 @@ fn every_past_state_is_answered_as_it_was() {
 fn an_as_of_that_names_nothing_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
-    let o = mxpipe_store(
+    crate::queries::ingest(
         &store,
-        &[
-            "ingest",
-            repo()
-                .join("samples/mad-interleaved.json")
-                .to_str()
-                .unwrap(),
-        ],
+        "local",
+        &[&repo().join("samples/mad-interleaved.json")],
     );
-    assert!(o.status.success(), "{}", text_of(&o));
     let s = store.to_str().unwrap();
     let unknown = mxpipe(&[
         "--store",
