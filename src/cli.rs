@@ -48,8 +48,8 @@ pub struct Cli {
     /// For `query`: NAME=LOCATION, repeatable, one per site to query together.
     #[arg(long, global = true, value_name = "NAME")]
     pub site: Vec<String>,
-    /// Log level on standard error: error, warn, info, debug or trace (default warn; info for
-    /// `serve`); RUST_LOG takes per-crate directives instead.
+    /// Log level of mxpipe's own crates on standard error: error, warn, info, debug or trace
+    /// (default warn; info for `serve`), or directives such as deltalake=debug; else RUST_LOG.
     #[arg(long, global = true, value_name = "LEVEL")]
     pub log_level: Option<String>,
 }

@@ -1,6 +1,7 @@
 //! Logs that can be seen: `tracing` events on standard error — human lines for commands, JSON
-//! lines for `mxpipe serve` with `[serve] log_format = "json"`. The level comes from `--log-level`,
-//! else `RUST_LOG` (per-crate directives), else the command's default.
+//! lines for `mxpipe serve` with `[serve] log_format = "json"`. The level comes from `--log-level`
+//! (a bare level is for mxpipe's crates; directives such as `deltalake=debug` name others), else
+//! `RUST_LOG` (per-crate directives), else the command's default.
 
 use tracing_subscriber::EnvFilter;
 
@@ -21,6 +22,8 @@ pub fn install(level: Option<&str>, default: &str, json: bool) -> Result<(), mxp
         {
             return Err(usage("not a level".into()));
         }
+        // A bare level is mxpipe's: dependencies stay quiet unless a directive names them.
+        Some(l) if !l.contains(['=', ',']) => EnvFilter::new(format!("mxpipe={l}")),
         Some(l) => EnvFilter::try_new(l).map_err(|e| usage(e.to_string()))?,
         None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default)),
     };
