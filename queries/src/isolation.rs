@@ -235,6 +235,8 @@ fn rule<'a>(
         "logistical_samples" => ("uuid", &v.logistical_samples),
         "sample_pids" | "identifiers" | "extensions" => ("object_uuid", all),
         "objects" => ("uuid", all),
+        // Which versions are not current: needed for the current state of what is visible.
+        "superseded" => ("uuid", all),
         "links" => ("from_uuid", all),
         // The commit log, sources, messages and catalogue ids: nothing.
         _ => return None,

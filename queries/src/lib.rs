@@ -119,6 +119,7 @@ pub async fn open_sites_as_of(
     ctx.sql("CREATE SCHEMA store").await?;
     let mut warnings = Vec::new();
     let mut opened: Vec<(usize, &Site)> = Vec::new();
+    let mut legacy = std::collections::HashSet::new();
     for (i, site) in sites.iter().enumerate() {
         let unreachable = |reason: String| QueryError::Site {
             site: site.name.clone(),
@@ -170,18 +171,27 @@ pub async fn open_sites_as_of(
             store
                 .register_into(&ctx, &format!("site_{i}."))
                 .await
+                .map_err(|e| unreachable(e.to_string()))?;
+            store
+                .needs_backfill()
+                .await
                 .map_err(|e| unreachable(e.to_string()))
         }
         .await;
         match result {
-            Ok(()) => opened.push((i, site)),
+            Ok(old) => {
+                if old {
+                    legacy.insert(i);
+                }
+                opened.push((i, site))
+            }
             Err(e) if allow_missing => warnings.push(format!("skipped: {e}")),
             Err(e) => return Err(e),
         }
     }
     let indexes: Vec<usize> = opened.iter().map(|(i, _)| *i).collect();
     let at = as_of::moment(&ctx, &indexes, as_of).await?;
-    define_views(&ctx, &opened, at).await?;
+    define_views(&ctx, &opened, &legacy, at).await?;
     Ok((ctx, warnings))
 }
 
@@ -201,27 +211,34 @@ pub async fn open_stores(stores: &[Store]) -> Result<SessionContext, QueryError>
         })
         .collect();
     let mut opened = Vec::new();
+    let mut legacy = std::collections::HashSet::new();
     for (i, (store, site)) in stores.iter().zip(&sites).enumerate() {
         ctx.sql(&format!("CREATE SCHEMA site_{i}")).await?;
+        let unreachable = |e: mxpipe_store::StoreError| QueryError::Site {
+            site: site.name.clone(),
+            location: site.location.clone(),
+            reason: e.to_string(),
+        };
         store
             .register_into(&ctx, &format!("site_{i}."))
             .await
-            .map_err(|e| QueryError::Site {
-                site: site.name.clone(),
-                location: site.location.clone(),
-                reason: e.to_string(),
-            })?;
+            .map_err(unreachable)?;
+        if store.needs_backfill().await.map_err(unreachable)? {
+            legacy.insert(i);
+        }
         opened.push((i, site));
     }
-    define_views(&ctx, &opened, None).await?;
+    define_views(&ctx, &opened, &legacy, None).await?;
     Ok(ctx)
 }
 
 /// The `store.` unions over the opened sites (`site_<i>.` schemas) and the views; with `at`, only
-/// the runs committed at or before it are visible (time travel, [`as_of`]).
+/// the runs committed at or before it are visible (time travel, [`as_of`]). Sites in `legacy`
+/// were written without `superseded` rows: theirs are derived from history.
 async fn define_views(
     ctx: &SessionContext,
     opened: &[(usize, &Site)],
+    legacy: &std::collections::HashSet<usize>,
     at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<(), QueryError> {
     for def in tables::ALL {
@@ -245,6 +262,14 @@ async fn define_views(
                     format!(
                         "SELECT {name} AS site, {} FROM {runs} t",
                         columns.join(", ")
+                    )
+                } else if def.name == "superseded" && legacy.contains(i) {
+                    // Written by an mxpipe that kept no `superseded` rows: derived from history
+                    // (`mxpipe store repair` writes them, and this site reads fast again).
+                    format!(
+                        "SELECT {name} AS site, t.ingest_id, t.uuid, t.ingest_id AS superseded_ingest_id, t.committed_at FROM (\
+                         SELECT o.site, o.uuid, o.ingest_id, g.committed_at, ROW_NUMBER() OVER (PARTITION BY o.uuid ORDER BY g.committed_at DESC) AS version_rank \
+                         FROM {runs} g JOIN site_{i}.objects o ON g.ingest_id = o.ingest_id) t WHERE t.version_rank > 1"
                     )
                 } else {
                     // The small `ingests` table first: it is the build side of the hash join,

@@ -394,6 +394,47 @@ impl ScalarUDFImpl for Bounded {
     }
 }
 
+/// The client's message for a value that could not be computed while running.
+fn running_failure(a: &arrow::error::ArrowError) -> String {
+    use arrow::error::ArrowError as A;
+    let what = match a {
+        A::DivideByZero => "division by zero: guard the divisor, e.g. x / NULLIF(y, 0)",
+        A::CastError(_) | A::ParseError(_) => {
+            "a value could not be converted (e.g. CAST of text that is not a number): use TRY_CAST to get NULL instead"
+        }
+        A::ArithmeticOverflow(_) => "an arithmetic overflow: use a wider type or smaller values",
+        A::ComputeError(text) => {
+            // The reader keeps only the text of a pushed-down filter's error.
+            if text.contains("DivideByZero") {
+                return running_failure(&A::DivideByZero);
+            }
+            if text.contains("CastError") || text.contains("ParseError") {
+                return running_failure(&A::CastError(String::new()));
+            }
+            if text.contains("ArithmeticOverflow") {
+                return running_failure(&A::ArithmeticOverflow(String::new()));
+            }
+            "a value could not be computed"
+        }
+        _ => "a value could not be computed",
+    };
+    format!("the query failed while running: {what} (the value is not shown)")
+}
+
+/// A Parquet error that is a filter's value error (not the storage's): the client's message.
+fn filter_failure(p: &datafusion::parquet::errors::ParquetError) -> Option<String> {
+    use datafusion::parquet::errors::ParquetError as P;
+    match p {
+        P::External(e) => e
+            .downcast_ref::<arrow::error::ArrowError>()
+            .map(running_failure),
+        P::ArrowError(text) if text.contains("evaluating filter predicate") => Some(
+            running_failure(&arrow::error::ArrowError::ComputeError(text.clone())),
+        ),
+        _ => None,
+    }
+}
+
 /// What a client is told about a failed query: planning errors name what it sent; errors while
 /// running say what kind of failure it was, never the value (another message could carry one).
 /// The whole error goes to the log.
@@ -412,18 +453,13 @@ pub(crate) fn public_error(e: &DataFusionError, memory_mb: usize) -> (StatusCode
             let text = first_line.replace("datafusion.", "");
             (bad, text)
         }
-        DataFusionError::ArrowError(a, _) => {
-            use arrow::error::ArrowError as A;
-            let what = match a.as_ref() {
-                A::DivideByZero => "division by zero: guard the divisor, e.g. x / NULLIF(y, 0)",
-                A::CastError(_) | A::ParseError(_) => {
-                    "a value could not be converted (e.g. CAST of text that is not a number): use TRY_CAST to get NULL instead"
-                }
-                A::ArithmeticOverflow(_) => "an arithmetic overflow: use a wider type or smaller values",
-                _ => "a value could not be computed",
-            };
-            (bad, format!("the query failed while running: {what} (the value is not shown)"))
-        }
+        DataFusionError::ArrowError(a, _) => (bad, running_failure(a.as_ref())),
+        // A filter evaluated inside the Parquet reader (pushed down to the scan) fails there:
+        // the reader wraps the value error, so it is told apart from a storage failure here.
+        DataFusionError::ParquetError(p) if filter_failure(p).is_some() => (
+            bad,
+            filter_failure(p).unwrap_or_default(),
+        ),
         DataFusionError::ResourcesExhausted(_) => (
             bad,
             format!(

@@ -167,6 +167,7 @@ impl Store {
             match table
                 .write(vec![batch.clone()])
                 .with_save_mode(SaveMode::Append)
+                .with_writer_properties(crate::current::writer_properties(def, batch.num_rows()))
                 // Columns added by a newer mxpipe join an older store's tables (nullable; earlier rows read null).
                 .with_schema_mode(deltalake::operations::write::SchemaMode::Merge)
                 .await

@@ -15,6 +15,7 @@
 
 pub mod append;
 pub mod catalogue_ids;
+pub mod current;
 pub mod links;
 pub mod maintenance;
 pub mod prepare;

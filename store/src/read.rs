@@ -98,19 +98,24 @@ impl Store {
             } else {
                 format!("SELECT count(*) FROM {} WHERE {COMMITTED}", def.name)
             };
-            let b = ctx.sql(&sql).await?.collect().await?;
-            let n = b
-                .first()
-                .map(|b| {
-                    b.column(0)
-                        .as_primitive::<arrow::datatypes::Int64Type>()
-                        .value(0)
-                })
-                .unwrap_or(0);
+            let n = first_count(&ctx.sql(&sql).await?.collect().await?);
             out.push((def.name.to_owned(), n as usize));
         }
         Ok(out)
     }
+}
+
+/// The first value of a one-row count answer (0 when empty).
+pub(crate) fn first_count(batches: &[RecordBatch]) -> i64 {
+    batches
+        .first()
+        .filter(|b| b.num_rows() > 0)
+        .map(|b| {
+            b.column(0)
+                .as_primitive::<arrow::datatypes::Int64Type>()
+                .value(0)
+        })
+        .unwrap_or(0)
 }
 
 pub(crate) fn empty_table(def: &TableDef) -> Result<Arc<MemTable>> {

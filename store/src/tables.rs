@@ -595,6 +595,7 @@ pub const ALL: &[&TableDef] = &[
     &CATALOGUE_IDS,
     &CATALOGUE_PIDS,
     &SAMPLE_PIDS,
+    &SUPERSEDED,
     &INGESTS,
 ];
 
@@ -674,5 +675,18 @@ pub const SAMPLE_PIDS: TableDef = TableDef {
         ("state", Col::Text, false, "minted (local), draft / registered / findable (accepted by DataCite), or pending (chosen and kept, not yet accepted: `mxpipe pid retry`)"),
         ("detail", Col::Text, true, "for pending: the registry's answer or the error"),
         ("recorded_at", Col::Time, false, "when this state was recorded (UTC)"),
+    ],
+};
+
+/// Which object versions are no longer current: written by the run that stores a newer version,
+/// in the same run (so visible exactly when that version is). The current state of an object
+/// table is its committed rows minus these (`crate::current`).
+#[rustfmt::skip]
+pub const SUPERSEDED: TableDef = TableDef {
+    name: "superseded",
+    doc: "one object version replaced by a newer one: written by the run that stores the newer version (its `ingest_id`), so the current state of every object table is its committed rows without these",
+    columns: &[
+        ("uuid", Col::Text, false, "the object (any type: job, sweep, sample, …)"),
+        ("superseded_ingest_id", Col::Text, false, "the run whose version of it is no longer current"),
     ],
 };

@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use arrow::array::RecordBatch;
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{SessionContext, col, lit};
 use deltalake::DeltaTable;
 use deltalake::protocol::SaveMode;
 use rayon::prelude::*;
@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 
 use crate::append::{IngestOutcome, commit_record, pause_for_crash_test};
 use crate::prepare::PreparedMessage;
-use crate::read::{COMMITTED, strings};
+use crate::read::strings;
 use crate::rows::{ObjectVersion, Rows, object_rows, object_versions};
 use crate::tables::{self, TableDef};
 use crate::{Result, Store, StoreError};
@@ -164,7 +164,8 @@ impl Writer {
         // Object JSON and content hashes, once per object, on every core.
         let versions: Vec<Vec<ObjectVersion<'_>>> =
             messages.par_iter().map(|p| object_versions(p)).collect();
-        let index_version = self.refresh_index(&versions).await?;
+        let message_ids: Vec<&str> = messages.iter().map(|p| p.message_id.as_str()).collect();
+        let index_version = self.refresh_index(&versions, &message_ids).await?;
         let index = self.index.as_ref().expect("refreshed");
 
         let mut rows: Rows = Rows::new();
@@ -174,6 +175,8 @@ impl Writer {
         let mut bulk: Vec<(String, crate::prepare::BulkRows)> = Vec::new();
         // Per message, the versions to write (decided in order: the first of duplicates wins).
         let mut to_write: Vec<Vec<&ObjectVersion<'_>>> = Vec::with_capacity(messages.len());
+        // Objects stored before, now written in a new version (their old versions are superseded).
+        let mut changed_uuids: Vec<&str> = Vec::new();
         for (p, vs) in messages.iter().zip(&versions) {
             let mut counts = (0, 0, 0);
             let mut chosen = Vec::new();
@@ -187,7 +190,8 @@ impl Writer {
                     continue;
                 }
                 if known.is_some() {
-                    counts.1 += 1
+                    counts.1 += 1;
+                    changed_uuids.push(&v.uuid);
                 } else {
                     counts.0 += 1
                 }
@@ -272,6 +276,29 @@ impl Writer {
             }
         }
         pause_for_crash_test();
+        // From here to the `ingests` row nobody else commits (local stores): the versions this
+        // run supersedes are exactly the committed ones of the objects it writes.
+        let _lock = self.store.commit_lock().await?;
+        let now = self.handle(&tables::INGESTS, true).await?.version();
+        let candidates: Vec<&str> = if now == index_version {
+            changed_uuids
+        } else {
+            // Someone committed since the index was read: an object new to us may not be.
+            to_write.iter().flatten().map(|v| v.uuid.as_str()).collect()
+        };
+        let mut superseded = self.store.superseded_by(&candidates).await?;
+        if !superseded.is_empty() && self.store.needs_backfill().await? {
+            superseded.extend(self.store.backfill_rows().await?);
+        }
+        if !superseded.is_empty() {
+            let batch = self
+                .store
+                .json_batch(&tables::SUPERSEDED, &ingest_id, &superseded)?;
+            self.append_all(vec![(&tables::SUPERSEDED, batch)]).await?;
+            outcome
+                .rows_written
+                .insert("superseded".into(), superseded.len());
+        }
         let record = commit_record(started, command, n_sources, (new, changed, unchanged));
         let batch = self
             .store
@@ -323,7 +350,11 @@ impl Writer {
 
     /// Make the index current: rebuilt unless it reflects the latest `ingests` version.
     /// Returns that version.
-    async fn refresh_index(&mut self, versions: &[Vec<ObjectVersion<'_>>]) -> Result<Option<u64>> {
+    async fn refresh_index(
+        &mut self,
+        versions: &[Vec<ObjectVersion<'_>>],
+        message_ids: &[&str],
+    ) -> Result<Option<u64>> {
         let ingests = self.handle(&tables::INGESTS, true).await?;
         let latest = ingests.version();
         if self.long_lived
@@ -332,7 +363,9 @@ impl Writer {
         {
             return Ok(latest);
         }
-        let wanted: Option<HashSet<&str>> = (!self.long_lived)
+        // A one-shot writer looks up only the run's objects and messages (bloom filters skip
+        // the rest); a long-lived one loads everything once.
+        let wanted: Option<Vec<&str>> = (!self.long_lived)
             .then(|| versions.iter().flatten().map(|v| v.uuid.as_str()).collect());
         let ctx = SessionContext::new();
         for def in [&tables::INGESTS, &tables::OBJECTS, &tables::MESSAGES] {
@@ -346,33 +379,23 @@ impl Writer {
             ingests_version: latest,
             ..Default::default()
         };
-        for b in ctx
-            .sql(&format!(
-                "SELECT uuid, content_sha256 FROM objects WHERE {COMMITTED}"
-            ))
-            .await?
-            .collect()
-            .await?
-        {
-            let (u, h) = (strings(&b, 0), strings(&b, 1));
-            for i in 0..b.num_rows() {
-                if wanted.as_ref().is_none_or(|w| w.contains(u.value(i))) {
-                    index.add_version(u.value(i), h.value(i));
+        let committed = self.store.committed_ingests().await?;
+        for b in lookup(&ctx, "objects", "uuid", wanted).await? {
+            let (u, h, i) = (strings(&b, 0), strings(&b, 1), strings(&b, 2));
+            for r in 0..b.num_rows() {
+                if committed.contains(i.value(r)) {
+                    index.add_version(u.value(r), h.value(r));
                 }
             }
         }
-        for b in ctx
-            .sql(&format!(
-                "SELECT DISTINCT message_id FROM messages WHERE {COMMITTED}"
-            ))
-            .await?
-            .collect()
-            .await?
-        {
-            let c = strings(&b, 0);
-            index
-                .messages
-                .extend((0..b.num_rows()).map(|i| digest(c.value(i))));
+        let message_ids = (!self.long_lived).then(|| message_ids.to_vec());
+        for b in lookup(&ctx, "messages", "message_id", message_ids).await? {
+            let (m, i) = (strings(&b, 0), strings(&b, 1));
+            index.messages.extend(
+                (0..b.num_rows())
+                    .filter(|r| committed.contains(i.value(*r)))
+                    .map(|r| digest(m.value(r))),
+            );
         }
         self.index = Some(index);
         Ok(latest)
@@ -432,6 +455,26 @@ impl Writer {
         }
         first_error.map_or(Ok(()), Err)
     }
+}
+
+/// `key` and `ingest_id` (and `content_sha256` for objects) of a table's rows, only those whose
+/// `key` is one of `values` when given.
+async fn lookup(
+    ctx: &SessionContext,
+    table: &str,
+    key: &str,
+    values: Option<Vec<&str>>,
+) -> Result<Vec<RecordBatch>> {
+    let mut frame = ctx.table(table).await?;
+    if let Some(values) = values {
+        frame = frame.filter(col(key).in_list(values.into_iter().map(lit).collect(), false))?;
+    }
+    let columns: &[&str] = if key == "uuid" {
+        &["uuid", "content_sha256", "ingest_id"]
+    } else {
+        &[key, "ingest_id"]
+    };
+    Ok(frame.select_columns(columns)?.collect().await?)
 }
 
 /// Bring an open table to its latest version (a table not created yet stays unloaded).
@@ -497,6 +540,7 @@ async fn append_with_retries(
             .clone()
             .write(vec![batch.clone()])
             .with_save_mode(SaveMode::Append)
+            .with_writer_properties(crate::current::writer_properties(def, batch.num_rows()))
             // Columns added by a newer mxpipe join an older store's tables (nullable; earlier rows read null).
             .with_schema_mode(deltalake::operations::write::SchemaMode::Merge)
             .with_commit_properties(

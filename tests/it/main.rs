@@ -6,6 +6,7 @@ mod cif_dials;
 mod cli;
 mod common;
 mod conformance;
+mod current;
 mod generate;
 mod history;
 mod icat;

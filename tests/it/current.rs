@@ -1,0 +1,343 @@
+//! The current state kept at commit (`superseded` rows written with each newer version): every
+//! view equals the same view computed by ranking every version over the whole history (the
+//! definition the views had before, kept as the oracle: `views::ranked_latest`) — after
+//! re-ingests with changes, concurrent writers, a writer killed mid-run plus `store repair`, and
+//! for a store written without `superseded` rows. And a uuid lookup skips the files that cannot
+//! hold it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::common::*;
+use crate::queries::query_cli;
+
+/// The object tables whose current state is kept.
+const KEPT: [&str; 5] = [
+    "jobs",
+    "sweeps",
+    "samples",
+    "logistical_samples",
+    "reflection_sets",
+];
+
+fn sample(name: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(repo().join("samples").join(name)).unwrap())
+        .unwrap()
+}
+
+/// A variant of the MAD sample: the sweep's exposure, the sample's name and the experiment's
+/// status changed (new versions of three objects).
+fn variant(n: usize) -> Value {
+    let mut m = sample("mad-interleaved.json");
+    m["CollectionSweep"]["CollectionSweep1"]["exposureTime"] = (0.01 * (n + 1) as f64).into();
+    if let Some(s) = m["MacromoleculeSample"].as_object_mut() {
+        for v in s.values_mut() {
+            v["name"] = format!("sample version {n}").into();
+        }
+    }
+    m
+}
+
+fn write(dir: &Path, name: &str, message: &Value) -> PathBuf {
+    let file = dir.join(name);
+    std::fs::write(&file, serde_json::to_string_pretty(message).unwrap()).unwrap();
+    file
+}
+
+fn ingest(store: &Path, file: &Path) {
+    let o = mxpipe_store(store, &["ingest", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text_of(&o));
+}
+
+/// Rows of a query as sorted JSON texts (order-free comparison).
+fn rows(store: &Path, sql: &str) -> Vec<String> {
+    let mut out: Vec<String> = query_cli(&["--store", store.to_str().unwrap(), sql])
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+/// Every user view equals its definition over ranked history; every kept table has one current
+/// row per object.
+fn views_equal_the_ranked_oracle(store: &Path, when: &str) {
+    for t in KEPT {
+        let n = rows(
+            store,
+            &format!(
+                "SELECT count(*) AS n, count(DISTINCT site || uuid) AS objects FROM store.current_{t}"
+            ),
+        );
+        let v: Value = serde_json::from_str(&n[0]).unwrap();
+        assert_eq!(
+            v["n"], v["objects"],
+            "{when}: one current row per object in {t}"
+        );
+        let oracle = mxpipe_queries::views::ranked_latest(t);
+        assert_eq!(
+            rows(store, &format!("SELECT * FROM store.current_{t}")),
+            rows(store, &oracle),
+            "{when}: current {t}"
+        );
+    }
+    let mut compared = 0;
+    for view in mxpipe_queries::views::user_views() {
+        let mut oracle = view.sql.to_owned();
+        for t in KEPT {
+            oracle = oracle.replace(
+                &format!("store.current_{t} "),
+                &format!("({}) ", mxpipe_queries::views::ranked_latest(t)),
+            );
+        }
+        if oracle == view.sql {
+            continue;
+        }
+        compared += 1;
+        assert_eq!(
+            rows(store, &format!("SELECT * FROM {}", view.name)),
+            rows(store, &oracle),
+            "{when}: view {}",
+            view.name
+        );
+    }
+    assert!(compared >= 8, "{when}: only {compared} views compared");
+}
+
+#[test]
+fn the_current_state_equals_every_version_ranked_through_changes_races_and_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    for name in [
+        "shipment-unipucks.json",
+        "two-crystal-merge.json",
+        "ssx-chip.json",
+    ] {
+        ingest(&store, &repo().join("samples").join(name));
+    }
+    // Re-ingests with changes: five versions of the same objects, one run each.
+    for n in 0..5 {
+        ingest(
+            &store,
+            &write(dir.path(), &format!("v{n}.json"), &variant(n)),
+        );
+    }
+    views_equal_the_ranked_oracle(&store, "after five versions");
+    let count = |sql: &str| rows(&store, sql);
+    assert!(
+        count("SELECT count(*) AS n FROM store.superseded")[0] != r#"{"n":0}"#,
+        "changed objects left superseded rows"
+    );
+
+    // Four writers at once, each a different version of the same objects.
+    let files: Vec<PathBuf> = (5..9)
+        .map(|n| write(dir.path(), &format!("v{n}.json"), &variant(n)))
+        .collect();
+    let children: Vec<_> = files
+        .iter()
+        .map(|f| {
+            Command::new(env!("CARGO_BIN_EXE_mxpipe"))
+                .args([
+                    "--store",
+                    store.to_str().unwrap(),
+                    "ingest",
+                    f.to_str().unwrap(),
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    views_equal_the_ranked_oracle(&store, "after four concurrent writers");
+
+    // A writer killed after its data tables, before its commit: nothing of it shows; repair.
+    let marker = dir.path().join("paused");
+    let file = write(dir.path(), "v9.json", &variant(9));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mxpipe"))
+        .args([
+            "--store",
+            store.to_str().unwrap(),
+            "ingest",
+            file.to_str().unwrap(),
+        ])
+        .env("MXPIPE_PAUSE_BEFORE_COMMIT", &marker)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !marker.exists() {
+        assert!(t0.elapsed() < Duration::from_secs(60), "never paused");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    views_equal_the_ranked_oracle(&store, "after a killed writer");
+    let repair = mxpipe_store(&store, &["store", "repair"]);
+    assert!(repair.status.success(), "{}", text_of(&repair));
+    views_equal_the_ranked_oracle(&store, "after repair");
+    // And a run after all that still moves the current state on.
+    ingest(&store, &write(dir.path(), "v10.json", &variant(10)));
+    views_equal_the_ranked_oracle(&store, "after one more version");
+    let exposure = rows(
+        &store,
+        "SELECT exposure_time_s FROM sweeps WHERE sweep_uuid = 'd23f0824-128b-4f33-8c5c-7fd0a6a3a450'",
+    );
+    assert_eq!(exposure, vec![r#"{"exposure_time_s":0.11}"#.to_owned()]);
+}
+
+#[test]
+fn a_store_written_without_superseded_rows_reads_right_and_repair_writes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    for n in 0..3 {
+        ingest(
+            &store,
+            &write(dir.path(), &format!("v{n}.json"), &variant(n)),
+        );
+    }
+    // As an older mxpipe left it: no `superseded` table.
+    std::fs::remove_dir_all(store.join("superseded")).unwrap();
+    std::fs::create_dir(store.join("superseded")).unwrap();
+    views_equal_the_ranked_oracle(&store, "derived from history");
+    let repair = mxpipe_store(&store, &["store", "repair"]);
+    assert!(repair.status.success(), "{}", text_of(&repair));
+    assert!(
+        text_of(&repair).contains("superseded"),
+        "repair says it wrote superseded rows: {}",
+        text_of(&repair)
+    );
+    assert_ne!(
+        query(&store, "SELECT count(*) AS n FROM superseded")[0]["n"],
+        0
+    );
+    views_equal_the_ranked_oracle(&store, "after repair");
+    // Repair again: nothing more to write.
+    let again = mxpipe_store(&store, &["store", "repair", "--output", "json"]);
+    assert!(
+        !text_of(&again).contains("superseded"),
+        "{}",
+        text_of(&again)
+    );
+}
+
+/// Row groups of `table` a query read, from its `EXPLAIN ANALYZE`: those left after the Delta
+/// log's file statistics, the Parquet row-group statistics and the bloom filters.
+fn row_groups_read(plan: &str, table: &str) -> u64 {
+    plan.lines()
+        .filter(|l| l.contains(&format!("/{table}/part-")))
+        .map(|l| {
+            let after = l
+                .split("row_groups_pruned_bloom_filter=")
+                .nth(1)
+                .unwrap_or_else(|| panic!("no pruning metrics in {l}"));
+            let numbers: Vec<u64> = after
+                .split(|c: char| !c.is_ascii_digit())
+                .filter(|s| !s.is_empty())
+                .take(2)
+                .map(|s| s.parse().unwrap())
+                .collect();
+            numbers[1]
+        })
+        .sum()
+}
+
+/// Data files of a table (one per run here: nothing was compacted).
+fn files_of(store: &Path, table: &str) -> u64 {
+    std::fs::read_dir(store.join(table))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".parquet")
+        })
+        .count() as u64
+}
+
+#[test]
+fn a_lookup_by_uuid_skips_the_files_that_cannot_hold_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    // Six runs: a file per run in each table they write.
+    for name in [
+        "shipment-unipucks.json",
+        "two-crystal-merge.json",
+        "ssx-chip.json",
+    ] {
+        ingest(&store, &repo().join("samples").join(name));
+    }
+    for n in 0..3 {
+        ingest(
+            &store,
+            &write(dir.path(), &format!("v{n}.json"), &variant(n)),
+        );
+    }
+    let s = store.to_str().unwrap();
+    let plan = |sql: &str| {
+        let o = mxpipe(&["--store", s, "query", "--format", "csv", sql]);
+        assert!(o.status.success(), "{}", text_of(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let files = files_of(&store, "sweeps");
+    assert!(files >= 4, "the sweeps table has a file per run: {files}");
+    // One sweep of two-crystal-merge (one version, in one file).
+    let sweep = &query_cli(&[
+        "--store",
+        s,
+        "SELECT sweep_uuid FROM sweeps WHERE sweep_uuid <> 'd23f0824-128b-4f33-8c5c-7fd0a6a3a450' LIMIT 1",
+    ])[0]["sweep_uuid"];
+    let sweep = sweep.as_str().unwrap();
+    let read = row_groups_read(
+        &plan(&format!(
+            "EXPLAIN ANALYZE SELECT * FROM sweeps WHERE sweep_uuid = '{sweep}'"
+        )),
+        "sweeps",
+    );
+    // Exactly the files (one per run, one row group each) that hold a version of it.
+    let holding = |column: &str, value: &str| {
+        query_cli(&[
+            "--store",
+            s,
+            &format!(
+                "SELECT count(DISTINCT ingest_id) AS n FROM store.sweeps WHERE {column} = '{value}'"
+            ),
+        ])[0]["n"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(
+        read,
+        holding("uuid", sweep),
+        "row groups read for one sweep"
+    );
+    assert!(read < files, "{read} of {files} files read");
+    // The experiment's sweeps by experiment uuid: skipped on the experiment key too.
+    let experiment = &query_cli(&[
+        "--store",
+        s,
+        &format!("SELECT experiment_uuid FROM sweeps WHERE sweep_uuid = '{sweep}'"),
+    ])[0]["experiment_uuid"];
+    let read = row_groups_read(
+        &plan(&format!(
+            "EXPLAIN ANALYZE SELECT sweep_uuid FROM sweeps WHERE experiment_uuid = '{}'",
+            experiment.as_str().unwrap()
+        )),
+        "sweeps",
+    );
+    let experiment = experiment.as_str().unwrap();
+    assert_eq!(
+        read,
+        holding("experiment_uuid", experiment),
+        "row groups read for one experiment"
+    );
+    assert!(read < files, "{read} of {files} files read");
+}
