@@ -9,10 +9,12 @@
 pub mod as_of;
 pub mod encode;
 pub mod isolation;
+mod lazy;
 pub mod lookups;
 pub mod views;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use datafusion::prelude::SessionContext;
 use mxpipe_store::{LocalState, Store, tables};
@@ -83,6 +85,17 @@ fn place(site: &str, location: &str) -> String {
     }
 }
 
+/// The engine settings of every session over the sites. A filter on a table is taken to keep
+/// 1 % of its rows (DataFusion's default guess is 20 %): the views' filters are mostly lookups
+/// by uuid, and with the lower guess the engine builds its hash tables on the looked-up rows and
+/// pushes their keys into the scans of the tables they join (a page reads what it shows),
+/// instead of hashing whole tables to probe with a handful of rows.
+pub fn session_config() -> datafusion::prelude::SessionConfig {
+    let mut config = datafusion::prelude::SessionConfig::new().with_information_schema(true);
+    config.options_mut().optimizer.default_filter_selectivity = 1;
+    config
+}
+
 /// `NAME=LOCATION` → a site.
 pub fn parse_site(text: &str) -> Result<Site, String> {
     match text.split_once('=') {
@@ -113,10 +126,7 @@ pub async fn open_sites_as_of(
     allow_missing: bool,
     as_of: &as_of::AsOf,
 ) -> Result<(SessionContext, Vec<String>), QueryError> {
-    let ctx = SessionContext::new_with_config(
-        datafusion::prelude::SessionConfig::new().with_information_schema(true),
-    );
-    ctx.sql("CREATE SCHEMA store").await?;
+    let ctx = SessionContext::new_with_config(session_config());
     let mut warnings = Vec::new();
     let mut opened: Vec<(usize, &Site)> = Vec::new();
     let mut legacy = std::collections::HashSet::new();
@@ -152,7 +162,6 @@ pub async fn open_sites_as_of(
                     }
                 }
             }
-            ctx.sql(&format!("CREATE SCHEMA site_{i}")).await?;
             let store = Store::open(&site.location, &site.name, options.clone())
                 .map_err(|e| unreachable(e.to_string()))?;
             // A remote location is told by opening its `ingests` table (local ones above).
@@ -168,10 +177,7 @@ pub async fn open_sites_as_of(
                     hint: String::new(),
                 });
             }
-            store
-                .register_into(&ctx, &format!("site_{i}."))
-                .await
-                .map_err(|e| unreachable(e.to_string()))?;
+            register_site(&ctx, i, &store)?;
             store
                 .needs_backfill()
                 .await
@@ -191,7 +197,7 @@ pub async fn open_sites_as_of(
     }
     let indexes: Vec<usize> = opened.iter().map(|(i, _)| *i).collect();
     let at = as_of::moment(&ctx, &indexes, as_of).await?;
-    define_views(&ctx, &opened, &legacy, at).await?;
+    define_views(&ctx, &opened, &legacy, at)?;
     Ok((ctx, warnings))
 }
 
@@ -199,10 +205,7 @@ pub async fn open_sites_as_of(
 /// `store.` unions and views as [`open_sites`]. For a library caller that holds a [`Store`]
 /// (the ingest pipeline checking barcode reuse after its commit).
 pub async fn open_stores(stores: &[Store]) -> Result<SessionContext, QueryError> {
-    let ctx = SessionContext::new_with_config(
-        datafusion::prelude::SessionConfig::new().with_information_schema(true),
-    );
-    ctx.sql("CREATE SCHEMA store").await?;
+    let ctx = SessionContext::new_with_config(session_config());
     let sites: Vec<Site> = stores
         .iter()
         .map(|s| Site {
@@ -213,34 +216,31 @@ pub async fn open_stores(stores: &[Store]) -> Result<SessionContext, QueryError>
     let mut opened = Vec::new();
     let mut legacy = std::collections::HashSet::new();
     for (i, (store, site)) in stores.iter().zip(&sites).enumerate() {
-        ctx.sql(&format!("CREATE SCHEMA site_{i}")).await?;
-        let unreachable = |e: mxpipe_store::StoreError| QueryError::Site {
+        register_site(&ctx, i, store)?;
+        let old = store.needs_backfill().await.map_err(|e| QueryError::Site {
             site: site.name.clone(),
             location: site.location.clone(),
             reason: e.to_string(),
-        };
-        store
-            .register_into(&ctx, &format!("site_{i}."))
-            .await
-            .map_err(unreachable)?;
-        if store.needs_backfill().await.map_err(unreachable)? {
+        })?;
+        if old {
             legacy.insert(i);
         }
         opened.push((i, site));
     }
-    define_views(&ctx, &opened, &legacy, None).await?;
+    define_views(&ctx, &opened, &legacy, None)?;
     Ok(ctx)
 }
 
 /// The `store.` unions over the opened sites (`site_<i>.` schemas) and the views; with `at`, only
 /// the runs committed at or before it are visible (time travel, [`as_of`]). Sites in `legacy`
 /// were written without `superseded` rows: theirs are derived from history.
-async fn define_views(
+fn define_views(
     ctx: &SessionContext,
     opened: &[(usize, &Site)],
     legacy: &std::collections::HashSet<usize>,
     at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<(), QueryError> {
+    let mut building_blocks = Vec::new();
     for def in tables::ALL {
         let columns: Vec<String> = def
             .all_columns()
@@ -272,11 +272,15 @@ async fn define_views(
                          FROM {runs} g JOIN site_{i}.objects o ON g.ingest_id = o.ingest_id) t WHERE t.version_rank > 1"
                     )
                 } else {
-                    // The small `ingests` table first: it is the build side of the hash join,
-                    // so bulk tables (millions of SSX frames) are only probed, never hashed.
+                    // Committed rows (a semi-join) with their run's commit time (an outer
+                    // join): the engine then estimates the relation at the table's size (an
+                    // inner join with the few runs is estimated at a handful of rows, and it
+                    // then chose to hash whole tables to probe them with one looked-up row);
+                    // the runs, the smaller side, are what it hashes.
                     format!(
-                        "SELECT {name} AS site, {}, g.committed_at AS committed_at FROM {runs} g \
-                         JOIN site_{i}.{} t ON g.ingest_id = t.ingest_id",
+                        "SELECT {name} AS site, {}, g.committed_at AS committed_at FROM site_{i}.{} t \
+                         LEFT JOIN {runs} g ON g.ingest_id = t.ingest_id \
+                         WHERE t.ingest_id IN (SELECT ingest_id FROM {runs})",
                         columns.join(", "),
                         def.name
                     )
@@ -301,14 +305,40 @@ async fn define_views(
         } else {
             parts.join(" UNION ALL ")
         };
-        ctx.sql(&format!("CREATE VIEW store.{} AS {body}", def.name))
-            .await?;
+        building_blocks.push((def.name.to_owned(), body));
     }
+    let mut user = Vec::new();
     for v in views::VIEWS {
-        ctx.sql(&format!("CREATE VIEW {} AS {}", v.name, v.sql))
-            .await
-            .map_err(|e| e.context(format!("defining view {}", v.name)))?;
+        match v.name.strip_prefix("store.") {
+            Some(name) => building_blocks.push((name.to_owned(), v.sql.to_owned())),
+            None => user.push((v.name.to_owned(), v.sql.to_owned())),
+        }
     }
+    let catalog = default_catalog(ctx)?;
+    catalog.register_schema(
+        "store",
+        Arc::new(lazy::LazyViews::new(building_blocks, ctx)),
+    )?;
+    catalog.register_schema("public", Arc::new(lazy::LazyViews::new(user, ctx)))?;
+    Ok(())
+}
+
+fn default_catalog(
+    ctx: &SessionContext,
+) -> Result<Arc<dyn datafusion::catalog::CatalogProvider>, QueryError> {
+    ctx.catalog("datafusion").ok_or_else(|| {
+        QueryError::Sql(datafusion::error::DataFusionError::Internal(
+            "no default catalog".into(),
+        ))
+    })
+}
+
+/// Site `i`'s tables as the schema `site_<i>`, each opened when a query first names it.
+fn register_site(ctx: &SessionContext, i: usize, store: &Store) -> Result<(), QueryError> {
+    default_catalog(ctx)?.register_schema(
+        &format!("site_{i}"),
+        Arc::new(lazy::SiteTables::new(store.clone(), ctx)),
+    )?;
     Ok(())
 }
 

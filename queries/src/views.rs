@@ -21,10 +21,9 @@ pub struct View {
 macro_rules! current {
     ($table:literal) => {
         concat!(
-            "SELECT t.* FROM store.",
+            "SELECT t.* FROM store.superseded s RIGHT ANTI JOIN store.",
             $table,
-            " t WHERE NOT EXISTS (SELECT 1 FROM store.superseded s \
-             WHERE s.site = t.site AND s.uuid = t.uuid AND s.superseded_ingest_id = t.ingest_id)"
+            " t ON s.site = t.site AND s.uuid = t.uuid AND s.superseded_ingest_id = t.ingest_id"
         )
     };
 }

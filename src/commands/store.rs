@@ -19,7 +19,9 @@ pub enum StoreCommand {
     /// Remove rows left by ingests that never committed (e.g. a killed process). Do not run while
     /// ingests are in progress.
     Repair,
-    /// Compact small data files (a new table version; readers are not disturbed).
+    /// Compact small data files and write each table's checkpoint (a new table version; readers
+    /// and concurrent ingests are not disturbed). Also `mxpipe store compact`.
+    #[command(alias = "compact")]
     Optimize,
     /// Delete data files no longer referenced by table versions newer than the retention.
     Vacuum {

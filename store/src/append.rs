@@ -161,6 +161,7 @@ impl Store {
 
     /// Append a batch to a table (creating it on first use), retrying on commit conflicts.
     pub(crate) async fn append(&self, def: &TableDef, batch: RecordBatch) -> Result<()> {
+        let batch = crate::current::sorted_by_key(def, batch)?;
         let mut last_error = None;
         for attempt in 0..MAX_ATTEMPTS {
             let table = self.open_table(def.name).await?;

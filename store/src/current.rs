@@ -18,7 +18,7 @@
 use std::collections::HashSet;
 
 use arrow::array::RecordBatch;
-use datafusion::prelude::{SessionContext, col, lit};
+use datafusion::prelude::SessionContext;
 use deltalake::parquet::file::properties::WriterProperties;
 use deltalake::parquet::schema::types::ColumnPath;
 use serde_json::{Value, json};
@@ -66,6 +66,23 @@ pub fn writer_properties(def: &TableDef, rows: usize) -> WriterProperties {
             .set_column_bloom_filter_max_ndv(path, rows as u64);
     }
     builder.build()
+}
+
+/// A batch in the order of its table's first key column (`uuid`, else the first `*_uuid`: a
+/// scan's sweep, a statistic's reflection set), so each file's row groups and pages cover narrow
+/// key ranges and their statistics skip what a lookup does not ask for.
+pub fn sorted_by_key(def: &TableDef, batch: RecordBatch) -> Result<RecordBatch> {
+    let Some(key) = key_columns(def).next() else {
+        return Ok(batch);
+    };
+    let Ok(column) = batch.schema().index_of(key) else {
+        return Ok(batch);
+    };
+    if batch.num_rows() < 2 {
+        return Ok(batch);
+    }
+    let order = arrow::compute::sort_to_indices(batch.column(column), None, None)?;
+    Ok(arrow::compute::take_record_batch(&batch, &order)?)
 }
 
 /// Held while a run decides its `superseded` rows and commits: on a local store an exclusive
@@ -118,14 +135,14 @@ impl Store {
         let ctx = SessionContext::new();
         self.register_handle(&ctx, "objects", &tables::OBJECTS, objects)
             .await?;
-        let wanted: Vec<_> = uuids.iter().map(|u| lit(*u)).collect();
-        let batches = ctx
-            .table("objects")
-            .await?
-            .filter(col("uuid").in_list(wanted, false))?
-            .select_columns(&["uuid", "ingest_id"])?
-            .collect()
-            .await?;
+        let batches = crate::read::rows_with_keys(
+            &ctx,
+            "objects",
+            "uuid",
+            Some(uuids),
+            &["uuid", "ingest_id"],
+        )
+        .await?;
         let mut seen = HashSet::new();
         let mut rows = Vec::new();
         for b in &batches {

@@ -86,7 +86,8 @@ impl Store {
         Ok(report)
     }
 
-    /// Compact small files of every table into larger ones (a new table version; readers unaffected).
+    /// Compact small files of every table into larger ones (a new table version; readers and
+    /// writers unaffected: an append that races it is retried) and write each table's checkpoint.
     pub async fn optimize(&self) -> Result<MaintenanceReport> {
         let mut report = MaintenanceReport::default();
         for def in tables::ALL {
@@ -94,10 +95,22 @@ impl Store {
             if table.version().is_none() {
                 continue;
             }
-            let (_, metrics) = table.optimize().await.map_err(|source| StoreError::Delta {
+            let delta = |source| StoreError::Delta {
                 table: def.name.into(),
                 source,
-            })?;
+            };
+            let (table, metrics) = table
+                .optimize()
+                .with_writer_properties(crate::current::writer_properties(
+                    def,
+                    crate::current::ROW_GROUP_ROWS,
+                ))
+                .await
+                .map_err(delta)?;
+            // Opening the table then reads this checkpoint, not every commit before it.
+            deltalake::checkpoints::create_checkpoint(&table, None)
+                .await
+                .map_err(delta)?;
             report
                 .per_table
                 .push((def.name.to_owned(), metrics.num_files_removed));

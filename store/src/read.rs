@@ -118,6 +118,51 @@ pub(crate) fn first_count(batches: &[RecordBatch]) -> i64 {
         .unwrap_or(0)
 }
 
+/// Lists up to this long are filters the scan prunes with (bloom filters, statistics); longer
+/// ones are joined (an IN list of thousands becomes expressions deep enough to exhaust the stack).
+const IN_LIST_MAX: usize = 256;
+
+/// `columns` of the rows of `table` whose `key` is one of `values` (every row when `None`).
+pub(crate) async fn rows_with_keys(
+    ctx: &SessionContext,
+    table: &str,
+    key: &str,
+    values: Option<&[&str]>,
+    columns: &[&str],
+) -> Result<Vec<RecordBatch>> {
+    use datafusion::prelude::{col, lit};
+    let mut frame = ctx.table(table).await?;
+    match values {
+        None => {}
+        Some(values) if values.len() <= IN_LIST_MAX => {
+            let list = values.iter().map(|v| lit(*v)).collect();
+            frame = frame.filter(col(key).in_list(list, false))?;
+        }
+        Some(values) => {
+            let wanted = "__wanted_key";
+            let schema = Arc::new(arrow::datatypes::Schema::new(vec![
+                arrow::datatypes::Field::new(wanted, arrow::datatypes::DataType::Utf8, false),
+            ]));
+            let mut unique: Vec<&str> = values.to_vec();
+            unique.sort_unstable();
+            unique.dedup();
+            let batch = RecordBatch::try_new(
+                schema.clone(),
+                vec![Arc::new(arrow::array::StringArray::from(unique))],
+            )?;
+            let keys = ctx.read_table(Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))?;
+            frame = frame.join(
+                keys,
+                datafusion::logical_expr::JoinType::LeftSemi,
+                &[key],
+                &[wanted],
+                None,
+            )?;
+        }
+    }
+    Ok(frame.select_columns(columns)?.collect().await?)
+}
+
 pub(crate) fn empty_table(def: &TableDef) -> Result<Arc<MemTable>> {
     Ok(Arc::new(MemTable::try_new(def.schema(), vec![vec![]])?))
 }

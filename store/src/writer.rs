@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use arrow::array::RecordBatch;
-use datafusion::prelude::{SessionContext, col, lit};
+use datafusion::prelude::SessionContext;
 use deltalake::DeltaTable;
 use deltalake::protocol::SaveMode;
 use rayon::prelude::*;
@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 
 use crate::append::{IngestOutcome, commit_record, pause_for_crash_test};
 use crate::prepare::PreparedMessage;
-use crate::read::strings;
+use crate::read::{rows_with_keys, strings};
 use crate::rows::{ObjectVersion, Rows, object_rows, object_versions};
 use crate::tables::{self, TableDef};
 use crate::{Result, Store, StoreError};
@@ -137,7 +137,15 @@ impl Writer {
                 table: name.into(),
                 source,
             };
-            let (table, metrics) = table.optimize().await.map_err(delta)?;
+            let def = tables::by_name(name).expect("a table of the store");
+            let (table, metrics) = table
+                .optimize()
+                .with_writer_properties(crate::current::writer_properties(
+                    def,
+                    crate::current::ROW_GROUP_ROWS,
+                ))
+                .await
+                .map_err(delta)?;
             deltalake::checkpoints::create_checkpoint(&table, None)
                 .await
                 .map_err(delta)?;
@@ -380,7 +388,8 @@ impl Writer {
             ..Default::default()
         };
         let committed = self.store.committed_ingests().await?;
-        for b in lookup(&ctx, "objects", "uuid", wanted).await? {
+        let objects = ["uuid", "content_sha256", "ingest_id"];
+        for b in rows_with_keys(&ctx, "objects", "uuid", wanted.as_deref(), &objects).await? {
             let (u, h, i) = (strings(&b, 0), strings(&b, 1), strings(&b, 2));
             for r in 0..b.num_rows() {
                 if committed.contains(i.value(r)) {
@@ -388,8 +397,9 @@ impl Writer {
                 }
             }
         }
-        let message_ids = (!self.long_lived).then(|| message_ids.to_vec());
-        for b in lookup(&ctx, "messages", "message_id", message_ids).await? {
+        let message_ids = (!self.long_lived).then_some(message_ids);
+        let columns = ["message_id", "ingest_id"];
+        for b in rows_with_keys(&ctx, "messages", "message_id", message_ids, &columns).await? {
             let (m, i) = (strings(&b, 0), strings(&b, 1));
             index.messages.extend(
                 (0..b.num_rows())
@@ -457,26 +467,6 @@ impl Writer {
     }
 }
 
-/// `key` and `ingest_id` (and `content_sha256` for objects) of a table's rows, only those whose
-/// `key` is one of `values` when given.
-async fn lookup(
-    ctx: &SessionContext,
-    table: &str,
-    key: &str,
-    values: Option<Vec<&str>>,
-) -> Result<Vec<RecordBatch>> {
-    let mut frame = ctx.table(table).await?;
-    if let Some(values) = values {
-        frame = frame.filter(col(key).in_list(values.into_iter().map(lit).collect(), false))?;
-    }
-    let columns: &[&str] = if key == "uuid" {
-        &["uuid", "content_sha256", "ingest_id"]
-    } else {
-        &[key, "ingest_id"]
-    };
-    Ok(frame.select_columns(columns)?.collect().await?)
-}
-
 /// Bring an open table to its latest version (a table not created yet stays unloaded).
 async fn refresh(table: &mut DeltaTable, name: &str) -> Result<()> {
     let refreshed = if table.version().is_some() {
@@ -527,6 +517,10 @@ async fn append_with_retries(
     batch: RecordBatch,
     checkpoint: bool,
 ) -> (&'static TableDef, Result<DeltaTable>) {
+    let batch = match crate::current::sorted_by_key(def, batch) {
+        Ok(b) => b,
+        Err(e) => return (def, Err(e)),
+    };
     let mut last_error = None;
     for attempt in 0..MAX_ATTEMPTS {
         if attempt > 0 {
@@ -585,44 +579,62 @@ impl Store {
         def: &TableDef,
         table: DeltaTable,
     ) -> Result<()> {
-        if table.version().is_some() {
-            table
-                .update_datafusion_session(&ctx.state())
-                .map_err(|source| StoreError::Delta {
-                    table: def.name.into(),
-                    source,
-                })?;
-            let provider = table.table_provider().await.map_err(StoreError::Query)?;
-            let have = provider.schema();
-            let want = def.schema();
-            if want
-                .fields()
-                .iter()
-                .all(|f| have.field_with_name(f.name()).is_ok())
-            {
-                ctx.register_table(name, provider)?;
-            } else {
-                // A table written by an older mxpipe lacks columns added since (they join its
-                // schema on the next write): read them as nulls, so views work before that.
-                use datafusion::prelude::{col, lit};
-                let columns = want
-                    .fields()
-                    .iter()
-                    .map(|f| -> Result<_> {
-                        Ok(if have.field_with_name(f.name()).is_ok() {
-                            col(format!("\"{}\"", f.name()))
-                        } else {
-                            lit(datafusion::scalar::ScalarValue::try_from(f.data_type())?)
-                                .alias(f.name())
-                        })
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                let view = ctx.read_table(provider)?.select(columns)?.into_view();
-                ctx.register_table(name, view)?;
-            }
-        } else {
-            ctx.register_table(name, crate::read::empty_table(def)?)?;
-        }
+        let provider = self.handle_provider(def, table, &ctx.state()).await?;
+        ctx.register_table(name, provider)?;
         Ok(())
+    }
+
+    /// The table `def` of this store as DataFusion reads it in `state` (opened now; an empty
+    /// table when it was never written).
+    pub async fn provider(
+        &self,
+        def: &TableDef,
+        state: &datafusion::execution::SessionState,
+    ) -> Result<std::sync::Arc<dyn datafusion::catalog::TableProvider>> {
+        let table = self.open_table(def.name).await?;
+        self.handle_provider(def, table, state).await
+    }
+
+    async fn handle_provider(
+        &self,
+        def: &TableDef,
+        table: DeltaTable,
+        state: &datafusion::execution::SessionState,
+    ) -> Result<std::sync::Arc<dyn datafusion::catalog::TableProvider>> {
+        if table.version().is_none() {
+            return Ok(crate::read::empty_table(def)?);
+        }
+        table
+            .update_datafusion_session(state)
+            .map_err(|source| StoreError::Delta {
+                table: def.name.into(),
+                source,
+            })?;
+        let provider = table.table_provider().await.map_err(StoreError::Query)?;
+        let have = provider.schema();
+        let want = def.schema();
+        if want
+            .fields()
+            .iter()
+            .all(|f| have.field_with_name(f.name()).is_ok())
+        {
+            return Ok(provider);
+        }
+        // A table written by an older mxpipe lacks columns added since (they join its schema on
+        // the next write): read them as nulls, so views work before that.
+        use datafusion::prelude::{col, lit};
+        let columns = want
+            .fields()
+            .iter()
+            .map(|f| -> Result<_> {
+                Ok(if have.field_with_name(f.name()).is_ok() {
+                    col(format!("\"{}\"", f.name()))
+                } else {
+                    lit(datafusion::scalar::ScalarValue::try_from(f.data_type())?).alias(f.name())
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let ctx = SessionContext::new_with_state(state.clone());
+        Ok(ctx.read_table(provider)?.select(columns)?.into_view())
     }
 }

@@ -341,3 +341,52 @@ fn a_lookup_by_uuid_skips_the_files_that_cannot_hold_it() {
     );
     assert!(read < files, "{read} of {files} files read");
 }
+
+#[test]
+fn the_recipe_without_mxpipe_answers_as_mxpipe_does() {
+    let Some(python) = python() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    ingest(
+        &store,
+        &repo().join("samples").join("two-crystal-merge.json"),
+    );
+    for n in 0..3 {
+        ingest(
+            &store,
+            &write(dir.path(), &format!("v{n}.json"), &variant(n)),
+        );
+    }
+    // The recipe exactly as docs/queries.md shows it.
+    let doc = std::fs::read_to_string(repo().join("docs/queries.md")).unwrap();
+    let recipe = doc
+        .split("```python\n")
+        .find(|b| b.starts_with("# Current state of an mxpipe store"))
+        .and_then(|b| b.split("```").next())
+        .expect("docs/queries.md shows the recipe");
+    let o = Command::new(python)
+        .args(["-c", recipe])
+        .env("STORE", &store)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text_of(&o));
+    let theirs: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ours = |sql: &str| -> Value {
+        query_cli(&["--store", store.to_str().unwrap(), sql])
+            .into_iter()
+            .map(|r| Value::Array(r.as_object().unwrap().values().cloned().collect()))
+            .collect()
+    };
+    let sweeps = ours(
+        "SELECT sweep_uuid, experiment_uuid, energy_ev, wavelength_a, number_images FROM sweeps ORDER BY sweep_uuid",
+    );
+    assert!(sweeps.as_array().unwrap().len() >= 3);
+    assert_eq!(theirs["sweeps"], sweeps);
+    let processing = ours(
+        "SELECT processing_uuid, program_name, job_status FROM processing ORDER BY processing_uuid",
+    );
+    assert!(!processing.as_array().unwrap().is_empty());
+    assert_eq!(theirs["processing"], processing);
+}
