@@ -18,6 +18,7 @@ pub mod catalogue_ids;
 pub mod current;
 pub mod links;
 pub mod maintenance;
+mod neighbourhood;
 pub mod prepare;
 pub mod read;
 pub mod read_back;

@@ -26,7 +26,7 @@ pub enum Selection {
 }
 
 /// Fields followed backwards from an object to the data and jobs derived from it.
-const RESULT_FIELDS: &[&str] = &[
+pub(crate) const RESULT_FIELDS: &[&str] = &[
     "sourceRef",
     "inputDataRefs",
     "derivedFromRef",
@@ -78,86 +78,6 @@ impl Store {
     /// Build an MXLIMS message for a selection; errors if the selection matches nothing.
     pub async fn export_message(&self, selection: &Selection) -> Result<Value> {
         self.export_message_within(selection, None).await
-    }
-
-    /// [`Store::export_message`] built only from the objects in `visible` (when given): the
-    /// others are neither chosen nor named — a link to one is left out of the message (a list
-    /// of references loses that entry). For a reader limited to some proposals.
-    pub async fn export_message_within(
-        &self,
-        selection: &Selection,
-        visible: Option<&HashSet<String>>,
-    ) -> Result<Value> {
-        let ctx = self.session().await?;
-        let LatestObjects {
-            mut objects,
-            mut links,
-        } = latest_objects(&ctx).await?;
-        if let Some(visible) = visible {
-            objects.retain(|u, _| visible.contains(u));
-            links.retain(|l| visible.contains(&l.from));
-            for l in links.iter_mut() {
-                if l.to.as_ref().is_some_and(|t| !visible.contains(t)) {
-                    l.to_type = HIDDEN.to_owned();
-                }
-            }
-        }
-        let start = self
-            .starting_points(&ctx, selection, &objects, &links)
-            .await?;
-        if start.is_empty() {
-            return Err(StoreError::Data(format!(
-                "nothing stored matches {selection:?}"
-            )));
-        }
-        let chosen = closure(start, selection, &links);
-        Ok(build_message(&chosen, &objects, &links))
-    }
-
-    async fn starting_points(
-        &self,
-        ctx: &datafusion::prelude::SessionContext,
-        selection: &Selection,
-        latest: &HashMap<String, StoredObject>,
-        links: &[Link],
-    ) -> Result<HashSet<String>> {
-        let mut start = HashSet::new();
-        match selection {
-            Selection::Experiment(u) | Selection::Shipment(u) | Selection::Sample(u) => {
-                if latest.contains_key(u) {
-                    start.insert(u.clone());
-                }
-                if let Selection::Sample(u) = selection {
-                    for l in links
-                        .iter()
-                        .filter(|l| l.field == "sampleRef" && l.to.as_deref() == Some(u))
-                    {
-                        start.insert(l.from.clone());
-                    }
-                }
-            }
-            Selection::Session(visit) => {
-                let sql = format!(
-                    "SELECT DISTINCT object_uuid FROM sessions WHERE {COMMITTED} AND visit = $1"
-                );
-                let params = crate::catalogue_ids::params_of(&[visit]);
-                for b in ctx
-                    .sql(&sql)
-                    .await?
-                    .with_param_values(params)?
-                    .collect()
-                    .await?
-                {
-                    let c = strings(&b, 0);
-                    start.extend(
-                        (0..b.num_rows())
-                            .map(|i| c.value(i).to_owned())
-                            .filter(|u| latest.contains_key(u)),
-                    );
-                }
-            }
-        }
-        Ok(start)
     }
 }
 
@@ -235,43 +155,8 @@ async fn latest_objects(ctx: &datafusion::prelude::SessionContext) -> Result<Lat
     })
 }
 
-fn closure(start: HashSet<String>, selection: &Selection, links: &[Link]) -> HashSet<String> {
-    let mut set = start;
-    // Backwards: contents of a shipment; results of jobs and datasets.
-    loop {
-        let before = set.len();
-        for l in links {
-            let Some(to) = &l.to else { continue };
-            let follow = RESULT_FIELDS.contains(&l.field.as_str())
-                || (l.field == "containerRef"
-                    && matches!(selection, Selection::Shipment(_) | Selection::Session(_)));
-            if follow && set.contains(to) && !set.contains(&l.from) {
-                set.insert(l.from.clone());
-            }
-        }
-        if set.len() == before {
-            break;
-        }
-    }
-    // Forwards: everything the chosen objects link to.
-    loop {
-        let before = set.len();
-        for l in links {
-            if let Some(to) = &l.to
-                && set.contains(&l.from)
-            {
-                set.insert(to.clone());
-            }
-        }
-        if set.len() == before {
-            break;
-        }
-    }
-    set
-}
-
 /// The `to_type` of a link whose target the reader may not see: the reference is removed.
-const HIDDEN: &str = "\u{0}hidden";
+pub(crate) const HIDDEN: &str = "\u{0}hidden";
 
 fn key_number(key: &str, ty: &str) -> u64 {
     key.strip_prefix(ty)
@@ -279,7 +164,7 @@ fn key_number(key: &str, ty: &str) -> u64 {
         .unwrap_or(u64::MAX)
 }
 
-fn build_message(
+pub(crate) fn build_message(
     chosen: &HashSet<String>,
     objects: &HashMap<String, StoredObject>,
     links: &[Link],

@@ -1,0 +1,310 @@
+//! An export's objects read by keys: from the selected object, the objects derived from it
+//! (followed backwards along result links) and then everything those link to, each step one
+//! lookup of the uuids found so far (`links` by `to_uuid` / `from_uuid`, `objects` by `uuid`,
+//! all pruned by bloom filters). Reading one experiment costs what that experiment holds,
+//! whatever the store's size; the choice is the one the whole-store read made (the tests
+//! compare the messages).
+
+use std::collections::{HashMap, HashSet};
+
+use datafusion::prelude::SessionContext;
+use serde_json::Value;
+
+use crate::read::{rows_with_keys, strings};
+use crate::read_back::{HIDDEN, Link, RESULT_FIELDS, Selection, StoredObject, build_message};
+use crate::tables;
+use crate::{Result, Store, StoreError};
+
+/// What has been read so far: current versions (with their run) and their links.
+struct Reader {
+    ctx: SessionContext,
+    /// Committed runs and their commit times (RFC 3339 text orders as time).
+    committed: HashMap<String, String>,
+    /// Current version of each object read: (run, object).
+    objects: HashMap<String, (String, StoredObject)>,
+    /// Objects looked up that have no committed version.
+    absent: HashSet<String>,
+    /// Links of the current versions, by linking object.
+    links: HashMap<String, Vec<Link>>,
+    /// Only these objects may be chosen or named (a reader limited to some proposals).
+    visible: Option<HashSet<String>>,
+}
+
+impl Reader {
+    async fn new(store: &Store, visible: Option<&HashSet<String>>) -> Result<Reader> {
+        let ctx = SessionContext::new();
+        for def in [
+            &tables::OBJECTS,
+            &tables::LINKS,
+            &tables::INGESTS,
+            &tables::SESSIONS,
+            &tables::SAMPLE_PIDS,
+        ] {
+            let table = store.open_table(def.name).await?;
+            store.register_handle(&ctx, def.name, def, table).await?;
+        }
+        let mut committed = HashMap::new();
+        for b in ctx
+            .sql("SELECT ingest_id, CAST(committed_at AS VARCHAR) FROM ingests")
+            .await?
+            .collect()
+            .await?
+        {
+            let (i, t) = (strings(&b, 0), strings(&b, 1));
+            for r in 0..b.num_rows() {
+                committed.insert(i.value(r).to_owned(), t.value(r).to_owned());
+            }
+        }
+        Ok(Reader {
+            ctx,
+            committed,
+            objects: HashMap::new(),
+            absent: HashSet::new(),
+            links: HashMap::new(),
+            visible: visible.cloned(),
+        })
+    }
+
+    fn may_see(&self, uuid: &str) -> bool {
+        self.visible.as_ref().is_none_or(|v| v.contains(uuid))
+    }
+
+    /// Read the current version (and its links) of every uuid not read yet.
+    async fn read(&mut self, uuids: &HashSet<String>) -> Result<()> {
+        let wanted: Vec<&str> = uuids
+            .iter()
+            .filter(|u| !self.objects.contains_key(*u) && !self.absent.contains(*u))
+            .map(String::as_str)
+            .collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let columns = [
+            "uuid",
+            "ingest_id",
+            "mxlims_type",
+            "message_key",
+            "object_json",
+        ];
+        for b in rows_with_keys(&self.ctx, "objects", "uuid", Some(&wanted), &columns).await? {
+            let (u, ing, ty, key, js) = (
+                strings(&b, 0),
+                strings(&b, 1),
+                strings(&b, 2),
+                strings(&b, 3),
+                strings(&b, 4),
+            );
+            for i in 0..b.num_rows() {
+                let Some(at) = self.committed.get(ing.value(i)) else {
+                    continue;
+                };
+                let newer = self
+                    .objects
+                    .get(u.value(i))
+                    .is_none_or(|(run, _)| self.committed.get(run).is_some_and(|t| t < at));
+                if !newer {
+                    continue;
+                }
+                let json: Value = serde_json::from_str(js.value(i)).map_err(|e| {
+                    StoreError::Data(format!(
+                        "object {}: stored JSON unreadable: {e}",
+                        u.value(i)
+                    ))
+                })?;
+                let object = StoredObject {
+                    mxlims_type: ty.value(i).to_owned(),
+                    key: key.value(i).to_owned(),
+                    json,
+                };
+                self.objects
+                    .insert(u.value(i).to_owned(), (ing.value(i).to_owned(), object));
+            }
+        }
+        for u in &wanted {
+            if !self.objects.contains_key(*u) {
+                self.absent.insert((*u).to_owned());
+            }
+        }
+        let columns = [
+            "from_uuid",
+            "ingest_id",
+            "field",
+            "list_index",
+            "to_uuid",
+            "to_type",
+        ];
+        let found: Vec<&str> = wanted
+            .iter()
+            .copied()
+            .filter(|u| self.objects.contains_key(*u))
+            .collect();
+        for b in rows_with_keys(&self.ctx, "links", "from_uuid", Some(&found), &columns).await? {
+            let (f, ing, field, to, to_type) = (
+                strings(&b, 0),
+                strings(&b, 1),
+                strings(&b, 2),
+                strings(&b, 4),
+                strings(&b, 5),
+            );
+            let index = b
+                .column(3)
+                .as_any()
+                .downcast_ref::<arrow::array::Int64Array>()
+                .ok_or_else(|| StoreError::Data("links.list_index is not int64".into()))?;
+            for i in 0..b.num_rows() {
+                // Only the links of the current version.
+                if self
+                    .objects
+                    .get(f.value(i))
+                    .is_none_or(|(run, _)| run != ing.value(i))
+                {
+                    continue;
+                }
+                let target = (!to.is_null(i)).then(|| to.value(i).to_owned());
+                let hidden = target.as_deref().is_some_and(|t| !self.may_see(t));
+                self.links
+                    .entry(f.value(i).to_owned())
+                    .or_default()
+                    .push(Link {
+                        from: f.value(i).to_owned(),
+                        field: field.value(i).to_owned(),
+                        index: (!arrow::array::Array::is_null(index, i))
+                            .then(|| index.value(i) as usize),
+                        to: target,
+                        to_type: if hidden {
+                            HIDDEN.to_owned()
+                        } else {
+                            to_type.value(i).to_owned()
+                        },
+                    });
+            }
+        }
+        Ok(())
+    }
+
+    /// Objects whose current version links to one of `targets` through one of `fields`.
+    async fn linking_to(
+        &mut self,
+        targets: &HashSet<String>,
+        fields: &[&str],
+    ) -> Result<HashSet<String>> {
+        let list: Vec<&str> = targets.iter().map(String::as_str).collect();
+        let mut candidates = HashSet::new();
+        let columns = ["from_uuid", "field"];
+        for b in rows_with_keys(&self.ctx, "links", "to_uuid", Some(&list), &columns).await? {
+            let (f, field) = (strings(&b, 0), strings(&b, 1));
+            for i in 0..b.num_rows() {
+                if fields.contains(&field.value(i)) && self.may_see(f.value(i)) {
+                    candidates.insert(f.value(i).to_owned());
+                }
+            }
+        }
+        self.read(&candidates).await?;
+        // Kept when the current version still holds such a link.
+        Ok(candidates
+            .into_iter()
+            .filter(|c| {
+                self.links.get(c).is_some_and(|ls| {
+                    ls.iter().any(|l| {
+                        fields.contains(&l.field.as_str())
+                            && l.to.as_ref().is_some_and(|t| targets.contains(t))
+                    })
+                })
+            })
+            .collect())
+    }
+}
+
+impl Store {
+    /// Build an MXLIMS message for a selection from the objects in `visible` (when given); the
+    /// others are neither chosen nor named — a link to one is left out of the message. Errors
+    /// if the selection matches nothing.
+    pub async fn export_message_within(
+        &self,
+        selection: &Selection,
+        visible: Option<&HashSet<String>>,
+    ) -> Result<Value> {
+        let mut reader = Reader::new(self, visible).await?;
+        let start = starting_points(&mut reader, selection).await?;
+        if start.is_empty() {
+            return Err(StoreError::Data(format!(
+                "nothing stored matches {selection:?}"
+            )));
+        }
+        // Backwards: results of jobs and datasets (and contents of a shipment or a session's
+        // containers), to the end.
+        let mut follow: Vec<&str> = RESULT_FIELDS.to_vec();
+        if matches!(selection, Selection::Shipment(_) | Selection::Session(_)) {
+            follow.push("containerRef");
+        }
+        let mut chosen = start.clone();
+        let mut frontier = start;
+        while !frontier.is_empty() {
+            let found = reader.linking_to(&frontier, &follow).await?;
+            frontier = found.difference(&chosen).cloned().collect();
+            chosen.extend(frontier.iter().cloned());
+        }
+        // Forwards: everything the chosen objects link to.
+        let mut frontier = chosen.clone();
+        while !frontier.is_empty() {
+            reader.read(&frontier).await?;
+            let next: HashSet<String> = frontier
+                .iter()
+                .filter_map(|u| reader.links.get(u))
+                .flatten()
+                .filter_map(|l| l.to.clone())
+                .filter(|t| reader.may_see(t) && !chosen.contains(t))
+                .collect();
+            chosen.extend(next.iter().cloned());
+            frontier = next;
+        }
+        chosen.retain(|u| reader.objects.contains_key(u));
+        let mut objects = std::mem::take(&mut reader.objects);
+        objects.retain(|u, _| chosen.contains(u));
+        crate::sample_pids::overlay_minted(&reader.ctx, &mut objects).await?;
+        let objects: HashMap<String, StoredObject> =
+            objects.into_iter().map(|(k, (_, o))| (k, o)).collect();
+        let links: Vec<Link> = chosen
+            .iter()
+            .filter_map(|u| reader.links.remove(u))
+            .flatten()
+            .collect();
+        Ok(build_message(&chosen, &objects, &links))
+    }
+}
+
+/// The objects a selection starts from (those with a committed version the reader may see).
+async fn starting_points(reader: &mut Reader, selection: &Selection) -> Result<HashSet<String>> {
+    let mut start: HashSet<String> = HashSet::new();
+    match selection {
+        Selection::Experiment(u) | Selection::Shipment(u) | Selection::Sample(u) => {
+            start.insert(u.clone());
+            if let Selection::Sample(u) = selection {
+                let one = HashSet::from([u.clone()]);
+                start.extend(reader.linking_to(&one, &["sampleRef"]).await?);
+            }
+        }
+        Selection::Session(visit) => {
+            let frame = reader
+                .ctx
+                .table("sessions")
+                .await?
+                .filter(
+                    datafusion::prelude::col("visit").eq(datafusion::prelude::lit(visit.as_str())),
+                )?
+                .select_columns(&["object_uuid", "ingest_id"])?;
+            for b in frame.collect().await? {
+                let (u, i) = (strings(&b, 0), strings(&b, 1));
+                for r in 0..b.num_rows() {
+                    if reader.committed.contains_key(i.value(r)) {
+                        start.insert(u.value(r).to_owned());
+                    }
+                }
+            }
+        }
+    }
+    start.retain(|u| reader.may_see(u));
+    reader.read(&start).await?;
+    start.retain(|u| reader.objects.contains_key(u));
+    Ok(start)
+}
