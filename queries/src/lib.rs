@@ -11,6 +11,7 @@ pub mod encode;
 pub mod isolation;
 mod lazy;
 pub mod lookups;
+mod narrow;
 pub mod views;
 
 use std::collections::HashMap;

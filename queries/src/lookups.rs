@@ -75,6 +75,18 @@ pub struct ExperimentPage {
 
 /// Everything the experiment page shows of `uuid`, read together.
 pub async fn experiment_page(ctx: &SessionContext, uuid: &str) -> Result<ExperimentPage> {
+    // Over the store's relations, each view narrowed to the experiment's keys; a session
+    // confined to some proposals holds no store relations (its views are fixed plans over rows
+    // already limited to what it may see): the views as they are.
+    if ctx.table_exist("store.current_jobs")? {
+        return crate::narrow::experiment_page(ctx, uuid).await;
+    }
+    experiment_page_by_views(ctx, uuid).await
+}
+
+/// [`experiment_page`] from the views as they are, unnarrowed (for a confined session, and the
+/// reference its narrowed reads are tested against).
+pub async fn experiment_page_by_views(ctx: &SessionContext, uuid: &str) -> Result<ExperimentPage> {
     let u = || vec![param(uuid)];
     let (experiment, sweeps, wedges, processing) = tokio::try_join!(
         fixed(

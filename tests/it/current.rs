@@ -390,3 +390,90 @@ fn the_recipe_without_mxpipe_answers_as_mxpipe_does() {
     assert!(!processing.as_array().unwrap().is_empty());
     assert_eq!(theirs["processing"], processing);
 }
+
+/// Every field of an experiment page as sorted rows of text.
+fn page_rows(page: &mxpipe_queries::lookups::ExperimentPage) -> Vec<Vec<Vec<Option<String>>>> {
+    [
+        &page.experiment,
+        &page.sweeps,
+        &page.wedges,
+        &page.processing,
+    ]
+    .into_iter()
+    .map(|b| {
+        let mut rows = mxpipe_queries::as_text(b).unwrap();
+        rows.sort();
+        rows
+    })
+    .collect()
+}
+
+#[test]
+fn the_experiment_page_read_by_keys_equals_the_page_from_whole_views() {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = dir.path().join("gen");
+    let o = mxpipe(&[
+        "--store",
+        generated.to_str().unwrap(),
+        "generate",
+        "--sweeps",
+        "300",
+    ]);
+    assert!(o.status.success(), "{}", text_of(&o));
+    let store = generated.join("DLS");
+    // Objects with several versions, and processing linked by sweep references.
+    ingest(
+        &store,
+        &repo().join("samples").join("two-crystal-merge.json"),
+    );
+    for n in 0..3 {
+        ingest(
+            &store,
+            &write(dir.path(), &format!("v{n}.json"), &variant(n)),
+        );
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let site = mxpipe_queries::Site {
+            name: String::new(),
+            location: store.to_str().unwrap().to_owned(),
+        };
+        let (ctx, _) = mxpipe_queries::open_sites(&[site], &Default::default(), false)
+            .await
+            .unwrap();
+        let experiments = mxpipe_queries::text_rows(
+            &ctx,
+            "SELECT experiment_uuid FROM experiments ORDER BY experiment_uuid",
+        )
+        .await
+        .unwrap();
+        assert!(experiments.len() > 50, "{} experiments", experiments.len());
+        let mut with_processing = 0;
+        for row in experiments.iter().step_by(3) {
+            let uuid = row[0].as_deref().unwrap();
+            let by_keys = mxpipe_queries::lookups::experiment_page(&ctx, uuid)
+                .await
+                .unwrap();
+            let by_views = mxpipe_queries::lookups::experiment_page_by_views(&ctx, uuid)
+                .await
+                .unwrap();
+            let (a, b) = (page_rows(&by_keys), page_rows(&by_views));
+            assert_eq!(a, b, "experiment {uuid}");
+            assert_eq!(a[0].len(), 1, "experiment {uuid} has its row");
+            assert!(!a[1].is_empty(), "experiment {uuid} has sweeps");
+            if !a[3].is_empty() {
+                with_processing += 1;
+            }
+        }
+        assert!(
+            with_processing > 5,
+            "only {with_processing} pages with processing"
+        );
+        // A uuid nothing holds: an empty page either way.
+        let none = "00000000-0000-4000-8000-000000000000";
+        let a = mxpipe_queries::lookups::experiment_page(&ctx, none)
+            .await
+            .unwrap();
+        assert!(page_rows(&a).iter().all(Vec::is_empty));
+    });
+}
