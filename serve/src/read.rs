@@ -360,8 +360,10 @@ pub(crate) async fn get_ingests(
 
 /// One experiment (or processing job) with everything it links to, as MXLIMS JSON (as
 /// `mxpipe export mxlims --experiment UUID`).
-#[utoipa::path(get, path = "/v1/experiments/{uuid}", params(("uuid" = String, Path, description = "experiment or processing uuid")),
-    responses((status = 200, description = "an MXLIMS message", body = crate::api::MxlimsMessage), (status = 404, description = "no such experiment (or not one of the token's proposals)", body = crate::api::ErrorBody),
+#[utoipa::path(get, path = "/v1/experiments/{uuid}", params(("uuid" = String, Path, description = "experiment or processing uuid"),
+        ("as_of" = Option<String>, Query, pattern = r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2}))?)$", description = "the experiment as the store held it then: an ingest id, an RFC 3339 time or a date (end of that day, UTC)")),
+    responses((status = 200, description = "an MXLIMS message", body = crate::api::MxlimsMessage), (status = 404, description = "no such experiment (or not one of the token's proposals), or none then; or an as_of ingest id or moment the store cannot place", body = crate::api::ErrorBody),
+        (status = 400, description = "an as_of of another shape", body = crate::api::ErrorBody),
         (status = 401, description = "no, unknown, revoked or expired token", body = crate::api::ErrorBody),
         (status = 403, description = "token without the read scope", body = crate::api::ErrorBody),
         (status = 429, description = "rate limit: retry after the seconds in Retry-After", body = crate::api::ErrorBody),
@@ -370,6 +372,7 @@ pub(crate) async fn get_experiment(
     State(s): State<Shared>,
     ReadToken(token): ReadToken,
     Path(uuid): Path<String>,
+    Query(params): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
     let missing = || error(StatusCode::NOT_FOUND, format!("no experiment {uuid}"));
     if uuid::Uuid::parse_str(&uuid).is_err() {
@@ -378,6 +381,12 @@ pub(crate) async fn get_experiment(
             format!("no experiment {uuid:?}: not a uuid (GET /v1/views/experiments lists them)"),
         );
     }
+    let until = match params.get("as_of").map(|t| as_of_param(t)).transpose() {
+        Ok(None | Some(AsOf::Now)) => None,
+        Ok(Some(AsOf::Time(t))) => Some(mxpipe_store::Until::Time(t)),
+        Ok(Some(AsOf::Ingest(id))) => Some(mxpipe_store::Until::Ingest(id)),
+        Err((code, text)) => return error(code, text),
+    };
     // A limited token: the object asked for must be one it may see, and the answer is built
     // from such objects only.
     let visible = match scope_for(&s, &token.proposals).await {
@@ -389,13 +398,17 @@ pub(crate) async fn get_experiment(
     }
     match s
         .store
-        .export_message_within(
+        .export_message_at(
             &mxpipe_store::Selection::Experiment(uuid.clone()),
             visible.as_deref(),
+            until.as_ref(),
         )
         .await
     {
         Ok(message) => Json(message).into_response(),
+        Err(mxpipe_store::StoreError::Data(text)) if text.starts_with("no committed ingest") => {
+            error(StatusCode::NOT_FOUND, format!("as_of: {text}"))
+        }
         Err(_) => missing(),
     }
 }

@@ -18,7 +18,7 @@ pub mod catalogue_ids;
 pub mod current;
 pub mod links;
 pub mod maintenance;
-mod neighbourhood;
+pub mod neighbourhood;
 pub mod prepare;
 pub mod read;
 pub mod read_back;
@@ -35,6 +35,7 @@ use url::Url;
 pub use append::{IngestOutcome, ObjectStatus};
 pub use catalogue_ids::CatalogueId;
 pub use links::InputLink;
+pub use neighbourhood::Until;
 pub use prepare::{
     BulkBatch, BulkRows, PreparedMessage, SourceFile, prepare_file_message, prepare_message,
 };

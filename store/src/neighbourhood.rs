@@ -15,11 +15,20 @@ use crate::read_back::{HIDDEN, Link, RESULT_FIELDS, Selection, StoredObject, bui
 use crate::tables;
 use crate::{Result, Store, StoreError};
 
+/// A past moment to read the store at: a time, or the commit of an ingest run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Until {
+    /// Everything committed at or before this time.
+    Time(chrono::DateTime<chrono::Utc>),
+    /// Everything committed up to and including this run.
+    Ingest(String),
+}
+
 /// What has been read so far: current versions (with their run) and their links.
 struct Reader {
     ctx: SessionContext,
-    /// Committed runs and their commit times (RFC 3339 text orders as time).
-    committed: HashMap<String, String>,
+    /// Committed runs (as of the moment asked for) and their commit times (µs since 1970).
+    committed: HashMap<String, i64>,
     /// Current version of each object read: (run, object).
     objects: HashMap<String, (String, StoredObject)>,
     /// Objects looked up that have no committed version.
@@ -31,7 +40,11 @@ struct Reader {
 }
 
 impl Reader {
-    async fn new(store: &Store, visible: Option<&HashSet<String>>) -> Result<Reader> {
+    async fn new(
+        store: &Store,
+        visible: Option<&HashSet<String>>,
+        until: Option<&Until>,
+    ) -> Result<Reader> {
         let ctx = SessionContext::new();
         for def in [
             &tables::OBJECTS,
@@ -45,15 +58,31 @@ impl Reader {
         }
         let mut committed = HashMap::new();
         for b in ctx
-            .sql("SELECT ingest_id, CAST(committed_at AS VARCHAR) FROM ingests")
+            .sql("SELECT ingest_id, CAST(committed_at AS BIGINT) FROM ingests")
             .await?
             .collect()
             .await?
         {
-            let (i, t) = (strings(&b, 0), strings(&b, 1));
+            let i = strings(&b, 0);
+            let t = b
+                .column(1)
+                .as_any()
+                .downcast_ref::<arrow::array::Int64Array>()
+                .ok_or_else(|| StoreError::Data("ingests.committed_at is not a time".into()))?;
             for r in 0..b.num_rows() {
-                committed.insert(i.value(r).to_owned(), t.value(r).to_owned());
+                committed.insert(i.value(r).to_owned(), t.value(r));
             }
+        }
+        // As the store was then: the runs committed by that moment.
+        let cutoff = match until {
+            None => None,
+            Some(Until::Time(t)) => Some(t.timestamp_micros()),
+            Some(Until::Ingest(id)) => Some(*committed.get(id).ok_or_else(|| {
+                StoreError::Data(format!("no committed ingest {id} in this store"))
+            })?),
+        };
+        if let Some(cutoff) = cutoff {
+            committed.retain(|_, at| *at <= cutoff);
         }
         Ok(Reader {
             ctx,
@@ -224,7 +253,18 @@ impl Store {
         selection: &Selection,
         visible: Option<&HashSet<String>>,
     ) -> Result<Value> {
-        let mut reader = Reader::new(self, visible).await?;
+        self.export_message_at(selection, visible, None).await
+    }
+
+    /// [`Store::export_message_within`] as the store was at `until` (time travel; `None`: now).
+    /// An ingest id the store has not committed is an error.
+    pub async fn export_message_at(
+        &self,
+        selection: &Selection,
+        visible: Option<&HashSet<String>>,
+        until: Option<&Until>,
+    ) -> Result<Value> {
+        let mut reader = Reader::new(self, visible, until).await?;
         let start = starting_points(&mut reader, selection).await?;
         if start.is_empty() {
             return Err(StoreError::Data(format!(

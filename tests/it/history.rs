@@ -231,4 +231,59 @@ fn the_api_answers_as_of_an_ingest_for_every_token() {
     assert_eq!(as_of["schema"]["pattern"], mxpipe_queries::as_of::PATTERN);
     let body = &doc["components"]["schemas"]["QueryBody"]["properties"]["as_of"];
     assert_eq!(body["pattern"], mxpipe_queries::as_of::PATTERN, "{body}");
+    let experiment = doc["paths"]["/v1/experiments/{uuid}"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "as_of")
+        .expect("as_of documented")
+        .clone();
+    assert_eq!(
+        experiment["schema"]["pattern"],
+        mxpipe_queries::as_of::PATTERN
+    );
+
+    // The experiment as MXLIMS, as it was after each run.
+    let experiment_uuid = query_cli(&[
+        "--store",
+        store.to_str().unwrap(),
+        &format!("SELECT experiment_uuid FROM sweeps WHERE sweep_uuid = '{SWEEP}'"),
+    ])[0]["experiment_uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let message = |token: &str, as_of: Option<&str>| {
+        let mut url = format!("{}/v1/experiments/{experiment_uuid}", server.base);
+        if let Some(a) = as_of {
+            url.push_str(&format!("?as_of={a}"));
+        }
+        let (status, _, body) = crate::attack::http(&rt, "GET", &url, Some(token), None);
+        (status, body)
+    };
+    let exposure_of = |body: &str| -> Value {
+        let m: Value = serde_json::from_str(body).unwrap();
+        m["CollectionSweep"]
+            .as_object()
+            .unwrap()
+            .values()
+            .find(|s| s["uuid"] == SWEEP)
+            .map(|s| s["exposureTime"].clone())
+            .unwrap_or(Value::Null)
+    };
+    for token in [&read, &limited] {
+        let (status, body) = message(token, Some(&runs[0]));
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(exposure_of(&body), 0.02);
+        let (status, body) = message(token, None);
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(exposure_of(&body), 0.05);
+    }
+    let (status, body) = message(&read, Some("2000-01-01"));
+    assert_eq!(status, 404, "nothing then: {body}");
+    let (status, body) = message(&read, Some("0b4a31c2-2f6d-4c53-8a3d-2f1d2b9e3c11"));
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = message(&read, Some("soon"));
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = message(&other, Some(&runs[0]));
+    assert_eq!(status, 404, "another proposal's experiment");
 }
