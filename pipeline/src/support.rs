@@ -108,7 +108,8 @@ pub(crate) async fn unresolved_warning(
     if jobs.is_empty() {
         return None;
     }
-    let links = store.processing_links().await.ok()?;
+    let jobs_list: Vec<String> = jobs.iter().cloned().collect();
+    let links = store.processing_links_of(&jobs_list).await.ok()?;
     let open: Vec<_> = links
         .iter()
         .filter(|l| l.sweep_uuid.is_none() && jobs.contains(&l.processing_uuid))

@@ -51,42 +51,74 @@ ORDER BY p.processing_uuid, p.list_index, m.sweep_uuid";
 impl Store {
     /// Every committed processing input with its link state (see [`PROCESSING_LINKS_SQL`]).
     pub async fn processing_links(&self) -> Result<Vec<InputLink>> {
-        let mut out = Vec::new();
-        for b in self.query(PROCESSING_LINKS_SQL).await? {
-            let (uuid, kind, path, template) = (
-                strings(&b, 0),
-                strings(&b, 2),
-                strings(&b, 3),
-                strings(&b, 4),
-            );
-            let ints = |i: usize| b.column(i).as_primitive::<Int64Type>().clone();
-            let (index, first, last, dcid) = (ints(1), ints(5), ints(6), ints(7));
-            let (sweep, how) = (strings(&b, 8), strings(&b, 9));
-            for r in 0..b.num_rows() {
-                let input = if kind.value(r) == "sweep" {
-                    "a linked sweep (inputDataRefs)".to_owned()
-                } else {
-                    let mut s = format!(
-                        "{}/{} {}-{}",
-                        path.value(r),
-                        template.value(r),
-                        first.value(r),
-                        last.value(r)
-                    );
-                    if !dcid.is_null(r) {
-                        s.push_str(&format!(" (dataCollectionId {})", dcid.value(r)));
-                    }
-                    s
-                };
-                out.push(InputLink {
-                    processing_uuid: uuid.value(r).to_owned(),
-                    list_index: index.value(r),
-                    input,
-                    sweep_uuid: (!sweep.is_null(r)).then(|| sweep.value(r).to_owned()),
-                    linked_by: (!how.is_null(r)).then(|| how.value(r).to_owned()),
-                });
-            }
-        }
-        Ok(out)
+        links_of(&self.query(PROCESSING_LINKS_SQL).await?)
     }
+
+    /// The inputs of the processing jobs `jobs` only, with their link state (what an ingest
+    /// reports after its commit: the cost of its own jobs, not of every job stored).
+    pub async fn processing_links_of(&self, jobs: &[String]) -> Result<Vec<InputLink>> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (1..=jobs.len()).map(|n| format!("${n}")).collect();
+        let sql = PROCESSING_LINKS_SQL.replacen(
+            "WITH p AS (SELECT * FROM processing_inputs WHERE ",
+            &format!(
+                "WITH p AS (SELECT * FROM processing_inputs WHERE processing_uuid IN ({}) AND ",
+                placeholders.join(", ")
+            ),
+            1,
+        );
+        let params =
+            crate::catalogue_ids::params_of(&jobs.iter().map(String::as_str).collect::<Vec<_>>());
+        let ctx = self.session().await?;
+        let batches = ctx
+            .sql(&sql)
+            .await?
+            .with_param_values(params)?
+            .collect()
+            .await?;
+        links_of(&batches)
+    }
+}
+
+/// Rows of [`PROCESSING_LINKS_SQL`] as links.
+fn links_of(batches: &[arrow::array::RecordBatch]) -> Result<Vec<InputLink>> {
+    let mut out = Vec::new();
+    for b in batches {
+        let (uuid, kind, path, template) = (
+            strings(&b, 0),
+            strings(&b, 2),
+            strings(&b, 3),
+            strings(&b, 4),
+        );
+        let ints = |i: usize| b.column(i).as_primitive::<Int64Type>().clone();
+        let (index, first, last, dcid) = (ints(1), ints(5), ints(6), ints(7));
+        let (sweep, how) = (strings(&b, 8), strings(&b, 9));
+        for r in 0..b.num_rows() {
+            let input = if kind.value(r) == "sweep" {
+                "a linked sweep (inputDataRefs)".to_owned()
+            } else {
+                let mut s = format!(
+                    "{}/{} {}-{}",
+                    path.value(r),
+                    template.value(r),
+                    first.value(r),
+                    last.value(r)
+                );
+                if !dcid.is_null(r) {
+                    s.push_str(&format!(" (dataCollectionId {})", dcid.value(r)));
+                }
+                s
+            };
+            out.push(InputLink {
+                processing_uuid: uuid.value(r).to_owned(),
+                list_index: index.value(r),
+                input,
+                sweep_uuid: (!sweep.is_null(r)).then(|| sweep.value(r).to_owned()),
+                linked_by: (!how.is_null(r)).then(|| how.value(r).to_owned()),
+            });
+        }
+    }
+    Ok(out)
 }
