@@ -86,15 +86,11 @@ impl Store {
 fn links_of(batches: &[arrow::array::RecordBatch]) -> Result<Vec<InputLink>> {
     let mut out = Vec::new();
     for b in batches {
-        let (uuid, kind, path, template) = (
-            strings(&b, 0),
-            strings(&b, 2),
-            strings(&b, 3),
-            strings(&b, 4),
-        );
+        let (uuid, kind, path, template) =
+            (strings(b, 0), strings(b, 2), strings(b, 3), strings(b, 4));
         let ints = |i: usize| b.column(i).as_primitive::<Int64Type>().clone();
         let (index, first, last, dcid) = (ints(1), ints(5), ints(6), ints(7));
-        let (sweep, how) = (strings(&b, 8), strings(&b, 9));
+        let (sweep, how) = (strings(b, 8), strings(b, 9));
         for r in 0..b.num_rows() {
             let input = if kind.value(r) == "sweep" {
                 "a linked sweep (inputDataRefs)".to_owned()
