@@ -430,6 +430,37 @@ pub struct ExperimentFilter {
     pub to: Option<chrono::NaiveDate>,
     /// Sample names containing this (any case).
     pub sample: Option<String>,
+    /// Keyset paging: only the experiments after this one in the list's order (start time
+    /// newest first, then uuid). Cheaper than an offset: the store skips what came before.
+    pub after: Option<ListAnchor>,
+}
+
+/// A row of the experiments list to continue after: its start (µs since 1970 UTC; `None` for
+/// an experiment without one, listed last) and its uuid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListAnchor {
+    /// Start time in microseconds since 1970 (UTC).
+    pub start_us: Option<i64>,
+    /// Experiment uuid.
+    pub uuid: String,
+}
+
+impl ListAnchor {
+    /// `MICROSECONDS,UUID` (or `,UUID` for no start time), as the list's `start_us` and
+    /// `experiment_uuid` columns give them.
+    pub fn parse(text: &str) -> Option<ListAnchor> {
+        let (start, uuid) = text.split_once(',')?;
+        uuid::Uuid::parse_str(uuid).ok()?;
+        let start_us = if start.is_empty() {
+            None
+        } else {
+            Some(start.parse().ok()?)
+        };
+        Some(ListAnchor {
+            start_us,
+            uuid: uuid.to_owned(),
+        })
+    }
 }
 
 /// One page of the experiments list, newest first: `limit` rows from `offset`.
@@ -463,6 +494,23 @@ pub async fn experiment_list(
     if let Some(s) = &filter.sample {
         df = df.filter(lower(col("sample_name")).like(lit(format!("%{}%", s.to_lowercase()))))?;
     }
+    if let Some(a) = &filter.after {
+        // After (t, u) in "start time newest first (none last), then uuid".
+        let later_uuid = col("experiment_uuid").gt(lit(a.uuid.as_str()));
+        df = df.filter(match a.start_us {
+            Some(t) => {
+                let at = lit(ScalarValue::TimestampMicrosecond(
+                    Some(t),
+                    Some("UTC".into()),
+                ));
+                col("start_time")
+                    .lt(at.clone())
+                    .or(col("start_time").eq(at).and(later_uuid))
+                    .or(col("start_time").is_null())
+            }
+            None => col("start_time").is_null().and(later_uuid),
+        })?;
+    }
     df.select_columns(&[
         "experiment_uuid",
         "start_time",
@@ -474,6 +522,7 @@ pub async fn experiment_list(
         "job_status",
         "site",
     ])?
+    .with_column("start_us", cast(col("start_time"), DataType::Int64))?
     .sort(vec![
         col("start_time").sort(false, false),
         col("experiment_uuid").sort(true, false),

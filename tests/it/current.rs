@@ -477,3 +477,96 @@ fn the_experiment_page_read_by_keys_equals_the_page_from_whole_views() {
         assert!(page_rows(&a).iter().all(Vec::is_empty));
     });
 }
+
+/// The experiment uuids a list page links to, in order, and its next-page link.
+fn list_page(html: &str) -> (Vec<String>, Option<String>) {
+    let mut uuids = Vec::new();
+    for part in html.split("href=\"/experiments/").skip(1) {
+        let uuid: String = part.chars().take_while(|c| *c != '"').collect();
+        if uuid.len() == 36 && uuid.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            uuids.push(uuid);
+        }
+    }
+    let next = html
+        .split("rel=\"next\"")
+        .next()
+        .filter(|_| html.contains("rel=\"next\""))
+        .and_then(|before| before.rsplit("href=\"").next())
+        .map(|h| {
+            h.split('"')
+                .next()
+                .unwrap_or_default()
+                .replace("&amp;", "&")
+                .replace("&#38;", "&")
+        });
+    (uuids, next)
+}
+
+#[test]
+fn the_experiments_list_pages_by_keyset_as_by_offset() {
+    let (dir, config) = crate::serve::serve_config("rate_per_second = 0\n");
+    let generated = dir.path().join("gen");
+    let o = mxpipe(&[
+        "--store",
+        generated.to_str().unwrap(),
+        "generate",
+        "--sweeps",
+        "300",
+    ]);
+    assert!(o.status.success(), "{}", text_of(&o));
+    let store = generated.join("DLS");
+    let (token, _) = crate::serve::token_for(&config, &store, &["--scope", "read"]);
+    let server = crate::serve::start(&config, &store);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let get = |path: &str| {
+        let (status, _, body) = crate::attack::http(
+            &rt,
+            "GET",
+            &format!("{}{path}", server.base),
+            Some(&token),
+            None,
+        );
+        assert_eq!(status, 200, "{path}: {body}");
+        body
+    };
+    // Walk the list by its next links (keyset), and by page numbers (offset): the same rows.
+    let mut by_keyset = Vec::new();
+    let mut link = Some("/experiments".to_owned());
+    let mut pages = 0;
+    while let Some(path) = link {
+        let (uuids, next) = list_page(&get(&path));
+        by_keyset.extend(uuids);
+        if let Some(n) = &next {
+            assert!(
+                n.contains("after="),
+                "the next link continues after a row: {n}"
+            );
+        }
+        link = next;
+        pages += 1;
+        assert!(pages < 20, "the walk ends");
+    }
+    assert!(pages >= 3, "{pages} pages");
+    let mut by_offset = Vec::new();
+    for page in 0..pages {
+        by_offset.extend(list_page(&get(&format!("/experiments?page={page}"))).0);
+    }
+    assert_eq!(by_keyset, by_offset);
+    let distinct: std::collections::HashSet<_> = by_keyset.iter().collect();
+    assert_eq!(distinct.len(), by_keyset.len(), "no experiment twice");
+    let all = query_cli(&[
+        "--store",
+        store.to_str().unwrap(),
+        "SELECT count(*) AS n FROM experiments",
+    ]);
+    assert_eq!(all[0]["n"].as_u64().unwrap() as usize, by_keyset.len());
+    // A malformed anchor is the user's mistake.
+    let (status, _, _) = crate::attack::http(
+        &rt,
+        "GET",
+        &format!("{}/experiments?after=yesterday", server.base),
+        Some(&token),
+        None,
+    );
+    assert_eq!(status, 400);
+}

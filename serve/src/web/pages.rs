@@ -88,6 +88,12 @@ fn list_filter(q: &ListQuery) -> Result<mxpipe_queries::lookups::ExperimentFilte
         from: date(&q.from)?,
         to: date(&q.to)?,
         sample: text(&q.sample),
+        after: match text(&q.after) {
+            None => None,
+            Some(a) => Some(mxpipe_queries::lookups::ListAnchor::parse(&a).ok_or_else(|| {
+                format!("after {a:?}: expected START_MICROSECONDS,EXPERIMENT_UUID (the list's next-page link)")
+            })?),
+        },
     })
 }
 
@@ -149,6 +155,9 @@ pub(crate) struct ListQuery {
     sample: String,
     #[serde(default)]
     page: usize,
+    /// Keyset paging: continue after this row (`START_US,UUID`); `page` then only numbers it.
+    #[serde(default)]
+    after: String,
 }
 
 /// Experiments per page.
@@ -175,8 +184,13 @@ pub(crate) async fn experiments(
         Ok(f) => f,
         Err(e) => return page_error(StatusCode::BAD_REQUEST, &e),
     };
-    let page =
-        mxpipe_queries::lookups::experiment_list(&ctx, &filter, q.page * PAGE, PAGE + 1).await;
+    // With an anchor the store continues after it (keyset); without, from the page's offset.
+    let offset = if filter.after.is_some() {
+        0
+    } else {
+        q.page * PAGE
+    };
+    let page = mxpipe_queries::lookups::experiment_list(&ctx, &filter, offset, PAGE + 1).await;
     let mut found = match public(page) {
         Ok(r) => r,
         Err(e) => return failed(e),
@@ -220,6 +234,17 @@ pub(crate) async fn experiments(
             encode(&q.sample)
         )
     };
+    // The next page continues after the last row shown (keyset paging).
+    let next_after = found.last().map(|r| {
+        let start = r["start_us"]
+            .as_i64()
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        format!(
+            "&after={}",
+            encode(&format!("{start},{}", show(&r["experiment_uuid"])))
+        )
+    });
     let data = if q.proposal.trim().is_empty() {
         "/v1/views/experiments?limit=1000".to_owned()
     } else {
@@ -229,7 +254,7 @@ pub(crate) async fn experiments(
         title: "Experiments".into(),
         table,
         previous: (q.page > 0).then(|| query(q.page - 1)),
-        next: more.then(|| query(q.page + 1)),
+        next: more.then(|| query(q.page + 1) + next_after.as_deref().unwrap_or_default()),
         filters: Some(q),
         data,
     }
