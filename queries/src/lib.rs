@@ -256,7 +256,14 @@ fn define_views(
                 let name = if site.name.is_empty() {
                     "t.site".to_owned()
                 } else {
-                    format!("'{}'", site.name.replace('\'', "''"))
+                    // The name as a value computed from the row, not a constant: with a
+                    // constant, the processing inputs of one job at a million sweeps took
+                    // 48 s and 9 GB (a hash join on (site, uuid) built over every sweep);
+                    // 3.3 s this way, as with the rows' own site.
+                    format!(
+                        "concat('{}', substr(t.site, 1, 0))",
+                        site.name.replace('\'', "''")
+                    )
                 };
                 let runs = as_of::ingests_of(*i, at);
                 if def.name == "ingests" {
