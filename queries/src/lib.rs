@@ -271,13 +271,16 @@ fn define_views(
                         "SELECT {name} AS site, {} FROM {runs} t",
                         columns.join(", ")
                     )
-                } else if def.name == "superseded" && legacy.contains(i) {
+                } else if def.name == "superseded" && (legacy.contains(i) || at.is_some()) {
                     // Written by an mxpipe that kept no `superseded` rows: derived from history
-                    // (`mxpipe store repair` writes them, and this site reads fast again).
+                    // (`mxpipe store repair` writes them, and this site reads fast again). Also
+                    // for a past moment: rows a backfill wrote carry the backfilling run, later
+                    // than the versions they mark, so as of an earlier moment they would not
+                    // count.
                     format!(
                         "SELECT {name} AS site, t.ingest_id, t.uuid, t.ingest_id AS superseded_ingest_id, t.committed_at FROM (\
                          SELECT o.site, o.uuid, o.ingest_id, g.committed_at, ROW_NUMBER() OVER (PARTITION BY o.uuid ORDER BY g.committed_at DESC) AS version_rank \
-                         FROM {runs} g JOIN site_{i}.objects o ON g.ingest_id = o.ingest_id) t WHERE t.version_rank > 1"
+                         FROM {runs} g JOIN (SELECT DISTINCT site, uuid, ingest_id FROM site_{i}.objects) o ON g.ingest_id = o.ingest_id) t WHERE t.version_rank > 1"
                     )
                 } else {
                     // Committed rows (a semi-join) with their run's commit time (an outer

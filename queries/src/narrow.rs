@@ -94,6 +94,9 @@ pub(crate) async fn experiment_page(ctx: &SessionContext, uuid: &str) -> Result<
             one()
         ),
     )?;
+    if job_keys.len() > 256 || sweeps.len() > 256 {
+        return crate::lookups::experiment_page_by_views(ctx, uuid).await;
+    }
     let mut p = one();
     let crystals_sql = format!(
         "SELECT logistical_sample_uuid FROM store.current_sweeps WHERE experiment_uuid = $1 \
@@ -126,6 +129,21 @@ pub(crate) async fn experiment_page(ctx: &SessionContext, uuid: &str) -> Result<
         p.list(&collection_ids)
     );
     let processing = keys(ctx, &candidates_sql, p).await?;
+    // Lists of thousands in one statement exhaust the planner's stack: such an experiment is
+    // read from the whole views.
+    if [
+        &job_keys,
+        &sweeps,
+        &crystals,
+        &paths,
+        &collection_ids,
+        &processing,
+    ]
+    .iter()
+    .any(|l| l.len() > 256)
+    {
+        return crate::lookups::experiment_page_by_views(ctx, uuid).await;
+    }
 
     // Round 3: the page's views, each narrowed to these keys.
     let experiment_view = |p: &mut Params| -> Result<String> {

@@ -427,6 +427,17 @@ fn filter_failure(p: &datafusion::parquet::errors::ParquetError) -> Option<Strin
     match p {
         P::External(e) => e
             .downcast_ref::<arrow::error::ArrowError>()
+            .filter(|a| {
+                use arrow::error::ArrowError as A;
+                matches!(
+                    a,
+                    A::DivideByZero
+                        | A::CastError(_)
+                        | A::ParseError(_)
+                        | A::ArithmeticOverflow(_)
+                        | A::ComputeError(_)
+                )
+            })
             .map(running_failure),
         P::ArrowError(text) if text.contains("evaluating filter predicate") => Some(
             running_failure(&arrow::error::ArrowError::ComputeError(text.clone())),

@@ -32,7 +32,7 @@ use crate::{Result, Store, StoreError};
 /// compare the current state against). Over the tables `objects`, `ingests`, `superseded`.
 pub const BACKFILL_SQL: &str = "SELECT v.uuid, v.ingest_id AS superseded_ingest_id FROM (\
      SELECT o.uuid, o.ingest_id, ROW_NUMBER() OVER (PARTITION BY o.uuid ORDER BY g.committed_at DESC) AS version_rank \
-     FROM objects o JOIN ingests g ON g.ingest_id = o.ingest_id) v \
+     FROM (SELECT DISTINCT uuid, ingest_id FROM objects) o JOIN ingests g ON g.ingest_id = o.ingest_id) v \
      WHERE v.version_rank > 1 AND NOT EXISTS (SELECT 1 FROM superseded s JOIN ingests h ON h.ingest_id = s.ingest_id \
      WHERE s.uuid = v.uuid AND s.superseded_ingest_id = v.ingest_id)";
 
@@ -181,12 +181,10 @@ impl Store {
         Ok(out)
     }
 
-    /// Does this store need its `superseded` rows computed from history: no `superseded` table
-    /// yet, while some committed run stored a changed object (written by an older mxpipe)?
+    /// Does this store need its `superseded` rows computed from history: no committed
+    /// `superseded` row yet, while some committed run stored a changed object (written by an
+    /// older mxpipe)?
     pub async fn needs_backfill(&self) -> Result<bool> {
-        if self.open_table("superseded").await?.version().is_some() {
-            return Ok(false);
-        }
         let ingests = self.open_table("ingests").await?;
         if ingests.version().is_none() {
             return Ok(false);
@@ -194,12 +192,28 @@ impl Store {
         let ctx = SessionContext::new();
         self.register_handle(&ctx, "ingests", &tables::INGESTS, ingests)
             .await?;
-        let b = ctx
+        let changed = ctx
             .sql("SELECT count(*) FROM ingests WHERE n_objects_changed > 0")
             .await?
             .collect()
             .await?;
-        Ok(crate::read::first_count(&b) > 0)
+        if crate::read::first_count(&changed) == 0 {
+            return Ok(false);
+        }
+        // The table may exist with only the rows of a run that never committed (killed before
+        // its `ingests` row): what counts is a committed row.
+        let superseded = self.open_table("superseded").await?;
+        if superseded.version().is_none() {
+            return Ok(true);
+        }
+        self.register_handle(&ctx, "superseded", &tables::SUPERSEDED, superseded)
+            .await?;
+        let marked = ctx
+            .sql("SELECT count(*) FROM superseded WHERE ingest_id IN (SELECT ingest_id FROM ingests)")
+            .await?
+            .collect()
+            .await?;
+        Ok(crate::read::first_count(&marked) == 0)
     }
 
     /// The `superseded` rows history implies and the table lacks ([`BACKFILL_SQL`]).

@@ -60,6 +60,14 @@ impl Store {
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
+        // A list of thousands in one statement exhausts the planner's stack: in chunks.
+        if jobs.len() > 256 {
+            let mut out = Vec::new();
+            for chunk in jobs.chunks(256) {
+                out.extend(Box::pin(self.processing_links_of(chunk)).await?);
+            }
+            return Ok(out);
+        }
         let placeholders: Vec<String> = (1..=jobs.len()).map(|n| format!("${n}")).collect();
         let sql = PROCESSING_LINKS_SQL.replacen(
             "WITH p AS (SELECT * FROM processing_inputs WHERE ",

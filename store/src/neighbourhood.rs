@@ -83,6 +83,14 @@ impl Reader {
         };
         if let Some(cutoff) = cutoff {
             committed.retain(|_, at| *at <= cutoff);
+            // What else reads `ingests` here (the minted PIDs) sees the same past.
+            if let Some(all) = ctx.deregister_table("ingests")? {
+                ctx.register_table("ingests_all", all)?;
+                ctx.sql(&format!(
+                    "CREATE VIEW ingests AS SELECT * FROM ingests_all WHERE CAST(committed_at AS BIGINT) <= {cutoff}"
+                ))
+                .await?;
+            }
         }
         Ok(Reader {
             ctx,

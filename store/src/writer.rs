@@ -177,7 +177,9 @@ impl Writer {
         let index = self.index.as_ref().expect("refreshed");
 
         let mut rows: Rows = Rows::new();
-        let mut seen_in_run: HashSet<(&str, &str)> = HashSet::new();
+        // One version per object per run: a run's rows share its `ingest_id`, so two versions of
+        // one uuid in one run could not be told apart (which is current?). The first wins.
+        let mut seen_in_run: HashSet<&str> = HashSet::new();
         let mut n_sources = 0usize;
         let mut messages_in_run: HashSet<&str> = HashSet::new();
         let mut bulk: Vec<(String, crate::prepare::BulkRows)> = Vec::new();
@@ -189,11 +191,16 @@ impl Writer {
             let mut counts = (0, 0, 0);
             let mut chosen = Vec::new();
             for v in vs {
-                let key = (v.uuid.as_str(), v.content_sha256.as_str());
                 let known = index.hashes(&v.uuid);
-                if known.is_some_and(|h| h.contains(&digest(&v.content_sha256)))
-                    || seen_in_run.contains(&key)
-                {
+                if known.is_some_and(|h| h.contains(&digest(&v.content_sha256))) {
+                    counts.2 += 1;
+                    continue;
+                }
+                if seen_in_run.contains(v.uuid.as_str()) {
+                    tracing::warn!(
+                        uuid = %v.uuid,
+                        "an object appears more than once in this run with different content: the first is stored"
+                    );
                     counts.2 += 1;
                     continue;
                 }
@@ -203,7 +210,7 @@ impl Writer {
                 } else {
                     counts.0 += 1
                 }
-                seen_in_run.insert(key);
+                seen_in_run.insert(v.uuid.as_str());
                 for b in &p.bulk {
                     if b.owner.0 == v.entry.dict && b.owner.1 == v.entry.key {
                         bulk.push((v.uuid.clone(), b.clone()));

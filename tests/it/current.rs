@@ -197,12 +197,29 @@ fn the_current_state_equals_every_version_ranked_through_changes_races_and_a_kil
 fn a_store_written_without_superseded_rows_reads_right_and_repair_writes_them() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
+    let mut after_first = String::new();
     for n in 0..3 {
         ingest(
             &store,
             &write(dir.path(), &format!("v{n}.json"), &variant(n)),
         );
+        if n == 0 {
+            std::thread::sleep(Duration::from_millis(20));
+            after_first = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
+    let past = |at: &str| {
+        query_cli(&[
+            "--store",
+            store.to_str().unwrap(),
+            "--as-of",
+            at,
+            "SELECT exposure_time_s FROM sweeps WHERE sweep_uuid = 'd23f0824-128b-4f33-8c5c-7fd0a6a3a450'",
+        ])
+    };
+    assert_eq!(past(&after_first).len(), 1);
+    assert_eq!(past(&after_first)[0]["exposure_time_s"], 0.01);
     // As an older mxpipe left it: no `superseded` table.
     std::fs::remove_dir_all(store.join("superseded")).unwrap();
     std::fs::create_dir(store.join("superseded")).unwrap();
@@ -219,6 +236,9 @@ fn a_store_written_without_superseded_rows_reads_right_and_repair_writes_them() 
         0
     );
     views_equal_the_ranked_oracle(&store, "after repair");
+    // The past is answered as it was, also with rows the repair wrote afterwards.
+    assert_eq!(past(&after_first).len(), 1, "one current version then");
+    assert_eq!(past(&after_first)[0]["exposure_time_s"], 0.01);
     // Repair again: nothing more to write.
     let again = mxpipe_store(&store, &["store", "repair", "--output", "json"]);
     assert!(
@@ -569,4 +589,27 @@ fn the_experiments_list_pages_by_keyset_as_by_offset() {
         None,
     );
     assert_eq!(status, 400);
+}
+
+#[test]
+fn two_versions_of_one_object_in_one_run_keep_one_current_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let folder = dir.path().join("visit");
+    std::fs::create_dir(&folder).unwrap();
+    write(&folder, "a.json", &variant(1));
+    write(&folder, "b.json", &variant(2));
+    ingest(&store, &folder);
+    views_equal_the_ranked_oracle(&store, "two versions in one run");
+    let exposure = rows(
+        &store,
+        "SELECT exposure_time_s FROM sweeps WHERE sweep_uuid = 'd23f0824-128b-4f33-8c5c-7fd0a6a3a450'",
+    );
+    assert_eq!(exposure.len(), 1, "one current version: {exposure:?}");
+    // A later run changes it again: still one, the latest.
+    ingest(&store, &write(dir.path(), "c.json", &variant(3)));
+    views_equal_the_ranked_oracle(&store, "after a later version");
+    let repair = mxpipe_store(&store, &["store", "repair"]);
+    assert!(repair.status.success(), "{}", text_of(&repair));
+    views_equal_the_ranked_oracle(&store, "after repair");
 }
