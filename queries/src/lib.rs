@@ -179,8 +179,8 @@ pub async fn open_sites_as_of(
                 });
             }
             register_site(&ctx, i, &store)?;
-            store
-                .needs_backfill()
+            // Through the site's schema: the tables it opens stay open for the queries.
+            mxpipe_store::current::needs_backfill_in(&ctx, &format!("site_{i}."))
                 .await
                 .map_err(|e| unreachable(e.to_string()))
         }
@@ -218,11 +218,13 @@ pub async fn open_stores(stores: &[Store]) -> Result<SessionContext, QueryError>
     let mut legacy = std::collections::HashSet::new();
     for (i, (store, site)) in stores.iter().zip(&sites).enumerate() {
         register_site(&ctx, i, store)?;
-        let old = store.needs_backfill().await.map_err(|e| QueryError::Site {
-            site: site.name.clone(),
-            location: site.location.clone(),
-            reason: e.to_string(),
-        })?;
+        let old = mxpipe_store::current::needs_backfill_in(&ctx, &format!("site_{i}."))
+            .await
+            .map_err(|e| QueryError::Site {
+                site: site.name.clone(),
+                location: site.location.clone(),
+                reason: e.to_string(),
+            })?;
         if old {
             legacy.insert(i);
         }

@@ -122,100 +122,6 @@ impl Store {
         }
     }
 
-    /// The `superseded` rows of a run that writes versions of `uuids`: every committed version of
-    /// those objects (all are older than the run's commit, which follows under the lock).
-    pub(crate) async fn superseded_by(&self, uuids: &[&str]) -> Result<Vec<Value>> {
-        if uuids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let committed = self.committed_ingests().await?;
-        let objects = self.open_table("objects").await?;
-        if objects.version().is_none() {
-            return Ok(Vec::new());
-        }
-        let ctx = SessionContext::new();
-        self.register_handle(&ctx, "objects", &tables::OBJECTS, objects)
-            .await?;
-        let batches = crate::read::rows_with_keys(
-            &ctx,
-            "objects",
-            "uuid",
-            Some(uuids),
-            &["uuid", "ingest_id"],
-        )
-        .await?;
-        let mut seen = HashSet::new();
-        let mut rows = Vec::new();
-        for b in &batches {
-            let (u, i) = (strings(b, 0), strings(b, 1));
-            for r in 0..b.num_rows() {
-                let key = (u.value(r).to_owned(), i.value(r).to_owned());
-                if committed.contains(&key.1) && seen.insert(key) {
-                    rows.push(json!({"uuid": u.value(r), "superseded_ingest_id": i.value(r)}));
-                }
-            }
-        }
-        Ok(rows)
-    }
-
-    /// Ids of the committed runs.
-    pub(crate) async fn committed_ingests(&self) -> Result<HashSet<String>> {
-        let ingests = self.open_table("ingests").await?;
-        let mut out = HashSet::new();
-        if ingests.version().is_none() {
-            return Ok(out);
-        }
-        let ctx = SessionContext::new();
-        self.register_handle(&ctx, "ingests", &tables::INGESTS, ingests)
-            .await?;
-        for b in ctx
-            .table("ingests")
-            .await?
-            .select_columns(&["ingest_id"])?
-            .collect()
-            .await?
-        {
-            let c = strings(&b, 0);
-            out.extend((0..b.num_rows()).map(|i| c.value(i).to_owned()));
-        }
-        Ok(out)
-    }
-
-    /// Does this store need its `superseded` rows computed from history: no committed
-    /// `superseded` row yet, while some committed run stored a changed object (written by an
-    /// older mxpipe)?
-    pub async fn needs_backfill(&self) -> Result<bool> {
-        let ingests = self.open_table("ingests").await?;
-        if ingests.version().is_none() {
-            return Ok(false);
-        }
-        let ctx = SessionContext::new();
-        self.register_handle(&ctx, "ingests", &tables::INGESTS, ingests)
-            .await?;
-        let changed = ctx
-            .sql("SELECT count(*) FROM ingests WHERE n_objects_changed > 0")
-            .await?
-            .collect()
-            .await?;
-        if crate::read::first_count(&changed) == 0 {
-            return Ok(false);
-        }
-        // The table may exist with only the rows of a run that never committed (killed before
-        // its `ingests` row): what counts is a committed row.
-        let superseded = self.open_table("superseded").await?;
-        if superseded.version().is_none() {
-            return Ok(true);
-        }
-        self.register_handle(&ctx, "superseded", &tables::SUPERSEDED, superseded)
-            .await?;
-        let marked = ctx
-            .sql("SELECT count(*) FROM superseded WHERE ingest_id IN (SELECT ingest_id FROM ingests)")
-            .await?
-            .collect()
-            .await?;
-        Ok(crate::read::first_count(&marked) == 0)
-    }
-
     /// The `superseded` rows history implies and the table lacks ([`BACKFILL_SQL`]).
     pub async fn backfill_rows(&self) -> Result<Vec<Value>> {
         let ctx = self.session().await?;
@@ -245,4 +151,71 @@ impl Store {
             .await?;
         Ok(rows.len())
     }
+}
+
+/// The `superseded` rows of a run that writes versions of `uuids`: every committed version of
+/// those objects (all are older than the run's commit, which follows under the lock). `ctx` holds
+/// the store's `objects` and `ingests`, brought to their latest versions.
+pub(crate) async fn superseded_in(ctx: &SessionContext, uuids: &[&str]) -> Result<Vec<Value>> {
+    if uuids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let committed = committed_in(ctx).await?;
+    let batches =
+        crate::read::rows_with_keys(ctx, "objects", "uuid", Some(uuids), &["uuid", "ingest_id"])
+            .await?;
+    let mut seen = HashSet::new();
+    let mut rows = Vec::new();
+    for b in &batches {
+        let (u, i) = (strings(b, 0), strings(b, 1));
+        for r in 0..b.num_rows() {
+            let key = (u.value(r).to_owned(), i.value(r).to_owned());
+            if committed.contains(&key.1) && seen.insert(key) {
+                rows.push(json!({"uuid": u.value(r), "superseded_ingest_id": i.value(r)}));
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// Ids of the committed runs: the `ingests` table of `ctx`.
+pub(crate) async fn committed_in(ctx: &SessionContext) -> Result<HashSet<String>> {
+    let mut out = HashSet::new();
+    for b in ctx
+        .table("ingests")
+        .await?
+        .select_columns(&["ingest_id"])?
+        .collect()
+        .await?
+    {
+        let c = strings(&b, 0);
+        out.extend((0..b.num_rows()).map(|i| c.value(i).to_owned()));
+    }
+    Ok(out)
+}
+
+/// Does a store need its `superseded` rows computed from history: no committed `superseded` row
+/// yet, while some committed run stored a changed object (written by an older mxpipe)? Asked of
+/// the tables `{prefix}ingests` and `{prefix}superseded` in `ctx` (a never-written table reads
+/// empty), so a query session asks through the tables it has opened anyway. A `superseded` table
+/// may hold only the rows of a run that never committed: what counts is a committed row.
+pub async fn needs_backfill_in(ctx: &SessionContext, prefix: &str) -> Result<bool> {
+    let count = |sql: String| async move {
+        Ok::<_, crate::StoreError>(crate::read::first_count(
+            &ctx.sql(&sql).await?.collect().await?,
+        ))
+    };
+    if count(format!(
+        "SELECT count(*) FROM {prefix}ingests WHERE n_objects_changed > 0"
+    ))
+    .await?
+        == 0
+    {
+        return Ok(false);
+    }
+    Ok(count(format!(
+        "SELECT count(*) FROM {prefix}superseded WHERE ingest_id IN (SELECT ingest_id FROM {prefix}ingests)"
+    ))
+    .await?
+        == 0)
 }

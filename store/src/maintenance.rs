@@ -95,25 +95,8 @@ impl Store {
             if table.version().is_none() {
                 continue;
             }
-            let delta = |source| StoreError::Delta {
-                table: def.name.into(),
-                source,
-            };
-            let (table, metrics) = table
-                .optimize()
-                .with_writer_properties(crate::current::writer_properties(
-                    def,
-                    crate::current::ROW_GROUP_ROWS,
-                ))
-                .await
-                .map_err(delta)?;
-            // Opening the table then reads this checkpoint, not every commit before it.
-            deltalake::checkpoints::create_checkpoint(&table, None)
-                .await
-                .map_err(delta)?;
-            report
-                .per_table
-                .push((def.name.to_owned(), metrics.num_files_removed));
+            let (_, files) = compact(def, table).await?;
+            report.per_table.push((def.name.to_owned(), files));
         }
         Ok(report)
     }
@@ -141,4 +124,29 @@ impl Store {
         }
         Ok(report)
     }
+}
+
+/// Compact one table (small files rewritten into large ones with the store's Parquet settings:
+/// bloom filters, statistics, rows by key) and write its checkpoint, so opening it reads the
+/// checkpoint and not every commit before. Returns the table and the files it rewrote.
+pub(crate) async fn compact(
+    def: &crate::tables::TableDef,
+    table: deltalake::DeltaTable,
+) -> Result<(deltalake::DeltaTable, u64)> {
+    let delta = |source| StoreError::Delta {
+        table: def.name.into(),
+        source,
+    };
+    let (table, metrics) = table
+        .optimize()
+        .with_writer_properties(crate::current::writer_properties(
+            def,
+            crate::current::ROW_GROUP_ROWS,
+        ))
+        .await
+        .map_err(delta)?;
+    deltalake::checkpoints::create_checkpoint(&table, None)
+        .await
+        .map_err(delta)?;
+    Ok((table, metrics.num_files_removed))
 }

@@ -11,7 +11,9 @@ use datafusion::prelude::SessionContext;
 use serde_json::Value;
 
 use crate::read::{rows_with_keys, strings};
-use crate::read_back::{HIDDEN, Link, RESULT_FIELDS, Selection, StoredObject, build_message};
+use crate::read_back::{
+    HIDDEN, Link, RESULT_FIELDS, Selection, StoredObject, build_message, links_of_versions,
+};
 use crate::tables;
 use crate::{Result, Store, StoreError};
 
@@ -176,44 +178,15 @@ impl Reader {
             .filter(|u| self.objects.contains_key(*u))
             .collect();
         for b in rows_with_keys(&self.ctx, "links", "from_uuid", Some(&found), &columns).await? {
-            let (f, ing, field, to, to_type) = (
-                strings(&b, 0),
-                strings(&b, 1),
-                strings(&b, 2),
-                strings(&b, 4),
-                strings(&b, 5),
-            );
-            let index = b
-                .column(3)
-                .as_any()
-                .downcast_ref::<arrow::array::Int64Array>()
-                .ok_or_else(|| StoreError::Data("links.list_index is not int64".into()))?;
-            for i in 0..b.num_rows() {
-                // Only the links of the current version.
-                if self
-                    .objects
-                    .get(f.value(i))
-                    .is_none_or(|(run, _)| run != ing.value(i))
-                {
-                    continue;
+            // Only the links of the current version.
+            let current = links_of_versions(&b, |from, run| {
+                self.objects.get(from).is_some_and(|(r, _)| r == run)
+            })?;
+            for mut link in current {
+                if link.to.as_deref().is_some_and(|t| !self.may_see(t)) {
+                    link.to_type = HIDDEN.to_owned();
                 }
-                let target = (!to.is_null(i)).then(|| to.value(i).to_owned());
-                let hidden = target.as_deref().is_some_and(|t| !self.may_see(t));
-                self.links
-                    .entry(f.value(i).to_owned())
-                    .or_default()
-                    .push(Link {
-                        from: f.value(i).to_owned(),
-                        field: field.value(i).to_owned(),
-                        index: (!arrow::array::Array::is_null(index, i))
-                            .then(|| index.value(i) as usize),
-                        to: target,
-                        to_type: if hidden {
-                            HIDDEN.to_owned()
-                        } else {
-                            to_type.value(i).to_owned()
-                        },
-                    });
+                self.links.entry(link.from.clone()).or_default().push(link);
             }
         }
         Ok(())

@@ -81,6 +81,36 @@ impl Store {
     }
 }
 
+/// The links in a batch of `links` rows (`from_uuid, ingest_id, field, list_index, to_uuid,
+/// to_type`) whose (linking object, run) `keep` accepts: the links of the versions asked for.
+pub(crate) fn links_of_versions(
+    b: &arrow::array::RecordBatch,
+    keep: impl Fn(&str, &str) -> bool,
+) -> Result<Vec<Link>> {
+    let (f, ing, field, to, to_type) = (
+        strings(b, 0),
+        strings(b, 1),
+        strings(b, 2),
+        strings(b, 4),
+        strings(b, 5),
+    );
+    let index = b
+        .column(3)
+        .as_any()
+        .downcast_ref::<arrow::array::Int64Array>()
+        .ok_or_else(|| StoreError::Data("links.list_index is not int64".into()))?;
+    Ok((0..b.num_rows())
+        .filter(|&i| keep(f.value(i), ing.value(i)))
+        .map(|i| Link {
+            from: f.value(i).to_owned(),
+            field: field.value(i).to_owned(),
+            index: (!arrow::array::Array::is_null(index, i)).then(|| index.value(i) as usize),
+            to: (!to.is_null(i)).then(|| to.value(i).to_owned()),
+            to_type: to_type.value(i).to_owned(),
+        })
+        .collect())
+}
+
 /// The latest committed version of every object (later commits win) and that version's links.
 async fn latest_objects(ctx: &datafusion::prelude::SessionContext) -> Result<LatestObjects> {
     // Latest committed version of every object.
@@ -120,33 +150,12 @@ async fn latest_objects(ctx: &datafusion::prelude::SessionContext) -> Result<Lat
         "SELECT from_uuid, ingest_id, field, list_index, to_uuid, to_type FROM links WHERE {COMMITTED}"
     );
     for b in ctx.sql(&sql).await?.collect().await? {
-        let (f, ing, field, to, to_type) = (
-            strings(&b, 0),
-            strings(&b, 1),
-            strings(&b, 2),
-            strings(&b, 4),
-            strings(&b, 5),
-        );
-        let idx = b
-            .column(3)
-            .as_any()
-            .downcast_ref::<arrow::array::Int64Array>()
-            .expect("list_index is int64");
-        for i in 0..b.num_rows() {
-            // Only links of the latest version of each object.
-            if latest
-                .get(f.value(i))
-                .is_some_and(|(ing_latest, _)| ing_latest == ing.value(i))
-            {
-                links.push(Link {
-                    from: f.value(i).to_owned(),
-                    field: field.value(i).to_owned(),
-                    index: (!arrow::array::Array::is_null(idx, i)).then(|| idx.value(i) as usize),
-                    to: (!to.is_null(i)).then(|| to.value(i).to_owned()),
-                    to_type: to_type.value(i).to_owned(),
-                });
-            }
-        }
+        // Only links of the latest version of each object.
+        links.extend(links_of_versions(&b, |from, run| {
+            latest
+                .get(from)
+                .is_some_and(|(ing_latest, _)| ing_latest == run)
+        })?);
     }
     crate::sample_pids::overlay_minted(ctx, &mut latest).await?;
     Ok(LatestObjects {

@@ -133,25 +133,11 @@ impl Writer {
             let Some(table) = self.tables.remove(name) else {
                 continue;
             };
-            let delta = |source| StoreError::Delta {
-                table: name.into(),
-                source,
-            };
             let def = tables::by_name(name).expect("a table of the store");
-            let (table, metrics) = table
-                .optimize()
-                .with_writer_properties(crate::current::writer_properties(
-                    def,
-                    crate::current::ROW_GROUP_ROWS,
-                ))
-                .await
-                .map_err(delta)?;
-            deltalake::checkpoints::create_checkpoint(&table, None)
-                .await
-                .map_err(delta)?;
+            let (table, files) = crate::maintenance::compact(def, table).await?;
             self.tables.insert(name, table);
             self.appends.insert(name, 0);
-            report.push((name.to_owned(), metrics.num_files_removed));
+            report.push((name.to_owned(), files));
         }
         Ok(report)
     }
@@ -301,8 +287,16 @@ impl Writer {
             // Someone committed since the index was read: an object new to us may not be.
             to_write.iter().flatten().map(|v| v.uuid.as_str()).collect()
         };
-        let mut superseded = self.store.superseded_by(&candidates).await?;
-        if !superseded.is_empty() && self.store.needs_backfill().await? {
+        let ctx = SessionContext::new();
+        for def in [&tables::INGESTS, &tables::OBJECTS, &tables::SUPERSEDED] {
+            // Latest versions: what others committed before we took the lock counts.
+            let table = self.handle(def, true).await?.clone();
+            self.store
+                .register_handle(&ctx, def.name, def, table)
+                .await?;
+        }
+        let mut superseded = crate::current::superseded_in(&ctx, &candidates).await?;
+        if !superseded.is_empty() && crate::current::needs_backfill_in(&ctx, "").await? {
             superseded.extend(self.store.backfill_rows().await?);
         }
         if !superseded.is_empty() {
@@ -394,7 +388,7 @@ impl Writer {
             ingests_version: latest,
             ..Default::default()
         };
-        let committed = self.store.committed_ingests().await?;
+        let committed = crate::current::committed_in(&ctx).await?;
         let objects = ["uuid", "content_sha256", "ingest_id"];
         for b in rows_with_keys(&ctx, "objects", "uuid", wanted.as_deref(), &objects).await? {
             let (u, h, i) = (strings(&b, 0), strings(&b, 1), strings(&b, 2));

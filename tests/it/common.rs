@@ -212,3 +212,33 @@ pub fn file_status(summary: &Value, name: &str) -> (String, String) {
         })
         .unwrap_or_else(|| panic!("{name} not reported: {summary}"))
 }
+
+/// Run `mxpipe --store STORE ingest INPUT`, let it write its data tables, and SIGKILL it just
+/// before its commit record (`MXPIPE_PAUSE_BEFORE_COMMIT`): a writer killed mid-run.
+pub fn ingest_killed_before_commit(store: &Path, input: &Path) {
+    use std::time::{Duration, Instant};
+    let marker = store.with_extension("paused");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mxpipe"))
+        .args([
+            "--store",
+            store.to_str().unwrap(),
+            "ingest",
+            input.to_str().unwrap(),
+        ])
+        .env("MXPIPE_PAUSE_BEFORE_COMMIT", &marker)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !marker.exists() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "ingest never reached the commit point"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let _ = std::fs::remove_file(marker);
+}

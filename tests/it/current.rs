@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -50,6 +50,23 @@ fn write(dir: &Path, name: &str, message: &Value) -> PathBuf {
 fn ingest(store: &Path, file: &Path) {
     let o = mxpipe_store(store, &["ingest", file.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text_of(&o));
+}
+
+/// A store in `dir` with the three other samples, then `versions` changed versions of the MAD
+/// sample: a run (a file per table) each.
+fn store_with_versions(dir: &Path, versions: usize) -> PathBuf {
+    let store = dir.join("store");
+    for name in [
+        "shipment-unipucks.json",
+        "two-crystal-merge.json",
+        "ssx-chip.json",
+    ] {
+        ingest(&store, &repo().join("samples").join(name));
+    }
+    for n in 0..versions {
+        ingest(&store, &write(dir, &format!("v{n}.json"), &variant(n)));
+    }
+    store
 }
 
 /// Rows of a query as sorted JSON texts (order-free comparison).
@@ -110,21 +127,8 @@ fn views_equal_the_ranked_oracle(store: &Path, when: &str) {
 #[test]
 fn the_current_state_equals_every_version_ranked_through_changes_races_and_a_kill() {
     let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    for name in [
-        "shipment-unipucks.json",
-        "two-crystal-merge.json",
-        "ssx-chip.json",
-    ] {
-        ingest(&store, &repo().join("samples").join(name));
-    }
     // Re-ingests with changes: five versions of the same objects, one run each.
-    for n in 0..5 {
-        ingest(
-            &store,
-            &write(dir.path(), &format!("v{n}.json"), &variant(n)),
-        );
-    }
+    let store = store_with_versions(dir.path(), 5);
     views_equal_the_ranked_oracle(&store, "after five versions");
     let count = |sql: &str| rows(&store, sql);
     assert!(
@@ -158,27 +162,7 @@ fn the_current_state_equals_every_version_ranked_through_changes_races_and_a_kil
     views_equal_the_ranked_oracle(&store, "after four concurrent writers");
 
     // A writer killed after its data tables, before its commit: nothing of it shows; repair.
-    let marker = dir.path().join("paused");
-    let file = write(dir.path(), "v9.json", &variant(9));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mxpipe"))
-        .args([
-            "--store",
-            store.to_str().unwrap(),
-            "ingest",
-            file.to_str().unwrap(),
-        ])
-        .env("MXPIPE_PAUSE_BEFORE_COMMIT", &marker)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    while !marker.exists() {
-        assert!(t0.elapsed() < Duration::from_secs(60), "never paused");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    ingest_killed_before_commit(&store, &write(dir.path(), "v9.json", &variant(9)));
     views_equal_the_ranked_oracle(&store, "after a killed writer");
     let repair = mxpipe_store(&store, &["store", "repair"]);
     assert!(repair.status.success(), "{}", text_of(&repair));
@@ -286,21 +270,8 @@ fn files_of(store: &Path, table: &str) -> u64 {
 #[test]
 fn a_lookup_by_uuid_skips_the_files_that_cannot_hold_it() {
     let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
     // Six runs: a file per run in each table they write.
-    for name in [
-        "shipment-unipucks.json",
-        "two-crystal-merge.json",
-        "ssx-chip.json",
-    ] {
-        ingest(&store, &repo().join("samples").join(name));
-    }
-    for n in 0..3 {
-        ingest(
-            &store,
-            &write(dir.path(), &format!("v{n}.json"), &variant(n)),
-        );
-    }
+    let store = store_with_versions(dir.path(), 3);
     let s = store.to_str().unwrap();
     let plan = |sql: &str| {
         let o = mxpipe(&["--store", s, "query", "--format", "csv", sql]);

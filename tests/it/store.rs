@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use mxpipe_model::json_eq::{first_difference, json_equal};
 use serde_json::Value;
@@ -220,29 +219,7 @@ fn killed_ingest_leaves_nothing_visible_and_a_rerun_completes() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     let input = repo().join("samples/two-crystal-merge.json");
-    let marker = dir.path().join("paused");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mxpipe"))
-        .args([
-            "--store",
-            store.to_str().unwrap(),
-            "ingest",
-            input.to_str().unwrap(),
-        ])
-        .env("MXPIPE_PAUSE_BEFORE_COMMIT", &marker)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    while !marker.exists() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "ingest never reached the commit point"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    ingest_killed_before_commit(&store, &input);
     let raw = query(&store, "SELECT count(*) AS n FROM objects");
     assert!(
         raw[0]["n"].as_i64().unwrap() > 0,
