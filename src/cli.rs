@@ -9,7 +9,8 @@ use clap::{Parser, Subcommand};
 use mxpipe_app::{AppError, Context, Flags};
 
 use crate::commands::{
-    export, generate, ingest, lineage, pid, query, repackage, schema, serve, store, validate,
+    export, generate, import, ingest, lineage, pid, query, repackage, schema, serve, store,
+    validate,
 };
 
 const EXAMPLES: &str = "\
@@ -77,6 +78,9 @@ pub enum Command {
     /// Write stored records back out.
     #[command(subcommand)]
     Export(export::ExportCommand),
+    /// Bring a legacy catalogue's history into the store.
+    #[command(subcommand)]
+    Import(import::ImportCommand),
     /// Maintain the store.
     #[command(subcommand)]
     Store(store::StoreCommand),
@@ -130,6 +134,7 @@ async fn dispatch(command: Command, ctx: Context) -> u8 {
         Command::Generate(args) => generate::run(args, &ctx).await,
         Command::Relink(args) => store::relink(args, &ctx).await,
         Command::Export(command) => export::run(command, &ctx).await,
+        Command::Import(command) => import::run(command, &ctx).await,
         Command::Store(command) => store::run(command, &ctx).await,
         Command::Formats | Command::Validate(_) | Command::Schema(_) => {
             unreachable!("run without a context")

@@ -253,6 +253,9 @@ pub struct IspybConfig {
     pub pixel_size_mm: Option<f64>,
     /// Folder for attachment files (SSX rates JSON; default ./ispyb-attachments).
     pub attachment_dir: Option<PathBuf>,
+    /// Facility short name (e.g. `DLS`) for sessions and the uuids `mxpipe import ispyb`
+    /// derives from primary keys.
+    pub facility: Option<String>,
 }
 
 /// `[store]`.

@@ -19,6 +19,7 @@ pub mod context;
 pub mod error;
 pub mod export;
 pub mod generate;
+pub mod import;
 pub mod ingest;
 pub mod lineage;
 pub mod schemas;

@@ -44,6 +44,24 @@ pub struct MxpipeExtension {
     /// `/entry/instrument/name`), used when the experiment's session names none; used on
     /// MxExperiment.
     pub instrument: Option<Instrument>,
+    /// The catalogue rows an imported object came from (`mxpipe import ispyb`): its provenance,
+    /// as `sources` records the files of an ingest; used on any object.
+    pub legacy_source: Option<LegacySource>,
+}
+
+/// Where an imported object came from: catalogue, database and the rows' primary keys.
+#[skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LegacySource {
+    /// Catalogue kind, e.g. `ispyb`.
+    pub catalogue: String,
+    /// The database, `host:port/database`.
+    pub instance: String,
+    /// Table, e.g. `DataCollection`.
+    pub table: String,
+    /// Primary keys of the rows (several DataCollections for one sweep of several wedges).
+    pub keys: Vec<i64>,
 }
 
 /// Where a collection was made, as its files say.

@@ -2,6 +2,7 @@
 
 pub mod export;
 pub mod generate;
+pub mod import;
 pub mod ingest;
 pub mod lineage;
 pub mod pid;

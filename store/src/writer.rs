@@ -165,7 +165,7 @@ impl Writer {
         let mut rows: Rows = Rows::new();
         // One version per object per run: a run's rows share its `ingest_id`, so two versions of
         // one uuid in one run could not be told apart (which is current?). The first wins.
-        let mut seen_in_run: HashSet<&str> = HashSet::new();
+        let mut seen_in_run: HashMap<&str, &str> = HashMap::new();
         let mut n_sources = 0usize;
         let mut messages_in_run: HashSet<&str> = HashSet::new();
         let mut bulk: Vec<(String, crate::prepare::BulkRows)> = Vec::new();
@@ -182,11 +182,15 @@ impl Writer {
                     counts.2 += 1;
                     continue;
                 }
-                if seen_in_run.contains(v.uuid.as_str()) {
-                    tracing::warn!(
-                        uuid = %v.uuid,
-                        "an object appears more than once in this run with different content: the first is stored"
-                    );
+                if let Some(first) = seen_in_run.get(v.uuid.as_str()) {
+                    // The same object in two messages of one run (a sample shared by two
+                    // experiments): stored once; only a different content is worth a warning.
+                    if *first != v.content_sha256.as_str() {
+                        tracing::warn!(
+                            uuid = %v.uuid,
+                            "an object appears more than once in this run with different content: the first is stored"
+                        );
+                    }
                     counts.2 += 1;
                     continue;
                 }
@@ -196,7 +200,7 @@ impl Writer {
                 } else {
                     counts.0 += 1
                 }
-                seen_in_run.insert(v.uuid.as_str());
+                seen_in_run.insert(v.uuid.as_str(), v.content_sha256.as_str());
                 for b in &p.bulk {
                     if b.owner.0 == v.entry.dict && b.owner.1 == v.entry.key {
                         bulk.push((v.uuid.clone(), b.clone()));

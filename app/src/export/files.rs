@@ -12,7 +12,7 @@ use crate::context::Context;
 use crate::error::{AppError, AppResult};
 
 /// `[ispyb]` settings: the facility's zone for naive times, the pixel size, attachments.
-pub(super) fn ispyb_settings(ctx: &Context) -> AppResult<Settings> {
+pub(crate) fn ispyb_settings(ctx: &Context) -> AppResult<Settings> {
     let c = &ctx.config.ispyb;
     let timezone = c
         .timezone

@@ -2,8 +2,8 @@
 //! environment, never logged), then driven through the one export seam
 //! ([`mxpipe_export::driver`]). The CLI shows progress and prints the [`Exported`] outcome.
 
-mod catalogues;
-mod files;
+pub(crate) mod catalogues;
+pub(crate) mod files;
 
 pub use catalogues::{IcatForm, IcatTarget, IspybTarget, ScicatTarget, icat, ispyb, scicat};
 pub use files::{autoproc_xml, mxlims, mxlims_selection};
@@ -39,7 +39,7 @@ pub(crate) const ENTITY_HEADERS: [&str; 4] = ["entity", "created", "updated", "u
 
 /// Read a secret file (a password, a token): trimmed of its final newline; the error names the
 /// flag and the file.
-fn secret(flag: &str, file: &std::path::Path) -> crate::AppResult<String> {
+pub(crate) fn secret(flag: &str, file: &std::path::Path) -> crate::AppResult<String> {
     crate::config::read_secret(file)
         .map_err(|e| crate::AppError::Usage(format!("{flag} {}: {e}", file.display())))
 }

@@ -1,0 +1,403 @@
+//! Import a legacy ISPyB (schema 5.x) into the store: DataCollectionGroups stream in key order
+//! in batches ([`batch`]); each group becomes one MXLIMS message (experiment, sweeps, sample,
+//! session, the processing it carries — [`collection`], [`sweeps`], [`samples`],
+//! [`processing`]), validated like every ingest and committed as one store run per batch, then
+//! the id map of `export ispyb` is pre-filled so a later export updates in place. Values pass
+//! through the named rules of [`rules`]; `docs/ispyb-import.md` documents all of it.
+
+pub mod batch;
+pub mod collection;
+pub mod processing;
+pub mod read;
+pub mod rules;
+pub mod samples;
+pub mod sweeps;
+pub mod values;
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+use mxpipe_store::{CatalogueId, PreparedMessage, SourceFile, Store, Writer};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use batch::{Batch, cols};
+use read::{Source, int};
+use rules::Tally;
+
+/// What can stop an import.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// A bad option or URL.
+    #[error("{0}")]
+    Config(String),
+    /// The database refused or failed.
+    #[error("{0}")]
+    Database(String),
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(String),
+}
+
+/// Mapping settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The facility's zone: ISPyB DATETIMEs are naive local times.
+    pub timezone: chrono_tz::Tz,
+    /// Detector pixel size (mm), to turn `xBeam`/`yBeam` (mm) into `beamPosition` (pixels).
+    pub pixel_size_mm: Option<f64>,
+    /// Facility short name for sessions and uuids (e.g. `DLS`).
+    pub facility: Option<String>,
+    /// `host:port/database`.
+    pub instance: String,
+    /// The identifier domain of DataCollection ids on sweeps (contains `ispyb`, so processing
+    /// that reports a dataCollectionId links to the imported sweep).
+    pub identifier_domain: String,
+}
+
+/// What to import and how.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Only these visits (`cm14451-1`).
+    pub sessions: Vec<String>,
+    /// Only these proposals (`cm14451`).
+    pub proposals: Vec<String>,
+    /// Only groups with a collection started on or after this day (facility time).
+    pub since: Option<chrono::NaiveDate>,
+    /// Read and map, commit nothing.
+    pub dry_run: bool,
+    /// Groups per store run (default 2 000).
+    pub batch_groups: usize,
+    /// The command line recorded with each run.
+    pub command: String,
+    /// Facility zone name (IANA), default UTC.
+    pub timezone: Option<chrono_tz::Tz>,
+    /// Pixel size (mm) for beam centres.
+    pub pixel_size_mm: Option<f64>,
+    /// Facility short name.
+    pub facility: Option<String>,
+}
+
+/// Progress of an import.
+pub trait Progress {
+    /// `groups` DataCollectionGroups will be read.
+    fn total(&self, groups: u64);
+    /// So far: groups and collections read.
+    fn done(&self, groups: u64, collections: u64);
+}
+
+/// No progress display.
+pub struct Quiet;
+impl Progress for Quiet {
+    fn total(&self, _: u64) {}
+    fn done(&self, _: u64, _: u64) {}
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    /// `host:port/database`.
+    pub instance: String,
+    /// `AdminVar.schemaVersion`.
+    pub schema_version: Option<String>,
+    /// Nothing was committed.
+    pub dry_run: bool,
+    /// Rows read per table.
+    pub rows_read: BTreeMap<String, u64>,
+    /// DataCollectionGroups read.
+    pub groups: u64,
+    /// DataCollections read in those groups.
+    pub collections: u64,
+    /// Messages (one per group) that passed validation.
+    pub messages: u64,
+    /// Groups whose message failed validation: (group id, what).
+    pub failed: Vec<(i64, String)>,
+    /// Objects stored for the first time.
+    pub objects_new: u64,
+    /// Objects stored in a new version.
+    pub objects_changed: u64,
+    /// Objects already stored as they are.
+    pub objects_unchanged: u64,
+    /// Id-map entries written for `export ispyb`.
+    pub id_map_entries: u64,
+    /// Store runs committed.
+    pub runs: u64,
+    /// Processing programs not imported because no collection carries them (their ids, first
+    /// 1 000).
+    pub processing_without_collection: Vec<i64>,
+    /// Rule applications, warnings and values kept out.
+    pub rules: Tally,
+    /// Seconds.
+    pub elapsed_s: f64,
+}
+
+/// A uuid for an ISPyB row: version 5 of `ispyb:<facility>:<table>:<key>` in the URL
+/// namespace, so the same row always gives the same object.
+pub fn derived_uuid(s: &Settings, table: &str, key: i64) -> String {
+    let name = format!(
+        "ispyb:{}:{table}:{key}",
+        s.facility.as_deref().unwrap_or(&s.instance)
+    );
+    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes()).to_string()
+}
+
+/// The id map's target name (as `export ispyb` writes it).
+pub const TARGET: &str = "ispyb";
+
+/// Import from `url` into `store`.
+pub async fn import(
+    store: &Store,
+    url: &str,
+    password: Option<&str>,
+    options: &Options,
+    progress: &dyn Progress,
+) -> Result<Report, ImportError> {
+    let started = Instant::now();
+    let mut src = Source::connect(url, password).await?;
+    let facility_domain = options
+        .facility
+        .as_deref()
+        .map(|f| {
+            f.to_ascii_lowercase()
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect::<String>()
+        })
+        .filter(|f| !f.is_empty())
+        .unwrap_or_else(|| "legacy".into());
+    let s = Settings {
+        timezone: options.timezone.unwrap_or(chrono_tz::UTC),
+        pixel_size_mm: options.pixel_size_mm,
+        facility: options.facility.clone(),
+        instance: src.instance.clone(),
+        identifier_domain: format!("ispyb.{facility_domain}"),
+    };
+    let mut report = Report {
+        instance: src.instance.clone(),
+        dry_run: options.dry_run,
+        ..Default::default()
+    };
+    report.schema_version = src
+        .fetch("AdminVar", &["value"], "name = 'schemaVersion'", &[], "")
+        .await
+        .ok()
+        .and_then(|r| r.into_iter().next())
+        .and_then(|r| r.get("value").cloned());
+    let filter = group_filter(&src, options).await?;
+    let total: i64 = src
+        .ids(
+            &format!("SELECT CAST(count(*) AS SIGNED) FROM DataCollectionGroup WHERE {filter}"),
+            &[],
+        )
+        .await?
+        .first()
+        .copied()
+        .unwrap_or(0);
+    progress.total(total as u64);
+    let known = if options.dry_run {
+        HashMap::new()
+    } else {
+        store
+            .catalogue_ids(TARGET, &src.instance)
+            .await
+            .map_err(|e| ImportError::Store(e.to_string()))?
+    };
+    let mut writer = Writer::long_lived(store.clone());
+    let mut after = -1_i64;
+    let limit = options.batch_groups.max(1);
+    loop {
+        let groups = src
+            .fetch(
+                "DataCollectionGroup",
+                cols::GROUP,
+                &format!("dataCollectionGroupId > ? AND {filter}"),
+                &[after],
+                &format!("ORDER BY dataCollectionGroupId LIMIT {limit}"),
+            )
+            .await?;
+        let Some(last) = groups.last().and_then(|g| int(g, "dataCollectionGroupId")) else {
+            break;
+        };
+        after = last;
+        let b = Batch::load(&mut src, groups).await?;
+        report.groups += b.groups.len() as u64;
+        report.collections += b.group_dcs.values().map(|v| v.len() as u64).sum::<u64>();
+        let mut prepared = Vec::new();
+        let mut entries = Vec::new();
+        for g in &b.groups {
+            let Some(mut gm) = b.group_message(g, &s, &mut report.rules) else {
+                continue;
+            };
+            b.add_processing(&mut gm, &s, &mut report.rules);
+            let origin = std::path::PathBuf::from(format!(
+                "ispyb://{}/DataCollectionGroup/{}",
+                s.instance, gm.group
+            ));
+            let json = serde_json::to_vec(&gm.value).expect("JSON");
+            match mxpipe_ingest::validated(&origin, gm.value) {
+                Ok(fragments) => {
+                    report.messages += 1;
+                    for f in fragments {
+                        if let mxpipe_ingest::Fragment::Message { value, message, .. } = f {
+                            let source = SourceFile {
+                                path: origin.display().to_string(),
+                                sha256: hex::encode(Sha256::digest(&json)),
+                                bytes: json.len() as u64,
+                                format: "ispyb".into(),
+                            };
+                            prepared.push(mxpipe_store::prepare_message(
+                                &value,
+                                *message,
+                                vec![source],
+                            ));
+                        }
+                    }
+                    entries.extend(gm.ids);
+                }
+                Err(e) => report.failed.push((gm.group, e.to_string())),
+            }
+        }
+        if !options.dry_run {
+            commit(
+                &mut writer,
+                store,
+                &prepared,
+                &entries,
+                &known,
+                options,
+                &src.instance,
+                &mut report,
+            )
+            .await?;
+        }
+        progress.done(report.groups, report.collections);
+    }
+    if options.sessions.is_empty() && options.proposals.is_empty() && options.since.is_none() {
+        report.processing_without_collection = src
+            .ids(
+                "SELECT CAST(p.autoProcProgramId AS SIGNED) FROM AutoProcProgram p WHERE p.processingJobId IS NULL \
+                 AND p.parentAutoProcProgramId IS NULL \
+                 AND NOT EXISTS (SELECT 1 FROM AutoProcIntegration i WHERE i.autoProcProgramId = p.autoProcProgramId) \
+                 AND NOT EXISTS (SELECT 1 FROM MXMRRun m WHERE m.autoProcProgramId = p.autoProcProgramId) \
+                 ORDER BY p.autoProcProgramId LIMIT 1000",
+                &[],
+            )
+            .await
+            .unwrap_or_default();
+    }
+    report.rows_read = src
+        .rows_read
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), *v))
+        .collect();
+    report.elapsed_s = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Commit one batch's messages as one store run, then the id-map entries it has not yet.
+#[allow(clippy::too_many_arguments)]
+async fn commit(
+    writer: &mut Writer,
+    store: &Store,
+    prepared: &[PreparedMessage],
+    entries: &[(String, &'static str, i64)],
+    known: &HashMap<String, CatalogueId>,
+    options: &Options,
+    instance: &str,
+    report: &mut Report,
+) -> Result<(), ImportError> {
+    if !prepared.is_empty() {
+        let refs: Vec<&PreparedMessage> = prepared.iter().collect();
+        let outcome = writer
+            .ingest(&refs, Some(&options.command))
+            .await
+            .map_err(|e| ImportError::Store(e.to_string()))?;
+        let (n, c, u) = outcome.totals();
+        report.objects_new += n as u64;
+        report.objects_changed += c as u64;
+        report.objects_unchanged += u as u64;
+        report.runs += u64::from(outcome.committed);
+    }
+    let mut seen = std::collections::HashSet::new();
+    let fresh: Vec<(String, CatalogueId)> = entries
+        .iter()
+        .filter(|(k, table, id)| {
+            seen.insert(k.clone())
+                && known
+                    .get(k)
+                    .is_none_or(|c| c.id != *id || c.table != *table)
+        })
+        .map(|(k, table, id)| {
+            (
+                k.clone(),
+                CatalogueId {
+                    table: (*table).to_owned(),
+                    id: *id,
+                    content_sha256: "imported".into(),
+                    pid: None,
+                },
+            )
+        })
+        .collect();
+    report.id_map_entries += fresh.len() as u64;
+    store
+        .record_catalogue_ids(TARGET, instance, &fresh, &options.command)
+        .await
+        .map_err(|e| ImportError::Store(e.to_string()))
+}
+
+/// The SQL condition on DataCollectionGroup for `--session`, `--proposal` and `--since`.
+async fn group_filter(src: &Source, o: &Options) -> Result<String, ImportError> {
+    let mut parts = vec!["1 = 1".to_owned()];
+    let mut sessions: Vec<i64> = Vec::new();
+    for v in &o.sessions {
+        let label = mxpipe_model::extensions::Session::parse_label(v)
+            .map_err(|e| ImportError::Config(format!("--session {v:?}: {e}")))?;
+        let Some(n) = label.visit_number else {
+            return Err(ImportError::Config(format!(
+                "--session {v:?}: expected a visit such as cm14451-1 (use --proposal for a whole proposal)"
+            )));
+        };
+        let found = src
+            .ids(
+                "SELECT CAST(s.sessionId AS SIGNED) FROM BLSession s JOIN Proposal p ON p.proposalId = s.proposalId \
+                 WHERE CONCAT(p.proposalCode, p.proposalNumber) = ? AND s.visit_number = CAST(? AS SIGNED)",
+                &[label.proposal_code.clone(), n.to_string()],
+            )
+            .await?;
+        if found.is_empty() {
+            return Err(ImportError::Config(format!(
+                "--session {v}: no such visit in {}",
+                src.instance
+            )));
+        }
+        sessions.extend(found);
+    }
+    for p in &o.proposals {
+        let found = src
+            .ids(
+                "SELECT CAST(s.sessionId AS SIGNED) FROM BLSession s JOIN Proposal p ON p.proposalId = s.proposalId \
+                 WHERE CONCAT(p.proposalCode, p.proposalNumber) = ?",
+                std::slice::from_ref(p),
+            )
+            .await?;
+        if found.is_empty() {
+            return Err(ImportError::Config(format!(
+                "--proposal {p}: no session of that proposal in {}",
+                src.instance
+            )));
+        }
+        sessions.extend(found);
+    }
+    if !sessions.is_empty() {
+        let list: Vec<String> = sessions.iter().map(i64::to_string).collect();
+        parts.push(format!("sessionId IN ({})", list.join(",")));
+    }
+    if let Some(d) = o.since {
+        parts.push(format!(
+            "dataCollectionGroupId IN (SELECT dataCollectionGroupId FROM DataCollection WHERE startTime >= '{}')",
+            d.format("%Y-%m-%d")
+        ));
+    }
+    Ok(parts.join(" AND "))
+}

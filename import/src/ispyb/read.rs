@@ -1,0 +1,223 @@
+//! Reading an ISPyB database: one connection pool of a SELECT-only user, every value read as
+//! text (`CAST(… AS CHAR)`, binary columns as hex) so one reader serves every schema 5.x
+//! variant; columns a database lacks read as NULL. Tables stream in primary-key order by keyset
+//! (`WHERE key > last ORDER BY key LIMIT n`), children by their indexed foreign keys.
+
+use std::collections::{HashMap, HashSet};
+
+use sqlx::Row as _;
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+
+use super::ImportError;
+
+/// One row: column → value, NULL columns absent.
+pub type Row = HashMap<&'static str, String>;
+
+/// A connected, read-only source.
+pub struct Source {
+    pool: MySqlPool,
+    /// `host:port/database` (the id map's instance, as `export ispyb` names it).
+    pub instance: String,
+    /// The database name.
+    pub database: String,
+    /// Existing columns per table (lower-cased names).
+    columns: HashMap<String, HashSet<String>>,
+    /// Rows read per table.
+    pub rows_read: HashMap<&'static str, u64>,
+}
+
+impl Source {
+    /// Connect (`mysql://user@host:port/database`; the password separately). Every session is
+    /// read-only (`SET SESSION TRANSACTION READ ONLY`) with `time_zone = '+00:00'`, so TIMESTAMP
+    /// columns read as UTC; DATETIME columns are naive facility times (see the rules).
+    pub async fn connect(url: &str, password: Option<&str>) -> Result<Source, ImportError> {
+        let parsed =
+            url::Url::parse(url).map_err(|e| ImportError::Config(format!("--db {url:?}: {e}")))?;
+        if parsed.password().is_some() {
+            return Err(ImportError::Config(
+                "the --db URL contains a password; put it in MXPIPE_ISPYB_PASSWORD or a file (--password-file) instead".into(),
+            ));
+        }
+        let instance = mxpipe_export::ispyb::instance_of(url)
+            .map_err(|e| ImportError::Config(e.to_string()))?;
+        let database = parsed.path().trim_start_matches('/').to_owned();
+        if database.is_empty() {
+            return Err(ImportError::Config(format!(
+                "--db {url:?} names no database: expected mysql://USER@HOST:PORT/DATABASE"
+            )));
+        }
+        let mut options: MySqlConnectOptions = url
+            .parse()
+            .map_err(|e| ImportError::Config(format!("--db {url:?}: {e}")))?;
+        if let Some(p) = password {
+            options = options.password(p);
+        }
+        let pool = MySqlPoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(std::time::Duration::from_secs(20))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    use sqlx::Executor;
+                    conn.execute("SET SESSION time_zone = '+00:00'").await?;
+                    conn.execute("SET SESSION TRANSACTION READ ONLY").await?;
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(|e| {
+                ImportError::Database(format!(
+                    "cannot connect to ISPyB at {instance} as {}: {e}",
+                    parsed.username()
+                ))
+            })?;
+        let mut columns: HashMap<String, HashSet<String>> = HashMap::new();
+        let rows = sqlx::query(
+            "SELECT CAST(TABLE_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()",
+        )
+        .fetch_all(&pool)
+        .await
+        .map_err(|e| ImportError::Database(format!("cannot list the columns of {instance}: {e}")))?;
+        for r in rows {
+            let (t, c): (String, String) = (r.get(0), r.get(1));
+            columns.entry(t).or_default().insert(c.to_ascii_lowercase());
+        }
+        for needed in [
+            "DataCollectionGroup",
+            "DataCollection",
+            "BLSession",
+            "Proposal",
+        ] {
+            if !columns.contains_key(needed) {
+                return Err(ImportError::Database(format!(
+                    "{instance} has no table {needed} visible to {}: is this an ISPyB database, and may the user SELECT on it? (docs/ispyb-import.md lists the grants)",
+                    parsed.username()
+                )));
+            }
+        }
+        Ok(Source {
+            pool,
+            instance,
+            database,
+            columns,
+            rows_read: HashMap::new(),
+        })
+    }
+
+    /// True when the database has `table` (visible to the user).
+    pub fn has_table(&self, table: &str) -> bool {
+        self.columns.contains_key(table)
+    }
+
+    /// Rows of `table` with `cols` (a `#` prefix reads a binary column as hex), `filter` being the
+    /// SQL after `WHERE` with `?` parameters bound to `params`, plus `tail` (ORDER BY / LIMIT).
+    pub async fn fetch(
+        &mut self,
+        table: &'static str,
+        cols: &[&'static str],
+        filter: &str,
+        params: &[i64],
+        tail: &str,
+    ) -> Result<Vec<Row>, ImportError> {
+        let Some(existing) = self.columns.get(table) else {
+            return Ok(Vec::new());
+        };
+        let select: Vec<String> = cols
+            .iter()
+            .map(|c| {
+                let (hex, name) = match c.strip_prefix('#') {
+                    Some(n) => (true, n),
+                    None => (false, *c),
+                };
+                if !existing.contains(&name.to_ascii_lowercase()) {
+                    "NULL".to_owned()
+                } else if hex {
+                    format!("HEX(`{name}`)")
+                } else {
+                    format!("CAST(`{name}` AS CHAR)")
+                }
+            })
+            .collect();
+        let sql = format!(
+            "SELECT {} FROM `{table}` WHERE {filter} {tail}",
+            select.join(", ")
+        );
+        // Table and column names are this crate's constants; values are bound or integers.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for p in params {
+            q = q.bind(*p);
+        }
+        let rows = q.fetch_all(&self.pool).await.map_err(|e| {
+            ImportError::Database(format!("reading {table} from {}: {e}", self.instance))
+        })?;
+        *self.rows_read.entry(table).or_default() += rows.len() as u64;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let mut row = Row::with_capacity(cols.len());
+            for (i, c) in cols.iter().enumerate() {
+                let v: Option<String> = r.try_get(i).map_err(|e| {
+                    ImportError::Database(format!(
+                        "reading {table}.{c} from {}: {e}",
+                        self.instance
+                    ))
+                })?;
+                if let Some(v) = v {
+                    row.insert(c.trim_start_matches('#'), v);
+                }
+            }
+            out.push(row);
+        }
+        Ok(out)
+    }
+
+    /// Rows of `table` whose `column` is one of `ids` (in chunks), ordered by `order`.
+    pub async fn fetch_in(
+        &mut self,
+        table: &'static str,
+        cols: &[&'static str],
+        column: &str,
+        ids: &[i64],
+        order: &str,
+    ) -> Result<Vec<Row>, ImportError> {
+        let mut out = Vec::new();
+        let mut ids: Vec<i64> = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        for chunk in ids.chunks(1000) {
+            let list = chunk
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            let filter = format!("`{column}` IN ({list})");
+            out.extend(
+                self.fetch(table, cols, &filter, &[], &format!("ORDER BY `{order}`"))
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Ids of one column from an arbitrary read-only query (session and proposal filters).
+    pub async fn ids(&self, sql: &str, texts: &[String]) -> Result<Vec<i64>, ImportError> {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()));
+        for t in texts {
+            q = q.bind(t);
+        }
+        let rows = q
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| ImportError::Database(format!("{sql} at {}: {e}", self.instance)))?;
+        rows.iter()
+            .map(|r| {
+                r.try_get::<i64, _>(0)
+                    .map_err(|e| ImportError::Database(format!("{sql}: {e}")))
+            })
+            .collect()
+    }
+}
+
+/// An integer value of a row.
+pub fn int(row: &Row, col: &str) -> Option<i64> {
+    row.get(col).and_then(|v| v.trim().parse().ok())
+}
