@@ -59,6 +59,8 @@ impl Batch {
             _ => derived_uuid(s, "BLSample/Crystal", id),
         };
         let (sk, xk, pk) = ("MacromoleculeSample1", "Crystal1", "Pin1");
+        // mxpipe exported an experiment without a Crystal under its sample's uuid.
+        let no_crystal = from_mxpipe.is_some() && crystal_uuid == sample_uuid;
         // What the protein is.
         let pv = protein.map(|p| Values::of(p, "Protein", "proteinId"));
         let acronym = pv.as_ref().and_then(|p| p.text("acronym", t));
@@ -108,6 +110,13 @@ impl Batch {
         msg["MacromoleculeSample"][sk] = sample;
 
         let cv = crystal.map(|c| Values::of(c, "Crystal", "crystalId"));
+        if no_crystal {
+            ids.push((format!("BLSample:{sample_uuid}"), "BLSample", id));
+            if let Some(c) = &cv {
+                ids.push((format!("Crystal:{sample_uuid}"), "Crystal", c.key));
+            }
+            return ((reference("MacromoleculeSample", sk), Value::Null), ids);
+        }
         let mut x = json!({"mxlimsType": "Crystal", "uuid": crystal_uuid, "sampleRef": reference("MacromoleculeSample", sk),
             "containerRef": reference("Pin", pk)});
         if let Some(n) = cv.as_ref().and_then(|c| c.text("name", t)) {
