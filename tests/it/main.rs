@@ -10,6 +10,7 @@ mod current;
 mod generate;
 mod history;
 mod icat;
+mod import_ispyb;
 mod ispyb;
 mod lineage;
 mod lists;

@@ -3,7 +3,7 @@
 //! variant; columns a database lacks read as NULL. Tables stream in primary-key order by keyset
 //! (`WHERE key > last ORDER BY key LIMIT n`), children by their indexed foreign keys.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use sqlx::Row as _;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
@@ -20,8 +20,8 @@ pub struct Source {
     pub instance: String,
     /// The database name.
     pub database: String,
-    /// Existing columns per table (lower-cased names).
-    columns: HashMap<String, HashSet<String>>,
+    /// Existing columns per table (lower-cased names) and their SQL type (`float`, `int`, …).
+    columns: HashMap<String, HashMap<String, String>>,
     /// Rows read per table.
     pub rows_read: HashMap<&'static str, u64>,
 }
@@ -71,16 +71,19 @@ impl Source {
                     parsed.username()
                 ))
             })?;
-        let mut columns: HashMap<String, HashSet<String>> = HashMap::new();
+        let mut columns: HashMap<String, HashMap<String, String>> = HashMap::new();
         let rows = sqlx::query(
-            "SELECT CAST(TABLE_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()",
+            "SELECT CAST(TABLE_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR), CAST(DATA_TYPE AS CHAR) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()",
         )
         .fetch_all(&pool)
         .await
         .map_err(|e| ImportError::Database(format!("cannot list the columns of {instance}: {e}")))?;
         for r in rows {
-            let (t, c): (String, String) = (r.get(0), r.get(1));
-            columns.entry(t).or_default().insert(c.to_ascii_lowercase());
+            let (t, c, ty): (String, String, String) = (r.get(0), r.get(1), r.get(2));
+            columns
+                .entry(t)
+                .or_default()
+                .insert(c.to_ascii_lowercase(), ty.to_ascii_lowercase());
         }
         for needed in [
             "DataCollectionGroup",
@@ -122,19 +125,25 @@ impl Source {
         let Some(existing) = self.columns.get(table) else {
             return Ok(Vec::new());
         };
+        // FLOAT (4-byte) columns are read as DOUBLE and written back as the shortest text of the
+        // 4-byte value (MariaDB's own text of a FLOAT keeps 6 digits: 3.7000327 would read 3.70003).
+        let mut float = vec![false; cols.len()];
         let select: Vec<String> = cols
             .iter()
-            .map(|c| {
+            .enumerate()
+            .map(|(i, c)| {
                 let (hex, name) = match c.strip_prefix('#') {
                     Some(n) => (true, n),
                     None => (false, *c),
                 };
-                if !existing.contains(&name.to_ascii_lowercase()) {
-                    "NULL".to_owned()
-                } else if hex {
-                    format!("HEX(`{name}`)")
-                } else {
-                    format!("CAST(`{name}` AS CHAR)")
+                match existing.get(&name.to_ascii_lowercase()).map(String::as_str) {
+                    None => "NULL".to_owned(),
+                    Some(_) if hex => format!("HEX(`{name}`)"),
+                    Some("float") => {
+                        float[i] = true;
+                        format!("CAST(CAST(`{name}` AS DOUBLE) AS CHAR)")
+                    }
+                    Some(_) => format!("CAST(`{name}` AS CHAR)"),
                 }
             })
             .collect();
@@ -162,6 +171,10 @@ impl Source {
                     ))
                 })?;
                 if let Some(v) = v {
+                    let v = match v.parse::<f64>() {
+                        Ok(x) if float[i] => (x as f32).to_string(),
+                        _ => v,
+                    };
                     row.insert(c.trim_start_matches('#'), v);
                 }
             }
