@@ -29,11 +29,6 @@ pub fn ev_from_wavelength_a(wavelength_a: f64) -> f64 {
     HC_EV_ANGSTROM / wavelength_a
 }
 
-/// Millimetres to micrometres.
-pub fn mm_to_um(mm: f64) -> f64 {
-    mm * 1000.0
-}
-
 /// Metres to millimetres.
 pub fn m_to_mm(m: f64) -> f64 {
     m * 1000.0

@@ -20,8 +20,6 @@ pub enum Conv {
     Text(usize),
     /// Energy in eV (values below 1000 read as keV) → wavelength in Å (12398.4198 / eV).
     EvToAngstrom,
-    /// mm → µm.
-    MmToUm,
     /// A correlation coefficient (−1..1) → percent (ISPyB `ccHalf`, `ccAnomalous`).
     CoefficientToPercent,
     /// An RFC 3339 time → naive local time of the facility (`YYYY-MM-DD HH:MM:SS`).
@@ -160,8 +158,8 @@ pub const TABLES: &[TableMap] = &[
             c("kappaStart", "sweep/axisPositionsStart/kappa", Number, "degrees"),
             c("phiStart", "derived/phiStart", Number, "degrees"),
             c("chiStart", "sweep/axisPositionsStart/chi", Number, "degrees"),
-            c("beamSizeAtSampleX", "sweep/beamSize/0", MmToUm, "µm (MXLIMS beamSize is mm)"),
-            c("beamSizeAtSampleY", "sweep/beamSize/1", MmToUm, "µm"),
+            c("beamSizeAtSampleX", "sweep/beamSize/0", Number, "mm, as MXLIMS beamSize (DLS rows: 0.05 = 50 µm; GridInfo.dx_mm beside it agrees)"),
+            c("beamSizeAtSampleY", "sweep/beamSize/1", Number, "mm"),
             c("beamShape", "sweep/beamShape", Text(24), "beam shape"),
             c("comments", "derived/dcComments", Text(1024), "`mxpipe sweep <uuid> scan <ordinal>`"),
         ]},
@@ -333,7 +331,6 @@ pub fn markdown() -> String {
         Conv::Int => "integer",
         Conv::Text(_) => "text",
         Conv::EvToAngstrom => "eV → Å",
-        Conv::MmToUm => "mm → µm",
         Conv::CoefficientToPercent => "coefficient → %",
         Conv::LocalTime => "UTC → local time",
         Conv::UuidBytes => "uuid → 16 bytes",

@@ -108,9 +108,6 @@ fn convert(v: &Value, conv: Conv, s: &Settings) -> Val {
                 mxpipe_model::units::energy_ev(e),
             ))
         }),
-        Conv::MmToUm => v
-            .as_f64()
-            .map_or(Val::Null, |x| Val::Float(mxpipe_model::units::mm_to_um(x))),
         Conv::CoefficientToPercent => v.as_f64().map_or(Val::Null, |x| Val::Float(x * 100.0)),
         Conv::LocalTime => v
             .as_str()
