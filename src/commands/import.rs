@@ -183,5 +183,10 @@ fn print(r: &Report, format: TableFormat) -> u8 {
         r.rules.kept_out_total,
         r.failed.len()
     );
+    let t = &r.timings;
+    eprintln!(
+        "time: reading {:.2} s, mapping + validating {:.2} s (validating {:.2} s), committing {:.2} s",
+        t.read_s, t.map_s, t.validate_s, t.commit_s
+    );
     u8::from(!r.failed.is_empty())
 }

@@ -216,6 +216,37 @@ pub struct Batch {
     pub jobs: HashMap<i64, Row>,
     /// ProcessingJobImageSweep rows by processingJobId.
     pub job_sweeps: HashMap<i64, Vec<Row>>,
+    /// Indexes (row positions by key) so a batch maps in linear time.
+    pub by: Indexes,
+}
+
+/// Row positions by foreign key.
+#[derive(Default)]
+pub struct Indexes {
+    /// Group → its programs (sorted).
+    pub programs_of_group: HashMap<i64, Vec<i64>>,
+    /// Program → its integrations.
+    pub integrations: HashMap<i64, Vec<usize>>,
+    /// Program → its AutoProcs.
+    pub autoprocs: HashMap<i64, Vec<usize>>,
+    /// AutoProc → its scalings.
+    pub scalings: HashMap<i64, Vec<usize>>,
+    /// Scaling → its statistics rows.
+    pub stats: HashMap<i64, Vec<usize>>,
+    /// Scaling → its AutoProcScaling_has_Int rows.
+    pub has_int: HashMap<i64, Vec<usize>>,
+    /// Program → its attachments.
+    pub attachments: HashMap<i64, Vec<usize>>,
+}
+
+fn index(rows: &[Row], col: &str) -> HashMap<i64, Vec<usize>> {
+    let mut out: HashMap<i64, Vec<usize>> = HashMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        if let Some(k) = int(r, col) {
+            out.entry(k).or_default().push(i);
+        }
+    }
+    out
 }
 
 fn by_id(rows: Vec<Row>, key: &str) -> HashMap<i64, Row> {
@@ -705,6 +736,21 @@ impl Batch {
             .await?,
             "processingJobId",
         );
+        self.by = Indexes {
+            programs_of_group: HashMap::new(),
+            integrations: index(&self.integrations, "autoProcProgramId"),
+            autoprocs: index(&self.autoprocs, "autoProcProgramId"),
+            scalings: index(&self.scalings, "autoProcId"),
+            stats: index(&self.stats, "autoProcScalingId"),
+            has_int: index(&self.has_int, "autoProcScalingId"),
+            attachments: index(&self.attachments, "autoProcProgramId"),
+        };
+        for (p, g) in &self.home {
+            self.by.programs_of_group.entry(*g).or_default().push(*p);
+        }
+        for v in self.by.programs_of_group.values_mut() {
+            v.sort_unstable();
+        }
         for js in src
             .fetch_in(
                 "ProcessingJobImageSweep",

@@ -129,6 +129,21 @@ pub struct Report {
     pub rules: Tally,
     /// Seconds.
     pub elapsed_s: f64,
+    /// Where the time went.
+    pub timings: Timings,
+}
+
+/// Seconds per stage (summed over batches).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Timings {
+    /// Reading rows from the database.
+    pub read_s: f64,
+    /// Mapping rows to messages, validating and preparing them (validation included).
+    pub map_s: f64,
+    /// Of which validation and preparation.
+    pub validate_s: f64,
+    /// Store runs and id-map entries.
+    pub commit_s: f64,
 }
 
 /// A uuid for an ISPyB row: version 5 of `ispyb:<facility>:<table>:<key>` in the URL
@@ -219,7 +234,10 @@ pub async fn import(
             break;
         };
         after = last;
+        let t0 = Instant::now();
         let b = Batch::load(&mut src, groups).await?;
+        let t1 = Instant::now();
+        report.timings.read_s += (t1 - t0).as_secs_f64();
         report.groups += b.groups.len() as u64;
         report.collections += b.group_dcs.values().map(|v| v.len() as u64).sum::<u64>();
         let mut prepared = Vec::new();
@@ -229,6 +247,7 @@ pub async fn import(
                 continue;
             };
             b.add_processing(&mut gm, &s, &mut report.rules);
+            let tv = Instant::now();
             let origin = std::path::PathBuf::from(format!(
                 "ispyb://{}/DataCollectionGroup/{}",
                 s.instance, gm.group
@@ -256,7 +275,11 @@ pub async fn import(
                 }
                 Err(e) => report.failed.push((gm.group, e.to_string())),
             }
+            report.timings.validate_s += tv.elapsed().as_secs_f64();
         }
+        let t2 = Instant::now();
+        report.timings.map_s += (t2 - t1).as_secs_f64();
+        let _ = &report.timings;
         if !options.dry_run {
             commit(
                 &mut writer,
@@ -270,6 +293,7 @@ pub async fn import(
             )
             .await?;
         }
+        report.timings.commit_s += t2.elapsed().as_secs_f64();
         progress.done(report.groups, report.collections);
     }
     if options.sessions.is_empty() && options.proposals.is_empty() && options.since.is_none() {

@@ -37,6 +37,16 @@ fn version_in_path(command: &str, program: &str) -> Option<String> {
 }
 
 impl Batch {
+    /// The rows of `rows` whose indexed key is `key`.
+    fn rows<'a>(
+        &self,
+        rows: &'a [Row],
+        index: &'a std::collections::HashMap<i64, Vec<usize>>,
+        key: i64,
+    ) -> impl Iterator<Item = &'a Row> {
+        index.get(&key).into_iter().flatten().map(move |i| &rows[*i])
+    }
+
     /// The uuid of program `id`: `jobUuid` or the job's mxpipe comment, else derived.
     fn program_uuid(&self, row: &Row, id: i64, s: &Settings, t: &mut Tally) -> (String, bool) {
         if let Some(h) = row.get("jobUuid").filter(|h| h.len() == 32)
@@ -58,21 +68,18 @@ impl Batch {
 
     /// Add the processing whose home is this group.
     pub(super) fn add_processing(&self, gm: &mut GroupMessage, s: &Settings, t: &mut Tally) {
-        let mine: Vec<i64> = self
-            .home
-            .iter()
-            .filter(|(_, g)| **g == gm.group)
-            .map(|(p, _)| *p)
-            .collect();
-        let mut mine = mine;
-        mine.sort_unstable();
+        let mine: &[i64] = self
+            .by
+            .programs_of_group
+            .get(&gm.group)
+            .map_or(&[], Vec::as_slice);
         let keys: std::collections::HashMap<i64, String> = mine
             .iter()
             .enumerate()
             .map(|(i, p)| (*p, format!("MxProcessing{}", i + 1)))
             .collect();
         let mut set_no = 0;
-        for p in &mine {
+        for p in mine {
             let Some(row) = self.programs.get(p) else {
                 continue;
             };
@@ -147,10 +154,7 @@ impl Batch {
                 ext["commandLine"] = json!(c);
             }
             // Inputs.
-            let integrations: Vec<&Row> = self
-                .integrations
-                .iter()
-                .filter(|i| int(i, "autoProcProgramId") == Some(*p))
+            let integrations: Vec<&Row> = self.rows(&self.integrations, &self.by.integrations, *p)
                 .collect();
             let mut refs: Vec<String> = Vec::new();
             let mut images = Vec::new();
@@ -237,10 +241,7 @@ impl Batch {
             gm.value["MxProcessing"][&job_key] = job;
             // Reflection sets.
             let cc_percent = from_mxpipe || name.to_ascii_lowercase().contains("fast_dp");
-            for a in self
-                .autoprocs
-                .iter()
-                .filter(|a| int(a, "autoProcProgramId") == Some(*p))
+            for a in self.rows(&self.autoprocs, &self.by.autoprocs, *p)
             {
                 set_no += 1;
                 if let Some(set) =
@@ -254,10 +255,7 @@ impl Batch {
 
     /// Id-map entries of mxpipe's SSX attachments of program `p`.
     fn attachment_ids(&self, p: i64, gm: &mut GroupMessage) {
-        for a in self
-            .attachments
-            .iter()
-            .filter(|a| int(a, "autoProcProgramId") == Some(p))
+        for a in self.rows(&self.attachments, &self.by.attachments, p)
         {
             let name = a.get("fileName").map_or("", String::as_str);
             if let (Some(u), Some(id)) = (
@@ -322,10 +320,7 @@ impl Batch {
         }
         gm.ids
             .push((format!("AutoProc:{set_uuid}"), "AutoProc", av.key));
-        let scaling = self
-            .scalings
-            .iter()
-            .find(|x| int(x, "autoProcId") == Some(av.key));
+        let scaling = self.rows(&self.scalings, &self.by.scalings, av.key).next();
         if let Some(sc) = scaling {
             let sid = int(sc, "autoProcScalingId").unwrap_or(0);
             gm.ids.push((
@@ -333,10 +328,7 @@ impl Batch {
                 "AutoProcScaling",
                 sid,
             ));
-            for h in self
-                .has_int
-                .iter()
-                .filter(|h| int(h, "autoProcScalingId") == Some(sid))
+            for h in self.rows(&self.has_int, &self.by.has_int, sid)
             {
                 if let (Some(hid), Some((_, key))) = (
                     int(h, "autoProcScaling_has_IntId"),
@@ -350,10 +342,7 @@ impl Batch {
                     ));
                 }
             }
-            let rows: Vec<&Row> = self
-                .stats
-                .iter()
-                .filter(|x| int(x, "autoProcScalingId") == Some(sid))
+            let rows: Vec<&Row> = self.rows(&self.stats, &self.by.stats, sid)
                 .collect();
             let big_cc = rows.iter().any(|r| {
                 ["ccHalf", "ccAnomalous"].iter().any(|c| {
