@@ -316,6 +316,23 @@ async fn build_filtered(ctx: &SessionContext, around: &Around) -> Result<Graph, 
         b.text(&record, &format!("{MXP}catalogueTable"), Some(table));
         b.text(&record, &format!("{MXP}catalogueId"), Some(pid_of.get(&(target.clone(), instance.clone(), key.clone())).unwrap_or(id)));
     }
+    // Imported objects: the catalogue rows they came from (mxpipe.org legacySource).
+    for r in b.read(ctx, "SELECT object_uuid, fields_json FROM store.extensions WHERE domain = 'mxpipe.org' AND fields_json LIKE '%\"legacySource\"%'").await? {
+        let (Some(uuid), Some(fields)) = (&r[0], &r[1]) else { continue };
+        let Some(object) = b.known(uuid) else { continue };
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(fields) else { continue };
+        let src = &v["legacySource"];
+        let (Some(catalogue), Some(instance), Some(table)) = (src["catalogue"].as_str(), src["instance"].as_str(), src["table"].as_str()) else { continue };
+        for key in src["keys"].as_array().into_iter().flatten().filter_map(serde_json::Value::as_i64) {
+            let Ok(record) = NamedNode::new(format!("urn:mxpipe:catalogue:{catalogue}:{}:{table}:{key}", encode(instance))) else { continue };
+            b.link(&object, &format!("{PROV}hadPrimarySource"), &record);
+            b.link(&record, &format!("{RDF}type"), &named(&format!("{MXP}CatalogueRecord")));
+            b.text(&record, &format!("{MXP}catalogue"), Some(catalogue));
+            b.text(&record, &format!("{MXP}catalogueInstance"), Some(instance));
+            b.text(&record, &format!("{MXP}catalogueTable"), Some(table));
+            b.text(&record, &format!("{MXP}catalogueId"), Some(&key.to_string()));
+        }
+    }
     b.flush()?;
     Ok(Graph {
         store: b.store,

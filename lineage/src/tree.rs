@@ -243,6 +243,17 @@ fn catalogue(graph: &Graph, node: NamedNodeRef<'_>) -> Vec<String> {
             f("catalogueId")
         ));
     }
+    // Imported objects: where they came from.
+    for record in values(graph, node, &format!("{PROV}hadPrimarySource")) {
+        let r = NamedNode::new_unchecked(record);
+        let f = |p: &str| value(graph, r.as_ref(), &format!("{MXP}{p}")).unwrap_or_default();
+        out.push(format!(
+            "imported from {} {} {}",
+            f("catalogue"),
+            f("catalogueTable"),
+            f("catalogueId")
+        ));
+    }
     out
 }
 

@@ -107,7 +107,11 @@ fn setup(dir: &Path, pixel_size: bool) -> Option<Legacy> {
         format!(
             "[ispyb]\ntimezone = \"Europe/London\"\nfacility = \"DLS\"\nattachment_dir = {:?}\n{}",
             dir.join("attachments").to_str().unwrap(),
-            if pixel_size { "pixel_size_mm = 0.172\n" } else { "" }
+            if pixel_size {
+                "pixel_size_mm = 0.172\n"
+            } else {
+                ""
+            }
         ),
     )
     .unwrap();
@@ -120,8 +124,21 @@ fn setup(dir: &Path, pixel_size: bool) -> Option<Legacy> {
 
 /// Checksums of every table of a database (to prove nothing was written).
 fn checksums(db: &str) -> Vec<Vec<String>> {
-    let tables: Vec<String> = root_sql(db, "SHOW TABLES").into_iter().map(|r| r[0].clone()).collect();
-    root_sql(db, &format!("CHECKSUM TABLE {}", tables.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")))
+    let tables: Vec<String> = root_sql(db, "SHOW TABLES")
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
+    root_sql(
+        db,
+        &format!(
+            "CHECKSUM TABLE {}",
+            tables
+                .iter()
+                .map(|t| format!("`{t}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    )
 }
 
 #[test]
@@ -135,7 +152,10 @@ fn import_a_legacy_ispyb() {
     let grants = root_sql("mysql", "SHOW GRANTS FOR 'mx_importer'@'%'");
     for g in &grants {
         let g = &g[0];
-        assert!(g.starts_with("GRANT USAGE") || g.starts_with("GRANT SELECT ON"), "{g}");
+        assert!(
+            g.starts_with("GRANT USAGE") || g.starts_with("GRANT SELECT ON"),
+            "{g}"
+        );
     }
     let before = checksums("ispyb_legacy");
 
@@ -143,26 +163,45 @@ fn import_a_legacy_ispyb() {
     let store = dir.path().join("store");
     let (out, report) = import(&l, &store, "ispyb_legacy", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
-    assert_eq!(checksums("ispyb_legacy"), before, "the import wrote to the database");
+    assert_eq!(
+        checksums("ispyb_legacy"),
+        before,
+        "the import wrote to the database"
+    );
     assert_eq!(report["groups"], 6);
     assert_eq!(report["collections"], 6);
     assert_eq!(report["failed"].as_array().unwrap().len(), 0, "{report}");
     assert_eq!(report["schema_version"], "5.0.0");
     // DataCollection 993677: 3600 × 0.1° at 1.28255 Å, 40.19 % transmission.
-    let s = view(&store, "SELECT * FROM sweeps WHERE path = '/dls/i03/data/2016/cm14451-1/20160114/tlys_jan_4'");
+    let s = view(
+        &store,
+        "SELECT * FROM sweeps WHERE path = '/dls/i03/data/2016/cm14451-1/20160114/tlys_jan_4'",
+    );
     assert_eq!(s.len(), 1, "{s:?}");
     let s = &s[0];
-    assert!((f(&s["energy_ev"]) - 12398.4198 / 1.28255).abs() < 0.01, "{s}");
+    assert!(
+        (f(&s["energy_ev"]) - 12398.4198 / 1.28255).abs() < 0.01,
+        "{s}"
+    );
     assert_eq!(s["number_images"], 3600);
     assert_eq!(f(&s["image_width_deg"]), 0.1);
     assert!((f(&s["transmission_pct"]) - 40.1936).abs() < 1e-6);
     assert_eq!(s["visit"], "cm14451-1");
     assert_eq!(s["filename_template"], "tlys_jan_4_1_%04d.cbf");
     assert_eq!(f(&s["detector_distance_mm"]), 193.087);
-    assert_eq!((s["first_image_number"].clone(), s["last_image_number"].clone()), (1.into(), 3600.into()));
+    assert_eq!(
+        (
+            s["first_image_number"].clone(),
+            s["last_image_number"].clone()
+        ),
+        (1.into(), 3600.into())
+    );
     assert_eq!(s["sweep_type"], "simple");
     // DataCollection 1052503: a characterisation, three one-image wedges at 93°, 138°, 183°.
-    let scans = view(&store, "SELECT scan_position_start, number_images, first_image_number FROM scans WHERE filename_template = 'xtal1_3_%04d.cbf' ORDER BY ordinal");
+    let scans = view(
+        &store,
+        "SELECT scan_position_start, number_images, first_image_number FROM scans WHERE filename_template = 'xtal1_3_%04d.cbf' ORDER BY ordinal",
+    );
     let starts: Vec<f64> = scans.iter().map(|r| f(&r["scan_position_start"])).collect();
     assert_eq!(starts.len(), 3);
     for (a, b) in starts.iter().zip([93.0, 138.0, 183.0]) {
@@ -170,57 +209,155 @@ fn import_a_legacy_ispyb() {
     }
     assert!(scans.iter().all(|r| r["number_images"] == 1));
     // DataCollection 6017405: a mesh scan, never a rotation.
-    let mesh = view(&store, "SELECT sweep_type, image_width_deg, number_images, visit FROM sweeps WHERE filename_template = 'Lys_6_1_master.h5'");
+    let mesh = view(
+        &store,
+        "SELECT sweep_type, image_width_deg, number_images, visit FROM sweeps WHERE filename_template = 'Lys_6_1_master.h5'",
+    );
     assert_eq!(mesh[0]["sweep_type"], "mesh", "{mesh:?}");
     assert!(mesh[0]["image_width_deg"].is_null());
     assert_eq!(mesh[0]["number_images"], 480);
     assert_eq!(mesh[0]["visit"], "cm14451-1"); // from the keys, not the path's cm28170-1
     // Scaling 596133 (fast_dp, CC in %) and 596138 (xia2 3dii, CC as coefficients).
-    let fast = view(&store, "SELECT s.shell, s.cc_half, s.cc_ano, s.r_merge, s.completeness_pct, s.resolution_high_a FROM reflection_shells s JOIN reflection_sets r ON r.reflection_set_uuid = s.reflection_set_uuid \
-        WHERE r.program_name = 'fast_dp' AND r.space_group = 'P 6 2 2' ORDER BY s.shell");
-    let by = |rows: &[Value], shell: &str, col: &str| f(&rows.iter().find(|r| r["shell"] == shell).unwrap()[col]);
-    assert!((by(&fast, "overall", "cc_half") - 0.999).abs() < 1e-9, "{fast:?}");
+    let fast = view(
+        &store,
+        "SELECT s.shell, s.cc_half, s.cc_ano, s.r_merge, s.completeness_pct, s.resolution_high_a FROM reflection_shells s JOIN reflection_sets r ON r.reflection_set_uuid = s.reflection_set_uuid \
+        WHERE r.program_name = 'fast_dp' AND r.space_group = 'P 6 2 2' ORDER BY s.shell",
+    );
+    let by = |rows: &[Value], shell: &str, col: &str| {
+        f(&rows.iter().find(|r| r["shell"] == shell).unwrap()[col])
+    };
+    assert!(
+        (by(&fast, "overall", "cc_half") - 0.999).abs() < 1e-9,
+        "{fast:?}"
+    );
     assert!((by(&fast, "outer", "cc_half") - 0.917).abs() < 1e-9);
     assert!((by(&fast, "overall", "cc_ano") - 0.605).abs() < 1e-9);
     assert_eq!(by(&fast, "overall", "r_merge"), 0.106);
     assert_eq!(by(&fast, "outer", "resolution_high_a"), 1.61);
     assert_eq!(by(&fast, "inner", "completeness_pct"), 98.6);
-    let xia2 = view(&store, "SELECT s.shell, s.cc_half, s.cc_ano, s.r_merge FROM reflection_shells s JOIN reflection_sets r ON r.reflection_set_uuid = s.reflection_set_uuid \
-        WHERE r.program_name = 'xia2 3dii' AND r.resolution_high_a = 1.45");
-    assert!((by(&xia2, "outer", "cc_half") - 0.584).abs() < 1e-9, "{xia2:?}");
+    let xia2 = view(
+        &store,
+        "SELECT s.shell, s.cc_half, s.cc_ano, s.r_merge FROM reflection_shells s JOIN reflection_sets r ON r.reflection_set_uuid = s.reflection_set_uuid \
+        WHERE r.program_name = 'xia2 3dii' AND r.resolution_high_a = 1.45",
+    );
+    assert!(
+        (by(&xia2, "outer", "cc_half") - 0.584).abs() < 1e-9,
+        "{xia2:?}"
+    );
     assert!((by(&xia2, "outer", "cc_ano") + 0.059).abs() < 1e-9);
     assert_eq!(by(&xia2, "outer", "r_merge"), 1.326); // a fraction above 1, kept as written
     // Programs 56426286 and 56426287 integrated 993677 twice (1–3600 and 1–1800): both kept, the
     // second as an image range linked to the sweep.
-    let partial = view(&store, "SELECT DISTINCT p.processing_uuid, j.program_name FROM processing_inputs p JOIN store.jobs j ON j.uuid = p.processing_uuid \
-        WHERE p.kind = 'images' AND p.first_image_number = 1 AND p.last_image_number = 1800 AND p.sweep_uuid IS NOT NULL ORDER BY 2");
-    let names: Vec<&str> = partial.iter().map(|r| r["program_name"].as_str().unwrap()).collect();
+    let partial = view(
+        &store,
+        "SELECT DISTINCT p.processing_uuid, j.program_name FROM processing_inputs p JOIN store.jobs j ON j.uuid = p.processing_uuid \
+        WHERE p.kind = 'images' AND p.first_image_number = 1 AND p.last_image_number = 1800 AND p.sweep_uuid IS NOT NULL ORDER BY 2",
+    );
+    let names: Vec<&str> = partial
+        .iter()
+        .map(|r| r["program_name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["xia2 3dii", "xia2 dials"], "{partial:?}");
     // dimple started from xia2 dials (through MXMRRun → scaling → program).
-    let started = query(&store, "SELECT f.uuid FROM links l JOIN jobs f ON f.uuid = l.from_uuid JOIN jobs t ON t.uuid = l.to_uuid \
-        WHERE l.field = 'startedFromRef' AND f.program_name = 'dimple' AND t.program_name = 'xia2 dials'");
+    let started = query(
+        &store,
+        "SELECT f.uuid FROM links l JOIN jobs f ON f.uuid = l.from_uuid JOIN jobs t ON t.uuid = l.to_uuid \
+        WHERE l.field = 'startedFromRef' AND f.program_name = 'dimple' AND t.program_name = 'xia2 dials'",
+    );
     assert_eq!(started.len(), 2, "{started:?}");
     // The rules the real rows call for, counted; values no rule fits kept out and listed.
-    for rule in ["dc-axis-end", "dc-characterisation-wedges", "dc-mesh", "experiment-type-by-name", "dc-beamsize-mm", "wavelength-to-energy",
-        "transmission-percent", "cc-percent-by-program", "r-factors-fraction", "shell-by-type", "anomalous-flag-ignored", "pipeline-from-programs",
-        "integration-identity", "downstream-parent", "null-placeholders", "local-time", "visit-from-keys", "sample-consistency", "truncated-text"] {
-        assert!(applied(&report, rule) > 0, "rule {rule} never applied: {}", report["rules"]);
+    for rule in [
+        "dc-axis-end",
+        "dc-characterisation-wedges",
+        "dc-mesh",
+        "experiment-type-by-name",
+        "dc-beamsize-mm",
+        "wavelength-to-energy",
+        "transmission-percent",
+        "cc-percent-by-program",
+        "r-factors-fraction",
+        "shell-by-type",
+        "anomalous-flag-ignored",
+        "pipeline-from-programs",
+        "integration-identity",
+        "downstream-parent",
+        "null-placeholders",
+        "local-time",
+        "visit-from-keys",
+        "sample-consistency",
+        "truncated-text",
+    ] {
+        assert!(
+            applied(&report, rule) > 0,
+            "rule {rule} never applied: {}",
+            report["rules"]
+        );
     }
     assert_eq!(applied(&report, "truncated-text"), 3);
     assert_eq!(applied(&report, "dc-characterisation-wedges"), 3);
     let kept = report["rules"]["kept_out"].as_array().unwrap();
-    assert!(kept.iter().any(|k| k["table"] == "DataCollection" && k["key"] == 993677 && k["column"] == "xBeam"), "{kept:?}");
+    assert!(
+        kept.iter().any(|k| k["table"] == "DataCollection"
+            && k["key"] == 993677
+            && k["column"] == "xBeam"),
+        "{kept:?}"
+    );
     // Provenance: where each object came from.
-    let src = query(&store, "SELECT path, format FROM sources WHERE path LIKE '%/DataCollectionGroup/988855'");
+    let src = query(
+        &store,
+        "SELECT path, format FROM sources WHERE path LIKE '%/DataCollectionGroup/988855'",
+    );
     assert_eq!(src.len(), 1, "{src:?}");
     assert_eq!(src[0]["format"], "ispyb");
-    let ext = query(&store, "SELECT fields_json FROM extensions WHERE domain = 'mxpipe.org' AND fields_json LIKE '%legacySource%993677%'");
+    let ext = query(
+        &store,
+        "SELECT fields_json FROM extensions WHERE domain = 'mxpipe.org' AND fields_json LIKE '%legacySource%993677%'",
+    );
     assert!(!ext.is_empty());
+
+    // ... and `lineage` and the web page show them.
+    let xtal = view(
+        &store,
+        "SELECT crystal_uuid, experiment_uuid FROM sweeps WHERE path = '/dls/i03/data/2016/cm14451-1/20160114/tlys_jan_4'",
+    );
+    let out = mxpipe_store(
+        &store,
+        &["lineage", xtal[0]["crystal_uuid"].as_str().unwrap()],
+    );
+    assert!(
+        text_of(&out).contains("imported from ispyb DataCollection 993677"),
+        "{}",
+        text_of(&out)
+    );
+    let (_d, serve_config) = crate::serve::serve_config("");
+    let (token, _) = crate::serve::token_for(&serve_config, &store, &["--scope", "read"]);
+    let server = crate::serve::start(&serve_config, &store);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let page = format!(
+        "{}/experiments/{}",
+        server.base,
+        xtal[0]["experiment_uuid"].as_str().unwrap()
+    );
+    let (status, _, body) = crate::attack::http(&rt, "GET", &page, Some(&token), None);
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("Imported from ispyb DataCollectionGroup 988855"),
+        "{body}"
+    );
+    drop(server);
 
     // 2. A re-import adds nothing.
     let (out, again) = import(&l, &store, "ispyb_legacy", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
-    assert_eq!((again["objects_new"].clone(), again["objects_changed"].clone(), again["id_map_entries"].clone()), (0.into(), 0.into(), 0.into()), "{again}");
+    assert_eq!(
+        (
+            again["objects_new"].clone(),
+            again["objects_changed"].clone(),
+            again["id_map_entries"].clone()
+        ),
+        (0.into(), 0.into(), 0.into()),
+        "{again}"
+    );
 
     // 3. Killed (SIGKILL) with its data written and no commit record, then re-run: a clean import.
     let killed = dir.path().join("killed");
@@ -229,8 +366,20 @@ fn import_a_legacy_ispyb() {
         let marker = dir.path().join("paused");
         let url = format!("{}/ispyb_legacy", l.base);
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mxpipe"))
-            .args(["--config", l.config.to_str().unwrap(), "--store", killed.to_str().unwrap(), "import", "ispyb", "--db", &url,
-                "--password-file", &l.password_file, "--batch", "2"])
+            .args([
+                "--config",
+                l.config.to_str().unwrap(),
+                "--store",
+                killed.to_str().unwrap(),
+                "import",
+                "ispyb",
+                "--db",
+                &url,
+                "--password-file",
+                &l.password_file,
+                "--batch",
+                "2",
+            ])
             .env("MXPIPE_PAUSE_BEFORE_COMMIT", &marker)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -238,7 +387,10 @@ fn import_a_legacy_ispyb() {
             .unwrap();
         let t0 = Instant::now();
         while !marker.exists() {
-            assert!(t0.elapsed() < Duration::from_secs(60), "the import never reached its commit point");
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "the import never reached its commit point"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         child.kill().unwrap();
@@ -246,8 +398,12 @@ fn import_a_legacy_ispyb() {
     }
     let (out, _) = import(&l, &killed, "ispyb_legacy", &["--batch", "2"]);
     assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
-    for sql in ["SELECT * EXCLUDE (site) FROM sweeps ORDER BY sweep_uuid", "SELECT * EXCLUDE (site) FROM scans ORDER BY sweep_uuid, ordinal",
-        "SELECT * EXCLUDE (site) FROM reflection_shells ORDER BY reflection_set_uuid, shell", "SELECT * EXCLUDE (site) FROM processing_inputs ORDER BY processing_uuid, list_index, sweep_uuid, linked_by"] {
+    for sql in [
+        "SELECT * EXCLUDE (site) FROM sweeps ORDER BY sweep_uuid",
+        "SELECT * EXCLUDE (site) FROM scans ORDER BY sweep_uuid, ordinal",
+        "SELECT * EXCLUDE (site) FROM reflection_shells ORDER BY reflection_set_uuid, shell",
+        "SELECT * EXCLUDE (site) FROM processing_inputs ORDER BY processing_uuid, list_index, sweep_uuid, linked_by",
+    ] {
         same(&csv(&killed, sql), &csv(&store, sql), sql);
     }
     assert_eq!(counts(&killed)["objects"], counts(&store)["objects"]);
@@ -258,29 +414,58 @@ fn import_a_legacy_ispyb() {
 
 /// Rows written by PyPI ispyb's SQLAlchemy models (scripts/ispyb_legacy_rows.py).
 fn legacy_site_rows(l: &Legacy, dir: &Path) {
-    let l = Legacy { config: dir.join("with-pixel.toml"), base: l.base.clone(), password_file: l.password_file.clone() };
-    std::fs::write(&l.config, "[ispyb]\ntimezone = \"Europe/London\"\nfacility = \"DLS\"\npixel_size_mm = 0.172\n").unwrap();
+    let l = Legacy {
+        config: dir.join("with-pixel.toml"),
+        base: l.base.clone(),
+        password_file: l.password_file.clone(),
+    };
+    std::fs::write(
+        &l.config,
+        "[ispyb]\ntimezone = \"Europe/London\"\nfacility = \"DLS\"\npixel_size_mm = 0.172\n",
+    )
+    .unwrap();
     let store = dir.join("sqla");
     let (out, report) = import(&l, &store, "ispyb_sqla", &["--session", "mx99001-3"]);
     assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
     // Two DataCollections of one template and wavelength: one sweep of two wedges.
-    let s = view(&store, "SELECT * FROM sweeps WHERE filename_template = 'thau_1_%05d.cbf'");
+    let s = view(
+        &store,
+        "SELECT * FROM sweeps WHERE filename_template = 'thau_1_%05d.cbf'",
+    );
     assert_eq!(s.len(), 1, "{s:?}");
-    assert_eq!((s[0]["number_images"].clone(), s[0]["number_scans"].clone()), (1800.into(), 2.into()));
+    assert_eq!(
+        (s[0]["number_images"].clone(), s[0]["number_scans"].clone()),
+        (1800.into(), 2.into())
+    );
     assert_eq!(s[0]["visit"], "mx99001-3");
     assert_eq!(s[0]["beamline"], "i04");
     assert_eq!(f(&s[0]["transmission_pct"]), 50.0);
     assert!(applied(&report, "regroup-wedges") >= 1);
     assert!(applied(&report, "dc-beam-centre-mm") >= 1);
     // Local times (BST) → UTC.
-    let e = view(&store, "SELECT CAST(start_time AS VARCHAR) AS t FROM experiments WHERE experiment_strategy = 'OSC'");
-    assert!(e[0]["t"].as_str().unwrap().starts_with("2019-07-01T09:00:00"), "{e:?}");
+    let e = view(
+        &store,
+        "SELECT CAST(start_time AS VARCHAR) AS t FROM experiments WHERE experiment_strategy = 'OSC'",
+    );
+    assert!(
+        e[0]["t"]
+            .as_str()
+            .unwrap()
+            .starts_with("2019-07-01T09:00:00"),
+        "{e:?}"
+    );
     // The grid: MESH in upper case, transmission 0 = not measured.
-    let m = view(&store, "SELECT sweep_type, transmission_pct FROM sweeps WHERE filename_template = 'grid_1_master.h5'");
+    let m = view(
+        &store,
+        "SELECT sweep_type, transmission_pct FROM sweeps WHERE filename_template = 'grid_1_master.h5'",
+    );
     assert_eq!(m[0]["sweep_type"], "mesh");
     assert!(m[0]["transmission_pct"].is_null());
     // fast_dp wrote 99.7 %, xia2 0.997: the same coefficient in the store.
-    let cc = view(&store, "SELECT program_name, cc_half FROM reflection_sets ORDER BY program_name");
+    let cc = view(
+        &store,
+        "SELECT program_name, cc_half FROM reflection_sets ORDER BY program_name",
+    );
     assert_eq!(cc.len(), 2, "{cc:?}");
     for r in &cc {
         assert!((f(&r["cc_half"]) - 0.997).abs() < 1e-9, "{cc:?}");
@@ -299,19 +484,58 @@ fn legacy_site_rows(l: &Legacy, dir: &Path) {
 fn round_trip(l: &Legacy, dir: &Path) {
     let td = testdata().unwrap();
     let generated = dir.join("gen");
-    let out = mxpipe(&["generate", "--sweeps", "40", "--ssx-frames", "20000", "--seed", "5", "--store", generated.to_str().unwrap()]);
+    let out = mxpipe(&[
+        "generate",
+        "--sweeps",
+        "40",
+        "--ssx-frames",
+        "20000",
+        "--seed",
+        "5",
+        "--store",
+        generated.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
     let original = generated.join("DLS");
-    let mad = td.join("mxlims/0.6.13/conformance/v0.6.13/messages/MxlimsMessageStrict/valid/interleavedMAD.json");
-    let out = mxpipe_store(&original, &["ingest", "--session", "mx4242-1", mad.to_str().unwrap()]);
+    let mad = td.join(
+        "mxlims/0.6.13/conformance/v0.6.13/messages/MxlimsMessageStrict/valid/interleavedMAD.json",
+    );
+    let out = mxpipe_store(
+        &original,
+        &["ingest", "--session", "mx4242-1", mad.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
-    let out = mxpipe_store(&original, &["ingest", repo().join("samples/ssx-chip.json").to_str().unwrap()]);
+    let out = mxpipe_store(
+        &original,
+        &[
+            "ingest",
+            repo().join("samples/ssx-chip.json").to_str().unwrap(),
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
     let testdb = std::env::var("ISPYB_TESTDB_DIR").unwrap();
     let export = |store: &Path| {
-        let url = format!("{}/ispyb_roundtrip", l.base.replace("mx_importer", "mx_exporter"));
-        mxpipe(&["--config", l.config.to_str().unwrap(), "--store", store.to_str().unwrap(), "export", "ispyb", "--db", &url,
-            "--password-file", &format!("{testdb}/exporter.password"), "--since", "2000-01-01", "--create-session", "--output", "json"])
+        let url = format!(
+            "{}/ispyb_roundtrip",
+            l.base.replace("mx_importer", "mx_exporter")
+        );
+        mxpipe(&[
+            "--config",
+            l.config.to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
+            "export",
+            "ispyb",
+            "--db",
+            &url,
+            "--password-file",
+            &format!("{testdb}/exporter.password"),
+            "--since",
+            "2000-01-01",
+            "--create-session",
+            "--output",
+            "json",
+        ])
     };
     let out = export(&original);
     assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
@@ -321,8 +545,19 @@ fn round_trip(l: &Legacy, dir: &Path) {
     assert!(applied(&report, "mxpipe-comments") > 0);
     // The interleaved MAD: 24 DataCollections back to 7 sweeps, scans in acquisition order.
     let exp = "3b5b8750-4f0c-44d2-bb09-bbf948ab0cda";
-    assert_eq!(root_sql("ispyb_roundtrip", &format!("SELECT count(*) FROM DataCollection dc JOIN DataCollectionGroup g USING (dataCollectionGroupId) WHERE g.comments LIKE 'mxpipe experiment {exp}%'"))[0][0], "24");
-    let sweeps = view(&imported, &format!("SELECT count(*) AS n FROM sweeps WHERE experiment_uuid = '{exp}'"));
+    assert_eq!(
+        root_sql(
+            "ispyb_roundtrip",
+            &format!(
+                "SELECT count(*) FROM DataCollection dc JOIN DataCollectionGroup g USING (dataCollectionGroupId) WHERE g.comments LIKE 'mxpipe experiment {exp}%'"
+            )
+        )[0][0],
+        "24"
+    );
+    let sweeps = view(
+        &imported,
+        &format!("SELECT count(*) AS n FROM sweeps WHERE experiment_uuid = '{exp}'"),
+    );
     assert_eq!(sweeps[0]["n"], 7);
     // What ISPyB holds comes back equal: FLOAT columns as 4-byte floats (compared as such), times
     // to the second.
@@ -345,7 +580,8 @@ fn round_trip(l: &Legacy, dir: &Path) {
     // The id map was pre-filled: exporting the imported store inserts nothing.
     let out = export(&imported);
     assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
-    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text_of(&out)));
+    let rows: Vec<Value> =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text_of(&out)));
     for r in &rows {
         assert_eq!(r["inserted"], "0", "{r}");
     }

@@ -387,14 +387,8 @@ fn export_to_a_real_ispyb_database() {
         assert!(close32(f(5), sweep["imageWidth"].as_f64().unwrap()));
         assert!(close32(f(6), sweep["exposureTime"].as_f64().unwrap()));
         assert!(close32(f(7), sweep["transmission"].as_f64().unwrap()));
-        assert!(close32(
-            f(8),
-            sweep["beamSize"][0].as_f64().unwrap()
-        ));
-        assert!(close32(
-            f(9),
-            sweep["beamSize"][1].as_f64().unwrap()
-        ));
+        assert!(close32(f(8), sweep["beamSize"][0].as_f64().unwrap()));
+        assert!(close32(f(9), sweep["beamSize"][1].as_f64().unwrap()));
         assert!(close32(
             f(10),
             sweep["axisPositionsStart"]["detector_distance"]

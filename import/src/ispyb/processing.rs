@@ -44,7 +44,11 @@ impl Batch {
         index: &'a std::collections::HashMap<i64, Vec<usize>>,
         key: i64,
     ) -> impl Iterator<Item = &'a Row> {
-        index.get(&key).into_iter().flatten().map(move |i| &rows[*i])
+        index
+            .get(&key)
+            .into_iter()
+            .flatten()
+            .map(move |i| &rows[*i])
     }
 
     /// The uuid of program `id`: `jobUuid` or the job's mxpipe comment, else derived.
@@ -154,7 +158,8 @@ impl Batch {
                 ext["commandLine"] = json!(c);
             }
             // Inputs.
-            let integrations: Vec<&Row> = self.rows(&self.integrations, &self.by.integrations, *p)
+            let integrations: Vec<&Row> = self
+                .rows(&self.integrations, &self.by.integrations, *p)
                 .collect();
             let mut refs: Vec<String> = Vec::new();
             let mut images = Vec::new();
@@ -241,8 +246,7 @@ impl Batch {
             gm.value["MxProcessing"][&job_key] = job;
             // Reflection sets.
             let cc_percent = from_mxpipe || name.to_ascii_lowercase().contains("fast_dp");
-            for a in self.rows(&self.autoprocs, &self.by.autoprocs, *p)
-            {
+            for a in self.rows(&self.autoprocs, &self.by.autoprocs, *p) {
                 set_no += 1;
                 if let Some(set) =
                     self.reflection_set(a, &job_key, cc_percent, &integration_keys, s, t, gm)
@@ -255,8 +259,7 @@ impl Batch {
 
     /// Id-map entries of mxpipe's SSX attachments of program `p`.
     fn attachment_ids(&self, p: i64, gm: &mut GroupMessage) {
-        for a in self.rows(&self.attachments, &self.by.attachments, p)
-        {
+        for a in self.rows(&self.attachments, &self.by.attachments, p) {
             let name = a.get("fileName").map_or("", String::as_str);
             if let (Some(u), Some(id)) = (
                 name.strip_prefix("mxpipe-ssx-")
@@ -328,8 +331,7 @@ impl Batch {
                 "AutoProcScaling",
                 sid,
             ));
-            for h in self.rows(&self.has_int, &self.by.has_int, sid)
-            {
+            for h in self.rows(&self.has_int, &self.by.has_int, sid) {
                 if let (Some(hid), Some((_, key))) = (
                     int(h, "autoProcScaling_has_IntId"),
                     int(h, "autoProcIntegrationId")
@@ -342,8 +344,7 @@ impl Batch {
                     ));
                 }
             }
-            let rows: Vec<&Row> = self.rows(&self.stats, &self.by.stats, sid)
-                .collect();
+            let rows: Vec<&Row> = self.rows(&self.stats, &self.by.stats, sid).collect();
             let big_cc = rows.iter().any(|r| {
                 ["ccHalf", "ccAnomalous"].iter().any(|c| {
                     r.get(*c)

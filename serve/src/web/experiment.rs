@@ -68,6 +68,11 @@ pub(crate) async fn experiment(
         Err(e) => return failed(e),
     };
     let (sample, warnings) = sample_table(&ctx, &loaded.experiment).await;
+    let mut summary = summary_table(&loaded.experiment);
+    if let Some(source) = imported_from(&ctx, &uuid).await {
+        summary.headers.push("Source".into());
+        summary.rows[0].push(Cell::of(&Value::String(source)));
+    }
     let order = sweep_order(&loaded);
     let sweep_number = |id: &str| order.iter().position(|x| x == id).map_or(0, |i| i + 1);
     let (sweeps, labels) = sweeps_table(&loaded.sweeps, &sweep_number);
@@ -90,7 +95,7 @@ pub(crate) async fn experiment(
         short: uuid.chars().take(8).collect(),
         uuid,
         warnings,
-        summary: summary_table(&loaded.experiment),
+        summary,
         sample,
         sweeps,
         wedges,
@@ -100,6 +105,33 @@ pub(crate) async fn experiment(
         answer,
     }
     .into_response()
+}
+
+/// Where an imported experiment came from (`mxpipe import ispyb`): its catalogue rows.
+async fn imported_from(ctx: &SessionContext, uuid: &str) -> Option<String> {
+    let rows = lookups::fixed_text(
+        ctx,
+        "SELECT fields_json FROM store.extensions WHERE object_uuid = $1 AND domain = 'mxpipe.org'",
+        vec![lookups::param(uuid)],
+    )
+    .await
+    .ok()?;
+    rows.into_iter().find_map(|r| {
+        let v: Value = serde_json::from_str(r.into_iter().next()??.as_str()).ok()?;
+        let src = &v["legacySource"];
+        let keys: Vec<String> = src["keys"]
+            .as_array()?
+            .iter()
+            .map(Value::to_string)
+            .collect();
+        Some(format!(
+            "Imported from {} {} {} at {}",
+            src["catalogue"].as_str()?,
+            src["table"].as_str()?,
+            keys.join(", "),
+            src["instance"].as_str()?
+        ))
+    })
 }
 
 /// The page's rows (`None`: no such experiment visible to the viewer).
