@@ -98,3 +98,13 @@ fn the_readme_and_architecture_list_every_crate_with_its_description() {
     }
     assert!(checked >= 12, "{checked} crates");
 }
+
+#[test]
+fn the_import_doc_lists_every_normalisation_rule() {
+    let doc = doc("docs/ispyb-import.md");
+    assert!(
+        doc.contains(&mxpipe_import::ispyb::rules::markdown()),
+        "docs/ispyb-import.md's rules table differs from import/src/ispyb/rules.rs; paste:\n{}",
+        mxpipe_import::ispyb::rules::markdown()
+    );
+}
