@@ -32,10 +32,10 @@ pub struct IspybImport {
     pub command: String,
 }
 
-/// Import from ISPyB into `store`.
+/// Import from ISPyB into `store` (`None` for a dry run: nothing is opened or written).
 pub async fn ispyb(
     ctx: &Context,
-    store: &Store,
+    store: Option<&Store>,
     job: IspybImport,
     progress: &dyn Progress,
     warn: &dyn Fn(&str),

@@ -79,13 +79,14 @@ impl Progress for Bar {
 /// Run `mxpipe import …`.
 pub async fn run(command: ImportCommand, ctx: &Context) -> u8 {
     let ImportCommand::Ispyb(args) = command;
-    let store = match ctx.open_store(if args.dry_run {
-        StoreUse::Read
+    // A dry run needs no store (a first try before any store exists).
+    let store = if args.dry_run {
+        None
     } else {
-        StoreUse::Start
-    }) {
-        Ok(s) => s,
-        Err(e) => return fail(e),
+        match ctx.open_store(StoreUse::Start) {
+            Ok(s) => Some(s),
+            Err(e) => return fail(e),
+        }
     };
     let bar = ProgressBar::new(0);
     bar.set_style(
@@ -106,7 +107,8 @@ pub async fn run(command: ImportCommand, ctx: &Context) -> u8 {
         command: std::env::args().collect::<Vec<_>>().join(" "),
     };
     let warn = |m: &str| eprintln!("warning: {m}");
-    let result = mxpipe_app::import::ispyb(ctx, &store, job, &Bar(bar.clone()), &warn).await;
+    let result =
+        mxpipe_app::import::ispyb(ctx, store.as_ref(), job, &Bar(bar.clone()), &warn).await;
     bar.finish_and_clear();
     match result {
         Ok(report) => print(&report, args.output),

@@ -159,9 +159,9 @@ pub fn derived_uuid(s: &Settings, table: &str, key: i64) -> String {
 /// The id map's target name (as `export ispyb` writes it).
 pub const TARGET: &str = "ispyb";
 
-/// Import from `url` into `store`.
+/// Import from `url` into `store` (`None`, or `options.dry_run`: read, map and validate only).
 pub async fn import(
-    store: &Store,
+    store: Option<&Store>,
     url: &str,
     password: Option<&str>,
     options: &Options,
@@ -209,15 +209,16 @@ pub async fn import(
         .copied()
         .unwrap_or(0);
     progress.total(total as u64);
-    let known = if options.dry_run {
-        HashMap::new()
-    } else {
-        store
+    let store = store.filter(|_| !options.dry_run);
+    report.dry_run = store.is_none();
+    let known = match store {
+        None => HashMap::new(),
+        Some(store) => store
             .catalogue_ids(TARGET, &src.instance)
             .await
-            .map_err(|e| ImportError::Store(e.to_string()))?
+            .map_err(|e| ImportError::Store(e.to_string()))?,
     };
-    let mut writer = Writer::long_lived(store.clone());
+    let mut writer = store.map(|s| Writer::long_lived(s.clone()));
     let mut after = -1_i64;
     let limit = options.batch_groups.max(1);
     loop {
@@ -240,49 +241,37 @@ pub async fn import(
         report.timings.read_s += (t1 - t0).as_secs_f64();
         report.groups += b.groups.len() as u64;
         report.collections += b.group_dcs.values().map(|v| v.len() as u64).sum::<u64>();
+        // Map, validate and prepare every group's message on all cores.
+        use rayon::prelude::*;
+        let mapped: Vec<(Tally, Mapped)> = b
+            .groups
+            .par_iter()
+            .map(|g| {
+                let mut t = Tally::default();
+                let m = map_group(&b, g, &s, &mut t);
+                (t, m)
+            })
+            .collect();
         let mut prepared = Vec::new();
         let mut entries = Vec::new();
-        for g in &b.groups {
-            let Some(mut gm) = b.group_message(g, &s, &mut report.rules) else {
-                continue;
-            };
-            b.add_processing(&mut gm, &s, &mut report.rules);
-            let tv = Instant::now();
-            let origin = std::path::PathBuf::from(format!(
-                "ispyb://{}/DataCollectionGroup/{}",
-                s.instance, gm.group
-            ));
-            let json = serde_json::to_vec(&gm.value).expect("JSON");
-            match mxpipe_ingest::validated(&origin, gm.value) {
-                Ok(fragments) => {
+        for (t, m) in mapped {
+            report.rules.merge(t);
+            match m {
+                Mapped::Skipped => {}
+                Mapped::Failed(group, e) => report.failed.push((group, e)),
+                Mapped::Ready(p, ids, secs) => {
                     report.messages += 1;
-                    for f in fragments {
-                        if let mxpipe_ingest::Fragment::Message { value, message, .. } = f {
-                            let source = SourceFile {
-                                path: origin.display().to_string(),
-                                sha256: hex::encode(Sha256::digest(&json)),
-                                bytes: json.len() as u64,
-                                format: "ispyb".into(),
-                            };
-                            prepared.push(mxpipe_store::prepare_message(
-                                &value,
-                                *message,
-                                vec![source],
-                            ));
-                        }
-                    }
-                    entries.extend(gm.ids);
+                    report.timings.validate_s += secs;
+                    prepared.push(*p);
+                    entries.extend(ids);
                 }
-                Err(e) => report.failed.push((gm.group, e.to_string())),
             }
-            report.timings.validate_s += tv.elapsed().as_secs_f64();
         }
         let t2 = Instant::now();
         report.timings.map_s += (t2 - t1).as_secs_f64();
-        let _ = &report.timings;
-        if !options.dry_run {
+        if let (Some(store), Some(writer)) = (store, writer.as_mut()) {
             commit(
-                &mut writer,
+                writer,
                 store,
                 &prepared,
                 &entries,
@@ -316,6 +305,48 @@ pub async fn import(
         .collect();
     report.elapsed_s = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// One group's outcome.
+enum Mapped {
+    /// Nothing to import (a group without collections; reported by the rules).
+    Skipped,
+    /// The message failed validation.
+    Failed(i64, String),
+    /// The prepared message, its id-map entries, and the seconds validation and preparation took.
+    Ready(Box<PreparedMessage>, Vec<(String, &'static str, i64)>, f64),
+}
+
+/// Map one group to its message, validate and prepare it.
+fn map_group(b: &Batch, g: &read::Row, s: &Settings, t: &mut Tally) -> Mapped {
+    let Some(mut gm) = b.group_message(g, s, t) else {
+        return Mapped::Skipped;
+    };
+    b.add_processing(&mut gm, s, t);
+    let tv = Instant::now();
+    let origin = std::path::PathBuf::from(format!(
+        "ispyb://{}/DataCollectionGroup/{}",
+        s.instance, gm.group
+    ));
+    let json = serde_json::to_vec(&gm.value).expect("JSON");
+    match mxpipe_ingest::validated(&origin, gm.value) {
+        Ok(fragments) => {
+            let Some(mxpipe_ingest::Fragment::Message { value, message, .. }) =
+                fragments.into_iter().next()
+            else {
+                return Mapped::Failed(gm.group, "validation returned no message".into());
+            };
+            let source = SourceFile {
+                path: origin.display().to_string(),
+                sha256: hex::encode(Sha256::digest(&json)),
+                bytes: json.len() as u64,
+                format: "ispyb".into(),
+            };
+            let p = mxpipe_store::prepare_message(&value, *message, vec![source]);
+            Mapped::Ready(Box::new(p), gm.ids, tv.elapsed().as_secs_f64())
+        }
+        Err(e) => Mapped::Failed(gm.group, e.to_string()),
+    }
 }
 
 /// Commit one batch's messages as one store run, then the id-map entries it has not yet.

@@ -114,6 +114,18 @@ impl Tally {
             });
         }
     }
+    /// Add another tally's counts and lists (one group's, mapped on another core).
+    pub fn merge(&mut self, other: Tally) {
+        for (k, n) in other.applied {
+            *self.applied.entry(k).or_default() += n;
+        }
+        self.kept_out_total += other.kept_out_total;
+        self.warnings_total += other.warnings_total;
+        let room = LISTED.saturating_sub(self.kept_out.len());
+        self.kept_out.extend(other.kept_out.into_iter().take(room));
+        let room = LISTED.saturating_sub(self.warnings.len());
+        self.warnings.extend(other.warnings.into_iter().take(room));
+    }
     /// A warning under `rule`.
     pub fn warn(&mut self, rule: &'static str, message: String) {
         self.applied(rule);
