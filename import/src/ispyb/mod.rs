@@ -6,6 +6,7 @@
 //! through the named rules of [`rules`]; `docs/ispyb-import.md` documents all of it.
 
 pub mod batch;
+pub mod batch_processing;
 pub mod collection;
 pub mod processing;
 pub mod read;
