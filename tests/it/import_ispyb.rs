@@ -217,6 +217,15 @@ fn import_a_legacy_ispyb() {
     assert!(mesh[0]["image_width_deg"].is_null());
     assert_eq!(mesh[0]["number_images"], 480);
     assert_eq!(mesh[0]["visit"], "cm14451-1"); // from the keys, not the path's cm28170-1
+    assert!(
+        report["rules"]["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("cm28170-1")),
+        "{}",
+        report["rules"]["warnings"]
+    );
     // Scaling 596133 (fast_dp, CC in %) and 596138 (xia2 3dii, CC as coefficients).
     let fast = view(
         &store,

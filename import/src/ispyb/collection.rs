@@ -62,6 +62,21 @@ fn r(dict: &str, key: &str) -> Value {
     json!({"$ref": format!("#/{dict}/{key}")})
 }
 
+/// `cm14451-1`: letters, digits, a hyphen, digits.
+fn is_visit_label(seg: &str) -> bool {
+    let Some((p, v)) = seg.rsplit_once('-') else {
+        return false;
+    };
+    let letters = p.len()
+        - p.trim_start_matches(|c: char| c.is_ascii_alphabetic())
+            .len();
+    letters > 0
+        && p.len() > letters
+        && p[letters..].chars().all(|c| c.is_ascii_digit())
+        && !v.is_empty()
+        && v.chars().all(|c| c.is_ascii_digit())
+}
+
 /// `x_####.cbf` → `x_%04d.cbf`.
 pub fn printf_template(t: &str) -> String {
     match (t.find('#'), t.rfind('#')) {
@@ -126,6 +141,17 @@ impl Batch {
         // Session: from the group's key, else the first collection's.
         let session_id = int(g, "sessionId").or_else(|| int(dcs[0], "SESSIONID"));
         let (session, proposal) = self.session_ext(session_id, s, t, group);
+        if let Some(n) = session["visitNumber"].as_i64() {
+            let visit = format!("{proposal}-{n}");
+            let other = dcs.iter().find_map(|d| {
+                d.get("imageDirectory")?
+                    .split('/')
+                    .find(|seg| is_visit_label(seg) && **seg != visit)
+            });
+            if let Some(other) = other {
+                t.warn("visit-from-keys", format!("DataCollectionGroup {group} is in visit {visit} by its keys; its images are under {other}: the keys win"));
+            }
+        }
         // Sample.
         let sample_id =
             int(g, "blSampleId").or_else(|| dcs.iter().find_map(|d| int(d, "BLSAMPLEID")));
