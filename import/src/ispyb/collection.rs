@@ -63,7 +63,7 @@ fn r(dict: &str, key: &str) -> Value {
 }
 
 /// `cm14451-1`: letters, digits, a hyphen, digits.
-fn is_visit_label(seg: &str) -> bool {
+pub(super) fn is_visit_label(seg: &str) -> bool {
     let Some((p, v)) = seg.rsplit_once('-') else {
         return false;
     };

@@ -457,3 +457,91 @@ async fn group_filter(src: &Source, o: &Options) -> Result<String, ImportError> 
     }
     Ok(parts.join(" AND "))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::collection::{is_visit_label, mxpipe_uuid, printf_template};
+    use super::processing::program_and_version;
+    use super::read::Row;
+    use super::rules::Tally;
+    use super::values::Values;
+
+    #[test]
+    fn programs_and_versions() {
+        let v = |s: &str| program_and_version(s);
+        assert_eq!(
+            v("autoPROC 1.0.4 (see: http://www.globalphasing.com/autoproc/)"),
+            ("autoPROC".into(), Some("1.0.4".into()))
+        );
+        assert_eq!(v("xia2 3dii"), ("xia2 3dii".into(), None));
+        assert_eq!(v("xia2 3d"), ("xia2 3d".into(), None));
+        assert_eq!(
+            v("CrystFEL indexamajig 0.11.1"),
+            ("CrystFEL indexamajig".into(), Some("0.11.1".into()))
+        );
+        assert_eq!(v("fast_dp"), ("fast_dp".into(), None));
+    }
+
+    #[test]
+    fn templates_comments_and_visits() {
+        assert_eq!(
+            printf_template("tlys_jan_4_1_####.cbf"),
+            "tlys_jan_4_1_%04d.cbf"
+        );
+        assert_eq!(printf_template("Lys_6_1_master.h5"), "Lys_6_1_master.h5");
+        assert_eq!(printf_template("a#b#.cbf"), "a#b#.cbf"); // not one run of #
+        let u = "3b5b8750-4f0c-44d2-bb09-bbf948ab0cda";
+        assert_eq!(
+            mxpipe_uuid(Some(&format!("mxpipe experiment {u}: note")), "experiment"),
+            Some(u)
+        );
+        assert_eq!(
+            mxpipe_uuid(Some(&format!("mxpipe sweep {u} scan 3")), "experiment"),
+            None
+        );
+        assert_eq!(
+            mxpipe_uuid(Some("mxpipe experiment not-a-uuid"), "experiment"),
+            None
+        );
+        assert_eq!(mxpipe_uuid(Some("mxpipe experiment é"), "experiment"), None);
+        assert!(is_visit_label("cm28170-1") && is_visit_label("mx23694-12"));
+        assert!(
+            !is_visit_label("xraycentring")
+                && !is_visit_label("20160114")
+                && !is_visit_label("Lys-6")
+        );
+    }
+
+    #[test]
+    fn values_through_the_rules() {
+        let row: Row = [
+            ("a", "NR"),
+            ("b", "0"),
+            ("c", "2016-07-01 10:00:00"),
+            ("d", "0000-00-00 00:00:00"),
+            ("e", "x1"),
+            ("f", "-3"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k, v.to_owned()))
+        .collect();
+        let v = Values {
+            row: &row,
+            table: "DataCollection",
+            key: 7,
+        };
+        let mut t = Tally::default();
+        assert_eq!(v.text("a", &mut t), None);
+        assert_eq!(v.positive("b", &mut t), None);
+        assert_eq!(
+            v.time("c", chrono_tz::Europe::London, &mut t).as_deref(),
+            Some("2016-07-01T09:00:00Z")
+        );
+        assert_eq!(v.time("d", chrono_tz::Europe::London, &mut t), None);
+        assert_eq!(v.num("e", &mut t), None);
+        assert_eq!(v.positive("f", &mut t), None);
+        assert_eq!(t.applied["null-placeholders"], 3);
+        assert_eq!(t.kept_out_total, 2);
+        assert_eq!((t.kept_out[0].column, t.kept_out[0].key), ("e", 7));
+    }
+}
