@@ -197,17 +197,29 @@ fn import_a_legacy_ispyb() {
         (1.into(), 3600.into())
     );
     assert_eq!(s["sweep_type"], "simple");
-    // DataCollection 1052503: a characterisation, three one-image wedges at 93°, 138°, 183°.
+    // DataCollection 1052503: a characterisation of three images at 93°, 138°, 183°: one scan,
+    // the gaps as the sweep's negative overlap (image i at start + i·(width − overlap)).
     let scans = view(
         &store,
-        "SELECT scan_position_start, number_images, first_image_number FROM scans WHERE filename_template = 'xtal1_3_%04d.cbf' ORDER BY ordinal",
+        "SELECT scan_position_start, number_images FROM scans WHERE filename_template = 'xtal1_3_%04d.cbf'",
     );
-    let starts: Vec<f64> = scans.iter().map(|r| f(&r["scan_position_start"])).collect();
-    assert_eq!(starts.len(), 3);
-    for (a, b) in starts.iter().zip([93.0, 138.0, 183.0]) {
-        assert!((a - b).abs() < 1e-3, "{starts:?}");
+    assert_eq!(scans.len(), 1, "{scans:?}");
+    let sweep = query(
+        &store,
+        "SELECT overlap_deg, image_width_deg FROM sweeps WHERE filename_template = 'xtal1_3_%04d.cbf'",
+    );
+    let (start, width, overlap) = (
+        f(&scans[0]["scan_position_start"]),
+        f(&sweep[0]["image_width_deg"]),
+        f(&sweep[0]["overlap_deg"]),
+    );
+    assert_eq!(scans[0]["number_images"], 3);
+    for (i, want) in [93.0, 138.0, 183.0].into_iter().enumerate() {
+        assert!(
+            (start + i as f64 * (width - overlap) - want).abs() < 1e-3,
+            "{start} {width} {overlap}"
+        );
     }
-    assert!(scans.iter().all(|r| r["number_images"] == 1));
     // DataCollection 6017405: a mesh scan, never a rotation.
     let mesh = view(
         &store,

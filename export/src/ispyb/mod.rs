@@ -57,9 +57,19 @@ pub struct Ispyb {
     pub schema_version: String,
 }
 
+/// A database URL for messages: whatever stands between `://` and the last `@` (a user, perhaps
+/// a password put there by mistake) is not repeated.
+pub fn redacted_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(a), Some(b)) if b > a => format!("{}://…@{}", &url[..a], &url[b + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
 /// Which ISPyB a URL names, `host:port/database`: the key of its id map in the store.
 pub fn instance_of(url: &str) -> Result<String, ExportError> {
-    let u = url::Url::parse(url).map_err(|e| ExportError::Config(format!("--db {url:?}: {e}")))?;
+    let u = url::Url::parse(url)
+        .map_err(|e| ExportError::Config(format!("--db {:?}: {e}", redacted_url(url))))?;
     Ok(format!(
         "{}:{}{}",
         u.host_str().unwrap_or("localhost"),
@@ -76,8 +86,8 @@ impl Ispyb {
     /// Connect (`mysql://user@host:port/database`, password given separately), check
     /// `AdminVar.schemaVersion` and read the lookups.
     pub async fn connect(url: &str, password: Option<&str>) -> Result<Ispyb, ExportError> {
-        let parsed =
-            url::Url::parse(url).map_err(|e| ExportError::Config(format!("--db {url:?}: {e}")))?;
+        let parsed = url::Url::parse(url)
+            .map_err(|e| ExportError::Config(format!("--db {:?}: {e}", redacted_url(url))))?;
         if parsed.password().is_some() {
             return Err(ExportError::Config(
                 "the --db URL contains a password; put it in MXPIPE_ISPYB_PASSWORD or a file (--password-file) instead".into(),
@@ -86,7 +96,7 @@ impl Ispyb {
         let instance = instance_of(url)?;
         let mut options: MySqlConnectOptions = url
             .parse()
-            .map_err(|e| ExportError::Config(format!("--db {url:?}: {e}")))?;
+            .map_err(|e| ExportError::Config(format!("--db {:?}: {e}", redacted_url(url))))?;
         if let Some(p) = password {
             options = options.password(p);
         }

@@ -235,7 +235,11 @@ pub(super) fn ids_of<'a>(rows: impl IntoIterator<Item = &'a Row>, col: &str) -> 
 
 impl Batch {
     /// Read everything the messages of `groups` need.
-    pub async fn load(src: &mut Source, groups: Vec<Row>) -> Result<Batch, ImportError> {
+    pub async fn load(
+        src: &mut Source,
+        groups: Vec<Row>,
+        filter: &str,
+    ) -> Result<Batch, ImportError> {
         let mut b = Batch::default();
         let group_ids = ids_of(&groups, "dataCollectionGroupId");
         let mut dcs = src
@@ -420,7 +424,7 @@ impl Batch {
             }
         }
         b.groups = groups;
-        b.load_processing(src, &dc_ids).await?;
+        b.load_processing(src, &dc_ids, filter).await?;
         Ok(b)
     }
 }

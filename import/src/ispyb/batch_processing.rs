@@ -38,12 +38,36 @@ fn index(rows: &[Row], col: &str) -> HashMap<i64, Vec<usize>> {
     out
 }
 
+/// The filter of an import without --session, --proposal or --since.
+pub const NO_FILTER: &str = "1 = 1";
+
 impl Batch {
+    /// Which of `programs` have an AutoProcIntegration anywhere in the database.
+    async fn integrated(
+        &self,
+        src: &mut Source,
+        programs: &[i64],
+    ) -> Result<std::collections::HashSet<i64>, ImportError> {
+        Ok(src
+            .fetch_in(
+                "AutoProcIntegration",
+                &["autoProcProgramId"],
+                "autoProcProgramId",
+                programs,
+                "autoProcIntegrationId",
+            )
+            .await?
+            .iter()
+            .filter_map(|r| int(r, "autoProcProgramId"))
+            .collect())
+    }
+
     /// The processing whose home is a group of this batch.
     pub(super) async fn load_processing(
         &mut self,
         src: &mut Source,
         dc_ids: &[i64],
+        filter: &str,
     ) -> Result<(), ImportError> {
         let first = src
             .fetch_in(
@@ -83,24 +107,50 @@ impl Batch {
                 self.dcs.insert(k, d);
             }
         }
-        // Home: the group of the program's first integration, when that group is in this batch.
-        let in_batch: std::collections::HashSet<i64> = self.group_dcs.keys().copied().collect();
+        // Home: the group of the program's first integration among the groups the import selects
+        // (all, without --session/--proposal/--since), when that group is in this batch.
+        let mut groups_of: HashMap<i64, Vec<i64>> = HashMap::new();
         for i in &all {
             let (Some(p), Some(dc)) = (int(i, "autoProcProgramId"), int(i, "dataCollectionId"))
             else {
                 continue;
             };
-            if self.home.contains_key(&p) {
-                continue;
-            }
-            let group = self
+            if let Some(g) = self
                 .dcs
                 .get(&dc)
-                .and_then(|d| int(d, "dataCollectionGroupId"));
-            if let Some(g) = group {
-                self.home
-                    .insert(p, if in_batch.contains(&g) { g } else { -1 });
+                .and_then(|d| int(d, "dataCollectionGroupId"))
+            {
+                groups_of.entry(p).or_default().push(g);
             }
+        }
+        let selected: Option<std::collections::HashSet<i64>> = if filter == NO_FILTER {
+            None
+        } else {
+            let candidates: Vec<i64> = groups_of.values().flatten().copied().collect();
+            Some(
+                src.fetch_in_where(
+                    "DataCollectionGroup",
+                    &["dataCollectionGroupId"],
+                    "dataCollectionGroupId",
+                    &candidates,
+                    filter,
+                    "",
+                )
+                .await?
+                .iter()
+                .filter_map(|r| int(r, "dataCollectionGroupId"))
+                .collect(),
+            )
+        };
+        let in_batch: std::collections::HashSet<i64> = self.group_dcs.keys().copied().collect();
+        for (p, groups) in &groups_of {
+            let home = groups
+                .iter()
+                .find(|g| selected.as_ref().is_none_or(|s| s.contains(g)));
+            self.home.insert(
+                *p,
+                home.filter(|g| in_batch.contains(g)).copied().unwrap_or(-1),
+            );
         }
         self.home.retain(|_, g| *g >= 0);
         // Programs reached through a ProcessingJob on a collection (no integration of their own).
@@ -126,6 +176,7 @@ impl Batch {
             })
             .collect();
         let job_keys: Vec<i64> = job_group.keys().copied().collect();
+        let mut job_homes = Vec::new();
         for p in src
             .fetch_in(
                 "AutoProcProgram",
@@ -139,10 +190,17 @@ impl Batch {
             if let (Some(id), Some(g)) = (
                 int(&p, "autoProcProgramId"),
                 int(&p, "processingJobId").and_then(|j| job_group.get(&j)),
-            ) {
-                if !all.iter().any(|i| int(i, "autoProcProgramId") == Some(id)) {
-                    self.home.entry(id).or_insert(*g);
-                }
+            ) && !groups_of.contains_key(&id)
+            {
+                job_homes.push((id, *g));
+            }
+        }
+        // A program with integrations of its own is carried by their group, never by its job's.
+        let job_ids: Vec<i64> = job_homes.iter().map(|(p, _)| *p).collect();
+        let integrated = self.integrated(src, &job_ids).await?;
+        for (id, g) in job_homes {
+            if !integrated.contains(&id) {
+                self.home.entry(id).or_insert(g);
             }
         }
         let homed: Vec<i64> = self.home.keys().copied().collect();
@@ -226,11 +284,18 @@ impl Batch {
                 self.parent.entry(child).or_insert(*parent);
             }
         }
-        let child_ids: Vec<i64> = self
+        let children: Vec<i64> = self
             .parent
             .keys()
             .copied()
             .filter(|c| !self.home.contains_key(c))
+            .collect();
+        // A child with integrations of its own (a re-integration, not a downstream step) is
+        // carried by its own first group: one program, one message.
+        let integrated = self.integrated(src, &children).await?;
+        let child_ids: Vec<i64> = children
+            .into_iter()
+            .filter(|c| !integrated.contains(c))
             .collect();
         programs.extend(
             src.fetch_in(

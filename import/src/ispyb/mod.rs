@@ -237,7 +237,7 @@ pub async fn import(
         };
         after = last;
         let t0 = Instant::now();
-        let b = Batch::load(&mut src, groups).await?;
+        let b = Batch::load(&mut src, groups, &filter).await?;
         let t1 = Instant::now();
         report.timings.read_s += (t1 - t0).as_secs_f64();
         report.groups += b.groups.len() as u64;
@@ -404,7 +404,7 @@ async fn commit(
 
 /// The SQL condition on DataCollectionGroup for `--session`, `--proposal` and `--since`.
 async fn group_filter(src: &Source, o: &Options) -> Result<String, ImportError> {
-    let mut parts = vec!["1 = 1".to_owned()];
+    let mut parts = vec![batch_processing::NO_FILTER.to_owned()];
     let mut sessions: Vec<i64> = Vec::new();
     for v in &o.sessions {
         let label = mxpipe_model::extensions::Session::parse_label(v)

@@ -3,6 +3,8 @@
 //! → ReflectionSets with overall and per-shell statistics, normalised by the rules (CC as a
 //! coefficient, shells by type), downstream programs (dimple) started from their parent.
 
+use std::collections::HashMap;
+
 use serde_json::{Value, json};
 
 use super::batch::Batch;
@@ -164,6 +166,29 @@ impl Batch {
             let mut refs: Vec<String> = Vec::new();
             let mut images = Vec::new();
             let mut integration_keys = Vec::new();
+            // A sweep is an input as a whole only when the program read every wedge of it whole;
+            // otherwise each integration is an image range (the exporter would otherwise write
+            // integrations for wedges the program never read).
+            let covers = |i: &Row, pl: &super::collection::Placed| {
+                let (lo, hi) = (int(i, "startImageNumber"), int(i, "endImageNumber"));
+                lo.is_none_or(|l| l <= pl.first) && hi.is_none_or(|h| h >= pl.last)
+            };
+            let mut whole: HashMap<&str, std::collections::HashSet<i64>> = HashMap::new();
+            for i in &integrations {
+                if let Some((dc, pl)) =
+                    int(i, "dataCollectionId").and_then(|d| Some((d, gm.placed.get(&d)?)))
+                    && covers(i, pl)
+                {
+                    whole.entry(pl.sweep_key.as_str()).or_default().insert(dc);
+                }
+            }
+            let whole_sweeps: std::collections::HashSet<String> = whole
+                .iter()
+                .filter(|(k, dcs)| {
+                    gm.placed.values().filter(|pl| pl.sweep_key == **k).count() == dcs.len()
+                })
+                .map(|(k, _)| (*k).to_owned())
+                .collect();
             for i in &integrations {
                 t.applied("integration-identity");
                 let iv = Values::of(i, "AutoProcIntegration", "autoProcIntegrationId");
@@ -176,9 +201,7 @@ impl Batch {
                 };
                 let (lo, hi) = (iv.int("startImageNumber", t), iv.int("endImageNumber", t));
                 match gm.placed.get(&dc_id) {
-                    Some(pl)
-                        if lo.is_none_or(|l| l <= pl.first) && hi.is_none_or(|h| h >= pl.last) =>
-                    {
+                    Some(pl) if covers(i, pl) && whole_sweeps.contains(&pl.sweep_key) => {
                         if !refs.contains(&pl.sweep_key) {
                             refs.push(pl.sweep_key.clone());
                         }
@@ -203,6 +226,11 @@ impl Batch {
                             "firstImageNumber": first, "lastImageNumber": last, "dataCollectionId": dc_id}));
                         if let Some(pl) = placed {
                             let key = format!("{uuid}#{}#{}", pl.sweep_uuid, pl.ordinal);
+                            gm.ids.push((
+                                format!("AutoProcIntegration:{key}"),
+                                "AutoProcIntegration",
+                                iv.key,
+                            ));
                             integration_keys.push((iv.key, key));
                         }
                     }

@@ -8,6 +8,8 @@ use std::collections::HashMap;
 use sqlx::Row as _;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 
+use mxpipe_export::ispyb::redacted_url as redacted;
+
 use super::ImportError;
 
 /// One row: column → value, NULL columns absent.
@@ -31,8 +33,8 @@ impl Source {
     /// read-only (`SET SESSION TRANSACTION READ ONLY`) with `time_zone = '+00:00'`, so TIMESTAMP
     /// columns read as UTC; DATETIME columns are naive facility times (see the rules).
     pub async fn connect(url: &str, password: Option<&str>) -> Result<Source, ImportError> {
-        let parsed =
-            url::Url::parse(url).map_err(|e| ImportError::Config(format!("--db {url:?}: {e}")))?;
+        let parsed = url::Url::parse(url)
+            .map_err(|e| ImportError::Config(format!("--db {:?}: {e}", redacted(url))))?;
         if parsed.password().is_some() {
             return Err(ImportError::Config(
                 "the --db URL contains a password; put it in MXPIPE_ISPYB_PASSWORD or a file (--password-file) instead".into(),
@@ -43,12 +45,13 @@ impl Source {
         let database = parsed.path().trim_start_matches('/').to_owned();
         if database.is_empty() {
             return Err(ImportError::Config(format!(
-                "--db {url:?} names no database: expected mysql://USER@HOST:PORT/DATABASE"
+                "--db {:?} names no database: expected mysql://USER@HOST:PORT/DATABASE",
+                redacted(url)
             )));
         }
         let mut options: MySqlConnectOptions = url
             .parse()
-            .map_err(|e| ImportError::Config(format!("--db {url:?}: {e}")))?;
+            .map_err(|e| ImportError::Config(format!("--db {:?}: {e}", redacted(url))))?;
         if let Some(p) = password {
             options = options.password(p);
         }
@@ -183,7 +186,8 @@ impl Source {
         Ok(out)
     }
 
-    /// Rows of `table` whose `column` is one of `ids` (in chunks), ordered by `order`.
+    /// Rows of `table` whose `column` is one of `ids` (in chunks), ordered by `order`; a table
+    /// or key column the database lacks reads as no rows.
     pub async fn fetch_in(
         &mut self,
         table: &'static str,
@@ -192,7 +196,35 @@ impl Source {
         ids: &[i64],
         order: &str,
     ) -> Result<Vec<Row>, ImportError> {
+        if !self.has_column(table, order) {
+            return Ok(Vec::new());
+        }
+        self.fetch_in_where(
+            table,
+            cols,
+            column,
+            ids,
+            "1 = 1",
+            &format!("ORDER BY `{order}`"),
+        )
+        .await
+    }
+
+    /// Rows of `table` whose `column` is one of `ids` (in chunks of 1 000) and that pass
+    /// `filter` (SQL over the table's columns), each chunk followed by `tail`.
+    pub async fn fetch_in_where(
+        &mut self,
+        table: &'static str,
+        cols: &[&'static str],
+        column: &str,
+        ids: &[i64],
+        filter: &str,
+        tail: &str,
+    ) -> Result<Vec<Row>, ImportError> {
         let mut out = Vec::new();
+        if ids.is_empty() || !self.has_column(table, column) {
+            return Ok(out);
+        }
         let mut ids: Vec<i64> = ids.to_vec();
         ids.sort_unstable();
         ids.dedup();
@@ -202,13 +234,17 @@ impl Source {
                 .map(i64::to_string)
                 .collect::<Vec<_>>()
                 .join(",");
-            let filter = format!("`{column}` IN ({list})");
-            out.extend(
-                self.fetch(table, cols, &filter, &[], &format!("ORDER BY `{order}`"))
-                    .await?,
-            );
+            let f = format!("`{column}` IN ({list}) AND {filter}");
+            out.extend(self.fetch(table, cols, &f, &[], tail).await?);
         }
         Ok(out)
+    }
+
+    /// True when `table` has `column` (visible to the user).
+    fn has_column(&self, table: &str, column: &str) -> bool {
+        self.columns
+            .get(table)
+            .is_some_and(|cs| cs.contains_key(&column.to_ascii_lowercase()))
     }
 
     /// Ids of one column from an arbitrary read-only query (session and proposal filters).

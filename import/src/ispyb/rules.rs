@@ -30,11 +30,11 @@ const fn r(name: &'static str, does: &'static str, evidence: &'static str) -> Ru
 #[rustfmt::skip]
 pub const RULES: &[Rule] = &[
     r("dc-axis-end", "a rotation's scan is `axisStart` + images × `axisRange`; `axisEnd` is not read (legacy rows hold the range there)", "every DataCollection: 993677 start 45, end 0.1, range 0.1"),
-    r("dc-characterisation-wedges", "`overlap` ≠ 0 → one one-image scan per image at `axisStart + i·(axisRange − overlap)`, sweep role `Characterisation`", "1052494 (−89.6), 1052503 (−44.7: images at 93, 138, 183), 1066786"),
+    r("dc-characterisation-wedges", "`overlap` ≠ 0 → kept as the sweep's `overlap` (image i at `axisStart + i·(axisRange − overlap)`), one scan per DataCollection, sweep role `Characterisation`", "1052494 (−89.6), 1052503 (−44.7: images at 93, 138, 183), 1066786"),
     r("dc-mesh", "a GridInfo row, a Mesh group or `axisRange` 0 with several images → sweep type `mesh` (lines and size from GridInfo), never a rotation", "DataCollection 6017405 / group 5440739 / GridInfo 1281212: 30 × 16 images, 0.02 mm steps"),
     r("experiment-type-by-name", "the group's `experimentType` read by name, case-insensitively, into the experiment strategy (the exporter's table read backwards)", "Mesh (group 5440739) vs the lookup's MESH"),
     r("regroup-wedges", "DataCollections of one group with the same directory, template, wavelength and axis are the wedges of one sweep, in acquisition order (mxpipe's own `mxpipe sweep <uuid> scan <n>` comments name sweep and ordinal exactly)", "interleaved MAD exported by mxpipe: 24 DataCollections → 7 sweeps"),
-    r("dc-beamsize-mm", "`DataCollection.beamSizeAtSample*` are mm, kept as mm", "993677 0.05, 6017405 0.02 = GridInfo dx_mm"),
+    r("dc-beamsize-mm", "`DataCollection.beamSizeAtSample*` are mm, kept as mm (rows mxpipe exported before it wrote mm hold µm: above 1 mm they are read as µm)", "993677 0.05, 6017405 0.02 = GridInfo dx_mm"),
     r("dc-beam-centre-mm", "`xBeam`/`yBeam` (mm) → `beamPosition` (pixels) with `[ispyb] pixel_size_mm`; without it the beam centre is kept out", "993677 215.62 / 208.978 mm"),
     r("wavelength-to-energy", "`wavelength` (Å) → `energy` (eV) = 12398.4198 / Å", "993677 1.28255 Å = 9667.1 eV"),
     r("transmission-percent", "`transmission` is % and kept when in (0, 100]; else kept out (a fraction ≤ 1 stays as written: the column holds percent)", "993677 40.19, 1002287 0.999"),

@@ -26,6 +26,7 @@ fn comment_ordinal(comment: &str) -> Option<i64> {
         .next()?
         .parse()
         .ok()
+        .filter(|n| (0..1_000_000_000).contains(n))
 }
 
 /// What one DataCollection becomes.
@@ -112,21 +113,17 @@ impl Batch {
             let n = v.int("numberOfImages", t).filter(|n| *n > 0).unwrap_or(1);
             let first = v.int("startImageNumber", t).unwrap_or(1);
             let start = v.num("axisStart", t).unwrap_or(0.0);
-            let width = v.num("axisRange", t).unwrap_or(0.0);
             let overlap = v.num("overlap", t).unwrap_or(0.0);
             t.applied("dc-axis-end");
             let ordinal = w.ordinal.unwrap_or(next_ordinal);
             let scans = scans_of.entry(w.sweep.clone()).or_default();
             if overlap != 0.0 && !ssx {
+                // One scan; the gap between images is the sweep's (negative) overlap: image i at
+                // axisStart + i·(axisRange − overlap).
                 t.applied("dc-characterisation-wedges");
-                for i in 0..n {
-                    scans.push(json!({"scanPositionStart": start + i as f64 * (width - overlap), "firstImageNumber": first + i, "numberImages": 1, "ordinal": ordinal + i}));
-                }
-                next_ordinal = next_ordinal.max(ordinal + n);
-            } else {
-                scans.push(json!({"scanPositionStart": start, "firstImageNumber": first, "numberImages": n, "ordinal": ordinal}));
-                next_ordinal = next_ordinal.max(ordinal + 1);
             }
+            scans.push(json!({"scanPositionStart": start, "firstImageNumber": first, "numberImages": n, "ordinal": ordinal}));
+            next_ordinal = next_ordinal.max(ordinal.saturating_add(1));
             dcs_of.entry(w.sweep.clone()).or_default().push(w.id);
             let sweep_key = format!(
                 "CollectionSweep{}",
@@ -285,7 +282,12 @@ impl Batch {
             v.positive("beamSizeAtSampleY", t),
         ) {
             t.applied("dc-beamsize-mm");
-            sw["beamSize"] = json!([x, y]);
+            // mxpipe's exporter wrote µm before it wrote mm (issue 28): its rows above 1 mm
+            // (no MX beam is that wide) are µm.
+            let exported_in_um =
+                mxpipe_uuid(v.raw("comments"), "sweep").is_some() && x.max(y) > 1.0;
+            let k = if exported_in_um { 0.001 } else { 1.0 };
+            sw["beamSize"] = json!([x * k, y * k]);
         }
         if let Some(b) = v.text("beamShape", t) {
             sw["beamShape"] = json!(b);
