@@ -263,17 +263,17 @@ impl Batch {
                 "mxMRRunId",
             )
             .await?;
+        let program_of_autoproc: HashMap<i64, i64> = self
+            .autoprocs
+            .iter()
+            .filter_map(|x| Some((int(x, "autoProcId")?, int(x, "autoProcProgramId")?)))
+            .collect();
         let scaling_program: HashMap<i64, i64> = self
             .scalings
             .iter()
             .filter_map(|sc| {
-                let a = int(sc, "autoProcId")?;
-                let p = self
-                    .autoprocs
-                    .iter()
-                    .find(|x| int(x, "autoProcId") == Some(a))
-                    .and_then(|x| int(x, "autoProcProgramId"))?;
-                Some((int(sc, "autoProcScalingId")?, p))
+                let p = program_of_autoproc.get(&int(sc, "autoProcId")?)?;
+                Some((int(sc, "autoProcScalingId")?, *p))
             })
             .collect();
         for r in &runs {

@@ -145,6 +145,8 @@ pub struct Timings {
     pub validate_s: f64,
     /// Store runs and id-map entries.
     pub commit_s: f64,
+    /// Reading, per table.
+    pub read_s_per_table: BTreeMap<String, f64>,
 }
 
 /// A uuid for an ISPyB row: version 5 of `ispyb:<facility>:<table>:<key>` in the URL
@@ -299,6 +301,11 @@ pub async fn import(
             .await
             .unwrap_or_default();
     }
+    report.timings.read_s_per_table = src
+        .seconds
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (v * 1000.0).round() / 1000.0))
+        .collect();
     report.rows_read = src
         .rows_read
         .iter()
