@@ -143,7 +143,8 @@ pub struct Timings {
     pub map_s: f64,
     /// Of which validation and preparation.
     pub validate_s: f64,
-    /// Store runs and id-map entries.
+    /// Store runs and id-map entries (each batch's run beside the reading and mapping of the
+    /// next).
     pub commit_s: f64,
     /// Reading, per table.
     pub read_s_per_table: BTreeMap<String, f64>,
@@ -221,7 +222,9 @@ pub async fn import(
             .await
             .map_err(|e| ImportError::Store(e.to_string()))?,
     };
+    let known = std::sync::Arc::new(known);
     let mut writer = store.map(|s| Writer::long_lived(s.clone()));
+    let mut pending: Option<tokio::task::JoinHandle<Committed>> = None;
     let mut after = -1_i64;
     let limit = options.batch_groups.max(1);
     loop {
@@ -270,23 +273,28 @@ pub async fn import(
                 }
             }
         }
-        let t2 = Instant::now();
-        report.timings.map_s += (t2 - t1).as_secs_f64();
-        if let (Some(store), Some(writer)) = (store, writer.as_mut()) {
-            commit(
-                writer,
-                store,
-                &prepared,
-                &entries,
-                &known,
-                options,
-                &src.instance,
-                &mut report,
-            )
-            .await?;
+
+        report.timings.map_s += t1.elapsed().as_secs_f64();
+        // The previous batch's commit ran while this batch was read and mapped; wait for it,
+        // then start this one's (one store run at a time, in batch order).
+        if let Some(running) = pending.take() {
+            writer = Some(finish(running, &mut report).await?);
         }
-        report.timings.commit_s += t2.elapsed().as_secs_f64();
+        if let (Some(store), Some(w)) = (store, writer.take()) {
+            let job = Committing {
+                store: store.clone(),
+                prepared,
+                entries,
+                known: known.clone(),
+                command: options.command.clone(),
+                instance: src.instance.clone(),
+            };
+            pending = Some(tokio::spawn(job.run(w)));
+        }
         progress.done(report.groups, report.collections);
+    }
+    if let Some(running) = pending.take() {
+        finish(running, &mut report).await?;
     }
     if options.sessions.is_empty() && options.proposals.is_empty() && options.since.is_none() {
         report.processing_without_collection = src
@@ -357,56 +365,93 @@ fn map_group(b: &Batch, g: &read::Row, s: &Settings, t: &mut Tally) -> Mapped {
     }
 }
 
-/// Commit one batch's messages as one store run, then the id-map entries it has not yet.
-#[allow(clippy::too_many_arguments)]
-async fn commit(
-    writer: &mut Writer,
-    store: &Store,
-    prepared: &[PreparedMessage],
-    entries: &[(String, &'static str, i64)],
-    known: &HashMap<String, CatalogueId>,
-    options: &Options,
-    instance: &str,
-    report: &mut Report,
-) -> Result<(), ImportError> {
-    if !prepared.is_empty() {
-        let refs: Vec<&PreparedMessage> = prepared.iter().collect();
-        let outcome = writer
-            .ingest(&refs, Some(&options.command))
+/// One batch's commit, run beside the reading and mapping of the next batch.
+struct Committing {
+    store: Store,
+    prepared: Vec<PreparedMessage>,
+    entries: Vec<(String, &'static str, i64)>,
+    known: std::sync::Arc<HashMap<String, CatalogueId>>,
+    command: String,
+    instance: String,
+}
+
+/// What a batch's commit did: the writer back, counts, seconds, or the error.
+type Committed = Result<(Writer, CommitCounts), ImportError>;
+
+/// Counts of one batch's commit.
+#[derive(Default)]
+struct CommitCounts {
+    new: u64,
+    changed: u64,
+    unchanged: u64,
+    runs: u64,
+    id_map_entries: u64,
+    seconds: f64,
+}
+
+impl Committing {
+    /// The batch's messages as one store run, then the id-map entries not yet in the map.
+    async fn run(self, mut writer: Writer) -> Committed {
+        let started = Instant::now();
+        let mut c = CommitCounts::default();
+        if !self.prepared.is_empty() {
+            let refs: Vec<&PreparedMessage> = self.prepared.iter().collect();
+            let outcome = writer
+                .ingest(&refs, Some(&self.command))
+                .await
+                .map_err(|e| ImportError::Store(e.to_string()))?;
+            let (n, ch, u) = outcome.totals();
+            (c.new, c.changed, c.unchanged) = (n as u64, ch as u64, u as u64);
+            c.runs = u64::from(outcome.committed);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let fresh: Vec<(String, CatalogueId)> = self
+            .entries
+            .iter()
+            .filter(|(k, table, id)| {
+                seen.insert(k.clone())
+                    && self
+                        .known
+                        .get(k)
+                        .is_none_or(|c| c.id != *id || c.table != *table)
+            })
+            .map(|(k, table, id)| {
+                (
+                    k.clone(),
+                    CatalogueId {
+                        table: (*table).to_owned(),
+                        id: *id,
+                        content_sha256: "imported".into(),
+                        pid: None,
+                    },
+                )
+            })
+            .collect();
+        c.id_map_entries = fresh.len() as u64;
+        self.store
+            .record_catalogue_ids(TARGET, &self.instance, &fresh, &self.command)
             .await
             .map_err(|e| ImportError::Store(e.to_string()))?;
-        let (n, c, u) = outcome.totals();
-        report.objects_new += n as u64;
-        report.objects_changed += c as u64;
-        report.objects_unchanged += u as u64;
-        report.runs += u64::from(outcome.committed);
+        c.seconds = started.elapsed().as_secs_f64();
+        Ok((writer, c))
     }
-    let mut seen = std::collections::HashSet::new();
-    let fresh: Vec<(String, CatalogueId)> = entries
-        .iter()
-        .filter(|(k, table, id)| {
-            seen.insert(k.clone())
-                && known
-                    .get(k)
-                    .is_none_or(|c| c.id != *id || c.table != *table)
-        })
-        .map(|(k, table, id)| {
-            (
-                k.clone(),
-                CatalogueId {
-                    table: (*table).to_owned(),
-                    id: *id,
-                    content_sha256: "imported".into(),
-                    pid: None,
-                },
-            )
-        })
-        .collect();
-    report.id_map_entries += fresh.len() as u64;
-    store
-        .record_catalogue_ids(TARGET, instance, &fresh, &options.command)
+}
+
+/// Wait for a batch's commit and add its counts to the report.
+async fn finish(
+    running: tokio::task::JoinHandle<Committed>,
+    report: &mut Report,
+) -> Result<Writer, ImportError> {
+    let (writer, c) = running
         .await
-        .map_err(|e| ImportError::Store(e.to_string()))
+        .map_err(|e| ImportError::Store(format!("the commit task failed: {e}")))??;
+    report.objects_new += c.new;
+    report.objects_changed += c.changed;
+    report.objects_unchanged += c.unchanged;
+    report.runs += c.runs;
+    report.id_map_entries += c.id_map_entries;
+    report.timings.commit_s += c.seconds;
+    Ok(writer)
 }
 
 /// The SQL condition on DataCollectionGroup for `--session`, `--proposal` and `--since`.

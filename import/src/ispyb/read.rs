@@ -170,9 +170,12 @@ impl Source {
         );
         // Table and column names are this crate's constants; values are integers.
         let started = std::time::Instant::now();
-        let rows = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await.map_err(|e| {
-            ImportError::Database(format!("reading {table} from {}: {e}", self.instance))
-        })?;
+        let rows = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| {
+                ImportError::Database(format!("reading {table} from {}: {e}", self.instance))
+            })?;
         *self.rows_read.entry(table).or_default() += rows.len() as u64;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
