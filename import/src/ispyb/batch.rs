@@ -165,6 +165,9 @@ pub mod cols {
     ];
 }
 
+/// The EventChains of one DataCollection: (chain id, its events as (name, Event id)).
+pub type Chains = Vec<(i64, Vec<(String, i64)>)>;
+
 /// The rows of one batch.
 #[derive(Default)]
 pub struct Batch {
@@ -193,7 +196,7 @@ pub struct Batch {
     /// SSXDataCollection by dataCollectionId.
     pub ssx: HashMap<i64, Row>,
     /// EventChain id and its (event name, Event id) by dataCollectionId.
-    pub chains: HashMap<i64, Vec<(i64, Vec<(String, i64)>)>>,
+    pub chains: HashMap<i64, Chains>,
     /// AutoProcProgram by id (those with a home in this batch).
     pub programs: BTreeMap<i64, Row>,
     /// Program → the group whose message carries it.

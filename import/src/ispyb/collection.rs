@@ -184,17 +184,21 @@ impl Batch {
         if let Some(x) = ssx {
             ext.insert("ssx".into(), x);
         }
-        let status = dcs
+        // Aborted or failed when any collection was; completed when every one succeeded.
+        let statuses: Vec<String> = dcs
             .iter()
             .filter_map(|d| d.get("runStatus"))
             .map(|st| st.to_ascii_lowercase())
-            .fold(Some("Completed"), |acc, st| match (acc, st.as_str()) {
-                (Some("Completed"), x) if x.contains("success") => Some("Completed"),
-                (_, x) if x.contains("abort") => Some("Aborted"),
-                (_, x) if x.contains("fail") => Some("Failed"),
-                (a, x) if x.contains("success") => a,
-                _ => None,
-            });
+            .collect();
+        let status = if statuses.iter().any(|x| x.contains("abort")) {
+            Some("Aborted")
+        } else if statuses.iter().any(|x| x.contains("fail")) {
+            Some("Failed")
+        } else if !statuses.is_empty() && statuses.iter().all(|x| x.contains("success")) {
+            Some("Completed")
+        } else {
+            None
+        };
         let start = gv.time("startTime", s.timezone, t).or(times.0);
         let end = gv.time("endTime", s.timezone, t).or(times.1);
         let mut e = json!({"mxlimsType": "MxExperiment", "uuid": exp_uuid});
