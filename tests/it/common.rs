@@ -216,16 +216,24 @@ pub fn file_status(summary: &Value, name: &str) -> (String, String) {
 /// Run `mxpipe --store STORE ingest INPUT`, let it write its data tables, and SIGKILL it just
 /// before its commit record (`MXPIPE_PAUSE_BEFORE_COMMIT`): a writer killed mid-run.
 pub fn ingest_killed_before_commit(store: &Path, input: &Path) {
-    use std::time::{Duration, Instant};
-    let marker = store.with_extension("paused");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mxpipe"))
-        .args([
+    killed_before_commit(
+        &[
             "--store",
             store.to_str().unwrap(),
             "ingest",
             input.to_str().unwrap(),
-        ])
-        .env("MXPIPE_PAUSE_BEFORE_COMMIT", &marker)
+        ],
+        &store.with_extension("paused"),
+    );
+}
+
+/// Run `mxpipe ARGS…` with the commit hook armed (`MXPIPE_PAUSE_BEFORE_COMMIT=marker`) and
+/// kill it (SIGKILL) once its first run wrote its data and not yet its commit record.
+pub fn killed_before_commit(args: &[&str], marker: &Path) {
+    use std::time::{Duration, Instant};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mxpipe"))
+        .args(args)
+        .env("MXPIPE_PAUSE_BEFORE_COMMIT", marker)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -234,7 +242,7 @@ pub fn ingest_killed_before_commit(store: &Path, input: &Path) {
     while !marker.exists() {
         assert!(
             t0.elapsed() < Duration::from_secs(60),
-            "ingest never reached the commit point"
+            "mxpipe never reached the commit point"
         );
         std::thread::sleep(Duration::from_millis(50));
     }

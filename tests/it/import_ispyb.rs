@@ -382,41 +382,24 @@ fn import_a_legacy_ispyb() {
 
     // 3. Killed (SIGKILL) with its data written and no commit record, then re-run: a clean import.
     let killed = dir.path().join("killed");
-    {
-        use std::time::{Duration, Instant};
-        let marker = dir.path().join("paused");
-        let url = format!("{}/ispyb_legacy", l.base);
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mxpipe"))
-            .args([
-                "--config",
-                l.config.to_str().unwrap(),
-                "--store",
-                killed.to_str().unwrap(),
-                "import",
-                "ispyb",
-                "--db",
-                &url,
-                "--password-file",
-                &l.password_file,
-                "--batch",
-                "2",
-            ])
-            .env("MXPIPE_PAUSE_BEFORE_COMMIT", &marker)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let t0 = Instant::now();
-        while !marker.exists() {
-            assert!(
-                t0.elapsed() < Duration::from_secs(60),
-                "the import never reached its commit point"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        child.kill().unwrap();
-        child.wait().unwrap();
-    }
+    let url = format!("{}/ispyb_legacy", l.base);
+    killed_before_commit(
+        &[
+            "--config",
+            l.config.to_str().unwrap(),
+            "--store",
+            killed.to_str().unwrap(),
+            "import",
+            "ispyb",
+            "--db",
+            &url,
+            "--password-file",
+            &l.password_file,
+            "--batch",
+            "2",
+        ],
+        &dir.path().join("paused"),
+    );
     let (out, _) = import(&l, &killed, "ispyb_legacy", &["--batch", "2"]);
     assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
     for sql in [

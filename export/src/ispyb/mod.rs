@@ -66,6 +66,39 @@ pub fn redacted_url(url: &str) -> String {
     }
 }
 
+/// A `--db` URL checked and made into connect options (`ispyb export` and `ispyb import` alike).
+pub struct DbTarget {
+    /// Connect options, the password (given apart from the URL) set.
+    pub options: MySqlConnectOptions,
+    /// `host:port/database`: the key of the id map.
+    pub instance: String,
+    /// The user, for messages.
+    pub user: String,
+}
+
+/// Check a `--db` URL (`mysql://user@host:port/database`; a password in it is refused — it
+/// comes from a file or the environment) and build its connect options.
+pub fn db_target(url: &str, password: Option<&str>) -> Result<DbTarget, ExportError> {
+    let parsed = url::Url::parse(url)
+        .map_err(|e| ExportError::Config(format!("--db {:?}: {e}", redacted_url(url))))?;
+    if parsed.password().is_some() {
+        return Err(ExportError::Config(
+            "the --db URL contains a password; put it in MXPIPE_ISPYB_PASSWORD or a file (--password-file) instead".into(),
+        ));
+    }
+    let mut options: MySqlConnectOptions = url
+        .parse()
+        .map_err(|e| ExportError::Config(format!("--db {:?}: {e}", redacted_url(url))))?;
+    if let Some(p) = password {
+        options = options.password(p);
+    }
+    Ok(DbTarget {
+        options,
+        instance: instance_of(url)?,
+        user: parsed.username().to_owned(),
+    })
+}
+
 /// Which ISPyB a URL names, `host:port/database`: the key of its id map in the store.
 pub fn instance_of(url: &str) -> Result<String, ExportError> {
     let u = url::Url::parse(url)
@@ -86,28 +119,18 @@ impl Ispyb {
     /// Connect (`mysql://user@host:port/database`, password given separately), check
     /// `AdminVar.schemaVersion` and read the lookups.
     pub async fn connect(url: &str, password: Option<&str>) -> Result<Ispyb, ExportError> {
-        let parsed = url::Url::parse(url)
-            .map_err(|e| ExportError::Config(format!("--db {:?}: {e}", redacted_url(url))))?;
-        if parsed.password().is_some() {
-            return Err(ExportError::Config(
-                "the --db URL contains a password; put it in MXPIPE_ISPYB_PASSWORD or a file (--password-file) instead".into(),
-            ));
-        }
-        let instance = instance_of(url)?;
-        let mut options: MySqlConnectOptions = url
-            .parse()
-            .map_err(|e| ExportError::Config(format!("--db {:?}: {e}", redacted_url(url))))?;
-        if let Some(p) = password {
-            options = options.password(p);
-        }
+        let DbTarget {
+            options,
+            instance,
+            user,
+        } = db_target(url, password)?;
         let pool = MySqlPoolOptions::new()
             .max_connections(2)
             .connect_with(options)
             .await
             .map_err(|e| {
                 ExportError::Database(format!(
-                    "cannot connect to ISPyB at {instance} as {}: {e}",
-                    parsed.username()
+                    "cannot connect to ISPyB at {instance} as {user}: {e}"
                 ))
             })?;
         let version: Option<String> = sqlx::query_scalar("SELECT value FROM AdminVar WHERE name = 'schemaVersion'")

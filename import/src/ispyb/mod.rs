@@ -20,7 +20,6 @@ use std::time::Instant;
 
 use mxpipe_store::{CatalogueId, PreparedMessage, SourceFile, Store, Writer};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use batch::{Batch, cols};
 use read::{Source, int};
@@ -344,7 +343,6 @@ fn map_group(b: &Batch, g: &read::Row, s: &Settings, t: &mut Tally) -> Mapped {
         "ispyb://{}/DataCollectionGroup/{}",
         s.instance, gm.group
     ));
-    let json = serde_json::to_vec(&gm.value).expect("JSON");
     match mxpipe_ingest::validated(&origin, gm.value) {
         Ok(fragments) => {
             let Some(mxpipe_ingest::Fragment::Message { value, message, .. }) =
@@ -352,13 +350,15 @@ fn map_group(b: &Batch, g: &read::Row, s: &Settings, t: &mut Tally) -> Mapped {
             else {
                 return Mapped::Failed(gm.group, "validation returned no message".into());
             };
-            let source = SourceFile {
+            // The message's source is the rows it was built from: recorded like a file, with
+            // the message's own hash and size (what prepare computed anyway).
+            let mut p = mxpipe_store::prepare_message(&value, *message, Vec::new());
+            p.sources.push(SourceFile {
                 path: origin.display().to_string(),
-                sha256: hex::encode(Sha256::digest(&json)),
-                bytes: json.len() as u64,
+                sha256: p.message_id.clone(),
+                bytes: p.json.len() as u64,
                 format: "ispyb".into(),
-            };
-            let p = mxpipe_store::prepare_message(&value, *message, vec![source]);
+            });
             Mapped::Ready(Box::new(p), gm.ids, tv.elapsed().as_secs_f64())
         }
         Err(e) => Mapped::Failed(gm.group, e.to_string()),

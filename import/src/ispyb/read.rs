@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use sqlx::Row as _;
-use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
 
 use mxpipe_export::ispyb::redacted_url as redacted;
 
@@ -35,27 +35,18 @@ impl Source {
     /// read-only (`SET SESSION TRANSACTION READ ONLY`) with `time_zone = '+00:00'`, so TIMESTAMP
     /// columns read as UTC; DATETIME columns are naive facility times (see the rules).
     pub async fn connect(url: &str, password: Option<&str>) -> Result<Source, ImportError> {
-        let parsed = url::Url::parse(url)
-            .map_err(|e| ImportError::Config(format!("--db {:?}: {e}", redacted(url))))?;
-        if parsed.password().is_some() {
-            return Err(ImportError::Config(
-                "the --db URL contains a password; put it in MXPIPE_ISPYB_PASSWORD or a file (--password-file) instead".into(),
-            ));
-        }
-        let instance = mxpipe_export::ispyb::instance_of(url)
+        let mxpipe_export::ispyb::DbTarget {
+            options,
+            instance,
+            user,
+        } = mxpipe_export::ispyb::db_target(url, password)
             .map_err(|e| ImportError::Config(e.to_string()))?;
-        let database = parsed.path().trim_start_matches('/').to_owned();
+        let database = instance.split_once('/').map_or("", |(_, d)| d).to_owned();
         if database.is_empty() {
             return Err(ImportError::Config(format!(
                 "--db {:?} names no database: expected mysql://USER@HOST:PORT/DATABASE",
                 redacted(url)
             )));
-        }
-        let mut options: MySqlConnectOptions = url
-            .parse()
-            .map_err(|e| ImportError::Config(format!("--db {:?}: {e}", redacted(url))))?;
-        if let Some(p) = password {
-            options = options.password(p);
         }
         let pool = MySqlPoolOptions::new()
             .max_connections(2)
@@ -73,7 +64,7 @@ impl Source {
             .map_err(|e| {
                 ImportError::Database(format!(
                     "cannot connect to ISPyB at {instance} as {}: {e}",
-                    parsed.username()
+                    user
                 ))
             })?;
         let mut columns: HashMap<String, HashMap<String, String>> = HashMap::new();
@@ -99,7 +90,7 @@ impl Source {
             if !columns.contains_key(needed) {
                 return Err(ImportError::Database(format!(
                     "{instance} has no table {needed} visible to {}: is this an ISPyB database, and may the user SELECT on it? (docs/ispyb-import.md lists the grants)",
-                    parsed.username()
+                    user
                 )));
             }
         }
