@@ -164,6 +164,9 @@ pub struct ServeConfig {
     pub header_read_timeout_s: Option<u64>,
     /// Requests one token may have in flight at once (default 32; more answer 429).
     pub max_in_flight_per_token: Option<usize>,
+    /// Runs appended to a table before it is compacted (default 100): compaction runs on a
+    /// thread of its own beside the commits, never in front of a request.
+    pub compact_every: Option<usize>,
     /// Log lines on standard error: `text` (default) or `json` (one JSON object per line, for a
     /// log collector); one line per request (method, route, status, latency, token id).
     pub log_format: Option<LogFormat>,
@@ -216,6 +219,10 @@ pub struct ScicatConfig {
     pub pixel_size_mm: Option<f64>,
     /// A saved copy of the backend's OpenAPI document for `--check` (default: its /explorer-json).
     pub openapi: Option<PathBuf>,
+    /// Experiments exported at once, each through its own connection (default 4; 1: one
+    /// at a time). Units that would create the same sample, crystal, macromolecule or session
+    /// are never written at once.
+    pub concurrency: Option<usize>,
 }
 
 /// `[icat]`: what the ICAT outputs cannot take from the session.
@@ -235,6 +242,10 @@ pub struct IcatConfig {
     /// Detector pixel size (mm) for the beam centre in mm of sweeps whose files state none (CBF
     /// `Pixel_size` and NXmx `x_pixel_size` are used when present); the export warns when used.
     pub pixel_size_mm: Option<f64>,
+    /// Experiments exported at once, each through its own connection (default 4; 1: one
+    /// at a time). Units that would create the same sample, crystal, macromolecule or session
+    /// are never written at once.
+    pub concurrency: Option<usize>,
 }
 
 /// `[ispyb]`: where and how to export to ISPyB. The password is never in the file: it comes from
@@ -256,6 +267,10 @@ pub struct IspybConfig {
     /// Facility short name (e.g. `DLS`) for sessions and the uuids `mxpipe import ispyb`
     /// derives from primary keys.
     pub facility: Option<String>,
+    /// Experiments exported at once, each through its own connection (default 2; 1: one
+    /// at a time). Units that would create the same sample, crystal, macromolecule or session
+    /// are never written at once.
+    pub concurrency: Option<usize>,
 }
 
 /// `[store]`.

@@ -60,10 +60,20 @@ pub trait Catalogue {
 
     /// Write one unit (all of it or nothing, where the catalogue allows). `log` receives what
     /// a dry run shows (SQL, requests). The error is a message; the driver names the experiment.
+    /// What a unit becomes before it is written (rows, an entity graph): made by the target
+    /// itself, one unit after another in the driver's order (names that must be unique in a
+    /// run are given here), then written by the target or one of its forks.
+    type Prepared;
+
+    /// Map one unit; an error fails this unit only.
+    fn prepare(&mut self, records: &Records, unit: &Unit<'_>) -> Result<Self::Prepared, String>;
+
+    /// Write one prepared unit.
     fn write_unit(
         &mut self,
         records: &Records,
         unit: &Unit<'_>,
+        prepared: Self::Prepared,
         map: &IdMap,
         log: &mut Vec<String>,
     ) -> impl Future<Output = Result<Written, String>>;
@@ -79,6 +89,22 @@ pub trait Catalogue {
     fn finish(&mut self) -> impl Future<Output = Result<(), ExportError>> {
         async { Ok(()) }
     }
+
+    /// Another connection to the same catalogue, for writing units beside this one (`None`: this
+    /// target writes one unit at a time). Its counters come back through [`Catalogue::absorb`].
+    fn fork(&self) -> Option<Self>
+    where
+        Self: Sized,
+    {
+        None
+    }
+
+    /// Take over what a fork counted (requests, logins, files left out) when the run ends.
+    fn absorb(&mut self, _fork: Self)
+    where
+        Self: Sized,
+    {
+    }
 }
 
 /// Options of one run that every target shares.
@@ -88,6 +114,9 @@ pub struct DriverOptions {
     pub dry_run: bool,
     /// Command line recorded with the id map.
     pub command: String,
+    /// Units written at once, each through its own [`Catalogue::fork`] of the target (0 or 1:
+    /// one at a time). See [`export`] for what is never written concurrently.
+    pub concurrency: usize,
 }
 
 /// The outcome of one export run.
@@ -134,69 +163,152 @@ pub async fn export<C: Catalogue>(
     let mut pending_units = 0;
     let pixel = target.pixel_size_setting();
     let mut no_pixel_size: Vec<&str> = Vec::new();
-    for exp in experiments {
-        let sweeps = records.linking_to("CollectionSweep", "sourceRef", exp);
-        let mut processing: Vec<String> = Vec::new();
-        for p in sweeps
-            .iter()
-            .flat_map(|s| records.processing_of_sweep.get(*s).into_iter().flatten())
-        {
-            if assigned.contains(p) || processing.contains(p) {
-                continue;
+    // Lanes: the target and its forks, each writing one unit at a time.
+    let mut forks: Vec<C> = (1..options.concurrency.max(1))
+        .map_while(|_| target.fork())
+        .collect();
+    // Objects some exported unit wrote (samples, crystals, sessions, …): from then on several
+    // units may refer to them at once; before, two units creating one would both create it.
+    let forks_len = forks.len();
+    let mut established: HashSet<String> = HashSet::new();
+    let mut next = experiments.into_iter().peekable();
+    while next.peek().is_some() {
+        // One wave: units written concurrently until one would need what another unit of the
+        // wave creates (a shared, not yet established object, or an experiment a processing
+        // job also read); the id map takes the wave's ids before the next wave starts.
+        let mut claimed: HashSet<String> = HashSet::new();
+        let mut in_wave: HashSet<&str> = HashSet::new();
+        // Lanes: the forks when there are any (the target prepares every unit), else the target.
+        let mut lanes: Vec<&mut C> = forks.iter_mut().collect();
+        let mut running = futures::stream::FuturesUnordered::new();
+        let mut finished = Vec::new();
+        let map_now = &map;
+        while let Some(&exp) = next.peek() {
+            let sweeps = records.linking_to("CollectionSweep", "sourceRef", exp);
+            let mut processing: Vec<String> = Vec::new();
+            let mut later: BTreeMap<String, String> = BTreeMap::new();
+            let mut needs_wave = false;
+            for p in sweeps
+                .iter()
+                .flat_map(|s| records.processing_of_sweep.get(*s).into_iter().flatten())
+            {
+                if assigned.contains(p) || processing.contains(p) {
+                    continue;
+                }
+                let needs = experiments_of_processing(&records, p);
+                if needs.iter().any(|e| in_wave.contains(*e)) {
+                    needs_wave = true;
+                }
+                if needs.iter().all(|e| *e == exp || done.contains(*e)) {
+                    processing.push(p.clone());
+                } else {
+                    let missing: Vec<&str> = needs
+                        .into_iter()
+                        .filter(|e| *e != exp && !done.contains(*e))
+                        .collect();
+                    later.insert(p.clone(), missing.join(", "));
+                }
             }
-            let needs = experiments_of_processing(&records, p);
-            if needs.iter().all(|e| *e == exp || done.contains(*e)) {
-                processing.push(p.clone());
+            let shared: Vec<String> = shared_objects(&records, exp)
+                .into_iter()
+                .filter(|k| !established.contains(k))
+                .collect();
+            let conflict = needs_wave || shared.iter().any(|k| claimed.contains(k));
+            if conflict && !in_wave.is_empty() {
+                break;
+            }
+            next.next();
+            waiting.extend(later);
+            claimed.extend(shared);
+            in_wave.insert(exp);
+            let n_sweeps = sweeps.len();
+            if pixel.is_some() {
+                no_pixel_size.extend(
+                    sweeps
+                        .iter()
+                        .filter(|s| crate::detector::needs_configured(records.json(s))),
+                );
+            }
+            let unit = Unit {
+                experiment: exp,
+                sweeps,
+                processing,
+            };
+            let prepared = target.prepare(&records, &unit);
+            if forks_len == 0 {
+                let mut log = Vec::new();
+                let result = match prepared {
+                    Ok(p) => {
+                        target
+                            .write_unit(&records, &unit, p, map_now, &mut log)
+                            .await
+                    }
+                    Err(e) => Err(e),
+                };
+                finished.push((unit, n_sweeps, result, log));
             } else {
-                let missing: Vec<&str> = needs
-                    .into_iter()
-                    .filter(|e| *e != exp && !done.contains(*e))
-                    .collect();
-                waiting.insert(p.clone(), missing.join(", "));
+                // A free lane, else wait for one.
+                let lane = match lanes.pop() {
+                    Some(l) => l,
+                    None => {
+                        let (lane, done_unit) = wait_one(&mut running).await;
+                        finished.push(done_unit);
+                        lane
+                    }
+                };
+                let records = &records;
+                running.push(async move {
+                    let mut log = Vec::new();
+                    let result = match prepared {
+                        Ok(p) => lane.write_unit(records, &unit, p, map_now, &mut log).await,
+                        Err(e) => Err(e),
+                    };
+                    (lane, (unit, n_sweeps, result, log))
+                });
+            }
+            if in_wave.len() >= MAP_FLUSH_UNITS {
+                break;
             }
         }
-        let n_sweeps = sweeps.len();
-        if pixel.is_some() {
-            no_pixel_size.extend(
-                sweeps
-                    .iter()
-                    .filter(|s| crate::detector::needs_configured(records.json(s))),
-            );
+        while !running.is_empty() {
+            let (_, done_unit) = wait_one(&mut running).await;
+            finished.push(done_unit);
         }
-        let unit = Unit {
-            experiment: exp,
-            sweeps,
-            processing,
-        };
-        match target
-            .write_unit(&records, &unit, &map, &mut outcome.log)
-            .await
-        {
-            Ok(written) => {
-                // A dry run follows the same order as a real one (a merge comes with the
-                // last experiment it reads) but records nothing.
-                if !options.dry_run && id_map.is_some() {
-                    map.extend(written.ids.iter().cloned());
-                    pending.extend(written.ids);
-                    pending_units += 1;
-                    if pending_units >= MAP_FLUSH_UNITS {
-                        flush(store, &id_map, target, &mut pending, options).await?;
-                        pending_units = 0;
+        drop(running);
+        drop(lanes);
+        for (unit, n_sweeps, result, log) in finished {
+            outcome.log.extend(log);
+            match result {
+                Ok(written) => {
+                    if !options.dry_run && id_map.is_some() {
+                        map.extend(written.ids.iter().cloned());
+                        pending.extend(written.ids);
+                        pending_units += 1;
                     }
-                }
-                done.insert(exp.to_owned());
-                assigned.extend(unit.processing);
-                for (kind, c) in written.counts {
-                    let s = outcome.summary.entry(kind).or_default();
-                    for i in 0..3 {
-                        s[i] += c[i];
+                    established.extend(shared_objects(&records, unit.experiment));
+                    done.insert(unit.experiment.to_owned());
+                    assigned.extend(unit.processing);
+                    for (kind, c) in written.counts {
+                        let s = outcome.summary.entry(kind).or_default();
+                        for i in 0..3 {
+                            s[i] += c[i];
+                        }
                     }
+                    outcome.experiments += 1;
                 }
-                outcome.experiments += 1;
+                Err(e) => outcome
+                    .failures
+                    .push(format!("experiment {}: {e}", unit.experiment)),
             }
-            Err(e) => outcome.failures.push(format!("experiment {exp}: {e}")),
+            progress(n_sweeps);
         }
-        progress(n_sweeps);
+        if pending_units >= MAP_FLUSH_UNITS {
+            flush(store, &id_map, target, &mut pending, options).await?;
+            pending_units = 0;
+        }
+    }
+    for fork in forks {
+        target.absorb(fork);
     }
     flush(store, &id_map, target, &mut pending, options).await?;
     target.finish().await?;
@@ -236,6 +348,37 @@ async fn flush<C: Catalogue>(
             entries: entries.len(),
             target: target.display_name().to_string(),
         })
+}
+
+/// The outcome of one unit: the unit, its sweeps, what was written, what it logged.
+type UnitDone<'r> = (Unit<'r>, usize, Result<Written, String>, Vec<String>);
+
+/// Wait for one running unit; its lane is free again.
+async fn wait_one<'r, L, F>(running: &mut futures::stream::FuturesUnordered<F>) -> (L, UnitDone<'r>)
+where
+    F: Future<Output = (L, UnitDone<'r>)>,
+{
+    use futures::StreamExt;
+    running.next().await.expect("a unit is running")
+}
+
+/// The objects an experiment's unit may create in a catalogue that other units share: its
+/// sample, crystal, pin and macromolecule (by uuid) and its session (by label).
+fn shared_objects(r: &Records, exp: &str) -> Vec<String> {
+    let sample = r.link(exp, "sampleRef");
+    let crystal = r.link(exp, "logisticalSampleRef");
+    let mut out: Vec<String> = [
+        sample,
+        crystal,
+        crystal.and_then(|c| r.link(c, "containerRef")),
+        sample.and_then(|s| r.link(s, "parentSampleRef")),
+    ]
+    .into_iter()
+    .flatten()
+    .map(str::to_owned)
+    .collect();
+    out.extend(crate::records::session_label(r.json(exp)).map(|l| format!("session {l}")));
+    out
 }
 
 /// Experiments of the sweeps a processing job read (sorted, each once).

@@ -31,6 +31,25 @@ pub(crate) fn read_files(
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(inputs.len().max(1));
+    if workers == 1 {
+        // One file (a service's upload): read on this thread, no worker to start and join.
+        let mut out = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            progress.file(&input.path);
+            let options = request.read.for_file();
+            let classified = classify_and_read(input, forced, &options, request);
+            let failed = matches!(classified, Classified::Failed(..));
+            out.push(Some(FileOutcome {
+                classified,
+                naive_time: options.saw_naive_time(),
+            }));
+            if failed && !request.keep_going {
+                break;
+            }
+        }
+        out.resize_with(inputs.len(), || None);
+        return out;
+    }
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {

@@ -14,8 +14,9 @@ use tokio::sync::{mpsc, oneshot};
 /// Most messages committed in one run (a run's rows are held in memory).
 const MAX_MESSAGES_PER_RUN: usize = 2_000;
 
-/// A table is compacted after this many runs appended to it (see `Writer::compact_due`).
-const COMPACT_EVERY: usize = 100;
+/// A table is compacted after this many runs appended to it, unless configured (see
+/// `Writer::due_for_compaction`).
+pub const COMPACT_EVERY: usize = 100;
 
 /// How long a run under load waits for more requests.
 const LINGER: Duration = Duration::from_millis(10);
@@ -58,10 +59,19 @@ impl GroupCommitter {
     pub fn start(
         store: Store,
         pid: Option<mxpipe_pid::PidConfig>,
+        compact_every: usize,
     ) -> (GroupCommitter, tokio::task::JoinHandle<()>) {
         let (jobs, rx) = mpsc::channel(QUEUE);
         let stats = std::sync::Arc::new(std::sync::Mutex::new(CommitStats::default()));
-        let task = tokio::spawn(run(Writer::long_lived(store), rx, stats.clone(), pid));
+        let compactor = Compactor::start(store.clone(), stats.clone());
+        let task = tokio::spawn(run(
+            Writer::long_lived(store),
+            rx,
+            stats.clone(),
+            pid,
+            compactor,
+            compact_every.max(1),
+        ));
         (GroupCommitter { jobs, stats }, task)
     }
 
@@ -98,6 +108,8 @@ async fn run(
     mut rx: mpsc::Receiver<Job>,
     stats: std::sync::Arc<std::sync::Mutex<CommitStats>>,
     pid: Option<mxpipe_pid::PidConfig>,
+    compactor: Compactor,
+    compact_every: usize,
 ) {
     let mut under_load = false;
     // Committed runs whose samples and crystals still need PIDs (minted when the queue is idle,
@@ -182,22 +194,81 @@ async fn run(
                 }
             }
         }
-        // Between runs, once in a while: keep the number of small files (and with it the cost
-        // of each commit and query) bounded.
-        let started = Instant::now();
-        match writer.compact_due(COMPACT_EVERY).await {
-            Ok(report) if !report.is_empty() => {
-                stats.lock().expect("commit stats lock").compactions += 1;
-                tracing::info!(
-                    ?report,
-                    seconds = started.elapsed().as_secs_f64(),
-                    "compacted"
-                );
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, "compaction failed (the store is unaffected; `mxpipe store optimize` retries)")
-            }
+        // Keep the number of small files (and with it the cost of each commit and query)
+        // bounded: tables due are compacted by the compactor, beside the next runs.
+        for table in writer.due_for_compaction(compact_every) {
+            compactor.request(table);
+        }
+    }
+    compactor.finish().await;
+}
+
+/// Compacts tables on a thread of its own (its own runtime): a compaction rewrites a table's
+/// files for a second or more of CPU, and on the service's runtime it would hold up the tasks
+/// that answer requests. Requests never wait for it; the committer's appends that race it are
+/// retried by Delta.
+struct Compactor {
+    due: Option<std::sync::mpsc::Sender<&'static str>>,
+    done: Option<oneshot::Receiver<()>>,
+}
+
+impl Compactor {
+    fn start(store: Store, stats: std::sync::Arc<std::sync::Mutex<CommitStats>>) -> Compactor {
+        let (due, tables) = std::sync::mpsc::channel::<&'static str>();
+        let (finished, done) = oneshot::channel();
+        let spawned = std::thread::Builder::new()
+            .name("mxpipe-compactor".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "no compactor (`mxpipe store optimize` compacts)");
+                        return;
+                    }
+                };
+                while let Ok(table) = tables.recv() {
+                    let started = Instant::now();
+                    match runtime.block_on(store.compact_table(table)) {
+                        Ok(files) => {
+                            stats.lock().expect("commit stats lock").compactions += 1;
+                            tracing::info!(
+                                table,
+                                files,
+                                seconds = started.elapsed().as_secs_f64(),
+                                "compacted"
+                            );
+                        }
+                        Err(e) => {
+                            tracing::warn!(table, error = %e, "compaction failed (the store is unaffected; `mxpipe store optimize` retries)")
+                        }
+                    }
+                }
+                let _ = finished.send(());
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "no compactor thread (`mxpipe store optimize` compacts)");
+        }
+        Compactor {
+            due: Some(due),
+            done: Some(done),
+        }
+    }
+
+    /// Compact `table` when the compactor gets to it.
+    fn request(&self, table: &'static str) {
+        if let Some(due) = &self.due {
+            let _ = due.send(table);
+        }
+    }
+
+    /// Let the compactor finish what it was asked to do, then stop it.
+    async fn finish(mut self) {
+        self.due = None;
+        if let Some(done) = self.done.take() {
+            let _ = done.await;
         }
     }
 }

@@ -77,6 +77,8 @@ pub struct ServeConfig {
     /// Longest a client may take to send a request's headers (then its connection is closed).
     pub header_read_timeout: std::time::Duration,
     /// Requests one token may have in flight at once; more answer 429.
+    /// Runs appended to a table before the compactor compacts it (default 100).
+    pub compact_every: usize,
     pub max_in_flight_per_token: usize,
 }
 
@@ -104,6 +106,7 @@ impl ServeConfig {
             max_connections: 1024,
             header_read_timeout: std::time::Duration::from_secs(10),
             max_in_flight_per_token: 32,
+            compact_every: commit::COMPACT_EVERY,
         }
     }
 }
@@ -221,7 +224,7 @@ async fn metrics(State(s): State<Shared>) -> Response {
         ));
     }
     out.push_str(&format!(
-        "# HELP mxpipe_ingest_commit_seconds Time spent committing store runs (each run serves one or more requests).\n# TYPE mxpipe_ingest_commit_seconds summary\nmxpipe_ingest_commit_seconds_sum {}\nmxpipe_ingest_commit_seconds_count {}\n# HELP mxpipe_ingest_requests_committed_total Ingest requests served by those runs.\n# TYPE mxpipe_ingest_requests_committed_total counter\nmxpipe_ingest_requests_committed_total {}\n# HELP mxpipe_store_compactions_total Compactions of the tables written (every 100 runs per table).\n# TYPE mxpipe_store_compactions_total counter\nmxpipe_store_compactions_total {}\n",
+        "# HELP mxpipe_ingest_commit_seconds Time spent committing store runs (each run serves one or more requests).\n# TYPE mxpipe_ingest_commit_seconds summary\nmxpipe_ingest_commit_seconds_sum {}\nmxpipe_ingest_commit_seconds_count {}\n# HELP mxpipe_ingest_requests_committed_total Ingest requests served by those runs.\n# TYPE mxpipe_ingest_requests_committed_total counter\nmxpipe_ingest_requests_committed_total {}\n# HELP mxpipe_store_compactions_total Compactions of the tables written (every [serve] compact_every runs per table; beside the commits).\n# TYPE mxpipe_store_compactions_total counter\nmxpipe_store_compactions_total {}\n",
         commits.seconds, commits.runs, commits.requests, commits.compactions
     ));
     let (keys, bytes) = s.answered.lock().expect("idempotency lock").size();
@@ -294,7 +297,8 @@ fn app(config: ServeConfig) -> Result<(Router, Shared), String> {
         let burst = std::num::NonZeroU32::new(config.burst).unwrap_or(rate);
         governor::RateLimiter::keyed(governor::Quota::per_second(rate).allow_burst(burst))
     });
-    let (committer, _task) = commit::GroupCommitter::start(store.clone(), config.pid.clone());
+    let (committer, _task) =
+        commit::GroupCommitter::start(store.clone(), config.pid.clone(), config.compact_every);
     let watch = mxpipe_store::CommitWatch::new(store.clone());
     let queries = limits::QueryRuntime::start(config.max_queries.clamp(1, 4))?;
     let state = Arc::new(AppState {

@@ -104,6 +104,7 @@ fn limits(ctx: &Context, s: &mut ServeConfig) {
     s.header_read_timeout = c
         .header_read_timeout_s
         .map_or(s.header_read_timeout, |n| secs(n.max(1)));
+    s.compact_every = c.compact_every.map_or(s.compact_every, |n| n.max(1));
     s.max_in_flight_per_token = c
         .max_in_flight_per_token
         .map_or(s.max_in_flight_per_token, |n| n.max(1));

@@ -48,16 +48,26 @@ pub fn key_columns(def: &TableDef) -> impl Iterator<Item = &'static str> + '_ {
 /// Rows per Parquet row group: the unit a lookup skips or reads (and a bloom filter's size).
 pub const ROW_GROUP_ROWS: usize = 128 * 1024;
 
-/// Parquet writer settings for a file of `rows` rows of `def`: zstd, page statistics, and a bloom
+/// Files of fewer rows than this are written with LZ4 rather than zstd (see [`writer_properties`]).
+pub const SMALL_FILE_ROWS: usize = 10_000;
+
+/// Parquet writer settings for a file of `rows` rows of `def`: page statistics, and a bloom
 /// filter on every key column sized for the file (a filter sized for a million keys would make
-/// each small per-run file a megabyte per column).
+/// each small per-run file a megabyte per column). Large files are zstd-compressed; a small
+/// file (one run of a service, compacted later into a zstd file) is LZ4-compressed: zstd sets up
+/// a context of megabytes per column chunk, which cost more than the whole rest of writing a
+/// file of a few rows.
 pub fn writer_properties(def: &TableDef, rows: usize) -> WriterProperties {
+    use deltalake::parquet::basic::Compression;
+    let compression = if rows < SMALL_FILE_ROWS {
+        Compression::LZ4_RAW
+    } else {
+        Compression::ZSTD(Default::default())
+    };
     let rows = rows.clamp(16, ROW_GROUP_ROWS);
     let mut builder = WriterProperties::builder()
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .set_compression(deltalake::parquet::basic::Compression::ZSTD(
-            Default::default(),
-        ))
+        .set_compression(compression)
         .set_statistics_enabled(deltalake::parquet::file::properties::EnabledStatistics::Page);
     for name in key_columns(def) {
         let path = ColumnPath::from(name);

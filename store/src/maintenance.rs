@@ -101,6 +101,19 @@ impl Store {
         Ok(report)
     }
 
+    /// Compact one table (small files rewritten into large ones, then its checkpoint): what
+    /// [`Store::optimize`] does to each table. Safe beside appends (they are retried); returns
+    /// the number of files rewritten.
+    pub async fn compact_table(&self, name: &str) -> Result<u64> {
+        let def = tables::by_name(name)
+            .ok_or_else(|| StoreError::Data(format!("no store table named {name}")))?;
+        let table = self.open_table(def.name).await?;
+        if table.version().is_none() {
+            return Ok(0);
+        }
+        Ok(compact(def, table).await?.1)
+    }
+
     /// Delete data files no table version newer than `retention_hours` refers to.
     pub async fn vacuum(&self, retention_hours: u64) -> Result<MaintenanceReport> {
         let mut report = MaintenanceReport::default();

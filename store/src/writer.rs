@@ -115,31 +115,23 @@ impl Writer {
         &self.store
     }
 
-    /// Compact every table this writer appended to at least `every` times since its last
-    /// compaction (Delta optimize: small files rewritten into large ones; readers and other
-    /// writers are not disturbed). Each run adds one small file per table it touches, and the
-    /// cost of the next commit and of every query grows with the number of files, so a writer
-    /// that runs for long compacts as it goes, and writes each compacted table's checkpoint
-    /// (its own commits do not). Returns (table, files compacted).
-    pub async fn compact_due(&mut self, every: usize) -> Result<Vec<(String, u64)>> {
-        let due: Vec<&'static str> = self
-            .appends
-            .iter()
-            .filter(|(_, n)| **n >= every)
-            .map(|(t, _)| *t)
-            .collect();
-        let mut report = Vec::new();
-        for name in due {
-            let Some(table) = self.tables.remove(name) else {
-                continue;
-            };
-            let def = tables::by_name(name).expect("a table of the store");
-            let (table, files) = crate::maintenance::compact(def, table).await?;
-            self.tables.insert(name, table);
-            self.appends.insert(name, 0);
-            report.push((name.to_owned(), files));
+    /// The tables this writer appended to at least `every` times since they were last handed
+    /// out here: due for compaction ([`Store::compact_table`]). Each run adds one small file per
+    /// table it touches, and the cost of the next commit and of every query grows with the
+    /// number of files, so a writer that runs for long has its tables compacted as it goes — by
+    /// another task (`mxpipe serve`'s compactor), beside this writer's commits and never in
+    /// front of them: an append that races a compaction is retried by Delta (a compaction
+    /// changes no row), and this writer's index survives compactions (see `refresh_index`).
+    pub fn due_for_compaction(&mut self, every: usize) -> Vec<&'static str> {
+        let mut due = Vec::new();
+        for (name, n) in &mut self.appends {
+            if *n >= every {
+                *n = 0;
+                due.push(*name);
+            }
         }
-        Ok(report)
+        due.sort_unstable();
+        due
     }
 
     /// Store a batch of prepared messages as one ingest run; `per_input` of the outcome is
@@ -150,6 +142,11 @@ impl Writer {
         command: Option<&str>,
     ) -> Result<IngestOutcome> {
         let started = chrono::Utc::now();
+        let clock = std::time::Instant::now();
+        let mut phases: Vec<(&str, f64)> = Vec::new();
+        let phase = |name: &'static str, phases: &mut Vec<(&str, f64)>| {
+            phases.push((name, clock.elapsed().as_secs_f64()));
+        };
         let ingest_id = uuid::Uuid::new_v4().to_string();
         let mut outcome = IngestOutcome {
             ingest_id: ingest_id.clone(),
@@ -160,6 +157,7 @@ impl Writer {
             messages.par_iter().map(|p| object_versions(p)).collect();
         let message_ids: Vec<&str> = messages.iter().map(|p| p.message_id.as_str()).collect();
         let index_version = self.refresh_index(&versions, &message_ids).await?;
+        phase("index", &mut phases);
         let index = self.index.as_ref().expect("refreshed");
 
         let mut rows: Rows = Rows::new();
@@ -262,6 +260,7 @@ impl Writer {
         for (def, n, _) in &batches {
             outcome.rows_written.insert(def.name.to_owned(), *n);
         }
+        phase("rows", &mut phases);
         // Tables are independent until the `ingests` record: append to them concurrently.
         self.append_all(batches.into_iter().map(|(d, _, b)| (d, b)).collect())
             .await?;
@@ -280,28 +279,35 @@ impl Writer {
                 *outcome.rows_written.entry(table.to_owned()).or_default() += batch_rows.len();
             }
         }
+        phase("append", &mut phases);
         pause_for_crash_test();
         // From here to the `ingests` row nobody else commits (local stores): the versions this
         // run supersedes are exactly the committed ones of the objects it writes.
         let _lock = self.store.commit_lock().await?;
         let now = self.handle(&tables::INGESTS, true).await?.version();
-        let candidates: Vec<&str> = if now == index_version {
+        let unchanged_since_index = now == index_version
+            || only_compactions_since(&self.tables["ingests"], index_version, 0).await;
+        let candidates: Vec<&str> = if unchanged_since_index {
             changed_uuids
         } else {
             // Someone committed since the index was read: an object new to us may not be.
             to_write.iter().flatten().map(|v| v.uuid.as_str()).collect()
         };
-        let ctx = SessionContext::new();
-        for def in [&tables::INGESTS, &tables::OBJECTS, &tables::SUPERSEDED] {
-            // Latest versions: what others committed before we took the lock counts.
-            let table = self.handle(def, true).await?.clone();
-            self.store
-                .register_handle(&ctx, def.name, def, table)
-                .await?;
-        }
-        let mut superseded = crate::current::superseded_in(&ctx, &candidates).await?;
-        if !superseded.is_empty() && crate::current::needs_backfill_in(&ctx, "").await? {
-            superseded.extend(self.store.backfill_rows().await?);
+        // Only new objects (the usual run of a service): nothing to look up.
+        let mut superseded = Vec::new();
+        if !candidates.is_empty() {
+            let ctx = SessionContext::new();
+            for def in [&tables::INGESTS, &tables::OBJECTS, &tables::SUPERSEDED] {
+                // Latest versions: what others committed before we took the lock counts.
+                let table = self.handle(def, true).await?.clone();
+                self.store
+                    .register_handle(&ctx, def.name, def, table)
+                    .await?;
+            }
+            superseded = crate::current::superseded_in(&ctx, &candidates).await?;
+            if !superseded.is_empty() && crate::current::needs_backfill_in(&ctx, "").await? {
+                superseded.extend(self.store.backfill_rows().await?);
+            }
         }
         if !superseded.is_empty() {
             let batch = self
@@ -312,6 +318,7 @@ impl Writer {
                 .rows_written
                 .insert("superseded".into(), superseded.len());
         }
+        phase("supersede", &mut phases);
         let record = commit_record(started, command, n_sources, (new, changed, unchanged));
         let batch = self
             .store
@@ -320,11 +327,23 @@ impl Writer {
         outcome.rows_written.insert("ingests".into(), 1);
         outcome.committed = true;
 
-        // Our commit is now visible: bring the index along, unless someone else committed too.
-        let committed_version = self.tables.get("ingests").and_then(|t| t.version());
+        phase("ingests", &mut phases);
+        tracing::debug!(
+            ingest_id,
+            messages = messages.len(),
+            ?phases,
+            "run committed (seconds since start)"
+        );
+
+        // Our commit is now visible: bring the index along, unless someone else committed too
+        // (compactions do not count: they change no row).
+        let ingests = &self.tables["ingests"];
+        let committed_version = ingests.version();
         let next = index_version.map_or(0, |v| v + 1);
+        let only_ours = committed_version == Some(next)
+            || only_compactions_since(ingests, index_version, 1).await;
         match self.index.as_mut() {
-            Some(index) if self.long_lived && committed_version == Some(next) => {
+            Some(index) if self.long_lived && only_ours => {
                 index.ingests_version = committed_version;
                 for v in to_write.iter().flatten() {
                     index.add_version(&v.uuid, &v.content_sha256);
@@ -368,12 +387,13 @@ impl Writer {
         versions: &[Vec<ObjectVersion<'_>>],
         message_ids: &[&str],
     ) -> Result<Option<u64>> {
-        let ingests = self.handle(&tables::INGESTS, true).await?;
-        let latest = ingests.version();
+        let latest = self.handle(&tables::INGESTS, true).await?.version();
         if self.long_lived
-            && let Some(index) = &self.index
-            && index.ingests_version == latest
+            && let Some(index) = &mut self.index
+            && (index.ingests_version == latest
+                || only_compactions_since(&self.tables["ingests"], index.ingests_version, 0).await)
         {
+            index.ingests_version = latest;
             return Ok(latest);
         }
         // A one-shot writer looks up only the run's objects and messages (bloom filters skip
@@ -469,6 +489,33 @@ impl Writer {
             }
         }
         first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// Whether every commit of `table` after version `since` (up to its loaded version), except the
+/// newest `own` of them, is a compaction (`OPTIMIZE`, which changes no row): what was read of the
+/// store at `since` is then still current. Looks at a few dozen commits at most.
+async fn only_compactions_since(table: &DeltaTable, since: Option<u64>, own: usize) -> bool {
+    use futures::TryStreamExt;
+    let (Some(since), Some(now)) = (since, table.version()) else {
+        return false;
+    };
+    let n = now.saturating_sub(since) as usize;
+    if n <= own {
+        return n == own;
+    }
+    if n > 64 {
+        return false;
+    }
+    match table.history(Some(n)).try_collect::<Vec<_>>().await {
+        Ok(infos) => {
+            infos.len() == n
+                && infos
+                    .iter()
+                    .skip(own)
+                    .all(|i| i.operation.as_deref() == Some("OPTIMIZE"))
+        }
+        Err(_) => false,
     }
 }
 

@@ -218,6 +218,8 @@ def handler(state):
         def handle_any(self, method):
             url = urlparse(self.path)
             try:
+                if state.latency:
+                    time.sleep(state.latency)
                 with state.lock:
                     state.requests += 1
                     if state.expire_on_request and state.requests == state.expire_on_request:
@@ -271,8 +273,11 @@ def main():
     a.add_argument("--password", required=True)
     a.add_argument("--fail-on-write", type=int, default=0)
     a.add_argument("--expire-on-request", type=int, default=0)
+    a.add_argument("--latency-ms", type=float, default=0.0,
+                   help="answer every request this much later (a server across a network); requests wait side by side")
     args = a.parse_args()
     state = State(load_entities(args.xsd), args.password, args.fail_on_write, args.expire_on_request)
+    state.latency = args.latency_ms / 1000.0
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler(state))
     print(f"PORT {server.server_address[1]}", flush=True)
     server.serve_forever()

@@ -230,7 +230,11 @@ def main():
     p.add_argument("--fail-on-write", type=int)
     p.add_argument("--expire-on-request", type=int)
     p.add_argument("--token-life", type=float, default=3600.0, help="seconds a token lives (expires_in)")
-    state = State(p.parse_args())
+    p.add_argument("--latency-ms", type=float, default=0.0,
+                   help="answer every request this much later (a backend across a network); requests wait side by side")
+    args = p.parse_args()
+    state = State(args)
+    latency = args.latency_ms / 1000.0
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *a):
@@ -251,6 +255,8 @@ def main():
                         raise Reject(400, "the body is not a JSON object")
                 else:
                     body = None
+                if latency:
+                    time.sleep(latency)
                 with state.lock:
                     status, out = state.handle(method, u.path, parse_qs(u.query), self.headers, body)
             except Reject as e:

@@ -29,6 +29,7 @@ mod s3;
 mod schemas;
 mod scicat;
 mod serve;
+mod serve_compaction;
 mod sql_fuzz;
 mod ssx;
 mod store;

@@ -227,7 +227,7 @@ fn call_raw(
 }
 
 /// (status, body as JSON or text) of one request.
-fn call(
+pub(crate) fn call(
     rt: &tokio::runtime::Runtime,
     method: &str,
     url: &str,
@@ -736,7 +736,7 @@ fn serve_ingests_and_queries_with_scoped_tokens_and_stops_gracefully() {
 }
 
 /// Distinct copies of a message: every uuid's last 12 hex digits replaced by `n`.
-fn copies(text: &str, n: usize) -> Vec<Vec<u8>> {
+pub(crate) fn copies(text: &str, n: usize) -> Vec<Vec<u8>> {
     let v: Value = serde_json::from_str(text).unwrap();
     let mut uuids = Vec::new();
     fn walk(v: &Value, out: &mut Vec<String>) {
@@ -832,7 +832,7 @@ fn concurrent_clients_store_every_object_once() {
 /// Post `bodies` from `clients` concurrent clients (each takes the next message when its last
 /// one is answered). Per message: its status, or `None` when the connection failed (a stopped
 /// server). With `stop`, the server process gets SIGTERM once that many messages are stored.
-fn load(
+pub(crate) fn load(
     rt: &tokio::runtime::Runtime,
     base: &str,
     token: &str,
@@ -895,7 +895,7 @@ fn load(
 }
 
 /// Per copy number (the last 12 hex digits of its uuids), how many objects are stored.
-fn objects_per_copy(store: &Path) -> std::collections::BTreeMap<u64, u64> {
+pub(crate) fn objects_per_copy(store: &Path) -> std::collections::BTreeMap<u64, u64> {
     query(
         store,
         "SELECT substr(uuid, 25) AS copy, count(*) AS n FROM objects WHERE ingest_id IN (SELECT ingest_id FROM ingests) GROUP BY substr(uuid, 25)",

@@ -66,6 +66,7 @@ pub async fn ispyb(
         dry_run: job.dry_run,
         settings,
         command: job.command.clone(),
+        concurrency: ctx.config.ispyb.concurrency.unwrap_or(2).max(1),
     };
     let started = Instant::now();
     let outcome = db
@@ -133,9 +134,14 @@ pub async fn icat(
         let mut rest = IcatRest::new(store, conn, settings, job.dry_run)
             .await
             .map_err(AppError::usage)?;
-        return drive(&mut rest, store, job, progress, |t| {
-            format!("to ICAT {} ({} login(s))", t.conn_url(), t.logins)
-        })
+        return drive(
+            &mut rest,
+            store,
+            job,
+            ctx.config.icat.concurrency.unwrap_or(4).max(1),
+            progress,
+            |t| format!("to ICAT {} ({} login(s))", t.conn_url(), t.logins),
+        )
         .await;
     }
     let out = target.out.ok_or_else(|| {
@@ -151,7 +157,7 @@ pub async fn icat(
     let mut files = IcatFiles::new(store, output, settings, job.dry_run)
         .await
         .map_err(AppError::usage)?;
-    drive(&mut files, store, job, progress, |t| {
+    drive(&mut files, store, job, 1, progress, |t| {
         let first = t
             .written
             .first()
@@ -189,12 +195,14 @@ async fn drive<C: Catalogue>(
     target: &mut C,
     store: &Store,
     job: &ExportJob,
+    concurrency: usize,
     progress: impl FnMut(usize),
     describe: impl Fn(&C) -> String,
 ) -> AppResult<Exported> {
     let options = DriverOptions {
         dry_run: job.dry_run,
         command: job.command.clone(),
+        concurrency,
     };
     let started = Instant::now();
     let outcome = driver::export(target, store, &job.filter, &options, progress)
@@ -280,7 +288,15 @@ pub async fn scicat(
         }
     }
     let started = Instant::now();
-    let mut exported = drive(&mut scicat, store, job, progress, |_| String::new()).await?;
+    let mut exported = drive(
+        &mut scicat,
+        store,
+        job,
+        ctx.config.scicat.concurrency.unwrap_or(4).max(1),
+        progress,
+        |_| String::new(),
+    )
+    .await?;
     let (logins, requests) = scicat.traffic();
     exported.target = format!(
         "to SciCat {} in {:.2} s ({requests} request(s), {logins} login(s))",

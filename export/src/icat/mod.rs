@@ -187,14 +187,24 @@ impl Catalogue for IcatFiles {
         "Dataset:"
     }
 
-    async fn write_unit(
+    type Prepared = crate::icat::graph::UnitGraph;
+
+    fn prepare(
         &mut self,
         records: &Records,
         unit: &Unit<'_>,
+    ) -> Result<crate::icat::graph::UnitGraph, String> {
+        self.builder.build(records, unit)
+    }
+
+    async fn write_unit(
+        &mut self,
+        _records: &Records,
+        _unit: &Unit<'_>,
+        g: crate::icat::graph::UnitGraph,
         _map: &IdMap,
         _log: &mut Vec<String>,
     ) -> Result<Written, String> {
-        let g = self.builder.build(records, unit)?;
         let mut written = Written::default();
         for d in &g.datasets {
             let kind = if d.raw {

@@ -44,7 +44,12 @@ pub struct Options {
     pub settings: Settings,
     /// Command line recorded with the id map.
     pub command: String,
+    /// Experiments written at once, each in its own transaction on its own connection.
+    pub concurrency: usize,
 }
+
+/// Connections of an exporter's pool at most (`Options::concurrency` beyond it wait).
+const MAX_CONNECTIONS: u32 = 8;
 
 /// A connected exporter.
 pub struct Ispyb {
@@ -53,6 +58,8 @@ pub struct Ispyb {
     experiment_types: HashMap<String, i64>,
     event_types: HashMap<String, i64>,
     pipelines: HashSet<i64>,
+    /// Sessions found in ISPyB this run: (proposal code, number, visit) → (sessionId, proposalId).
+    sessions: std::sync::Mutex<HashMap<(String, String, Option<i64>), (i64, i64)>>,
     /// The schema version read from AdminVar.
     pub schema_version: String,
 }
@@ -125,7 +132,7 @@ impl Ispyb {
             user,
         } = db_target(url, password)?;
         let pool = MySqlPoolOptions::new()
-            .max_connections(2)
+            .max_connections(MAX_CONNECTIONS)
             .connect_with(options)
             .await
             .map_err(|e| {
@@ -156,6 +163,7 @@ impl Ispyb {
             experiment_types: HashMap::new(),
             event_types: HashMap::new(),
             pipelines: HashSet::new(),
+            sessions: Default::default(),
             schema_version: version,
         };
         me.experiment_types = me
@@ -223,6 +231,7 @@ impl Ispyb {
         let driver_options = DriverOptions {
             dry_run: options.dry_run,
             command: options.command.clone(),
+            concurrency: options.concurrency,
         };
         let mut target = Target { db: self, options };
         driver::export(&mut target, store, filter, &driver_options, progress).await
@@ -487,7 +496,9 @@ impl Ispyb {
     }
 }
 
-/// ISPyB on the catalogue seam: one transaction per unit.
+/// ISPyB on the catalogue seam: one transaction per unit (a fork shares the pool: another
+/// connection, another transaction).
+#[derive(Clone, Copy)]
 struct Target<'a> {
     db: &'a Ispyb,
     options: &'a Options,
@@ -510,19 +521,33 @@ impl Catalogue for Target<'_> {
         "DataCollectionGroup:"
     }
 
-    async fn write_unit(
+    fn fork(&self) -> Option<Self> {
+        Some(*self)
+    }
+
+    type Prepared = rows::Unit;
+
+    fn prepare(
         &mut self,
         records: &Records,
         unit: &driver::Unit<'_>,
-        map: &IdMap,
-        log: &mut Vec<String>,
-    ) -> Result<Written, String> {
-        let rows = rows::experiment_unit(
+    ) -> Result<rows::Unit, String> {
+        rows::experiment_unit(
             records,
             unit.experiment,
             &unit.processing,
             &self.options.settings,
-        )?;
+        )
+    }
+
+    async fn write_unit(
+        &mut self,
+        _records: &Records,
+        _unit: &driver::Unit<'_>,
+        rows: rows::Unit,
+        map: &IdMap,
+        log: &mut Vec<String>,
+    ) -> Result<Written, String> {
         self.db
             .write_unit(&rows, map, self.options, log)
             .await

@@ -34,6 +34,10 @@ impl Ispyb {
             ));
         }
         let visit = session["visitNumber"].as_i64();
+        let key = (code.to_owned(), number.to_owned(), visit);
+        if let Some(ids) = self.sessions.lock().expect("sessions lock").get(&key) {
+            return Ok(*ids);
+        }
         let db = |e: sqlx::Error| format!("session {label}: {e}");
         let proposal: Option<i64> = sqlx::query_scalar("SELECT CAST(proposalId AS SIGNED) FROM Proposal WHERE proposalCode = ? AND proposalNumber = ?")
             .bind(code).bind(number).fetch_optional(&mut **tx).await.map_err(db)?;
@@ -41,6 +45,11 @@ impl Ispyb {
             let found: Option<i64> = sqlx::query_scalar("SELECT CAST(sessionId AS SIGNED) FROM BLSession WHERE proposalId = ? AND visit_number <=> ?")
                 .bind(p).bind(visit).fetch_optional(&mut **tx).await.map_err(db)?;
             if let Some(s) = found {
+                // Found, so committed before this transaction: the next units need no look-up.
+                self.sessions
+                    .lock()
+                    .expect("sessions lock")
+                    .insert(key, (s, p));
                 return Ok((s, p));
             }
         }

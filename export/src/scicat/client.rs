@@ -95,6 +95,19 @@ impl Client {
         })
     }
 
+    /// Another client of the same backend for requests beside this one's: the same HTTP
+    /// connection pool and the same token (renewed on its own when it ages); counts from zero.
+    pub fn fork(&self) -> Client {
+        Client {
+            http: self.http.clone(),
+            base: self.base.clone(),
+            auth: self.auth.clone(),
+            token: self.token.clone(),
+            logins: 0,
+            requests: 0,
+        }
+    }
+
     /// The backend's base URL.
     pub fn base(&self) -> &str {
         &self.base

@@ -62,7 +62,7 @@ pub struct SciCat {
     instance: String,
     builder: graph::Builder,
     settings: Settings,
-    checker: Option<Checker>,
+    checker: Option<std::sync::Arc<Checker>>,
     proposals: HashSet<String>,
     /// Datasets and files left out of origdatablocks (size unknown), first dataset.
     unlisted: (usize, usize, Option<String>),
@@ -194,7 +194,7 @@ impl SciCat {
                 crate::icat::file_facts(store).await?,
             ),
             settings,
-            checker,
+            checker: checker.map(std::sync::Arc::new),
             proposals: HashSet::new(),
             unlisted: (0, 0, None),
             dirs: HashMap::new(),
@@ -287,14 +287,50 @@ impl Catalogue for SciCat {
         "Experiment:"
     }
 
+    fn fork(&self) -> Option<Self> {
+        Some(SciCat {
+            client: self.client.as_ref().map(Client::fork),
+            instance: self.instance.clone(),
+            // A fork writes what the target prepared: it builds nothing.
+            builder: graph::Builder::new(self.builder.settings.clone(), Default::default()),
+            settings: self.settings.clone(),
+            checker: self.checker.clone(),
+            proposals: self.proposals.clone(),
+            unlisted: (0, 0, None),
+            dirs: self.dirs.clone(),
+        })
+    }
+
+    fn absorb(&mut self, fork: Self) {
+        if let (Some(c), Some(f)) = (&mut self.client, fork.client) {
+            c.logins += f.logins;
+            c.requests += f.requests;
+        }
+        self.unlisted.0 += fork.unlisted.0;
+        self.unlisted.1 += fork.unlisted.1;
+        if self.unlisted.2.is_none() {
+            self.unlisted.2 = fork.unlisted.2;
+        }
+    }
+
+    type Prepared = crate::icat::graph::UnitGraph;
+
+    fn prepare(
+        &mut self,
+        records: &Records,
+        unit: &Unit<'_>,
+    ) -> Result<crate::icat::graph::UnitGraph, String> {
+        self.builder.build(records, unit)
+    }
+
     async fn write_unit(
         &mut self,
         r: &Records,
         unit: &Unit<'_>,
+        g: crate::icat::graph::UnitGraph,
         map: &IdMap,
         log: &mut Vec<String>,
     ) -> Result<Written, String> {
-        let g = self.builder.build(r, unit)?;
         let inv = &g.investigation;
         let site = self.settings.site.clone();
         let mut w = Written::default();

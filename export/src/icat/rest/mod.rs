@@ -496,18 +496,46 @@ impl Catalogue for IcatRest {
         Some(("icat", &self.instance))
     }
 
+    fn fork(&self) -> Option<Self> {
+        Some(IcatRest {
+            http: self.http.clone(),
+            conn: self.conn.clone(),
+            instance: self.instance.clone(),
+            // A fork writes what the target prepared: it builds nothing.
+            builder: graph::Builder::new(self.builder.settings.clone(), Default::default()),
+            dry_run: self.dry_run,
+            session: self.session.clone(),
+            known: self.known.clone(),
+            logins: 0,
+        })
+    }
+
+    fn absorb(&mut self, fork: Self) {
+        self.logins += fork.logins;
+    }
+
     fn experiment_marker(&self) -> &'static str {
         "Experiment:"
     }
 
-    async fn write_unit(
+    type Prepared = crate::icat::graph::UnitGraph;
+
+    fn prepare(
         &mut self,
         records: &Records,
         unit: &Unit<'_>,
+    ) -> Result<crate::icat::graph::UnitGraph, String> {
+        self.builder.build(records, unit)
+    }
+
+    async fn write_unit(
+        &mut self,
+        _records: &Records,
+        unit: &Unit<'_>,
+        g: crate::icat::graph::UnitGraph,
         map: &IdMap,
         log: &mut Vec<String>,
     ) -> Result<Written, String> {
-        let g = self.builder.build(records, unit)?;
         let mut written = Written::default();
         if self.dry_run {
             for d in &g.datasets {
