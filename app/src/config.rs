@@ -164,7 +164,7 @@ pub struct ServeConfig {
     pub header_read_timeout_s: Option<u64>,
     /// Requests one token may have in flight at once (default 32; more answer 429).
     pub max_in_flight_per_token: Option<usize>,
-    /// Runs appended to a table before it is compacted (default 100): compaction runs on a
+    /// Runs appended to a table before it is compacted (default 20): compaction runs on a
     /// thread of its own beside the commits, never in front of a request.
     pub compact_every: Option<usize>,
     /// Log lines on standard error: `text` (default) or `json` (one JSON object per line, for a

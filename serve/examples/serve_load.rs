@@ -143,18 +143,21 @@ async fn run(a: Args) {
         .build()
         .expect("an HTTP client");
     let next = Arc::new(Mutex::new((0usize, 0usize))); // (next post, operations so far)
+    // Posts answered so far: reads look at these only (an unanswered one may not be visible).
+    let answered = Arc::new(Mutex::new(Vec::<usize>::with_capacity(a.n)));
     let samples = Arc::new(Mutex::new(Vec::<Sample>::with_capacity(a.n * 2)));
     let failures = Arc::new(Mutex::new(Vec::<serde_json::Value>::new()));
     let started = Instant::now();
     let reads = a.reads.clamp(0.0, 0.95);
     let mut tasks = Vec::new();
     for _ in 0..a.clients {
-        let (client, bodies, next, samples, failures) = (
+        let (client, bodies, next, samples, failures, answered) = (
             client.clone(),
             bodies.clone(),
             next.clone(),
             samples.clone(),
             failures.clone(),
+            answered.clone(),
         );
         let (base, token, read_token) = (a.base.clone(), a.token.clone(), a.read_token.clone());
         tasks.push(tokio::spawn(async move {
@@ -166,7 +169,7 @@ async fn run(a: Args) {
                     let k = g.1;
                     g.1 += 1;
                     let is_read = read_token.is_some()
-                        && g.0 > 0
+                        && !answered.lock().expect("lock").is_empty()
                         && ((k + 1) as f64 * reads).floor() > (k as f64 * reads).floor();
                     if is_read {
                         (k, None)
@@ -185,8 +188,8 @@ async fn run(a: Args) {
                         .header("content-type", "application/json")
                         .body(bodies[i].0.clone()),
                     None => {
-                        let posted = next.lock().expect("lock").0;
-                        let target = &bodies[(op * 7919) % posted.max(1)].1;
+                        let done = answered.lock().expect("lock");
+                        let target = &bodies[done[(op * 7919) % done.len()]].1;
                         let rt = read_token.as_deref().unwrap_or(&token);
                         if op % 2 == 0 {
                             client
@@ -215,6 +218,11 @@ async fn run(a: Args) {
                     status,
                 });
                 // A read of a page or a query answers 200; a post 200 or 201.
+                if let Some(i) = post
+                    && (status == 200 || status == 201)
+                {
+                    answered.lock().expect("lock").push(i);
+                }
                 if !(status == 200 || (post.is_some() && status == 201)) {
                     let mut f = failures.lock().expect("lock");
                     if f.len() < 5 {

@@ -16,7 +16,7 @@ const MAX_MESSAGES_PER_RUN: usize = 2_000;
 
 /// A table is compacted after this many runs appended to it, unless configured (see
 /// `Writer::due_for_compaction`).
-pub const COMPACT_EVERY: usize = 100;
+pub const COMPACT_EVERY: usize = 20;
 
 /// How long a run under load waits for more requests.
 const LINGER: Duration = Duration::from_millis(10);

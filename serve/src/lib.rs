@@ -77,7 +77,7 @@ pub struct ServeConfig {
     /// Longest a client may take to send a request's headers (then its connection is closed).
     pub header_read_timeout: std::time::Duration,
     /// Requests one token may have in flight at once; more answer 429.
-    /// Runs appended to a table before the compactor compacts it (default 100).
+    /// Runs appended to a table before the compactor compacts it (default 20).
     pub compact_every: usize,
     pub max_in_flight_per_token: usize,
 }
@@ -143,6 +143,9 @@ struct AppState {
     ingests: std::sync::Mutex<[u64; 3]>,
     /// Answers of ingest requests by (token id, Idempotency-Key), bounded.
     answered: std::sync::Mutex<idempotency::Answers>,
+    /// The last read session built (with its commit stamp), for reads that arrive while the
+    /// next one is being built ([`read::session_at`]).
+    last_session: std::sync::Mutex<Option<(Option<u64>, datafusion::prelude::SessionContext)>>,
     /// Sessions of tokens limited to proposals: (proposals, commit stamp, session).
     confined: std::sync::Mutex<std::collections::VecDeque<ConfinedEntry>>,
     /// The threads queries run on.
@@ -309,6 +312,7 @@ fn app(config: ServeConfig) -> Result<(Router, Shared), String> {
         store,
         committer,
         read_session: tokio::sync::Mutex::new((watch, None)),
+        last_session: Default::default(),
         tokens: std::sync::Mutex::new((tokens, None)),
         requests: Default::default(),
         ingests: Default::default(),

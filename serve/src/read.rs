@@ -21,10 +21,25 @@ use crate::{Shared, error};
 
 /// A session over the service's store (the views of `mxpipe query`), opened once per store
 /// commit: requests between two commits share it. Also the commit stamp it was opened at.
+///
+/// One request at a time looks for a newer commit and opens the session after it; a read that
+/// arrives meanwhile answers from the last session opened (the store as of a commit or two
+/// before) instead of queueing behind the opening — under a steady write load the session was
+/// reopened after nearly every commit and reads queued for seconds. A read when nobody is
+/// opening sees every commit made before it.
 pub(crate) async fn session_at(
     s: &crate::AppState,
 ) -> Result<(Option<u64>, SessionContext), String> {
-    let mut cached = s.read_session.lock().await;
+    let mut cached = match s.read_session.try_lock() {
+        Ok(guard) => guard,
+        Err(_) => {
+            let last = s.last_session.lock().expect("last session lock").clone();
+            match last {
+                Some(last) => return Ok(last),
+                None => s.read_session.lock().await,
+            }
+        }
+    };
     let stamp = cached.0.stamp().await.map_err(|e| e.to_string())?;
     if let Some((at, ctx)) = cached.1.as_ref()
         && *at == stamp
@@ -42,6 +57,7 @@ pub(crate) async fn session_at(
         .map_err(|e| e.to_string())?;
     // The stamp read before opening: a commit in between only makes the next request reopen.
     cached.1 = Some((stamp, ctx.clone()));
+    *s.last_session.lock().expect("last session lock") = Some((stamp, ctx.clone()));
     Ok((stamp, ctx))
 }
 

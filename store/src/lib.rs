@@ -121,7 +121,13 @@ pub struct Store {
     root: Url,
     site: String,
     storage_options: HashMap<String, String>,
+    /// Table handles kept for reading the latest version (shared by clones): see
+    /// [`Store::current_table`].
+    handles: std::sync::Arc<std::sync::Mutex<HashMap<String, TableSlot>>>,
 }
+
+/// One kept table handle (empty until the table was first read with commits).
+type TableSlot = std::sync::Arc<tokio::sync::Mutex<Option<deltalake::DeltaTable>>>;
 
 impl Store {
     /// Open (creating the folder if needed) a store at a local path or an object-store URL
@@ -180,6 +186,7 @@ impl Store {
             root,
             site: site.to_owned(),
             storage_options,
+            handles: Default::default(),
         })
     }
 
@@ -204,6 +211,32 @@ impl Store {
     /// exists but was never ingested into does not.
     pub async fn holds_tables(&self) -> Result<bool> {
         Ok(self.open_table("ingests").await?.version().is_some())
+    }
+
+    /// The latest version of a table, through a handle this store (and its clones) keeps: the
+    /// first call opens the table, later ones read only the commits added since — a service
+    /// that reopens its read session after every commit no longer replays every table's log
+    /// each time. A handle that cannot be brought forward (its log cleaned away) is opened anew.
+    pub(crate) async fn current_table(&self, table: &str) -> Result<deltalake::DeltaTable> {
+        let slot = self
+            .handles
+            .lock()
+            .expect("table handles lock")
+            .entry(table.to_owned())
+            .or_default()
+            .clone();
+        let mut slot = slot.lock().await;
+        if let Some(t) = slot.as_mut() {
+            if crate::writer::refresh(t, table).await.is_ok() {
+                return Ok(t.clone());
+            }
+            *slot = None;
+        }
+        let t = self.open_table(table).await?;
+        if t.version().is_some() {
+            *slot = Some(t.clone());
+        }
+        Ok(t)
     }
 
     pub(crate) async fn open_table(&self, table: &str) -> Result<deltalake::DeltaTable> {

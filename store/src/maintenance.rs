@@ -139,6 +139,13 @@ impl Store {
     }
 }
 
+/// Size a compacted file grows to (bytes). Files this large are left alone by later
+/// compactions, so a compaction rewrites the files added since the last one and the last
+/// partly filled file — what is recent, not the whole table (Delta's default of 100 MB rewrote
+/// every table of a store below that size each time).
+pub const COMPACTED_FILE_BYTES: std::num::NonZeroU64 =
+    std::num::NonZeroU64::new(32 << 20).expect("not zero");
+
 /// Compact one table (small files rewritten into large ones with the store's Parquet settings:
 /// bloom filters, statistics, rows by key) and write its checkpoint, so opening it reads the
 /// checkpoint and not every commit before. Returns the table and the files it rewrote.
@@ -152,6 +159,9 @@ pub(crate) async fn compact(
     };
     let (table, metrics) = table
         .optimize()
+        .with_target_size(COMPACTED_FILE_BYTES)
+        // One task: beside a service's commits, compaction takes one core at most.
+        .with_max_concurrent_tasks(1)
         .with_writer_properties(crate::current::writer_properties(
             def,
             crate::current::ROW_GROUP_ROWS,

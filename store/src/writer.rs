@@ -520,7 +520,7 @@ async fn only_compactions_since(table: &DeltaTable, since: Option<u64>, own: usi
 }
 
 /// Bring an open table to its latest version (a table not created yet stays unloaded).
-async fn refresh(table: &mut DeltaTable, name: &str) -> Result<()> {
+pub(crate) async fn refresh(table: &mut DeltaTable, name: &str) -> Result<()> {
     let refreshed = if table.version().is_some() {
         table.update_incremental(None).await
     } else {
@@ -643,7 +643,7 @@ impl Store {
         def: &TableDef,
         state: &datafusion::execution::SessionState,
     ) -> Result<std::sync::Arc<dyn datafusion::catalog::TableProvider>> {
-        let table = self.open_table(def.name).await?;
+        let table = self.current_table(def.name).await?;
         self.handle_provider(def, table, state).await
     }
 
