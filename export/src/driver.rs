@@ -363,7 +363,9 @@ where
 }
 
 /// The objects an experiment's unit may create in a catalogue that other units share: its
-/// sample, crystal, pin and macromolecule (by uuid) and its session (by label).
+/// sample, crystal, pin and macromolecule (by uuid), its session and proposal, and the account
+/// a catalogue records as the creator of sessions it creates (one for all: the first unit that
+/// may create a session runs alone).
 fn shared_objects(r: &Records, exp: &str) -> Vec<String> {
     let sample = r.link(exp, "sampleRef");
     let crystal = r.link(exp, "logisticalSampleRef");
@@ -377,7 +379,14 @@ fn shared_objects(r: &Records, exp: &str) -> Vec<String> {
     .flatten()
     .map(str::to_owned)
     .collect();
-    out.extend(crate::records::session_label(r.json(exp)).map(|l| format!("session {l}")));
+    let json = r.json(exp);
+    if let Some(label) = crate::records::session_label(json) {
+        out.push(format!("session {label}"));
+        out.push("session creator".to_owned());
+    }
+    if let Some(code) = json["extensions"]["mxpipe.org"]["session"]["proposalCode"].as_str() {
+        out.push(format!("proposal {code}"));
+    }
     out
 }
 

@@ -12,8 +12,8 @@
 //!
 //! Each copy has every uuid's last 12 hex digits replaced by its number (`--offset K` numbers them
 //! from K + 1), so every copy is new to the store; a second run with the same arguments re-posts
-//! the same copies. A Rust client, one thread: the Python one (`scripts/serve-load.py`) spent a
-//! core of the two on the machine measured at a few hundred requests per second.
+//! the same copies. A Rust client on one thread: the Python client it replaces spent a core of the
+//! two on the machine measured at a few hundred requests per second.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

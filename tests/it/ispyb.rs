@@ -698,3 +698,86 @@ fn every_derived_ispyb_column_has_a_producer() {
         "mapped derived values never produced: {missing:?}"
     );
 }
+
+/// `[ispyb] concurrency = 4`: a generated store of 300 sweeps over many sessions and proposals,
+/// exported with `--create-session`, four experiments in their own transactions at once: nothing
+/// fails, and no Person, Proposal or BLSession is created twice (the driver never writes two
+/// units that would create the same shared row side by side); a re-export inserts nothing.
+#[test]
+fn concurrent_export_creates_each_shared_row_once() {
+    let Some(mut db) = db() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    db.config = dir.path().join("mxpipe.toml");
+    std::fs::write(
+        &db.config,
+        format!(
+            "[ispyb]\ntimezone = \"Europe/London\"\nattachment_dir = {:?}\nconcurrency = 4\n",
+            dir.path().join("attachments").to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    // A seed of its own: the test database may hold an earlier run's experiments.
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos()
+        .to_string();
+    let generated = dir.path().join("gen");
+    let o = mxpipe(&[
+        "--store",
+        generated.to_str().unwrap(),
+        "generate",
+        "--sweeps",
+        "300",
+        "--sites",
+        "1",
+        "--seed",
+        &seed,
+    ]);
+    assert!(o.status.success(), "{}", text_of(&o));
+    let store = std::fs::read_dir(&generated)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.is_dir())
+        .expect("the generated site");
+    let args = [
+        "--since",
+        "2000-01-01",
+        "--create-session",
+        "--output",
+        "csv",
+    ];
+    let o = export(&db, &store, &args);
+    assert_eq!(o.status.code(), Some(0), "{}", text_of(&o));
+    assert!(text_of(&o).contains(" 0 failed"), "{}", text_of(&o));
+    assert_eq!(
+        one("SELECT count(*) FROM Person WHERE login = 'mxpipe'"),
+        "1"
+    );
+    let twice = |statement: &str| sql(statement);
+    assert!(
+        twice(
+            "SELECT proposalCode, proposalNumber FROM Proposal GROUP BY 1, 2 HAVING count(*) > 1"
+        )
+        .is_empty(),
+        "a proposal created twice"
+    );
+    assert!(
+        twice("SELECT proposalId, visit_number FROM BLSession GROUP BY 1, 2 HAVING count(*) > 1")
+            .is_empty(),
+        "a session created twice"
+    );
+    let again = export(&db, &store, &args);
+    assert_eq!(again.status.code(), Some(0), "{}", text_of(&again));
+    let inserted: Vec<String> = String::from_utf8_lossy(&again.stdout)
+        .lines()
+        .skip(1)
+        .filter(|l| l.split(',').nth(1) != Some("0"))
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        inserted.is_empty(),
+        "a re-export inserted rows: {inserted:?}"
+    );
+}

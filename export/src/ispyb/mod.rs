@@ -51,6 +51,9 @@ pub struct Options {
 /// Connections of an exporter's pool at most (`Options::concurrency` beyond it wait).
 const MAX_CONNECTIONS: u32 = 8;
 
+/// A session by proposal code, proposal number and visit number.
+type SessionKey = (String, String, Option<i64>);
+
 /// A connected exporter.
 pub struct Ispyb {
     pool: MySqlPool,
@@ -59,7 +62,7 @@ pub struct Ispyb {
     event_types: HashMap<String, i64>,
     pipelines: HashSet<i64>,
     /// Sessions found in ISPyB this run: (proposal code, number, visit) → (sessionId, proposalId).
-    sessions: std::sync::Mutex<HashMap<(String, String, Option<i64>), (i64, i64)>>,
+    sessions: std::sync::Mutex<HashMap<SessionKey, (i64, i64)>>,
     /// The schema version read from AdminVar.
     pub schema_version: String,
 }

@@ -51,12 +51,23 @@ impl Answer {
     }
 }
 
+/// A bearer token, when it was issued and how long it lives.
+type Token = (String, Instant, Duration);
+
+/// Whether a token should be renewed (80 % of its life has passed).
+fn stale(t: &Token) -> bool {
+    t.2 != Duration::MAX && t.1.elapsed() >= t.2.mul_f64(0.8)
+}
+
 /// A logged-in connection to one SciCat backend.
 pub struct Client {
     http: reqwest::Client,
     base: String,
     auth: Auth,
-    token: Option<(String, Instant, Duration)>,
+    /// The token, its time and life: shared with this client's forks, so one renewal serves all.
+    token: std::sync::Arc<std::sync::Mutex<Option<Token>>>,
+    /// Held while logging in: forks that find the token refused wait for one renewal.
+    renewing: std::sync::Arc<futures::lock::Mutex<()>>,
     /// Logins so far (the first and every renewal).
     pub logins: usize,
     /// Requests sent.
@@ -89,7 +100,8 @@ impl Client {
                 .map_err(|e| format!("HTTP client: {e}"))?,
             base,
             auth,
-            token: None,
+            token: Default::default(),
+            renewing: Default::default(),
             logins: 0,
             requests: 0,
         })
@@ -103,6 +115,7 @@ impl Client {
             base: self.base.clone(),
             auth: self.auth.clone(),
             token: self.token.clone(),
+            renewing: self.renewing.clone(),
             logins: 0,
             requests: 0,
         }
@@ -117,7 +130,8 @@ impl Client {
     pub async fn login(&mut self) -> Result<(), String> {
         let (username, password) = match &self.auth {
             Auth::Token(t) => {
-                self.token = Some((t.clone(), Instant::now(), Duration::MAX));
+                *self.token.lock().expect("token lock") =
+                    Some((t.clone(), Instant::now(), Duration::MAX));
                 return Ok(());
             }
             Auth::Login { username, password } => (username.clone(), password.clone()),
@@ -142,7 +156,7 @@ impl Client {
             .as_str()
             .ok_or_else(|| format!("SciCat login at {url}: no access_token in the answer"))?;
         let life = body["expires_in"].as_f64().unwrap_or(3600.0).max(1.0);
-        self.token = Some((
+        *self.token.lock().expect("token lock") = Some((
             token.to_owned(),
             Instant::now(),
             Duration::from_secs_f64(life),
@@ -151,16 +165,32 @@ impl Client {
         Ok(())
     }
 
+    /// The current token (a copy).
+    fn current(&self) -> Option<Token> {
+        self.token.lock().expect("token lock").clone()
+    }
+
+    /// Log in again unless a fork did while this one waited: `refused` is the token that was
+    /// refused or aged (`None`: there was none).
+    async fn renew(&mut self, refused: Option<String>) -> Result<(), String> {
+        let renewing = self.renewing.clone();
+        let _one_at_a_time = renewing.lock().await;
+        if let Some(t) = self.current()
+            && Some(&t.0) != refused.as_ref()
+            && !stale(&t)
+        {
+            return Ok(());
+        }
+        self.login().await
+    }
+
     /// The token, renewed when 80 % of its life has passed.
     async fn token(&mut self) -> Result<String, String> {
-        let stale = match &self.token {
-            None => true,
-            Some((_, at, life)) => *life != Duration::MAX && at.elapsed() >= life.mul_f64(0.8),
-        };
-        if stale {
-            self.login().await?;
+        match self.current() {
+            Some(t) if !stale(&t) => return Ok(t.0),
+            t => self.renew(t.map(|t| t.0)).await?,
         }
-        Ok(self.token.as_ref().expect("logged in").0.clone())
+        Ok(self.current().expect("logged in").0)
     }
 
     /// Send one request (`path` from `/api/…`, `query` pairs, JSON `body`); a 401 logs in again
@@ -174,6 +204,7 @@ impl Client {
     ) -> Result<Answer, String> {
         for attempt in 0..2 {
             let token = self.token().await?;
+            let token_used = token.clone();
             let url = format!("{}{path}", self.base);
             let mut req = self
                 .http
@@ -191,7 +222,7 @@ impl Client {
             let status = r.status().as_u16();
             let text = r.text().await.unwrap_or_default();
             if status == 401 && attempt == 0 && matches!(self.auth, Auth::Login { .. }) {
-                self.token = None;
+                self.renew(Some(token_used)).await?;
                 continue;
             }
             if status == 401 {

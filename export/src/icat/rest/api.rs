@@ -38,15 +38,39 @@ impl IcatRest {
             .ok_or("ICAT login answered without a sessionId")?
             .to_owned();
         self.logins += 1;
-        self.session = Some((id.clone(), Instant::now()));
+        self.set_session(Some(id.clone()));
         Ok(id)
     }
 
+    fn current_session(&self) -> Option<(String, Instant)> {
+        self.session.lock().expect("session lock").clone()
+    }
+
+    fn set_session(&self, id: Option<String>) {
+        *self.session.lock().expect("session lock") = id.map(|id| (id, Instant::now()));
+    }
+
+    /// The session: logged in when there is none, refreshed when it is old. One exporter and its
+    /// forks do this one at a time; `refused` is a session ICAT refused (a fork that waited finds
+    /// another one in place and takes it).
     pub(super) async fn session_id(&mut self) -> Result<String, String> {
-        match &self.session {
-            None => self.login().await,
-            Some((id, at)) if at.elapsed() > REFRESH_AFTER => {
-                let id = id.clone();
+        self.renewed(None).await
+    }
+
+    async fn renewed(&mut self, refused: Option<String>) -> Result<String, String> {
+        if refused.is_none()
+            && let Some((id, at)) = self.current_session()
+            && at.elapsed() <= REFRESH_AFTER
+        {
+            return Ok(id);
+        }
+        let renewing = self.renewing.clone();
+        let _one_at_a_time = renewing.lock().await;
+        match self.current_session() {
+            Some((id, at)) if Some(&id) != refused.as_ref() && at.elapsed() <= REFRESH_AFTER => {
+                Ok(id)
+            }
+            Some((id, _)) if Some(&id) != refused.as_ref() => {
                 let resp = self
                     .http
                     .put(self.endpoint(&format!("session/{id}")))
@@ -54,13 +78,13 @@ impl IcatRest {
                     .await
                     .map_err(|e| e.to_string())?;
                 if answer(resp).await.is_ok() {
-                    self.session = Some((id.clone(), Instant::now()));
+                    self.set_session(Some(id.clone()));
                     Ok(id)
                 } else {
                     self.login().await
                 }
             }
-            Some((id, _)) => Ok(id.clone()),
+            _ => self.login().await,
         }
     }
 
@@ -88,7 +112,9 @@ impl IcatRest {
                 .await
                 .map_err(|e| format!("ICAT request failed: {e}"))?;
             match answer(resp).await {
-                Err(e) if attempt == 0 && e.starts_with("ICAT SESSION") => self.session = None,
+                Err(e) if attempt == 0 && e.starts_with("ICAT SESSION") => {
+                    self.renewed(Some(sid)).await?;
+                }
                 other => return other,
             }
         }

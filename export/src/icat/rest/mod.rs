@@ -52,7 +52,11 @@ pub struct IcatRest {
     instance: String,
     builder: graph::Builder,
     dry_run: bool,
-    session: Option<(String, Instant)>,
+    /// The ICAT session and when it was last confirmed: shared with this exporter's forks, so
+    /// one login or refresh serves all.
+    session: std::sync::Arc<std::sync::Mutex<Option<(String, Instant)>>>,
+    /// Held while logging in or refreshing: forks that find the session refused wait for one.
+    renewing: std::sync::Arc<futures::lock::Mutex<()>>,
     /// Shared entities found or created in this run: key → id.
     known: HashMap<String, i64>,
     /// Logins (the first and any re-login after a `SESSION` error).
@@ -88,7 +92,8 @@ impl IcatRest {
             instance,
             builder: graph::Builder::new(settings, super::file_facts(store).await?),
             dry_run,
-            session: None,
+            session: Default::default(),
+            renewing: Default::default(),
             known: HashMap::new(),
             logins: 0,
         };
@@ -187,11 +192,26 @@ impl IcatRest {
                 }
                 Ok(id)
             }
-            None => {
-                let id = self.create(entity, vec![fields]).await?[0];
-                slot(counts, 0);
-                Ok(id)
-            }
+            None => match self.create(entity, vec![fields]).await {
+                Ok(ids) => {
+                    slot(counts, 0);
+                    Ok(ids[0])
+                }
+                // Created meanwhile by another writer (an experiment written beside this one,
+                // another exporter): use that one.
+                Err(e) if e.contains("OBJECT_ALREADY_EXISTS") => {
+                    match self.find(entity, conds).await? {
+                        Some(found) => {
+                            slot(counts, 2);
+                            found["id"]
+                                .as_i64()
+                                .ok_or_else(|| "ICAT answered an entity without id".to_owned())
+                        }
+                        None => Err(e),
+                    }
+                }
+                Err(e) => Err(e),
+            },
         }
     }
 
@@ -505,6 +525,7 @@ impl Catalogue for IcatRest {
             builder: graph::Builder::new(self.builder.settings.clone(), Default::default()),
             dry_run: self.dry_run,
             session: self.session.clone(),
+            renewing: self.renewing.clone(),
             known: self.known.clone(),
             logins: 0,
         })
