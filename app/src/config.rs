@@ -267,7 +267,7 @@ pub struct IspybConfig {
     /// Facility short name (e.g. `DLS`) for sessions and the uuids `mxpipe import ispyb`
     /// derives from primary keys.
     pub facility: Option<String>,
-    /// Experiments exported at once, each through its own connection (default 2; 1: one
+    /// Experiments exported at once, each through its own connection (default 4; 1: one
     /// at a time). Units that would create the same sample, crystal, macromolecule or session
     /// are never written at once.
     pub concurrency: Option<usize>,

@@ -66,7 +66,7 @@ pub async fn ispyb(
         dry_run: job.dry_run,
         settings,
         command: job.command.clone(),
-        concurrency: ctx.config.ispyb.concurrency.unwrap_or(2).max(1),
+        concurrency: ctx.config.ispyb.concurrency.unwrap_or(4).max(1),
     };
     let started = Instant::now();
     let outcome = db
