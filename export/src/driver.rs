@@ -163,10 +163,14 @@ pub async fn export<C: Catalogue>(
     let mut pending_units = 0;
     let pixel = target.pixel_size_setting();
     let mut no_pixel_size: Vec<&str> = Vec::new();
-    // Lanes: the target and its forks, each writing one unit at a time.
-    let mut forks: Vec<C> = (1..options.concurrency.max(1))
-        .map_while(|_| target.fork())
-        .collect();
+    // Lanes: `concurrency` forks, each writing one unit at a time (the target prepares); with
+    // a concurrency of 1, or a target that cannot fork, the target writes them one by one.
+    let lanes_wanted = if options.concurrency > 1 {
+        options.concurrency
+    } else {
+        0
+    };
+    let mut forks: Vec<C> = (0..lanes_wanted).map_while(|_| target.fork()).collect();
     // Objects some exported unit wrote (samples, crystals, sessions, …): from then on several
     // units may refer to them at once; before, two units creating one would both create it.
     let forks_len = forks.len();
@@ -209,10 +213,14 @@ pub async fn export<C: Catalogue>(
                     later.insert(p.clone(), missing.join(", "));
                 }
             }
-            let shared: Vec<String> = shared_objects(&records, exp)
+            let mut shared: Vec<String> = shared_objects(&records, exp)
                 .into_iter()
                 .filter(|k| !established.contains(k))
                 .collect();
+            // Only a unit whose session may not exist yet may create the sessions' creator.
+            if !shared.iter().any(|k| k.starts_with("session ")) {
+                shared.retain(|k| k != SESSION_CREATOR);
+            }
             let conflict = needs_wave || shared.iter().any(|k| claimed.contains(k));
             if conflict && !in_wave.is_empty() {
                 break;
@@ -284,8 +292,17 @@ pub async fn export<C: Catalogue>(
                         map.extend(written.ids.iter().cloned());
                         pending.extend(written.ids);
                         pending_units += 1;
+                        if pending_units >= MAP_FLUSH_UNITS {
+                            flush(store, &id_map, target, &mut pending, options).await?;
+                            pending_units = 0;
+                        }
                     }
-                    established.extend(shared_objects(&records, unit.experiment));
+                    // The creator is never established by a unit that found its session.
+                    established.extend(
+                        shared_objects(&records, unit.experiment)
+                            .into_iter()
+                            .filter(|k| k != SESSION_CREATOR),
+                    );
                     done.insert(unit.experiment.to_owned());
                     assigned.extend(unit.processing);
                     for (kind, c) in written.counts {
@@ -301,10 +318,6 @@ pub async fn export<C: Catalogue>(
                     .push(format!("experiment {}: {e}", unit.experiment)),
             }
             progress(n_sweeps);
-        }
-        if pending_units >= MAP_FLUSH_UNITS {
-            flush(store, &id_map, target, &mut pending, options).await?;
-            pending_units = 0;
         }
     }
     for fork in forks {
@@ -362,13 +375,20 @@ where
     running.next().await.expect("a unit is running")
 }
 
+/// The account a catalogue records as the creator of the sessions it creates (ISPyB's Person
+/// `mxpipe`): claimed by every unit whose session may not exist yet, never established.
+const SESSION_CREATOR: &str = "creator of sessions";
+
 /// The objects an experiment's unit may create in a catalogue that other units share: its
-/// sample, crystal, pin and macromolecule (by uuid), its session and proposal, and the account
-/// a catalogue records as the creator of sessions it creates (one for all: the first unit that
-/// may create a session runs alone).
+/// sample, crystal, pin and macromolecule (by uuid and proposal: a catalogue may keep one row
+/// per proposal, as ISPyB's Protein), its session and proposal, and the sessions' creator.
 fn shared_objects(r: &Records, exp: &str) -> Vec<String> {
     let sample = r.link(exp, "sampleRef");
     let crystal = r.link(exp, "logisticalSampleRef");
+    let json = r.json(exp);
+    let proposal = json["extensions"]["mxpipe.org"]["session"]["proposalCode"]
+        .as_str()
+        .unwrap_or_default();
     let mut out: Vec<String> = [
         sample,
         crystal,
@@ -377,15 +397,14 @@ fn shared_objects(r: &Records, exp: &str) -> Vec<String> {
     ]
     .into_iter()
     .flatten()
-    .map(str::to_owned)
+    .map(|uuid| format!("{uuid}@{proposal}"))
     .collect();
-    let json = r.json(exp);
     if let Some(label) = crate::records::session_label(json) {
         out.push(format!("session {label}"));
-        out.push("session creator".to_owned());
+        out.push(SESSION_CREATOR.to_owned());
     }
-    if let Some(code) = json["extensions"]["mxpipe.org"]["session"]["proposalCode"].as_str() {
-        out.push(format!("proposal {code}"));
+    if !proposal.is_empty() {
+        out.push(format!("proposal {proposal}"));
     }
     out
 }

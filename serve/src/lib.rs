@@ -146,6 +146,8 @@ struct AppState {
     /// The last read session built (with its commit stamp), for reads that arrive while the
     /// next one is being built ([`read::session_at`]).
     last_session: std::sync::Mutex<Option<(Option<u64>, datafusion::prelude::SessionContext)>>,
+    /// Set while a read session is being opened.
+    opening: std::sync::atomic::AtomicBool,
     /// Sessions of tokens limited to proposals: (proposals, commit stamp, session).
     confined: std::sync::Mutex<std::collections::VecDeque<ConfinedEntry>>,
     /// The threads queries run on.
@@ -313,6 +315,7 @@ fn app(config: ServeConfig) -> Result<(Router, Shared), String> {
         committer,
         read_session: tokio::sync::Mutex::new((watch, None)),
         last_session: Default::default(),
+        opening: Default::default(),
         tokens: std::sync::Mutex::new((tokens, None)),
         requests: Default::default(),
         ingests: Default::default(),

@@ -23,19 +23,25 @@ use crate::{Shared, error};
 /// commit: requests between two commits share it. Also the commit stamp it was opened at.
 ///
 /// One request at a time looks for a newer commit and opens the session after it; a read that
-/// arrives meanwhile answers from the last session opened (the store as of a commit or two
-/// before) instead of queueing behind the opening — under a steady write load the session was
-/// reopened after nearly every commit and reads queued for seconds. A read when nobody is
-/// opening sees every commit made before it.
+/// arrives while a session is being opened answers from the last one opened (the store as of a
+/// commit or two before) instead of queueing behind the opening — under a steady write load the
+/// session was reopened after nearly every commit and reads queued for seconds. A read that
+/// arrives when no session is being opened sees every commit made before it. The third value
+/// says whether the session is the latest (false: the last one, while a newer is opened).
 pub(crate) async fn session_at(
     s: &crate::AppState,
-) -> Result<(Option<u64>, SessionContext), String> {
+) -> Result<(Option<u64>, SessionContext, bool), String> {
+    use std::sync::atomic::Ordering;
     let mut cached = match s.read_session.try_lock() {
         Ok(guard) => guard,
         Err(_) => {
-            let last = s.last_session.lock().expect("last session lock").clone();
+            let last = s
+                .opening
+                .load(Ordering::Acquire)
+                .then(|| s.last_session.lock().expect("last session lock").clone())
+                .flatten();
             match last {
-                Some(last) => return Ok(last),
+                Some((stamp, ctx)) => return Ok((stamp, ctx, false)),
                 None => s.read_session.lock().await,
             }
         }
@@ -44,26 +50,29 @@ pub(crate) async fn session_at(
     if let Some((at, ctx)) = cached.1.as_ref()
         && *at == stamp
     {
-        return Ok((stamp, ctx.clone()));
+        return Ok((stamp, ctx.clone(), true));
     }
     let site = mxpipe_queries::Site {
         name: s.config.site.clone(),
         location: s.config.store.clone(),
     };
     // A store nothing was committed to yet has empty views (not an error).
-    let ctx = mxpipe_queries::open_sites(&[site], &s.config.storage_options, stamp.is_none())
+    s.opening.store(true, Ordering::Release);
+    let opened = mxpipe_queries::open_sites(&[site], &s.config.storage_options, stamp.is_none())
         .await
         .map(|(ctx, _)| ctx)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string());
+    s.opening.store(false, Ordering::Release);
+    let ctx = opened?;
     // The stamp read before opening: a commit in between only makes the next request reopen.
     cached.1 = Some((stamp, ctx.clone()));
     *s.last_session.lock().expect("last session lock") = Some((stamp, ctx.clone()));
-    Ok((stamp, ctx))
+    Ok((stamp, ctx, true))
 }
 
 /// The unrestricted session (see [`session_at`]).
 pub(crate) async fn session(s: &crate::AppState) -> Result<SessionContext, String> {
-    session_at(s).await.map(|(_, ctx)| ctx)
+    session_at(s).await.map(|(_, ctx, _)| ctx)
 }
 
 /// Confined sessions kept per set of proposals (the least recently built are dropped first).
@@ -82,7 +91,7 @@ pub(crate) async fn scope_for(
     ),
     String,
 > {
-    let (stamp, admin) = session_at(s).await?;
+    let (stamp, admin, latest) = session_at(s).await?;
     if proposals.is_empty() {
         return Ok((admin, None));
     }
@@ -100,6 +109,11 @@ pub(crate) async fn scope_for(
     let confined = mxpipe_queries::isolation::confine(&admin, &key)
         .await
         .map_err(|e| crate::limits::public_error(&e, 0).1)?;
+    if !latest {
+        // Built over the last session while a newer is opened: used once, not kept (keeping it
+        // would push out what was built at the newer commit).
+        return Ok((confined.ctx, Some(confined.visible)));
+    }
     let mut cache = s.confined.lock().expect("confined lock");
     cache.retain(|(k, at, _)| *k != key && *at == stamp);
     cache.push_back((key, stamp, confined.clone()));

@@ -467,7 +467,7 @@ impl Writer {
                 def,
                 table,
                 batch,
-                // A long-lived writer checkpoints in `compact_due`, one table at a time: Delta's
+                // A long-lived writer's compactor checkpoints, one table at a time: Delta's
                 // checkpoint after a commit reads the whole log, and ten tables reaching their
                 // hundredth version in the same run did so at once (1.5 GB at 5 000 messages).
                 !self.long_lived,
