@@ -182,6 +182,8 @@ pub async fn export<C: Catalogue>(
         // job also read); the id map takes the wave's ids before the next wave starts.
         let mut claimed: HashSet<String> = HashSet::new();
         let mut in_wave: HashSet<&str> = HashSet::new();
+        // Each unit's shared objects, established when it is written.
+        let mut keys_of: HashMap<&str, Vec<String>> = HashMap::new();
         // Lanes: the forks when there are any (the target prepares every unit), else the target.
         let mut lanes: Vec<&mut C> = forks.iter_mut().collect();
         let mut running = futures::stream::FuturesUnordered::new();
@@ -213,9 +215,11 @@ pub async fn export<C: Catalogue>(
                     later.insert(p.clone(), missing.join(", "));
                 }
             }
-            let mut shared: Vec<String> = shared_objects(&records, exp)
-                .into_iter()
-                .filter(|k| !established.contains(k))
+            let keys = shared_objects(&records, exp);
+            let mut shared: Vec<String> = keys
+                .iter()
+                .filter(|k| !established.contains(*k))
+                .cloned()
                 .collect();
             // Only a unit whose session may not exist yet may create the sessions' creator.
             if !shared.iter().any(|k| k.starts_with("session ")) {
@@ -228,6 +232,7 @@ pub async fn export<C: Catalogue>(
             next.next();
             waiting.extend(later);
             claimed.extend(shared);
+            keys_of.insert(exp, keys);
             in_wave.insert(exp);
             let n_sweeps = sweeps.len();
             if pixel.is_some() {
@@ -299,8 +304,10 @@ pub async fn export<C: Catalogue>(
                     }
                     // The creator is never established by a unit that found its session.
                     established.extend(
-                        shared_objects(&records, unit.experiment)
+                        keys_of
+                            .remove(unit.experiment)
                             .into_iter()
+                            .flatten()
                             .filter(|k| k != SESSION_CREATOR),
                     );
                     done.insert(unit.experiment.to_owned());

@@ -755,16 +755,13 @@ fn concurrent_export_creates_each_shared_row_once() {
         one("SELECT count(*) FROM Person WHERE login = 'mxpipe'"),
         "1"
     );
-    let twice = |statement: &str| sql(statement);
     assert!(
-        twice(
-            "SELECT proposalCode, proposalNumber FROM Proposal GROUP BY 1, 2 HAVING count(*) > 1"
-        )
-        .is_empty(),
+        sql("SELECT proposalCode, proposalNumber FROM Proposal GROUP BY 1, 2 HAVING count(*) > 1")
+            .is_empty(),
         "a proposal created twice"
     );
     assert!(
-        twice("SELECT proposalId, visit_number FROM BLSession GROUP BY 1, 2 HAVING count(*) > 1")
+        sql("SELECT proposalId, visit_number FROM BLSession GROUP BY 1, 2 HAVING count(*) > 1")
             .is_empty(),
         "a session created twice"
     );
