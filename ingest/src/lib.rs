@@ -9,7 +9,8 @@
 //! - [`xds_correct`], [`xds_ascii`]: XDS CORRECT.LP statistics and the XDS_ASCII.HKL header;
 //! - [`mmcif`]: PDBx/mmCIF reflection statistics and SSX counts (with our own CIF reader, [`cif`]);
 //! - [`dials`]: DIALS experiment lists (`.expt`);
-//! - [`crystfel`]: CrystFEL streams (SSX), streamed with constant memory.
+//! - [`crystfel`]: CrystFEL streams (SSX), streamed with constant memory;
+//! - [`mtz`]: MTZ reflection files, header and batch headers only.
 //!
 //! Collection files become [`ImageRun`]s, which [`assemble`] groups into MXLIMS messages:
 //! one MxExperiment per directory, one CollectionSweep per wavelength and orientation, one Scan
@@ -20,7 +21,7 @@ pub mod formats;
 pub mod sniff;
 
 pub use formats::{
-    autoproc_xml, cbf, cif, crystfel, dials, hdf5_superblock, mmcif, mxlims, nxmx, nxmx_data,
+    autoproc_xml, cbf, cif, crystfel, dials, hdf5_superblock, mmcif, mtz, mxlims, nxmx, nxmx_data,
     nxmx_layout, xds_ascii, xds_correct,
 };
 
@@ -319,6 +320,7 @@ pub static READERS: &[&dyn Reader] = &[
     &xds_ascii::XdsAsciiReader,
     &mmcif::MmcifReader,
     &crystfel::CrystfelReader,
+    &mtz::MtzReader,
 ];
 
 /// Find a reader by name.

@@ -29,14 +29,12 @@ const SIGNATURES: &[(&[u8], &str)] = &[
     (b"\x28\xb5\x2f\xfd", "a zstd-compressed file"),
     (b"PK\x03\x04", "a ZIP archive"),
     (b"%PDF", "a PDF document"),
-    (b"MTZ ", "an MTZ reflection file"),
     (b"\x89HDF\r\n\x1a\n", "an HDF5 file"),
 ];
 
 const EXTENSIONS: &[(&str, &str)] = &[
     ("log", "a log file"),
     ("txt", "a text file"),
-    ("mtz", "an MTZ reflection file"),
     ("pdb", "a PDB coordinate file"),
     ("ent", "a PDB coordinate file"),
     ("map", "a map file"),

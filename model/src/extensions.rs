@@ -47,6 +47,81 @@ pub struct MxpipeExtension {
     /// The catalogue rows an imported object came from (`mxpipe import ispyb`): its provenance,
     /// as `sources` records the files of an ingest; used on any object.
     pub legacy_source: Option<LegacySource>,
+    /// What an MTZ file's header says beyond the ReflectionSet's own fields (columns, datasets,
+    /// batch ranges, history); used on a ReflectionSet read from an MTZ file.
+    pub mtz: Option<MtzFile>,
+}
+
+/// The header of an MTZ file (CCP4 reflection file), as far as a ReflectionSet does not hold it.
+#[skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MtzFile {
+    /// Merged (no batch headers) or unmerged (one batch header per image).
+    pub merged: bool,
+    /// Columns in file order.
+    pub columns: Vec<MtzColumn>,
+    /// Project / crystal / dataset hierarchy (dataset 0 is the base dataset of H, K, L).
+    pub datasets: Vec<MtzDataset>,
+    /// Runs of consecutive batch numbers per dataset (unmerged files): the images a sweep gave.
+    pub batch_ranges: Option<Vec<MtzBatchRange>>,
+    /// History lines, newest first (e.g. `From AIMLESS, version 0.7.4, run on …`).
+    pub history: Option<Vec<String>>,
+}
+
+/// One column of an MTZ file.
+#[skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MtzColumn {
+    /// Label, e.g. `IMEAN`.
+    pub label: String,
+    /// CCP4 column type, e.g. `H` (index), `J` (intensity), `Q` (σ), `B` (batch).
+    pub column_type: String,
+    /// Smallest value (header), none when the header says NaN.
+    pub min: Option<f64>,
+    /// Largest value (header).
+    pub max: Option<f64>,
+    /// Dataset the column belongs to.
+    pub dataset_id: i64,
+}
+
+/// One dataset of an MTZ file (`PROJECT`, `CRYSTAL`, `DATASET`, `DCELL`, `DWAVEL`).
+#[skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MtzDataset {
+    /// Dataset id.
+    pub id: i64,
+    /// Project name.
+    pub project: String,
+    /// Crystal name.
+    pub crystal: String,
+    /// Dataset name.
+    pub dataset: String,
+    /// Cell a, b, c (Å), α, β, γ (degrees).
+    pub cell: Option<[f64; 6]>,
+    /// Wavelength (Å); none when the file says 0.
+    pub wavelength_a: Option<f64>,
+}
+
+/// A run of consecutive batches (images) of one dataset in an unmerged MTZ file.
+#[skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MtzBatchRange {
+    /// Dataset id of the batches.
+    pub dataset_id: i64,
+    /// First batch number.
+    pub first_batch: i64,
+    /// Last batch number.
+    pub last_batch: i64,
+    /// Rotation at the start of the first batch (degrees).
+    pub phi_start_deg: Option<f64>,
+    /// Rotation at the end of the last batch (degrees).
+    pub phi_end_deg: Option<f64>,
+    /// Wavelength of the first batch (Å).
+    pub wavelength_a: Option<f64>,
 }
 
 /// Where an imported object came from: catalogue, database and the rows' primary keys.

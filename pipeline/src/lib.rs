@@ -4,7 +4,7 @@
 //!
 //! Every file ends in one [`FileStatus`]: `ingested` / `unchanged` (stored, or already there),
 //! `data` (image data of a master seen in the run — not opened past its signature), `skipped`
-//! (not a format mxpipe reads: images, logs, MTZ, …; only for files found by walking a folder) or
+//! (not a format mxpipe reads: images, logs, PDB models, …; only for files found by walking a folder) or
 //! `failed` (a supported format, but broken; or a named file mxpipe cannot read).
 
 use std::path::{Path, PathBuf};

@@ -16,7 +16,7 @@ use crate::output::{TableFormat, print_table};
 ///
 /// Folders are walked and every file is classified: `ingested`/`unchanged` (metadata,
 /// stored or already there), `data` (HDF5 image data of a master in the run, not opened),
-/// `skipped` (not a format mxpipe reads: snapshots, logs, MTZ, …) or `failed` (a supported
+/// `skipped` (not a format mxpipe reads: snapshots, logs, PDB models, …) or `failed` (a supported
 /// format that is broken). The format is detected from content; --format overrides. A file
 /// named on the command line that is not metadata is an error. Re-running the same ingest
 /// adds nothing. Exit status 0 when nothing failed (--strict: and nothing was skipped), 1

@@ -15,6 +15,7 @@ mod ispyb;
 mod lineage;
 mod lists;
 mod logs;
+mod mtz;
 mod numbers;
 mod pids;
 mod policy;

@@ -128,6 +128,10 @@ fn seeds(testdata: &Path, reader: &str) -> Vec<Vec<u8>> {
         ],
         "dials" => vec![read(td("processing/dials/experiments_thaum_0500.json"))],
         "crystfel" => vec![prefix(td("ssx/crystfel/crystfel.stream"), 30_000)],
+        "mtz" => vec![
+            read(td("processing/mtz/5e5z.mtz")),
+            read(repo().join("samples/unmerged-two-sweeps.mtz")),
+        ],
         other => panic!("no seeds for reader {other}: add them here"),
     }
 }

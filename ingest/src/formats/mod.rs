@@ -8,6 +8,7 @@ pub mod crystfel;
 pub mod dials;
 pub mod hdf5_superblock;
 pub mod mmcif;
+pub mod mtz;
 pub mod mxlims;
 pub mod nxmx;
 pub mod nxmx_data;
