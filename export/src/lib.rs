@@ -16,6 +16,7 @@ pub mod detector;
 pub mod driver;
 pub mod icat;
 pub mod ispyb;
+pub mod mmcif;
 pub mod records;
 pub mod scicat;
 pub mod xml;

@@ -19,6 +19,7 @@ pub mod links;
 pub mod messages;
 pub mod objects;
 pub mod paths;
+pub mod pdbx;
 pub mod pointer;
 pub mod primitives;
 pub mod schema;

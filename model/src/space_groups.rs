@@ -695,6 +695,16 @@ pub fn chiral_space_group(number: u32) -> Option<&'static str> {
         .map(|i| CHIRAL_SPACE_GROUP_NAMES[i])
 }
 
+/// The International Tables number of a chiral space group in any spelling
+/// [`pdb_space_group_name`] knows (`P 43 21 2`, `P43212` → 96; `P 1 21 1` → 4).
+pub fn number_of(name: &str) -> Option<u32> {
+    let pdb = pdb_space_group_name(name)?;
+    PDB_NAMES
+        .iter()
+        .position(|n| *n == pdb)
+        .map(|i| CHIRAL_NUMBERS[i])
+}
+
 /// Hall symbols of the chiral space groups in their reference settings (as gemmi spells them,
 /// plus the cctbx spellings where they differ), with International Tables numbers.
 const HALL: &[(&str, u32)] = &[

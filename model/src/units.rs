@@ -6,6 +6,9 @@
 /// `h·c / e` in eV·Å (CODATA 2018): wavelength (Å) = `HC_EV_ANGSTROM` / energy (eV).
 pub const HC_EV_ANGSTROM: f64 = 12_398.419_843_320_026;
 
+/// Seconds per hour (PDBx gives serial collection times in hours, mxpipe in seconds).
+pub const SECONDS_PER_HOUR: f64 = 3600.0;
+
 /// An X-ray energy below this many eV can only have been written in keV.
 pub const KEV_THRESHOLD_EV: f64 = 1000.0;
 

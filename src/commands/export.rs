@@ -59,6 +59,29 @@ Examples:
 Examples:
   mxpipe export autoproc-xml --processing 6b4cb242-4a23-4596-a217-beaddbc496cb --out ispyb.xml")]
     AutoprocXml(XmlArgs),
+    /// Write one processing result as PDBx/mmCIF for deposition: diffraction (every sweep and
+    /// crystal it read, wavelengths, source and beamline, detector), data-reduction statistics
+    /// (overall and every shell), cell, symmetry, software, and the serial-crystallography
+    /// categories of an SSX run. Items the store does not hold are written `?`.
+    ///
+    /// Read by keys: the time is the job's, not the store's. Checked against the wwPDB PDBx
+    /// dictionary with gemmi (docs/mmcif.md).
+    #[command(after_help = "\
+Examples:
+  mxpipe export mmcif --processing 6b4cb242-4a23-4596-a217-beaddbc496cb --out deposit.cif
+  mxpipe export mmcif --reflection-set 92276658-1e27-41c0-8a6a-63ec24ede6a4
+  gemmi validate -d /usr/share/libcifpp/mmcif_pdbx.dic deposit.cif   # check it")]
+    Mmcif {
+        /// The processing job.
+        #[arg(long, value_name = "UUID", group = "what")]
+        processing: Option<String>,
+        /// A ReflectionSet: the job that produced it.
+        #[arg(long, value_name = "UUID", group = "what")]
+        reflection_set: Option<String>,
+        /// Write to a file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Print the MXLIMS → ISPyB field map as Markdown (the tables of docs/ispyb.md).
     IspybMap,
     /// Export experiments, their sweeps and processing for ICAT: an icatdata XML file for
@@ -344,6 +367,14 @@ pub async fn run(command: ExportCommand, ctx: &Context) -> u8 {
                 };
             write_out(text, out)
         }
+        ExportCommand::Mmcif {
+            processing,
+            reflection_set,
+            out,
+        } => write_out(
+            mxpipe_app::export::mmcif(&store, processing, reflection_set).await,
+            out,
+        ),
         ExportCommand::AutoprocXml(args) => {
             let xml = mxpipe_app::export::autoproc_xml(
                 ctx,

@@ -36,13 +36,14 @@ pub const BACKFILL_SQL: &str = "SELECT v.uuid, v.ingest_id AS superseded_ingest_
      WHERE v.version_rank > 1 AND NOT EXISTS (SELECT 1 FROM superseded s JOIN ingests h ON h.ingest_id = s.ingest_id \
      WHERE s.uuid = v.uuid AND s.superseded_ingest_id = v.ingest_id)";
 
-/// Columns that hold keys lookups ask for: `uuid`, every `*_uuid`, and `message_id` (what an
-/// ingest looks up to tell a message it has stored already).
+/// Columns that hold keys lookups ask for: `uuid`, every `*_uuid`, `message_id` (what an
+/// ingest looks up to tell a message it has stored already) and `series_id` (the images a
+/// processing job read, matched to the sweeps that took them).
 pub fn key_columns(def: &TableDef) -> impl Iterator<Item = &'static str> + '_ {
     def.columns
         .iter()
         .map(|c| c.0)
-        .filter(|n| *n == "uuid" || n.ends_with("_uuid") || *n == "message_id")
+        .filter(|n| *n == "uuid" || n.ends_with("_uuid") || *n == "message_id" || *n == "series_id")
 }
 
 /// Rows per Parquet row group: the unit a lookup skips or reads (and a bloom filter's size).

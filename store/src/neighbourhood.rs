@@ -54,6 +54,7 @@ impl Reader {
             &tables::INGESTS,
             &tables::SESSIONS,
             &tables::SAMPLE_PIDS,
+            &tables::IMAGE_SERIES,
         ] {
             let table = store.open_table(def.name).await?;
             store.register_handle(&ctx, def.name, def, table).await?;
@@ -192,6 +193,80 @@ impl Reader {
         Ok(())
     }
 
+    /// The committed sweeps whose images a processing job reports reading (its mxpipe.org
+    /// `inputImages`: directory + template + image range), looked up by series key in
+    /// `image_series` (bloom-filtered), as `processing_inputs` matches them.
+    async fn sweeps_by_images(&mut self, processing: &str) -> Result<HashSet<String>> {
+        let Some((_, job)) = self.objects.get(processing) else {
+            return Ok(HashSet::new());
+        };
+        let inputs: Vec<(String, i64, i64)> = job.json["extensions"]["mxpipe.org"]["inputImages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| {
+                let id =
+                    crate::rows::series_id(i["path"].as_str()?, i["filenameTemplate"].as_str()?);
+                Some((
+                    id,
+                    i["firstImageNumber"].as_i64()?,
+                    i["lastImageNumber"].as_i64()?,
+                ))
+            })
+            .collect();
+        if inputs.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let keys: Vec<&str> = inputs.iter().map(|i| i.0.as_str()).collect();
+        let columns = [
+            "series_id",
+            "sweep_uuid",
+            "ingest_id",
+            "first_image_number",
+            "last_image_number",
+        ];
+        let mut found = HashSet::new();
+        for b in rows_with_keys(
+            &self.ctx,
+            "image_series",
+            "series_id",
+            Some(&keys),
+            &columns,
+        )
+        .await?
+        {
+            let (id, sweep, run) = (strings(&b, 0), strings(&b, 1), strings(&b, 2));
+            let ints = |i: usize| {
+                b.column(i)
+                    .as_any()
+                    .downcast_ref::<arrow::array::Int64Array>()
+                    .cloned()
+            };
+            let (Some(first), Some(last)) = (ints(3), ints(4)) else {
+                return Err(StoreError::Data(
+                    "image_series image numbers are not integers".into(),
+                ));
+            };
+            for r in 0..b.num_rows() {
+                let overlaps = inputs.iter().any(|(k, f, l)| {
+                    k == id.value(r) && first.value(r) <= *l && last.value(r) >= *f
+                });
+                if overlaps
+                    && self.committed.contains_key(run.value(r))
+                    && self.may_see(sweep.value(r))
+                {
+                    found.insert(sweep.value(r).to_owned());
+                }
+            }
+        }
+        self.read(&found).await?;
+        // Only sweeps whose current version is committed (a sweep since replaced keeps its uuid).
+        Ok(found
+            .into_iter()
+            .filter(|u| self.objects.contains_key(u))
+            .collect())
+    }
+
     /// Objects whose current version links to one of `targets` through one of `fields`.
     async fn linking_to(
         &mut self,
@@ -245,6 +320,16 @@ impl Store {
         visible: Option<&HashSet<String>>,
         until: Option<&Until>,
     ) -> Result<Value> {
+        self.read_selection(selection, visible, until, false).await
+    }
+
+    async fn read_selection(
+        &self,
+        selection: &Selection,
+        visible: Option<&HashSet<String>>,
+        until: Option<&Until>,
+        with_uuids: bool,
+    ) -> Result<Value> {
         let mut reader = Reader::new(self, visible, until).await?;
         let start = starting_points(&mut reader, selection).await?;
         if start.is_empty() {
@@ -258,12 +343,20 @@ impl Store {
         if matches!(selection, Selection::Shipment(_) | Selection::Session(_)) {
             follow.push("containerRef");
         }
+        if matches!(selection, Selection::Processing(_)) {
+            // A job's own results only, not other jobs that read its inputs or its results.
+            follow = vec!["sourceRef"];
+        }
         let mut chosen = start.clone();
         let mut frontier = start;
         while !frontier.is_empty() {
             let found = reader.linking_to(&frontier, &follow).await?;
             frontier = found.difference(&chosen).cloned().collect();
             chosen.extend(frontier.iter().cloned());
+        }
+        if let Selection::Processing(u) = selection {
+            let read = reader.sweeps_by_images(u).await?;
+            chosen.extend(read);
         }
         // Forwards: everything the chosen objects link to.
         let mut frontier = chosen.clone();
@@ -290,7 +383,14 @@ impl Store {
             .filter_map(|u| reader.links.remove(u))
             .flatten()
             .collect();
-        Ok(build_message(&chosen, &objects, &links))
+        Ok(build_message(&chosen, &objects, &links, with_uuids))
+    }
+
+    /// [`Store::export_message`] with every object's uuid written in it, minted ones included
+    /// (an MXLIMS export leaves minted uuids out, as the message came in; an exporter that
+    /// looks objects up by uuid needs them all).
+    pub async fn export_message_with_uuids(&self, selection: &Selection) -> Result<Value> {
+        self.read_selection(selection, None, None, true).await
     }
 }
 
@@ -298,7 +398,10 @@ impl Store {
 async fn starting_points(reader: &mut Reader, selection: &Selection) -> Result<HashSet<String>> {
     let mut start: HashSet<String> = HashSet::new();
     match selection {
-        Selection::Experiment(u) | Selection::Shipment(u) | Selection::Sample(u) => {
+        Selection::Experiment(u)
+        | Selection::Shipment(u)
+        | Selection::Sample(u)
+        | Selection::Processing(u) => {
             start.insert(u.clone());
             if let Selection::Sample(u) = selection {
                 let one = HashSet::from([u.clone()]);

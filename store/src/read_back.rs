@@ -23,6 +23,10 @@ pub enum Selection {
     /// Every experiment, processing job and shipment whose mxpipe session is this visit label
     /// (e.g. `mx23694-12`).
     Session(String),
+    /// A processing job, its results (ReflectionSets), the sweeps it read (by `inputDataRefs`
+    /// and by the images it reports, matched through `image_series`) and everything these link
+    /// to — not the other jobs of those sweeps.
+    Processing(String),
 }
 
 /// Fields followed backwards from an object to the data and jobs derived from it.
@@ -177,6 +181,7 @@ pub(crate) fn build_message(
     chosen: &HashSet<String>,
     objects: &HashMap<String, StoredObject>,
     links: &[Link],
+    with_uuids: bool,
 ) -> Value {
     // Assign keys: original key where free, else the next free number.
     let mut by_type: BTreeMap<&str, Vec<(&String, &StoredObject)>> = BTreeMap::new();
@@ -214,6 +219,9 @@ pub(crate) fn build_message(
     for (ty, list) in &by_type {
         for (u, o) in list {
             let mut json = o.json.clone();
+            if with_uuids && let Some(m) = json.as_object_mut() {
+                m.entry("uuid").or_insert_with(|| Value::from(u.as_str()));
+            }
             // References to objects the reader may not see, removed last (list entries from the
             // end, so that the other indices stay right).
             let mut hidden: Vec<(&str, Option<usize>)> = Vec::new();

@@ -256,9 +256,10 @@ fn sweep_rows(
             }));
         }
     }
-    let series_id = s.filename_template.as_ref().map(|t| {
-        sha256_hex(format!("{}\0{t}", s.path.as_deref().unwrap_or("")).as_bytes())[..16].to_owned()
-    });
+    let series_id = s
+        .filename_template
+        .as_ref()
+        .map(|t| series_id(s.path.as_deref().unwrap_or(""), t));
     for (i, scan) in s.scans.iter().flatten().enumerate() {
         let last = scan.first_image_number + scan.number_images - 1;
         rows.entry("scans").or_default().push(json!({
@@ -370,4 +371,10 @@ fn reflection_rows(
             "completeness_ano_spherical_pct": s.completeness_ano_spherical, "completeness_ano_ellipsoidal_pct": s.completeness_ano_ellipsoidal,
         }));
     }
+}
+
+/// The key of a file series in `image_series`: the first 16 hex digits of SHA-256(path + NUL +
+/// template).
+pub fn series_id(path: &str, template: &str) -> String {
+    sha256_hex(format!("{path}\0{template}").as_bytes())[..16].to_owned()
 }

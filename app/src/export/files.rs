@@ -77,6 +77,63 @@ pub async fn autoproc_xml(
     .map_err(AppError::failed)
 }
 
+/// A uuid in any case and form (as stored: lower case, hyphenated), or a usage error naming the flag.
+fn uuid(flag: &str, u: String) -> AppResult<String> {
+    uuid::Uuid::parse_str(u.trim())
+        .map(|u| u.hyphenated().to_string())
+        .map_err(|_| AppError::Usage(format!("{flag} {u:?}: expected a uuid (e.g. 0b4a31c2-2f6d-4c53-8a3d-2f1d2b9e3c11); `mxpipe query` lists them")))
+}
+
+/// One processing job (or the job that produced a ReflectionSet) as a PDBx/mmCIF data block
+/// for deposition (`mxpipe_export::mmcif`), read by keys: the cost of the job's neighbourhood,
+/// not of the store.
+pub async fn mmcif(
+    store: &Store,
+    processing: Option<String>,
+    reflection_set: Option<String>,
+) -> AppResult<String> {
+    let processing = match (processing, reflection_set) {
+        (Some(p), _) => uuid("--processing", p)?,
+        (None, Some(r)) => {
+            let r = uuid("--reflection-set", r)?;
+            let message = store
+                .export_message_with_uuids(&Selection::Experiment(r.clone()))
+                .await
+                .map_err(|_| AppError::Failed(format!("no ReflectionSet {r} in the store (`mxpipe query \"SELECT reflection_set_uuid FROM reflection_sets\"` lists them)")))?;
+            let set = message["ReflectionSet"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(_, o)| o)
+                .find(|o| o["uuid"] == r.as_str())
+                .ok_or_else(|| AppError::Failed(format!("{r} is not a ReflectionSet")))?;
+            let pointer = set["sourceRef"]["$ref"].as_str().unwrap_or("");
+            message
+                .pointer(pointer.trim_start_matches('#'))
+                .and_then(|p| p["uuid"].as_str())
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    AppError::Failed(format!(
+                        "ReflectionSet {r} names no processing job that produced it"
+                    ))
+                })?
+        }
+        (None, None) => {
+            return Err(AppError::usage(
+                "choose what to export: --processing or --reflection-set",
+            ));
+        }
+    };
+    let message = store
+        .export_message_with_uuids(&Selection::Processing(processing.clone()))
+        .await
+        .map_err(|e| match e {
+            mxpipe_store::StoreError::Data(m) if m.starts_with("nothing stored matches") => AppError::Failed(format!("no processing job {processing} in the store (`mxpipe query \"SELECT processing_uuid, program_name FROM processing\"` lists them)")),
+            e => AppError::failed(e),
+        })?;
+    mxpipe_export::mmcif::write(&message, &processing).map_err(AppError::failed)
+}
+
 /// What `export mxlims` takes: one of experiment, sample, shipment (uuids in any case and form)
 /// or session (a visit label).
 pub fn mxlims_selection(
@@ -85,12 +142,6 @@ pub fn mxlims_selection(
     shipment: Option<String>,
     session: Option<String>,
 ) -> AppResult<Selection> {
-    // A uuid in any case and form (as stored: lower case, hyphenated), or a usage error.
-    let uuid = |flag: &str, u: String| {
-        uuid::Uuid::parse_str(u.trim())
-            .map(|u| u.hyphenated().to_string())
-            .map_err(|_| AppError::Usage(format!("{flag} {u:?}: expected a uuid (e.g. 0b4a31c2-2f6d-4c53-8a3d-2f1d2b9e3c11); `mxpipe query` lists them")))
-    };
     match (experiment, sample, shipment, session) {
         (Some(u), _, _, _) => uuid("--experiment", u).map(Selection::Experiment),
         (_, Some(u), _, _) => uuid("--sample", u).map(Selection::Sample),

@@ -6,7 +6,7 @@ pub(crate) mod catalogues;
 pub(crate) mod files;
 
 pub use catalogues::{IcatForm, IcatTarget, IspybTarget, ScicatTarget, icat, ispyb, scicat};
-pub use files::{autoproc_xml, mxlims, mxlims_selection};
+pub use files::{autoproc_xml, mmcif, mxlims, mxlims_selection};
 
 use mxpipe_export::Filter;
 use mxpipe_export::driver::Outcome;

@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 
 use crate::cif::{self, Block, Category, CifValue};
 use crate::{Fragment, ReadError, ReadOptions, Reader};
+use mxpipe_model::pdbx::STATISTICS_ITEMS;
 use mxpipe_model::space_groups::chiral_space_group;
 
 /// Reader for PDBx/mmCIF files with reflection statistics or SSX data-reduction counts.
@@ -111,93 +112,28 @@ fn cc(v: Option<f64>) -> Option<f64> {
     v.map(|v| if v.abs() > 1.0 { v / 100.0 } else { v })
 }
 
-/// One statistics block; `overall` picks the `_reflns` item names, otherwise `_reflns_shell`.
+/// One statistics block; `overall` picks the `_reflns` item names, otherwise `_reflns_shell`
+/// (the table is `mxpipe_model::pdbx::STATISTICS_ITEMS`, shared with the mmCIF writer).
 fn statistics(r: &Row, limits: [f64; 2], overall: bool) -> Result<Value, ReadError> {
     let mut m = Map::new();
     m.insert("resolutionLimits".into(), json!(limits));
-    let mut put = |k: &str, v: Option<f64>, int: bool| {
-        if let Some(v) = v {
-            m.insert(
-                k.into(),
-                if int {
-                    json!(v.round() as i64)
-                } else {
-                    json!(v)
-                },
-            );
-        }
-    };
-    if overall {
-        put(
-            "numberObservations",
-            r.number("pdbx_number_measured_all")?,
-            true,
-        );
-        put("numberObservationsUnique", r.number("number_obs")?, true);
-        put(
-            "R_merge",
-            r.first(&["pdbx_Rmerge_I_obs", "pdbx_Rsym_value"])?,
-            false,
-        );
-        put(
-            "I_over_SigI",
-            r.first(&["pdbx_netI_over_sigmaI", "pdbx_netI_over_av_sigmaI"])?,
-            false,
-        );
-        put("Completeness", r.number("percent_possible_obs")?, false);
-    } else {
-        put(
-            "numberObservations",
-            r.first(&["number_measured_obs", "number_measured_all"])?,
-            true,
-        );
-        put(
-            "numberObservationsUnique",
-            r.first(&["number_unique_obs", "number_unique_all"])?,
-            true,
-        );
-        put(
-            "R_merge",
-            r.first(&["Rmerge_I_obs", "Rmerge_I_all", "pdbx_Rsym_value"])?,
-            false,
-        );
-        put(
-            "I_over_SigI",
-            r.first(&[
-                "meanI_over_sigI_obs",
-                "pdbx_netI_over_sigmaI_obs",
-                "meanI_over_sigI_all",
-            ])?,
-            false,
-        );
-        put(
-            "Completeness",
-            r.first(&["percent_possible_all", "percent_possible_obs"])?,
-            false,
+    for s in STATISTICS_ITEMS {
+        let items = if overall { s.overall } else { s.shell };
+        let Some(v) = r.first(items)? else { continue };
+        let v = if s.correlation {
+            cc(Some(v)).unwrap_or(v)
+        } else {
+            v
+        };
+        m.insert(
+            s.field.into(),
+            if s.count {
+                json!(v.round() as i64)
+            } else {
+                json!(v)
+            },
         );
     }
-    put("numberReflectionsRejected", r.number("pdbx_rejects")?, true);
-    put("chiSquared", r.number("pdbx_chi_squared")?, false);
-    put("R_meas", r.number("pdbx_Rrim_I_all")?, false);
-    put("R_pim", r.number("pdbx_Rpim_I_all")?, false);
-    put("CC_one_half", cc(r.number("pdbx_CC_half")?), false);
-    put("CC_ano", cc(r.number("pdbx_CC_half_anomalous")?), false);
-    put(
-        "SigAno",
-        r.number("pdbx_absDiff_over_sigma_anomalous")?,
-        false,
-    );
-    put("Redundancy", r.number("pdbx_redundancy")?, false);
-    put(
-        "CompletenessAno",
-        r.number("pdbx_percent_possible_anomalous")?,
-        false,
-    );
-    put(
-        "RedundancyAno",
-        r.number("pdbx_redundancy_anomalous")?,
-        false,
-    );
     Ok(Value::Object(m))
 }
 
@@ -213,35 +149,133 @@ fn required(r: &Row, item: &str) -> Result<f64, ReadError> {
     })
 }
 
-fn reflection_set(path: &Path, block: &Block) -> Result<Option<Value>, ReadError> {
-    let Some(overall) = row(path, block, "reflns", 0) else {
-        return Ok(None);
+/// The `_reflns_shell` rows of each `_reflns` row: shells are given set by set; a shell starts
+/// the next set when its `pdbx_diffrn_id` differs from the previous shell's or its high limit is
+/// lower-resolution than the previous one (a new low-to-high run). One `_reflns` row takes all.
+fn shells_per_set<'a>(
+    path: &'a Path,
+    block: &'a Block,
+    sets: usize,
+) -> Result<Vec<Vec<(f64, Row<'a>)>>, ReadError> {
+    let mut out: Vec<Vec<(f64, Row)>> = (0..sets).map(|_| Vec::new()).collect();
+    let Some(shells) = block.category("reflns_shell") else {
+        return Ok(out);
     };
-    let low = required(&overall, "d_resolution_low")?;
-    let high = required(&overall, "d_resolution_high")?;
+    let mut set = 0;
+    let mut previous: Option<(Option<String>, f64)> = None;
+    for i in 0..shells.rows.len() {
+        let r = Row {
+            path,
+            category: shells,
+            name: "reflns_shell",
+            row: i,
+        };
+        let high = required(&r, "d_res_high")?;
+        let id = r.text("pdbx_diffrn_id").map(str::to_owned);
+        if let Some((pid, phigh)) = &previous
+            && sets > 1
+            && (*pid != id || high > *phigh)
+        {
+            set = (set + 1).min(sets - 1);
+        }
+        previous = Some((id, high));
+        out[set].push((high, r));
+    }
+    Ok(out)
+}
+
+/// Wavelengths (Å) of the diffraction data sets a `_reflns` row names (`pdbx_diffrn_id`, through
+/// `_diffrn_radiation.wavelength_id`); every wavelength of the block when it names none.
+fn wavelengths_of(
+    path: &Path,
+    block: &Block,
+    diffrn_ids: Option<&str>,
+) -> Result<Vec<f64>, ReadError> {
+    let Some(w) = block.category("diffrn_radiation_wavelength") else {
+        return Ok(Vec::new());
+    };
+    let wanted: Option<Vec<String>> =
+        diffrn_ids
+            .zip(block.category("diffrn_radiation"))
+            .map(|(ids, radiation)| {
+                let ids: Vec<&str> = ids.split(',').map(str::trim).collect();
+                (0..radiation.rows.len())
+                    .filter(|&i| {
+                        radiation
+                            .get(i, "diffrn_id")
+                            .and_then(|v| v.text.as_deref())
+                            .is_some_and(|d| ids.contains(&d))
+                    })
+                    .filter_map(|i| {
+                        radiation
+                            .get(i, "wavelength_id")
+                            .and_then(|v| v.text.clone())
+                    })
+                    .collect()
+            });
+    let mut waves = Vec::new();
+    for i in 0..w.rows.len() {
+        let r = Row {
+            path,
+            category: w,
+            name: "diffrn_radiation_wavelength",
+            row: i,
+        };
+        if let Some(wanted) = &wanted
+            && !r
+                .text("id")
+                .is_some_and(|id| wanted.iter().any(|x| x == id))
+        {
+            continue;
+        }
+        if let Some(v) = r.number("wavelength")?.filter(|v| *v > 0.0)
+            && !waves.contains(&v)
+        {
+            waves.push(v);
+        }
+    }
+    Ok(waves)
+}
+
+fn reflection_set(overall: &Row, shells: &[(f64, Row)], block: &Block) -> Result<Value, ReadError> {
+    let path = overall.path;
+    let low = required(overall, "d_resolution_low")?;
+    let high = required(overall, "d_resolution_high")?;
     let mut set = json!({"mxlimsType": "ReflectionSet", "role": "Result", "sourceRef": {"$ref": "#/MxProcessing/MxProcessing1"},
-        "operationalResolution": high, "reflectionStatisticsOverall": statistics(&overall, [low, high], true)?});
+        "operationalResolution": high, "reflectionStatisticsOverall": statistics(overall, [low, high], true)?});
     if let Some(n) = overall.number("pdbx_number_measured_all")? {
         set["numberReflections"] = json!(n as i64);
     }
     if let Some(n) = overall.number("number_obs")? {
         set["numberReflectionsUnique"] = json!(n as i64);
     }
-    if let Some(shells) = block.category("reflns_shell") {
-        let mut rows: Vec<(f64, Row)> = Vec::new();
-        for i in 0..shells.rows.len() {
-            let r = Row {
-                path,
-                category: shells,
-                name: "reflns_shell",
-                row: i,
-            };
-            rows.push((required(&r, "d_res_high")?, r));
+    if let Some(b) = overall.number("B_iso_Wilson_estimate")? {
+        set["isoBWilsonEstimate"] = json!(b);
+    }
+    let limits: Vec<Option<f64>> = (1..=3)
+        .map(|i| overall.number(&format!("pdbx_aniso_diffraction_limit_{i}")))
+        .collect::<Result<_, _>>()?;
+    if limits.iter().all(Option::is_some) {
+        let axes = (1..=3)
+            .map(|i| {
+                axis(
+                    overall,
+                    &format!("pdbx_aniso_diffraction_limit_axis_{i}_ortho"),
+                )
+            })
+            .collect::<Result<Option<Vec<[f64; 3]>>, _>>()?;
+        if let Some(axes) = axes {
+            set["diffractionLimitsEstimated"] =
+                json!({"eigenvalues": limits, "eigenvectors": axes});
+            set["anisotropicDiffraction"] = json!(true);
         }
+    }
+    if !shells.is_empty() {
+        let mut rows: Vec<&(f64, Row)> = shells.iter().collect();
         rows.sort_by(|a, b| b.0.total_cmp(&a.0));
         let mut list = Vec::new();
         let mut previous_high = low;
-        for (shell_high, r) in &rows {
+        for (shell_high, r) in rows {
             let shell_low = r.number("d_res_low")?.unwrap_or(previous_high);
             list.push(statistics(r, [shell_low, *shell_high], false)?);
             previous_high = *shell_high;
@@ -277,24 +311,35 @@ fn reflection_set(path: &Path, block: &Block) -> Result<Option<Value>, ReadError
             set["spaceGroupName"] = json!(sg);
         }
     }
-    if let Some(w) = block.category("diffrn_radiation_wavelength") {
-        let mut waves = Vec::new();
-        for i in 0..w.rows.len() {
-            let r = Row {
-                path,
-                category: w,
-                name: "diffrn_radiation_wavelength",
-                row: i,
-            };
-            if let Some(v) = r.number("wavelength")?.filter(|v| *v > 0.0) {
-                waves.push(json!(v));
-            }
-        }
-        if !waves.is_empty() {
-            set["wavelengths"] = Value::Array(waves);
-        }
+    let waves = wavelengths_of(path, block, overall.text("pdbx_diffrn_id"))?;
+    if !waves.is_empty() {
+        set["wavelengths"] = json!(waves);
     }
-    Ok(Some(set))
+    Ok(set)
+}
+
+/// A direction written as a PDBx ortho vector (`'[0.1 0.2 0.97]'` or three numbers).
+fn axis(r: &Row, item: &str) -> Result<Option<[f64; 3]>, ReadError> {
+    let Some(v) = r.value(item) else {
+        return Ok(None);
+    };
+    let Some(text) = v.text.as_deref() else {
+        return Ok(None);
+    };
+    let n: Vec<f64> = text
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '[' || c == ']')
+        .filter(|t| !t.is_empty())
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .map_err(|_| {
+            ReadError::new(
+                r.path,
+                format!("line {}, _reflns.{item}", v.line),
+                "a vector of three numbers",
+                format!("{text:?}"),
+            )
+        })?;
+    Ok(n.try_into().ok())
 }
 
 fn ssx_counts(path: &Path, block: &Block) -> Result<Option<Value>, ReadError> {
@@ -341,8 +386,18 @@ fn to_message(path: &Path, blocks: &[Block]) -> Result<Value, ReadError> {
     let mut ssx = None;
     let mut job = json!({"mxlimsType": "MxProcessing", "jobStatus": "Completed"});
     for block in blocks {
-        if let Some(set) = reflection_set(path, block)? {
-            sets.insert(format!("ReflectionSet{}", sets.len() + 1), set);
+        if let Some(reflns) = block.category("reflns") {
+            let shells = shells_per_set(path, block, reflns.rows.len())?;
+            for (i, shells) in shells.iter().enumerate() {
+                let overall = Row {
+                    path,
+                    category: reflns,
+                    name: "reflns",
+                    row: i,
+                };
+                let set = reflection_set(&overall, shells, block)?;
+                sets.insert(format!("ReflectionSet{}", sets.len() + 1), set);
+            }
         }
         if ssx.is_none() {
             ssx = ssx_counts(path, block)?;

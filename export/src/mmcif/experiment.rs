@@ -1,0 +1,582 @@
+//! A processing job's neighbourhood as PDBx categories: which sweeps (diffraction data sets),
+//! crystals and wavelengths it stands on, and the rows of each category.
+
+use mxpipe_model::pdbx::{DETECTOR_CLASSES, STATISTICS_ITEMS, diffrn_source};
+use mxpipe_model::units::{SECONDS_PER_HOUR, wavelength_a_from_ev};
+use mxpipe_model::{SsxDataReduction, SsxRun};
+use serde_json::Value;
+
+use super::Objects;
+use super::text::{Category, CifValue};
+use crate::ExportError;
+
+/// Two wavelengths closer than this (Å) are one (a sweep's energy against a set's wavelength).
+const SAME_WAVELENGTH_A: f64 = 2e-4;
+
+/// One diffraction data set (`diffrn`): a sweep the job read, or — when the store holds none of
+/// its sweeps — one per wavelength its results name.
+struct Diffrn<'a> {
+    sweep: Option<&'a Value>,
+    experiment: Option<&'a Value>,
+    crystal: usize,
+    wavelength: Option<usize>,
+}
+
+/// The job, its results and what they stand on.
+pub(crate) struct Neighbourhood<'a> {
+    objects: Objects<'a>,
+    job: &'a Value,
+    /// The job's ReflectionSets (by first wavelength, then uuid).
+    pub sets: Vec<&'a Value>,
+    diffrn: Vec<Diffrn<'a>>,
+    /// Crystal descriptions (`exptl_crystal`).
+    crystals: Vec<String>,
+    wavelengths: Vec<f64>,
+}
+
+fn text<'v>(v: &'v Value, key: &str) -> Option<&'v str> {
+    v[key].as_str().filter(|s| !s.is_empty())
+}
+
+fn ext<'v>(v: &'v Value, key: &str) -> &'v Value {
+    &v["extensions"]["mxpipe.org"][key]
+}
+
+impl<'a> Neighbourhood<'a> {
+    pub(crate) fn new(
+        message: &'a Value,
+        processing: &str,
+    ) -> Result<Neighbourhood<'a>, ExportError> {
+        let objects = Objects::new(message);
+        let job = objects
+            .get(processing)
+            .filter(|o| o["mxlimsType"] == "MxProcessing")
+            .ok_or_else(|| ExportError::Selection(format!("no processing job {processing} in the store (`mxpipe query \"SELECT processing_uuid, program_name FROM processing\"` lists them)")))?;
+        let mut sets: Vec<&Value> = objects
+            .of_type("ReflectionSet")
+            .into_iter()
+            .filter(|s| {
+                objects
+                    .follow(&s["sourceRef"])
+                    .is_some_and(|j| j["uuid"] == processing)
+            })
+            .collect();
+        let first_wavelength = |s: &Value| s["wavelengths"][0].as_f64().unwrap_or(f64::INFINITY);
+        sets.sort_by(|a, b| first_wavelength(a).total_cmp(&first_wavelength(b)));
+        let mut wavelengths: Vec<f64> = Vec::new();
+        let add = |w: f64, list: &mut Vec<f64>| match list
+            .iter()
+            .position(|x| (x - w).abs() < SAME_WAVELENGTH_A)
+        {
+            Some(i) => i,
+            None => {
+                list.push(w);
+                list.len() - 1
+            }
+        };
+        for s in &sets {
+            for w in s["wavelengths"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_f64)
+            {
+                add(w, &mut wavelengths);
+            }
+        }
+        let mut sweeps: Vec<(&Value, Option<&Value>)> = objects
+            .of_type("CollectionSweep")
+            .into_iter()
+            .map(|s| (s, objects.follow(&s["sourceRef"])))
+            .collect();
+        let start = |s: &Value, e: Option<&Value>| {
+            text(s, "startTime")
+                .or(e.and_then(|e| text(e, "startTime")))
+                .unwrap_or("")
+                .to_owned()
+        };
+        sweeps.sort_by_key(|(s, e)| (start(s, *e), s["uuid"].as_str().unwrap_or("").to_owned()));
+        let mut crystal_keys: Vec<String> = Vec::new();
+        let mut crystals: Vec<String> = Vec::new();
+        let mut crystal_of = |logistical: Option<&Value>, sample: Option<&Value>| {
+            let key = logistical
+                .or(sample)
+                .and_then(|o| o["uuid"].as_str())
+                .unwrap_or("")
+                .to_owned();
+            if let Some(i) = crystal_keys.iter().position(|k| *k == key) {
+                return i;
+            }
+            let name = logistical.and_then(|o| text(o, "name"));
+            let sample_name = sample.and_then(|o| text(o, "name"));
+            crystals.push(match (name, sample_name) {
+                (Some(c), Some(s)) => format!("crystal {c} of sample {s}"),
+                (Some(c), None) => format!("crystal {c}"),
+                (None, Some(s)) => format!("sample {s}"),
+                (None, None) => "crystal".to_owned(),
+            });
+            crystal_keys.push(key);
+            crystals.len() - 1
+        };
+        let mut diffrn = Vec::new();
+        for (sweep, experiment) in sweeps {
+            let follow = |field: &str| {
+                objects
+                    .follow(&sweep[field])
+                    .or(experiment.and_then(|e| objects.follow(&e[field])))
+            };
+            let crystal = crystal_of(
+                follow("logisticalSampleRef"),
+                follow("sampleRef").or(objects.follow(&job["sampleRef"])),
+            );
+            let wavelength = sweep["energy"].as_f64().filter(|e| *e > 0.0).map(|e| {
+                add(
+                    (wavelength_a_from_ev(e) * 1e5).round() / 1e5,
+                    &mut wavelengths,
+                )
+            });
+            diffrn.push(Diffrn {
+                sweep: Some(sweep),
+                experiment,
+                crystal,
+                wavelength,
+            });
+        }
+        if diffrn.is_empty() {
+            let crystal = crystal_of(
+                objects.follow(&job["logisticalSampleRef"]),
+                objects.follow(&job["sampleRef"]),
+            );
+            let count = wavelengths.len().max(1);
+            for i in 0..count {
+                diffrn.push(Diffrn {
+                    sweep: None,
+                    experiment: None,
+                    crystal,
+                    wavelength: (i < wavelengths.len()).then_some(i),
+                });
+            }
+        }
+        Ok(Neighbourhood {
+            objects,
+            job,
+            sets,
+            diffrn,
+            crystals,
+            wavelengths,
+        })
+    }
+
+    /// The experiment's (or job's) SSX run description, when there is one.
+    fn ssx_run(&self) -> Option<SsxRun> {
+        self.diffrn
+            .iter()
+            .filter_map(|d| d.experiment)
+            .find_map(|e| serde_json::from_value(ext(e, "ssx").clone()).ok())
+    }
+
+    fn serial(&self) -> bool {
+        self.ssx_run().is_some()
+            || !ext(self.job, "ssxDataReduction").is_null()
+            || self
+                .diffrn
+                .iter()
+                .filter_map(|d| d.sweep)
+                .any(|s| text(s, "sweepType").is_some_and(|t| t.starts_with("ssx")))
+    }
+
+    pub(crate) fn exptl_crystal(&self) -> Category {
+        let mut c = Category::new("exptl_crystal");
+        for (i, d) in self.crystals.iter().enumerate() {
+            c.row([
+                ("id".to_owned(), CifValue::from((i + 1) as i64)),
+                ("description".to_owned(), d.as_str().into()),
+            ]);
+        }
+        c
+    }
+
+    /// `diffrn`, `diffrn_radiation`, `diffrn_radiation_wavelength`, `diffrn_source`, `diffrn_detector`.
+    pub(crate) fn diffrn(&self) -> Vec<Category> {
+        let serial = if self.serial() { "Y" } else { "N" };
+        let ssx = self.ssx_run();
+        let protocol = if self.wavelengths.len() > 1 && self.sets.len() > 1 {
+            "MAD"
+        } else {
+            "SINGLE WAVELENGTH"
+        };
+        let mut diffrn = Category::new("diffrn");
+        let mut radiation = Category::new("diffrn_radiation");
+        let mut source = Category::new("diffrn_source");
+        let mut detector = Category::new("diffrn_detector");
+        for (i, d) in self.diffrn.iter().enumerate() {
+            let id = CifValue::from((i + 1) as i64);
+            let details = d.sweep.map(|s| {
+                let mut t = format!("{} images", s["numberImages"].as_i64().unwrap_or(0));
+                if let Some(w) = s["imageWidth"].as_f64() {
+                    t.push_str(&format!(
+                        " of {w} deg about {}",
+                        text(s, "scanAxis").unwrap_or("the scan axis")
+                    ));
+                }
+                if let (Some(p), Some(f)) = (text(s, "path"), text(s, "filenameTemplate")) {
+                    t.push_str(&format!(", {p}/{f}"));
+                }
+                t
+            });
+            diffrn.row([
+                ("id".to_owned(), id.clone()),
+                (
+                    "crystal_id".to_owned(),
+                    CifValue::from((d.crystal + 1) as i64),
+                ),
+                ("ambient_temp".to_owned(), CifValue::Unknown),
+                ("pdbx_serial_crystal_experiment".to_owned(), serial.into()),
+                ("details".to_owned(), details.into()),
+            ]);
+            radiation.row([
+                ("diffrn_id".to_owned(), id.clone()),
+                (
+                    "wavelength_id".to_owned(),
+                    CifValue::from(d.wavelength.map(|w| (w + 1) as i64)),
+                ),
+                ("pdbx_monochromatic_or_laue_m_l".to_owned(), "M".into()),
+                ("pdbx_diffrn_protocol".to_owned(), protocol.into()),
+                ("pdbx_scattering_type".to_owned(), "x-ray".into()),
+            ]);
+            let (facility, beamline) = self.site(d);
+            let named = facility
+                .as_deref()
+                .zip(beamline.as_deref())
+                .map(|(f, b)| diffrn_source(f, b));
+            let list = d.wavelength.map(|w| self.wavelengths[w].to_string());
+            source.row([
+                ("diffrn_id".to_owned(), id.clone()),
+                (
+                    "source".to_owned(),
+                    CifValue::from(named.as_ref().map(|n| n.2)),
+                ),
+                (
+                    "type".to_owned(),
+                    CifValue::from(named.as_ref().map(|n| n.0.clone())),
+                ),
+                (
+                    "pdbx_synchrotron_site".to_owned(),
+                    CifValue::from(named.as_ref().map(|n| n.1.clone())),
+                ),
+                (
+                    "pdbx_synchrotron_beamline".to_owned(),
+                    beamline.clone().into(),
+                ),
+                ("pdbx_wavelength_list".to_owned(), list.into()),
+            ]);
+            let kind = d.sweep.and_then(|s| text(s, "detectorType"));
+            let class = kind.filter(|k| DETECTOR_CLASSES.iter().any(|c| c.eq_ignore_ascii_case(k)));
+            let make = kind.filter(|_| class.is_none());
+            let date = d
+                .sweep
+                .and_then(|s| text(s, "startTime"))
+                .or(d.experiment.and_then(|e| text(e, "startTime")))
+                .map(|t| t.chars().take(10).collect::<String>());
+            let mut row = vec![
+                ("diffrn_id".to_owned(), id.clone()),
+                ("detector".to_owned(), CifValue::from(class)),
+                ("type".to_owned(), CifValue::from(make)),
+                ("pdbx_collection_date".to_owned(), date.into()),
+            ];
+            if let Some(rate) = ssx.as_ref().and_then(|r| r.frame_rate_hz) {
+                row.push(("pdbx_frequency".to_owned(), rate.into()));
+            }
+            detector.row(row);
+        }
+        let mut waves = Category::new("diffrn_radiation_wavelength");
+        for (i, w) in self.wavelengths.iter().enumerate() {
+            waves.row([
+                ("id".to_owned(), CifValue::from((i + 1) as i64)),
+                ("wavelength".to_owned(), (*w).into()),
+                ("wt".to_owned(), 1.0.into()),
+            ]);
+        }
+        vec![diffrn, radiation, waves, source, detector]
+    }
+
+    /// Facility and beamline of a data set: its experiment's session or instrument, else the job's.
+    fn site(&self, d: &Diffrn) -> (Option<String>, Option<String>) {
+        let from = |o: &Value| {
+            for key in ["session", "instrument"] {
+                let e = ext(o, key);
+                if let (Some(f), Some(b)) = (text(e, "facility"), text(e, "beamline")) {
+                    return Some((f.to_owned(), b.to_owned()));
+                }
+            }
+            None
+        };
+        d.experiment
+            .and_then(from)
+            .or_else(|| from(self.job))
+            .map_or((None, None), |(f, b)| (Some(f), Some(b)))
+    }
+
+    /// The `diffrn` ids a ReflectionSet merges: those at its wavelengths (every one when it names none).
+    fn diffrn_ids_of(&self, set: &Value) -> String {
+        let mine: Vec<usize> = set["wavelengths"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_f64)
+            .filter_map(|w| {
+                self.wavelengths
+                    .iter()
+                    .position(|x| (x - w).abs() < SAME_WAVELENGTH_A)
+            })
+            .collect();
+        let ids: Vec<String> = self
+            .diffrn
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| mine.is_empty() || d.wavelength.is_some_and(|w| mine.contains(&w)))
+            .map(|(i, _)| (i + 1).to_string())
+            .collect();
+        if ids.is_empty() {
+            (1..=self.diffrn.len())
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        } else {
+            ids.join(",")
+        }
+    }
+
+    /// `reflns` (one row per ReflectionSet) and `reflns_shell` (every shell of each).
+    pub(crate) fn reflns(&self, entry: &str) -> (Category, Category) {
+        let mut reflns = Category::new("reflns");
+        let mut shells = Category::new("reflns_shell");
+        let mut ordinal = 0;
+        for (k, set) in self.sets.iter().enumerate() {
+            let ids = self.diffrn_ids_of(set);
+            let overall = &set["reflectionStatisticsOverall"];
+            let limits = &overall["resolutionLimits"];
+            let mut row: Vec<(String, CifValue)> = vec![
+                ("entry_id".into(), entry.into()),
+                ("pdbx_ordinal".into(), ((k + 1) as i64).into()),
+                ("pdbx_diffrn_id".into(), ids.as_str().into()),
+                ("d_resolution_low".into(), limits[0].as_f64().into()),
+                (
+                    "d_resolution_high".into(),
+                    limits[1]
+                        .as_f64()
+                        .or(set["operationalResolution"].as_f64())
+                        .into(),
+                ),
+            ];
+            row.extend(statistics(overall, true));
+            for (item, key) in [
+                ("pdbx_number_measured_all", "numberReflections"),
+                ("number_obs", "numberReflectionsUnique"),
+            ] {
+                if !row.iter().any(|(i, _)| i == item)
+                    && let Some(n) = set[key].as_i64()
+                {
+                    row.push((item.into(), n.into()));
+                }
+            }
+            if let Some(b) = set["isoBWilsonEstimate"].as_f64() {
+                row.push(("B_iso_Wilson_estimate".into(), b.into()));
+            }
+            for (name, tensor) in [
+                ("diffraction_limit", &set["diffractionLimitsEstimated"]),
+                ("B_tensor_eigenvalue", &set["anisoBtensor"]),
+            ] {
+                let (Some(values), Some(vectors)) = (
+                    tensor["eigenvalues"].as_array(),
+                    tensor["eigenvectors"].as_array(),
+                ) else {
+                    continue;
+                };
+                for (i, (v, axis)) in values.iter().zip(vectors).enumerate() {
+                    let n = i + 1;
+                    let axis_item = if name == "diffraction_limit" {
+                        format!("pdbx_aniso_diffraction_limit_axis_{n}_ortho")
+                    } else {
+                        format!("pdbx_aniso_B_tensor_eigenvector_{n}_ortho")
+                    };
+                    row.push((format!("pdbx_aniso_{name}_{n}"), v.as_f64().into()));
+                    let components: Vec<String> = axis
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_f64)
+                        .map(|c| c.to_string())
+                        .collect();
+                    row.push((axis_item, format!("[{}]", components.join(" ")).into()));
+                }
+            }
+            reflns.row(row);
+            for shell in set["reflectionStatisticsShells"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                ordinal += 1;
+                let limits = &shell["resolutionLimits"];
+                let mut row: Vec<(String, CifValue)> = vec![
+                    ("pdbx_ordinal".into(), (ordinal as i64).into()),
+                    ("pdbx_diffrn_id".into(), ids.as_str().into()),
+                    ("d_res_low".into(), limits[0].as_f64().into()),
+                    ("d_res_high".into(), limits[1].as_f64().into()),
+                ];
+                row.extend(statistics(shell, false));
+                shells.row(row);
+            }
+        }
+        (reflns, shells)
+    }
+
+    /// The job and the jobs it started from, each with its version and role.
+    pub(crate) fn software(&self) -> Category {
+        let mut c = Category::new("software");
+        let mut job = Some(self.job);
+        let mut seen = Vec::new();
+        while let Some(j) = job {
+            if seen.contains(&j["uuid"]) {
+                break;
+            }
+            seen.push(j["uuid"].clone());
+            let role = if seen.len() == 1 && !self.sets.is_empty() {
+                "data scaling"
+            } else {
+                "data reduction"
+            };
+            if let Some(name) = text(j, "programName") {
+                c.row([
+                    ("pdbx_ordinal".to_owned(), CifValue::from(seen.len() as i64)),
+                    ("name".to_owned(), name.into()),
+                    ("version".to_owned(), text(j, "programVersion").into()),
+                    ("classification".to_owned(), role.into()),
+                ]);
+            }
+            job = self.objects.follow(&j["startedFromRef"]);
+        }
+        c
+    }
+
+    /// The serial-crystallography categories (none for a rotation job).
+    pub(crate) fn serial_categories(&self) -> Vec<Category> {
+        if !self.serial() {
+            return Vec::new();
+        }
+        let run = self.ssx_run();
+        let counts = self.data_reduction();
+        let mut measurement = Category::new("pdbx_serial_crystallography_measurement");
+        let mut delivery = Category::new("pdbx_serial_crystallography_sample_delivery");
+        let mut fixed = Category::new("pdbx_serial_crystallography_sample_delivery_fixed_target");
+        let mut injection = Category::new("pdbx_serial_crystallography_sample_delivery_injection");
+        let mut reduction = Category::new("pdbx_serial_crystallography_data_reduction");
+        let id = || ("diffrn_id".to_owned(), CifValue::Integer(1));
+        if let Some(r) = &run {
+            measurement.row([
+                id(),
+                (
+                    "collection_time_total".to_owned(),
+                    r.collection_time_total_s
+                        .map(|s| s / SECONDS_PER_HOUR)
+                        .into(),
+                ),
+            ]);
+            delivery.row([
+                id(),
+                (
+                    "description".to_owned(),
+                    r.delivery_description.clone().into(),
+                ),
+                ("method".to_owned(), r.delivery_method.pdbx_method().into()),
+            ]);
+            if r.delivery_method.pdbx_method() == "fixed target" {
+                fixed.row([
+                    id(),
+                    ("sample_holding".to_owned(), r.sample_holding.clone().into()),
+                    ("sample_unit_size".to_owned(), r.sample_unit_size_um.into()),
+                ]);
+            } else {
+                injection.row([
+                    id(),
+                    (
+                        "injector_nozzle".to_owned(),
+                        r.injector_nozzle.clone().into(),
+                    ),
+                    ("jet_diameter".to_owned(), r.jet_diameter_um.into()),
+                    ("flow_rate".to_owned(), r.flow_rate_ul_per_min.into()),
+                    (
+                        "carrier_solvent".to_owned(),
+                        r.carrier_solvent.clone().into(),
+                    ),
+                ]);
+            }
+        }
+        if let Some(x) = counts {
+            let pairs = [
+                ("frames_total", x.frames_total),
+                ("frame_hits", x.frame_hits),
+                ("frames_failed_index", x.frames_failed_index),
+                ("frames_indexed", x.frames_indexed),
+                ("lattices_indexed", x.lattices_indexed),
+                ("lattices_merged", x.lattices_merged),
+            ];
+            let mut row = vec![id()];
+            row.extend(
+                pairs
+                    .into_iter()
+                    .filter_map(|(k, v)| v.map(|v| (k.to_owned(), CifValue::Integer(v)))),
+            );
+            reduction.row(row);
+        }
+        vec![measurement, delivery, fixed, injection, reduction]
+    }
+
+    /// Hit-finding and indexing counts: the job's, else those of the job it started from, else
+    /// the run's (the experiment's `ssx`).
+    fn data_reduction(&self) -> Option<SsxDataReduction> {
+        let mut job = Some(self.job);
+        let mut hops = 0;
+        while let Some(j) = job {
+            if let Ok(x) =
+                serde_json::from_value::<SsxDataReduction>(ext(j, "ssxDataReduction").clone())
+            {
+                return Some(x);
+            }
+            hops += 1;
+            job = self
+                .objects
+                .follow(&j["startedFromRef"])
+                .filter(|_| hops < 16);
+        }
+        self.ssx_run().map(|r| SsxDataReduction {
+            frames_total: r.frames_total,
+            frame_hits: r.crystal_hits,
+            frames_indexed: r.frames_indexed,
+            lattices_indexed: r.lattices_indexed,
+            lattices_merged: r.lattices_merged,
+            ..SsxDataReduction::default()
+        })
+    }
+}
+
+/// The statistics of one shell (or of all data) as `(item, value)` pairs, from the shared table.
+fn statistics(stats: &Value, overall: bool) -> Vec<(String, CifValue)> {
+    let mut out = Vec::new();
+    for s in STATISTICS_ITEMS {
+        let items = if overall { s.overall } else { s.shell };
+        let (Some(item), Some(v)) = (items.first(), stats.get(s.field)) else {
+            continue;
+        };
+        let value = if s.count {
+            v.as_i64().map(CifValue::Integer)
+        } else {
+            v.as_f64().map(CifValue::from)
+        };
+        if let Some(value) = value {
+            out.push(((*item).to_owned(), value));
+        }
+    }
+    out
+}
