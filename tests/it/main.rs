@@ -15,6 +15,7 @@ mod ispyb;
 mod lineage;
 mod lists;
 mod logs;
+mod mmcif_export;
 mod mtz;
 mod numbers;
 mod pids;
