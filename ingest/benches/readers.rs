@@ -136,4 +136,63 @@ fn main() {
             previous = Some(best);
         }
     }
+    mtz_headers(&dir);
+}
+
+/// MTZ header reading over a folder of 1 000 copies (500 of the real merged `5e5z.mtz`, 500 of
+/// our unmerged sample with batch headers): files/s for the header alone and for the reader
+/// (header + MXLIMS message + validation), and the bytes read per file.
+fn mtz_headers(dir: &Path) {
+    let folder = dir.join("mtz");
+    std::fs::create_dir_all(&folder).expect("mtz folder");
+    let merged = testdata().join("processing/mtz/5e5z.mtz");
+    let unmerged = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/unmerged-two-sweeps.mtz");
+    let mut files: Vec<PathBuf> = Vec::new();
+    for i in 0..500 {
+        for (tag, src) in [("m", &merged), ("u", &unmerged)] {
+            let to = folder.join(format!("{tag}{i:04}.mtz"));
+            std::fs::copy(src, &to).expect("copy an MTZ file");
+            files.push(to);
+        }
+    }
+    let size: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
+        .sum();
+    let mut best = f64::INFINITY;
+    let mut read = 0;
+    for _ in 0..3 {
+        let t = Instant::now();
+        read = files
+            .iter()
+            .map(|f| {
+                mxpipe_ingest::mtz::read_header(f)
+                    .expect("an MTZ header")
+                    .bytes_read
+            })
+            .sum::<u64>();
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    let reader = reader_named("mtz").expect("mtz reader");
+    let mut best_reader = f64::INFINITY;
+    for _ in 0..3 {
+        let t = Instant::now();
+        for f in &files {
+            reader
+                .read(f, &ReadOptions::default())
+                .expect("an MTZ file");
+        }
+        best_reader = best_reader.min(t.elapsed().as_secs_f64());
+    }
+    let n = files.len() as f64;
+    println!(
+        "mtz headers: {} files, {:.0} files/s (header only), {:.0} files/s (reader: + MXLIMS message and validation); \
+         bytes read per file {:.0} of {:.0} ({:.0} %)",
+        files.len(),
+        n / best,
+        n / best_reader,
+        read as f64 / n,
+        size as f64 / n,
+        100.0 * read as f64 / size as f64
+    );
 }

@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
+use mxpipe_ingest::Reader;
 use mxpipe_ingest::mtz::{self, Header};
 use serde_json::Value;
 
@@ -268,6 +269,37 @@ fn mtz_files_ingest_as_reflection_sets_with_their_batches() {
     assert_eq!(merged["numberReflectionsUnique"], 441);
     assert_eq!(merged["hIndexRange"], serde_json::json!([-5, 5]));
     assert!(close(&merged["operationalResolution"], 1.664));
+    // Its job exports as mmCIF (a set with a resolution and no statistics) and reads back.
+    let job = views(
+        &store,
+        "SELECT processing_uuid FROM processing WHERE program_name = 'cif2mtz'",
+    );
+    let cif = dir.path().join("mtz.cif");
+    let o = mxpipe_store(
+        &store,
+        &[
+            "export",
+            "mmcif",
+            "--processing",
+            job[0]["processing_uuid"].as_str().unwrap(),
+            "--out",
+            cif.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text_of(&o));
+    let back = mxpipe_ingest::mmcif::MmcifReader
+        .read(&cif, &Default::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let Some(mxpipe_ingest::Fragment::Message { value, .. }) = back.first() else {
+        panic!("a message")
+    };
+    let set = &value["ReflectionSet"]["ReflectionSet1"];
+    assert_eq!(set["spaceGroupName"], merged["spaceGroupName"]);
+    assert_eq!(set["refinedUnitCell"], merged["refinedUnitCell"]);
+    assert_eq!(
+        set["operationalResolution"],
+        merged["operationalResolution"]
+    );
 }
 
 /// Rows of a query over the views (`mxpipe query --format json`).

@@ -62,7 +62,17 @@ impl<'a> Neighbourhood<'a> {
             })
             .collect();
         let first_wavelength = |s: &Value| s["wavelengths"][0].as_f64().unwrap_or(f64::INFINITY);
-        sets.sort_by(|a, b| first_wavelength(a).total_cmp(&first_wavelength(b)));
+        // Sets with shells first (the reader gives shells to the sets in order), then by wavelength.
+        let shell_less = |s: &Value| {
+            s["reflectionStatisticsShells"]
+                .as_array()
+                .is_none_or(Vec::is_empty)
+        };
+        sets.sort_by(|a, b| {
+            shell_less(a)
+                .cmp(&shell_less(b))
+                .then(first_wavelength(a).total_cmp(&first_wavelength(b)))
+        });
         let mut wavelengths: Vec<f64> = Vec::new();
         let add = |w: f64, list: &mut Vec<f64>| match list
             .iter()
@@ -84,8 +94,19 @@ impl<'a> Neighbourhood<'a> {
                 add(w, &mut wavelengths);
             }
         }
-        let mut sweeps: Vec<(&Value, Option<&Value>)> = objects
-            .of_type("CollectionSweep")
+        // The sweeps the job names; else (inputs reported as images) every sweep read with it.
+        let named: Vec<&Value> = job["inputDataRefs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| objects.follow(r))
+            .collect();
+        let candidates = if named.is_empty() {
+            objects.of_type("CollectionSweep")
+        } else {
+            named
+        };
+        let mut sweeps: Vec<(&Value, Option<&Value>)> = candidates
             .into_iter()
             .map(|s| (s, objects.follow(&s["sourceRef"])))
             .collect();
@@ -383,9 +404,18 @@ impl<'a> Neighbourhood<'a> {
             if let Some(b) = set["isoBWilsonEstimate"].as_f64() {
                 row.push(("B_iso_Wilson_estimate".into(), b.into()));
             }
-            for (name, tensor) in [
-                ("diffraction_limit", &set["diffractionLimitsEstimated"]),
-                ("B_tensor_eigenvalue", &set["anisoBtensor"]),
+            // Ellipsoids as PDBx writes them: three values, three axes of three components.
+            for (value, axis, tensor) in [
+                (
+                    "pdbx_aniso_diffraction_limit",
+                    "pdbx_aniso_diffraction_limit_axis",
+                    &set["diffractionLimitsEstimated"],
+                ),
+                (
+                    "pdbx_aniso_B_tensor_eigenvalue",
+                    "pdbx_aniso_B_tensor_eigenvector",
+                    &set["anisoBtensor"],
+                ),
             ] {
                 let (Some(values), Some(vectors)) = (
                     tensor["eigenvalues"].as_array(),
@@ -393,30 +423,26 @@ impl<'a> Neighbourhood<'a> {
                 ) else {
                     continue;
                 };
-                for (i, (v, axis)) in values.iter().zip(vectors).enumerate() {
-                    let n = i + 1;
-                    let axis_item = if name == "diffraction_limit" {
-                        format!("pdbx_aniso_diffraction_limit_axis_{n}_ortho")
-                    } else {
-                        format!("pdbx_aniso_B_tensor_eigenvector_{n}_ortho")
-                    };
-                    row.push((format!("pdbx_aniso_{name}_{n}"), v.as_f64().into()));
-                    let components: Vec<String> = axis
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_f64)
-                        .map(|c| c.to_string())
-                        .collect();
-                    row.push((axis_item, format!("[{}]", components.join(" ")).into()));
+                for (i, (v, vector)) in values.iter().zip(vectors).enumerate() {
+                    row.push((format!("{value}_{}", i + 1), v.as_f64().into()));
+                    for (c, x) in vector.as_array().into_iter().flatten().enumerate() {
+                        row.push((
+                            format!("{axis}_{}_ortho[{}]", i + 1, c + 1),
+                            x.as_f64().into(),
+                        ));
+                    }
                 }
             }
             reflns.row(row);
-            for shell in set["reflectionStatisticsShells"]
+            // Low to high resolution (the reader starts a set's shells at a new low-to-high run).
+            let mut list: Vec<&Value> = set["reflectionStatisticsShells"]
                 .as_array()
                 .into_iter()
                 .flatten()
-            {
+                .collect();
+            let high = |s: &Value| s["resolutionLimits"][1].as_f64().unwrap_or(0.0);
+            list.sort_by(|a, b| high(b).total_cmp(&high(a)));
+            for shell in list {
                 ordinal += 1;
                 let limits = &shell["resolutionLimits"];
                 let mut row: Vec<(String, CifValue)> = vec![
@@ -448,8 +474,9 @@ impl<'a> Neighbourhood<'a> {
                 "data reduction"
             };
             if let Some(name) = text(j, "programName") {
+                let ordinal = c.rows.len() as i64 + 1;
                 c.row([
-                    ("pdbx_ordinal".to_owned(), CifValue::from(seen.len() as i64)),
+                    ("pdbx_ordinal".to_owned(), CifValue::from(ordinal)),
                     ("name".to_owned(), name.into()),
                     ("version".to_owned(), text(j, "programVersion").into()),
                     ("classification".to_owned(), role.into()),

@@ -144,6 +144,11 @@ impl DataBlock {
                     let mut line = String::new();
                     for v in row {
                         let text = quoted(v);
+                        // CIF 1.1 lines are at most 2048 characters: a long row goes on.
+                        if !line.is_empty() && line.len() + text.len() >= MAX_LINE {
+                            let _ = writeln!(out, "{}", line.trim_end());
+                            line.clear();
+                        }
                         if text.starts_with(';') {
                             if !line.is_empty() {
                                 let _ = writeln!(out, "{}", line.trim_end());
@@ -166,6 +171,9 @@ impl DataBlock {
     }
 }
 
+/// CIF 1.1's longest line.
+const MAX_LINE: usize = 2048;
+
 /// A block name: no whitespace (replaced by `_`).
 fn bare_name(name: &str) -> String {
     name.chars()
@@ -185,8 +193,8 @@ pub fn quoted(v: &CifValue) -> String {
 }
 
 fn quote_text(t: &str) -> String {
-    if t.contains('\n') || t.contains('\r') {
-        return format!(";{}\n;", t.replace("\r\n", "\n"));
+    if t.contains('\n') || t.contains('\r') || t.len() >= MAX_LINE - 4 {
+        return text_field(t);
     }
     let lower = t.to_ascii_lowercase();
     let reserved = ["data_", "loop_", "save_", "global_", "stop_"]
@@ -212,7 +220,30 @@ fn quote_text(t: &str) -> String {
     } else if !closes('"') {
         format!("\"{t}\"")
     } else {
-        format!(";{t}\n;")
+        text_field(t)
+    }
+}
+
+/// A semicolon text field. CIF 1.1 has no escape for a line that starts with `;` inside one (it
+/// would end the field): such a line gets a leading space, said in docs/mmcif.md. A leading
+/// newline, which readers drop, is kept by writing it as an empty first line.
+fn text_field(t: &str) -> String {
+    let t = t.replace("\r\n", "\n").replace('\r', "\n");
+    let lines: Vec<String> = t
+        .split('\n')
+        .map(|l| {
+            if l.starts_with(';') {
+                format!(" {l}")
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect();
+    let body = lines.join("\n");
+    if body.starts_with('\n') {
+        format!(";\n{body}\n;")
+    } else {
+        format!(";{body}\n;")
     }
 }
 
@@ -232,6 +263,8 @@ mod tests {
         assert_eq!(q(""), "''");
         assert_eq!(q("a' \"b\" c"), ";a' \"b\" c\n;");
         assert_eq!(q("two\nlines"), ";two\nlines\n;");
+        assert_eq!(q("a\n;b"), ";a\n ;b\n;");
+        assert_eq!(quote_text(&"x".repeat(3000)).lines().count(), 2);
         assert_eq!(q("O'Brien"), "O'Brien");
         assert_eq!(quoted(&CifValue::Number(0.1)), "0.1");
         assert_eq!(quoted(&CifValue::Number(90.0)), "90");

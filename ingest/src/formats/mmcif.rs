@@ -158,9 +158,35 @@ fn shells_per_set<'a>(
     sets: usize,
 ) -> Result<Vec<Vec<(f64, Row<'a>)>>, ReadError> {
     let mut out: Vec<Vec<(f64, Row)>> = (0..sets).map(|_| Vec::new()).collect();
-    let Some(shells) = block.category("reflns_shell") else {
+    let Some(shells) = block.category("reflns_shell").filter(|_| sets > 0) else {
         return Ok(out);
     };
+    // When each `_reflns` row names data sets of its own, shells go by `pdbx_diffrn_id`.
+    let reflns = block.category("reflns");
+    let ids: Vec<Option<&str>> = (0..sets)
+        .map(|i| {
+            reflns
+                .and_then(|c| c.get(i, "pdbx_diffrn_id"))
+                .and_then(|v| v.text.as_deref())
+        })
+        .collect();
+    let unique =
+        ids.iter().all(Option::is_some) && (0..sets).all(|i| (0..i).all(|j| ids[i] != ids[j]));
+    if sets > 1 && unique {
+        for i in 0..shells.rows.len() {
+            let r = Row {
+                path,
+                category: shells,
+                name: "reflns_shell",
+                row: i,
+            };
+            let high = required(&r, "d_res_high")?;
+            if let Some(set) = ids.iter().position(|x| *x == r.text("pdbx_diffrn_id")) {
+                out[set].push((high, r));
+            }
+        }
+        return Ok(out);
+    }
     let mut set = 0;
     let mut previous: Option<(Option<String>, f64)> = None;
     for i in 0..shells.rows.len() {
@@ -239,10 +265,15 @@ fn wavelengths_of(
 
 fn reflection_set(overall: &Row, shells: &[(f64, Row)], block: &Block) -> Result<Value, ReadError> {
     let path = overall.path;
-    let low = required(overall, "d_resolution_low")?;
     let high = required(overall, "d_resolution_high")?;
     let mut set = json!({"mxlimsType": "ReflectionSet", "role": "Result", "sourceRef": {"$ref": "#/MxProcessing/MxProcessing1"},
-        "operationalResolution": high, "reflectionStatisticsOverall": statistics(overall, [low, high], true)?});
+        "operationalResolution": high});
+    // Statistics need both limits; a set written without a low limit keeps its resolution only.
+    let low = overall.number("d_resolution_low")?;
+    if let Some(low) = low {
+        set["reflectionStatisticsOverall"] = statistics(overall, [low, high], true)?;
+    }
+    let low = low.unwrap_or(f64::INFINITY);
     if let Some(n) = overall.number("pdbx_number_measured_all")? {
         set["numberReflections"] = json!(n as i64);
     }
@@ -252,22 +283,20 @@ fn reflection_set(overall: &Row, shells: &[(f64, Row)], block: &Block) -> Result
     if let Some(b) = overall.number("B_iso_Wilson_estimate")? {
         set["isoBWilsonEstimate"] = json!(b);
     }
-    let limits: Vec<Option<f64>> = (1..=3)
-        .map(|i| overall.number(&format!("pdbx_aniso_diffraction_limit_{i}")))
-        .collect::<Result<_, _>>()?;
-    if limits.iter().all(Option::is_some) {
-        let axes = (1..=3)
-            .map(|i| {
-                axis(
-                    overall,
-                    &format!("pdbx_aniso_diffraction_limit_axis_{i}_ortho"),
-                )
-            })
-            .collect::<Result<Option<Vec<[f64; 3]>>, _>>()?;
-        if let Some(axes) = axes {
-            set["diffractionLimitsEstimated"] =
-                json!({"eigenvalues": limits, "eigenvectors": axes});
-            set["anisotropicDiffraction"] = json!(true);
+    for (field, value, axis) in [
+        (
+            "diffractionLimitsEstimated",
+            "pdbx_aniso_diffraction_limit",
+            "pdbx_aniso_diffraction_limit_axis",
+        ),
+        (
+            "anisoBtensor",
+            "pdbx_aniso_B_tensor_eigenvalue",
+            "pdbx_aniso_B_tensor_eigenvector",
+        ),
+    ] {
+        if let Some(tensor) = ellipsoid(overall, value, axis)? {
+            set[field] = tensor;
         }
     }
     if !shells.is_empty() {
@@ -276,7 +305,17 @@ fn reflection_set(overall: &Row, shells: &[(f64, Row)], block: &Block) -> Result
         let mut list = Vec::new();
         let mut previous_high = low;
         for (shell_high, r) in rows {
-            let shell_low = r.number("d_res_low")?.unwrap_or(previous_high);
+            let shell_low = r
+                .number("d_res_low")?
+                .or(previous_high.is_finite().then_some(previous_high))
+                .ok_or_else(|| {
+                    ReadError::new(
+                        path,
+                        "_reflns_shell.d_res_low",
+                        "a low limit for the lowest-resolution shell (the set has none)",
+                        "none",
+                    )
+                })?;
             list.push(statistics(r, [shell_low, *shell_high], false)?);
             previous_high = *shell_high;
         }
@@ -318,28 +357,28 @@ fn reflection_set(overall: &Row, shells: &[(f64, Row)], block: &Block) -> Result
     Ok(set)
 }
 
-/// A direction written as a PDBx ortho vector (`'[0.1 0.2 0.97]'` or three numbers).
-fn axis(r: &Row, item: &str) -> Result<Option<[f64; 3]>, ReadError> {
-    let Some(v) = r.value(item) else {
-        return Ok(None);
-    };
-    let Some(text) = v.text.as_deref() else {
-        return Ok(None);
-    };
-    let n: Vec<f64> = text
-        .split(|c: char| c.is_whitespace() || c == ',' || c == '[' || c == ']')
-        .filter(|t| !t.is_empty())
-        .map(str::parse)
-        .collect::<Result<_, _>>()
-        .map_err(|_| {
-            ReadError::new(
-                r.path,
-                format!("line {}, _reflns.{item}", v.line),
-                "a vector of three numbers",
-                format!("{text:?}"),
-            )
-        })?;
-    Ok(n.try_into().ok())
+/// An ellipsoid as PDBx writes it: `{value}_1..3` and `{axis}_1..3_ortho[1..3]`; none unless all
+/// twelve numbers are there.
+fn ellipsoid(r: &Row, value: &str, axis: &str) -> Result<Option<Value>, ReadError> {
+    let mut values = Vec::new();
+    let mut vectors = Vec::new();
+    for i in 1..=3 {
+        let Some(v) = r.number(&format!("{value}_{i}"))? else {
+            return Ok(None);
+        };
+        values.push(v);
+        let mut vector = Vec::new();
+        for c in 1..=3 {
+            let Some(x) = r.number(&format!("{axis}_{i}_ortho[{c}]"))? else {
+                return Ok(None);
+            };
+            vector.push(x);
+        }
+        vectors.push(vector);
+    }
+    Ok(Some(
+        json!({"eigenvalues": values, "eigenvectors": vectors}),
+    ))
 }
 
 fn ssx_counts(path: &Path, block: &Block) -> Result<Option<Value>, ReadError> {

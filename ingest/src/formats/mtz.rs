@@ -25,6 +25,9 @@ use crate::{Fragment, ReadError, ReadOptions, Reader};
 /// Reader for MTZ files.
 pub struct MtzReader;
 
+/// The most header (records, history and batch headers: ~1 KB per image) read from one file.
+pub const MAX_HEADER_BYTES: u64 = 256 << 20;
+
 impl Reader for MtzReader {
     fn name(&self) -> &'static str {
         "mtz"
@@ -172,15 +175,18 @@ struct Records<'a> {
     path: &'a Path,
     bytes: &'a [u8],
     at: usize,
+    /// Where the record read last starts (what an error about its content names).
+    last: usize,
     base: u64,
     order: ByteOrder,
 }
 
 impl<'a> Records<'a> {
     fn place(&self) -> String {
-        format!("byte {}", self.base + self.at as u64)
+        format!("byte {}", self.base + self.last as u64)
     }
 
+    /// An error about the content of the record read last.
     fn error(&self, expected: impl Into<String>, found: impl Into<String>) -> ReadError {
         ReadError::new(self.path, self.place(), expected, found)
     }
@@ -188,7 +194,13 @@ impl<'a> Records<'a> {
     fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], ReadError> {
         let end = self.at.checked_add(n).filter(|e| *e <= self.bytes.len());
         let Some(end) = end else {
-            return Err(self.error(what.to_owned(), "the end of the file (truncated)"));
+            let at = format!("byte {}", self.base + self.at as u64);
+            return Err(ReadError::new(
+                self.path,
+                at,
+                what.to_owned(),
+                "the end of the file (truncated)",
+            ));
         };
         let s = &self.bytes[self.at..end];
         self.at = end;
@@ -196,6 +208,7 @@ impl<'a> Records<'a> {
     }
 
     fn record(&mut self) -> Result<String, ReadError> {
+        self.last = self.at;
         let r = self.take(80, "an 80-character header record")?;
         Ok(String::from_utf8_lossy(r).trim_end().to_owned())
     }
@@ -258,7 +271,8 @@ pub fn read_header(path: &Path) -> Result<Header, ReadError> {
         }
     };
     let mut word = i64::from(i32_at(&start[4..8]));
-    if word == -1 {
+    let big_offset = word == -1;
+    if big_offset {
         if got < 20 {
             return Err(ReadError::new(
                 path,
@@ -282,7 +296,11 @@ pub fn read_header(path: &Path) -> Result<Header, ReadError> {
         .ok_or_else(|| {
             ReadError::new(
                 path,
-                "byte 4 (header offset)",
+                if big_offset {
+                    "byte 12 (64-bit header offset)"
+                } else {
+                    "byte 4 (header offset)"
+                },
                 format!(
                     "a word offset from 21 to {} (the file's length)",
                     length / 4
@@ -290,6 +308,22 @@ pub fn read_header(path: &Path) -> Result<Header, ReadError> {
                 word.to_string(),
             )
         })?;
+    // The header and batch headers: ~1 KB per image; a larger rest is a wrong offset into the data.
+    if length - position > MAX_HEADER_BYTES {
+        return Err(ReadError::new(
+            path,
+            if big_offset {
+                "byte 12 (64-bit header offset)"
+            } else {
+                "byte 4 (header offset)"
+            },
+            format!(
+                "a header of at most {} MiB at the end of the file",
+                MAX_HEADER_BYTES >> 20
+            ),
+            format!("{} bytes from the offset to the end", length - position),
+        ));
+    }
     file.seek(SeekFrom::Start(position)).map_err(io)?;
     let mut bytes = Vec::with_capacity((length - position).min(1 << 20) as usize);
     file.read_to_end(&mut bytes).map_err(io)?;
@@ -297,6 +331,7 @@ pub fn read_header(path: &Path) -> Result<Header, ReadError> {
         path,
         bytes: &bytes,
         at: 0,
+        last: 0,
         base: position,
         order,
     };
