@@ -210,12 +210,17 @@ fn quote_text(t: &str) -> String {
     if bare {
         return t.to_owned();
     }
-    // A quote character ends a quoted value only when a blank follows it.
+    // A quote character ends a quoted value only when a blank follows it (CIF 1.1); the other
+    // quote is chosen whenever it avoids the question (CIF 2 readers end at any quote).
     let closes = |q: char| {
         t.char_indices()
             .any(|(i, c)| c == q && t[i + 1..].starts_with(char::is_whitespace))
     };
-    if !closes('\'') {
+    if !t.contains('\'') {
+        format!("'{t}'")
+    } else if !t.contains('"') {
+        format!("\"{t}\"")
+    } else if !closes('\'') {
         format!("'{t}'")
     } else if !closes('"') {
         format!("\"{t}\"")
