@@ -62,7 +62,17 @@ struct Row<'a> {
     row: usize,
 }
 
-impl Row<'_> {
+impl<'a> Row<'a> {
+    /// Row `row` of `_reflns_shell`.
+    fn shell(path: &'a Path, shells: &'a Category, row: usize) -> Row<'a> {
+        Row {
+            path,
+            category: shells,
+            name: "reflns_shell",
+            row,
+        }
+    }
+
     fn value(&self, item: &str) -> Option<&CifValue> {
         self.category.get(self.row, item)
     }
@@ -174,12 +184,7 @@ fn shells_per_set<'a>(
         ids.iter().all(Option::is_some) && (0..sets).all(|i| (0..i).all(|j| ids[i] != ids[j]));
     if sets > 1 && unique {
         for i in 0..shells.rows.len() {
-            let r = Row {
-                path,
-                category: shells,
-                name: "reflns_shell",
-                row: i,
-            };
+            let r = Row::shell(path, shells, i);
             let high = required(&r, "d_res_high")?;
             if let Some(set) = ids.iter().position(|x| *x == r.text("pdbx_diffrn_id")) {
                 out[set].push((high, r));
@@ -190,12 +195,7 @@ fn shells_per_set<'a>(
     let mut set = 0;
     let mut previous: Option<(Option<String>, f64)> = None;
     for i in 0..shells.rows.len() {
-        let r = Row {
-            path,
-            category: shells,
-            name: "reflns_shell",
-            row: i,
-        };
+        let r = Row::shell(path, shells, i);
         let high = required(&r, "d_res_high")?;
         let id = r.text("pdbx_diffrn_id").map(str::to_owned);
         if let Some((pid, phigh)) = &previous
