@@ -47,9 +47,26 @@ pub struct MxpipeExtension {
     /// The catalogue rows an imported object came from (`mxpipe import ispyb`): its provenance,
     /// as `sources` records the files of an ingest; used on any object.
     pub legacy_source: Option<LegacySource>,
+    /// Files a processing job names as its results (AutoProcContainer
+    /// `AutoProcProgramAttachment`: logs, MTZ files, tables), by directory and name; the
+    /// `result_files` view links each to the ReflectionSet read from it; used on MxProcessing.
+    pub result_files: Option<Vec<ResultFile>>,
     /// What an MTZ file's header says beyond the ReflectionSet's own fields (columns, datasets,
     /// batch ranges, history); used on a ReflectionSet read from an MTZ file.
     pub mtz: Option<MtzFile>,
+}
+
+/// A file a processing job names as one of its results.
+#[skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResultFile {
+    /// Directory, as the job wrote it.
+    pub path: String,
+    /// File name.
+    pub file_name: String,
+    /// Kind as the job says, e.g. `Result`, `Log`.
+    pub file_type: Option<String>,
 }
 
 /// The header of an MTZ file (CCP4 reflection file), as far as a ReflectionSet does not hold it.

@@ -228,8 +228,8 @@ fn rule<'a>(
         "scans" | "scan_files" | "data_files" | "axis_positions" | "image_series" => {
             ("sweep_uuid", &v.sweeps)
         }
-        "processing_inputs" | "reflection_sets" | "ssx_data_reduction" | "ssx_frames"
-        | "ssx_lattices" => ("processing_uuid", &v.jobs),
+        "processing_inputs" | "result_files" | "reflection_sets" | "ssx_data_reduction"
+        | "ssx_frames" | "ssx_lattices" => ("processing_uuid", &v.jobs),
         "reflection_statistics" => ("reflection_set_uuid", &v.reflection_sets),
         "samples" => ("uuid", &v.samples),
         "logistical_samples" => ("uuid", &v.logistical_samples),

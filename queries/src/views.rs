@@ -240,6 +240,16 @@ pub const VIEWS: &[View] = &[
         example: "SELECT processing_uuid, list_index, linked_by, experiment_uuid FROM processing_inputs WHERE sweep_uuid IS NULL",
     },
     View {
+        name: "result_files",
+        doc: "one file a processing job names as its result (AutoProcProgramAttachment), with the ReflectionSet read from that file when it is stored (same directory and name; an MTZ file ingested before or after the job links either way) and the job that read it",
+        sql: "SELECT f.site, f.processing_uuid, f.list_index, f.path, f.file_name, f.file_type, \
+              r.uuid AS reflection_set_uuid, r.processing_uuid AS read_by_processing_uuid \
+              FROM (SELECT f.* FROM store.result_files f JOIN store.current_jobs j \
+                    ON j.site = f.site AND j.uuid = f.processing_uuid AND j.ingest_id = f.ingest_id) f \
+              LEFT JOIN store.current_reflection_sets r ON r.site = f.site AND r.path = f.path AND r.filename = f.file_name",
+        example: "SELECT processing_uuid, file_name, reflection_set_uuid FROM result_files WHERE file_name LIKE '%.mtz'",
+    },
+    View {
         name: "ssx_frames",
         doc: "one SSX frame (image or event) of a processing job: hit, indexing, peaks, lattices",
         sql: "SELECT f.site, f.processing_uuid, f.frame_index, f.image_filename, f.event, f.serial_number, f.hit, f.indexed_by, \

@@ -289,6 +289,16 @@ fn processing_inputs(
         }));
         index += 1;
     }
+    for (i, f) in ext
+        .and_then(|e| e.result_files.as_ref())
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        rows.entry("result_files").or_default().push(json!({
+            "processing_uuid": uuid, "list_index": i, "path": f.path, "file_name": f.file_name, "file_type": f.file_type,
+        }));
+    }
     for i in ext
         .and_then(|e| e.input_images.as_ref())
         .into_iter()

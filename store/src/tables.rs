@@ -500,6 +500,20 @@ pub const PROCESSING_INPUTS: TableDef = TableDef {
     ],
 };
 
+/// Files processing jobs name as their results.
+#[rustfmt::skip]
+pub const RESULT_FILES: TableDef = TableDef {
+    name: "result_files",
+    doc: "one file a processing job version names as its result (AutoProcContainer AutoProcProgramAttachment: MTZ files, logs); the result_files view links each to the ReflectionSet read from that file (same directory and name), whenever either was ingested",
+    columns: &[
+        ("processing_uuid", Text, false, "processing job"),
+        ("list_index", Int, false, "position among the job's result files"),
+        ("path", Text, false, "directory, as the job wrote it"),
+        ("file_name", Text, false, "file name"),
+        ("file_type", Text, true, "kind as the job says (Result, Log, …)"),
+    ],
+};
+
 /// SSX hit-finding/indexing counts of processing jobs.
 #[rustfmt::skip]
 pub const SSX_DATA_REDUCTION: TableDef = TableDef {
@@ -589,6 +603,7 @@ pub const ALL: &[&TableDef] = &[
     &REFLECTION_SETS,
     &REFLECTION_STATISTICS,
     &PROCESSING_INPUTS,
+    &RESULT_FILES,
     &SSX_DATA_REDUCTION,
     &SSX_FRAMES,
     &SSX_LATTICES,

@@ -383,3 +383,50 @@ fn reading_an_mtz_header_skips_the_reflections() {
     );
     assert_eq!(h.bytes_read, 20 + size - h.header_position);
 }
+
+/// An MTZ file named by a processing result (AutoProcProgramAttachment) links to that job in the
+/// `result_files` view, whichever was ingested first; files read by no reader stay unlinked.
+#[test]
+fn an_mtz_file_links_to_the_processing_result_that_names_it() {
+    let Some(td) = testdata() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("autoPROC");
+    std::fs::create_dir_all(&folder).unwrap();
+    let folder_text = mxpipe_ingest::directory_of(&folder.join("x"));
+    let named = "/data/visitor/mx2532/id30a1/20240220/PROCESSED_DATA/INS/INS-Helical_test1/run_01_MXPressA/autoprocessing_combined/autoPROC/nobackup";
+    let xml = std::fs::read_to_string(td.join("processing/autoproc/autoPROC.xml")).unwrap();
+    assert!(xml.contains(named), "the testdata names its folder");
+    let xml_file = dir.path().join("autoPROC.xml");
+    std::fs::write(&xml_file, xml.replace(named, &folder_text)).unwrap();
+    let mtz = folder.join("truncate-unique.mtz");
+    std::fs::copy(td.join("processing/mtz/5e5z.mtz"), &mtz).unwrap();
+    let store = dir.path().join("store");
+    for file in [&xml_file, &mtz] {
+        let o = mxpipe_store(&store, &["ingest", file.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "{}", text_of(&o));
+    }
+    let rows = views(
+        &store,
+        "SELECT f.file_name, f.file_type, f.reflection_set_uuid, p.program_name AS job, q.program_name AS read_by \
+         FROM result_files f JOIN processing p ON p.processing_uuid = f.processing_uuid \
+         LEFT JOIN processing q ON q.processing_uuid = f.read_by_processing_uuid ORDER BY f.list_index",
+    );
+    let names: Vec<&str> = rows
+        .iter()
+        .map(|r| r["file_name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"summary.html") && names.contains(&"truncate-unique.mtz"),
+        "{rows:?}"
+    );
+    for r in &rows {
+        assert_eq!(r["job"], "autoPROC");
+        if r["file_name"] == "truncate-unique.mtz" {
+            assert_eq!(r["file_type"], "Result");
+            assert!(r["reflection_set_uuid"].is_string(), "{r}");
+            assert_eq!(r["read_by"], "cif2mtz");
+        } else {
+            assert!(r["reflection_set_uuid"].is_null(), "{r}");
+        }
+    }
+}

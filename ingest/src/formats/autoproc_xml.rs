@@ -3,6 +3,7 @@
 //! Each `AutoProcScalingContainer` (with the `AutoProc` block before it: space group, cell,
 //! wavelength) becomes one ReflectionSet with overall statistics and the inner and outer shells
 //! (in that order: low to high resolution); the `AutoProcProgram` becomes the MxProcessing job.
+//! The files the job lists (`AutoProcProgramAttachment`) are kept in `resultFiles`.
 //! The images each integration read are kept in the mxpipe.org `inputImages` extension, from which
 //! the store links the job to stored sweeps. CC½ and CC_ano are stored as correlation
 //! coefficients: a value above 1 is read as a percentage and divided by 100.
@@ -543,6 +544,23 @@ fn to_message(path: &Path, root: &Element, options: &ReadOptions) -> Result<Valu
     }
     if let Some(cmd) = program.and_then(|p| p.text_of("processingCommandLine")) {
         ext.insert("commandLine".into(), json!(cmd));
+    }
+    // The files the job lists as written (logs, MTZ files): linked to what is read from them.
+    let results: Vec<Value> = root
+        .child("AutoProcProgramContainer")
+        .into_iter()
+        .flat_map(|c| c.all("AutoProcProgramAttachment"))
+        .filter_map(|a| {
+            let mut f = json!({"path": a.text_of("filePath")?.trim().trim_end_matches('/'), "fileName": a.text_of("fileName")?.trim()});
+            if let Some(t) = a.text_of("fileType").map(str::trim).filter(|t| !t.is_empty()) {
+                f["fileType"] = json!(t);
+            }
+            Some(f)
+        })
+        .filter(|f| f["path"] != "" && f["fileName"] != "")
+        .collect();
+    if !results.is_empty() {
+        ext.insert("resultFiles".into(), Value::Array(results));
     }
     if !ext.is_empty() {
         job["extensions"] = json!({"mxpipe.org": ext});
