@@ -302,10 +302,13 @@ pub fn read_header(path: &Path) -> Result<Header, ReadError> {
                     "byte 4 (header offset)"
                 },
                 format!(
-                    "a word offset from 21 to {} (the file's length)",
+                    "the header's position inside the file: a 4-byte word from 21 to {} (the file has {length} bytes)",
                     length / 4
                 ),
-                word.to_string(),
+                format!(
+                    "word {word} (byte {}): the file is cut short, or this is not its header offset",
+                    word.saturating_sub(1).saturating_mul(4)
+                ),
             )
         })?;
     // The header and batch headers: ~1 KB per image; a larger rest is a wrong offset into the data.
@@ -681,11 +684,15 @@ fn to_message(path: &Path, h: &Header) -> serde_json::Value {
             set["spaceGroupName"] = json!(sg);
         }
     }
-    if let Some((_, high)) = h
+    // The resolution range of the data (RESO), 4 decimals; no other statistics (that would
+    // mean reading the reflections).
+    if let Some((low, high)) = h
         .resolution()
         .filter(|(l, hi)| l.is_finite() && hi.is_finite())
     {
-        set["operationalResolution"] = json!((high * 1e4).round() / 1e4);
+        let (low, high) = ((low * 1e4).round() / 1e4, (high * 1e4).round() / 1e4);
+        set["operationalResolution"] = json!(high);
+        set["reflectionStatisticsOverall"] = json!({"resolutionLimits": [low, high]});
     }
     let wavelengths: Vec<f64> = h.datasets.iter().filter_map(|d| d.wavelength_a).collect();
     if !wavelengths.is_empty() {
