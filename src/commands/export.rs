@@ -64,8 +64,8 @@ Examples:
     /// (overall and every shell), cell, symmetry, software, and the serial-crystallography
     /// categories of an SSX run. Items the store does not hold are written `?`.
     ///
-    /// Read by keys: the time is the job's, not the store's. Checked against the wwPDB PDBx
-    /// dictionary with gemmi (docs/mmcif.md).
+    /// Only the job and what it links to are read, so the time does not grow with the store.
+    /// Checked against the wwPDB PDBx dictionary with gemmi (docs/mmcif.md).
     #[command(after_help = "\
 Examples:
   mxpipe export mmcif --processing 6b4cb242-4a23-4596-a217-beaddbc496cb --out deposit.cif
@@ -78,7 +78,7 @@ Examples:
         /// A ReflectionSet: the job that produced it.
         #[arg(long, value_name = "UUID", group = "what")]
         reflection_set: Option<String>,
-        /// Write to a file instead of standard output.
+        /// Write to a file instead of standard output (`-`: standard output).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
@@ -494,14 +494,23 @@ fn write_out(text: AppResult<String>, out: Option<PathBuf>) -> u8 {
         Ok(t) => t,
         Err(e) => return fail(e),
     };
-    match out {
+    match out.filter(|p| p.as_os_str() != "-") {
         Some(p) => match std::fs::write(&p, text) {
             Ok(()) => 0,
             Err(e) => fail(AppError::Usage(format!("{}: {e}", p.display()))),
         },
         None => {
-            print!("{text}");
-            0
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
+            match stdout
+                .write_all(text.as_bytes())
+                .and_then(|()| stdout.flush())
+            {
+                Ok(()) => 0,
+                // `| head`: the reader has what it wanted.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+                Err(e) => fail(AppError::Failed(format!("standard output: {e}"))),
+            }
         }
     }
 }

@@ -18,6 +18,8 @@ const SAME_WAVELENGTH_A: f64 = 2e-4;
 struct Diffrn<'a> {
     sweep: Option<&'a Value>,
     experiment: Option<&'a Value>,
+    /// The images the job reports reading, when none of its sweeps is stored.
+    images: Option<String>,
     crystal: usize,
     wavelength: Option<usize>,
 }
@@ -134,7 +136,7 @@ impl<'a> Neighbourhood<'a> {
                 (Some(c), Some(s)) => format!("crystal {c} of sample {s}"),
                 (Some(c), None) => format!("crystal {c}"),
                 (None, Some(s)) => format!("sample {s}"),
-                (None, None) => "crystal".to_owned(),
+                (None, None) => String::new(),
             });
             crystal_keys.push(key);
             crystals.len() - 1
@@ -159,6 +161,7 @@ impl<'a> Neighbourhood<'a> {
             diffrn.push(Diffrn {
                 sweep: Some(sweep),
                 experiment,
+                images: None,
                 crystal,
                 wavelength,
             });
@@ -168,14 +171,41 @@ impl<'a> Neighbourhood<'a> {
                 objects.follow(&job["logisticalSampleRef"]),
                 objects.follow(&job["sampleRef"]),
             );
-            let count = wavelengths.len().max(1);
-            for i in 0..count {
+            // No sweep stored: the image ranges the job reports, else one per wavelength.
+            let images: Vec<String> = ext(job, "inputImages")
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|i| {
+                    Some(format!(
+                        "images {}-{} of {}/{}",
+                        i["firstImageNumber"].as_i64()?,
+                        i["lastImageNumber"].as_i64()?,
+                        i["path"].as_str()?,
+                        i["filenameTemplate"].as_str()?
+                    ))
+                })
+                .collect();
+            let one_wavelength = (wavelengths.len() == 1).then_some(0);
+            for t in &images {
                 diffrn.push(Diffrn {
                     sweep: None,
                     experiment: None,
+                    images: Some(t.clone()),
                     crystal,
-                    wavelength: (i < wavelengths.len()).then_some(i),
+                    wavelength: one_wavelength,
                 });
+            }
+            if images.is_empty() {
+                for i in 0..wavelengths.len().max(1) {
+                    diffrn.push(Diffrn {
+                        sweep: None,
+                        experiment: None,
+                        images: None,
+                        crystal,
+                        wavelength: (i < wavelengths.len()).then_some(i),
+                    });
+                }
             }
         }
         Ok(Neighbourhood {
@@ -211,7 +241,10 @@ impl<'a> Neighbourhood<'a> {
         for (i, d) in self.crystals.iter().enumerate() {
             c.row([
                 ("id".to_owned(), CifValue::from((i + 1) as i64)),
-                ("description".to_owned(), d.as_str().into()),
+                (
+                    "description".to_owned(),
+                    CifValue::from((!d.is_empty()).then(|| d.clone())),
+                ),
             ]);
         }
         c
@@ -232,19 +265,22 @@ impl<'a> Neighbourhood<'a> {
         let mut detector = Category::new("diffrn_detector");
         for (i, d) in self.diffrn.iter().enumerate() {
             let id = CifValue::from((i + 1) as i64);
-            let details = d.sweep.map(|s| {
-                let mut t = format!("{} images", s["numberImages"].as_i64().unwrap_or(0));
-                if let Some(w) = s["imageWidth"].as_f64() {
-                    t.push_str(&format!(
-                        " of {w} deg about {}",
-                        text(s, "scanAxis").unwrap_or("the scan axis")
-                    ));
-                }
-                if let (Some(p), Some(f)) = (text(s, "path"), text(s, "filenameTemplate")) {
-                    t.push_str(&format!(", {p}/{f}"));
-                }
-                t
-            });
+            let details = d
+                .sweep
+                .map(|s| {
+                    let mut t = format!("{} images", s["numberImages"].as_i64().unwrap_or(0));
+                    if let Some(w) = s["imageWidth"].as_f64() {
+                        t.push_str(&format!(
+                            " of {w} deg about {}",
+                            text(s, "scanAxis").unwrap_or("the scan axis")
+                        ));
+                    }
+                    if let (Some(p), Some(f)) = (text(s, "path"), text(s, "filenameTemplate")) {
+                        t.push_str(&format!(", {p}/{f}"));
+                    }
+                    t
+                })
+                .or(d.images.clone());
             diffrn.row([
                 ("id".to_owned(), id.clone()),
                 (
@@ -468,7 +504,13 @@ impl<'a> Neighbourhood<'a> {
                 break;
             }
             seen.push(j["uuid"].clone());
-            let role = if seen.len() == 1 && !self.sets.is_empty() {
+            // Scaling: a job with merging statistics (an MTZ file read alone has none).
+            let scaled = self.sets.iter().any(|s| {
+                s["reflectionStatisticsOverall"]
+                    .as_object()
+                    .is_some_and(|o| o.keys().any(|k| k != "resolutionLimits"))
+            });
+            let role = if seen.len() == 1 && scaled {
                 "data scaling"
             } else {
                 "data reduction"

@@ -260,6 +260,10 @@ fn wavelengths_of(
             waves.push(v);
         }
     }
+    if waves.is_empty() && wanted.is_some() {
+        // The data sets named have no wavelength: every wavelength of the block.
+        return wavelengths_of(path, block, None);
+    }
     Ok(waves)
 }
 
