@@ -54,7 +54,6 @@ impl Reader {
             &tables::INGESTS,
             &tables::SESSIONS,
             &tables::SAMPLE_PIDS,
-            &tables::IMAGE_SERIES,
         ] {
             let table = store.open_table(def.name).await?;
             store.register_handle(&ctx, def.name, def, table).await?;
@@ -331,6 +330,13 @@ impl Store {
         with_uuids: bool,
     ) -> Result<Value> {
         let mut reader = Reader::new(self, visible, until).await?;
+        if matches!(selection, Selection::Processing(_)) {
+            // Only a job's neighbourhood matches reported images to sweeps.
+            let def = &tables::IMAGE_SERIES;
+            let table = self.open_table(def.name).await?;
+            self.register_handle(&reader.ctx, def.name, def, table)
+                .await?;
+        }
         let start = starting_points(&mut reader, selection).await?;
         if start.is_empty() {
             return Err(StoreError::Data(format!(

@@ -4,7 +4,7 @@
 //! mmCIF reader every ReflectionSet value equals the store's; gemmi reads every value as we
 //! meant it; the SSX counts equal the real CrystFEL stream's; same store → same bytes.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use mxpipe_ingest::{Fragment, ReadOptions, Reader};
@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 
+/// Rows of a query over the views.
 fn views(store: &Path, sql: &str) -> Vec<Value> {
-    let out = mxpipe_store(store, &["query", "--format", "json", sql]);
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{sql}: {}", text_of(&out)))
+    crate::queries::query_cli(&["--store", store.to_str().unwrap(), sql])
 }
 
 fn export(store: &Path, processing: &str, out: &Path) {
@@ -189,15 +189,13 @@ fn assert_gemmi_reads_the_same_values(py: &Path, file: &Path) {
     assert_eq!(n, gemmi.len(), "every item");
 }
 
-fn gemmi_program(py: &Path) -> PathBuf {
-    py.parent().unwrap().join("gemmi")
-}
-
 #[test]
 fn export_mmcif_validates_and_round_trips_for_rotation_multi_crystal_mad_and_ssx() {
     let Some(td) = testdata() else { return };
     let Some(py) = python() else { return };
-    let gemmi = gemmi_program(&py);
+    let Some(gemmi) = crate::ssx::gemmi() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
 

@@ -302,10 +302,9 @@ fn mtz_files_ingest_as_reflection_sets_with_their_batches() {
     );
 }
 
-/// Rows of a query over the views (`mxpipe query --format json`).
+/// Rows of a query over the views.
 fn views(store: &Path, sql: &str) -> Vec<Value> {
-    let out = mxpipe_store(store, &["query", "--format", "json", sql]);
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{sql}: {}", text_of(&out)))
+    crate::queries::query_cli(&["--store", store.to_str().unwrap(), sql])
 }
 
 /// Cut or garbled MTZ files fail with the place in the file, never a panic; the rest of a folder

@@ -236,7 +236,7 @@ fn own_ssx_mmcif_ingests_and_validates_with_gemmi() {
 }
 
 /// The gemmi program installed by scripts/test (PyPI gemmi-program), beside the Python it uses.
-fn gemmi() -> Option<std::path::PathBuf> {
+pub(crate) fn gemmi() -> Option<std::path::PathBuf> {
     let python = python()?;
     let g = python.parent().unwrap().join("gemmi");
     assert!(

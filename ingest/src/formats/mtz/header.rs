@@ -238,6 +238,11 @@ pub fn read_header(path: &Path) -> Result<Header, ReadError> {
     };
     let mut word = i64::from(i32_at(&start[4..8]));
     let big_offset = word == -1;
+    let offset_place = if big_offset {
+        "byte 12 (64-bit header offset)"
+    } else {
+        "byte 4 (header offset)"
+    };
     if big_offset {
         if got < 20 {
             return Err(ReadError::new(
@@ -262,11 +267,7 @@ pub fn read_header(path: &Path) -> Result<Header, ReadError> {
         .ok_or_else(|| {
             ReadError::new(
                 path,
-                if big_offset {
-                    "byte 12 (64-bit header offset)"
-                } else {
-                    "byte 4 (header offset)"
-                },
+                offset_place,
                 format!(
                     "the header's position inside the file: a 4-byte word from 21 to {} (the file has {length} bytes)",
                     length / 4
@@ -281,11 +282,7 @@ pub fn read_header(path: &Path) -> Result<Header, ReadError> {
     if length - position > MAX_HEADER_BYTES {
         return Err(ReadError::new(
             path,
-            if big_offset {
-                "byte 12 (64-bit header offset)"
-            } else {
-                "byte 4 (header offset)"
-            },
+            offset_place,
             format!(
                 "a header of at most {} MiB at the end of the file",
                 MAX_HEADER_BYTES >> 20
