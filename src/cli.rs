@@ -9,8 +9,8 @@ use clap::{Parser, Subcommand};
 use mxpipe_app::{AppError, Context, Flags};
 
 use crate::commands::{
-    export, generate, import, ingest, lineage, pid, query, repackage, schema, serve, store,
-    validate,
+    cluster, export, generate, import, ingest, lineage, pid, query, repackage, schema, serve,
+    store, validate,
 };
 
 const EXAMPLES: &str = "\
@@ -86,6 +86,9 @@ pub enum Command {
     Store(store::StoreCommand),
     Validate(validate::ValidateArgs),
     Schema(schema::SchemaArgs),
+    /// Run the processes of an Apache Ballista cluster (scheduler, executor) for --cluster.
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
 }
 
 /// Parse the command line and run; returns the process exit status.
@@ -102,6 +105,8 @@ pub fn run() -> ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Formats => ingest::formats(),
+        // Ballista's own processes: their own runtime, logging and flags.
+        Command::Cluster(command) => cluster::run(command),
         Command::Store(store::StoreCommand::Describe) => store::describe(),
         Command::Export(command) if export::is_map(&command) => export::map(command),
         // Synthetic sites need no configuration: a broken ./mxpipe.toml must not stop them.
@@ -136,7 +141,7 @@ async fn dispatch(command: Command, ctx: Context) -> u8 {
         Command::Export(command) => export::run(command, &ctx).await,
         Command::Import(command) => import::run(command, &ctx).await,
         Command::Store(command) => store::run(command, &ctx).await,
-        Command::Formats | Command::Validate(_) | Command::Schema(_) => {
+        Command::Formats | Command::Validate(_) | Command::Schema(_) | Command::Cluster(_) => {
             unreachable!("run without a context")
         }
     }

@@ -45,6 +45,9 @@ pub struct Config {
     /// `mxpipe serve` settings.
     #[serde(default)]
     pub serve: ServeConfig,
+    /// The Apache Ballista cluster `mxpipe query`, `mxpipe sql` and `/v1/query` run on.
+    #[serde(default)]
+    pub cluster: ClusterConfig,
     /// Persistent sample identifiers minted at ingest (none when absent).
     pub pid: Option<PidSection>,
 }
@@ -123,6 +126,20 @@ impl PidSection {
         config.check()?;
         Ok(config)
     }
+}
+
+/// `[cluster]`: an Apache Ballista cluster (`docs/cluster.md`).
+///
+/// ```toml
+/// [cluster]
+/// url = "df://scheduler.example.org:50050"   # the scheduler; credentials never go here
+/// ```
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// The scheduler, `df://HOST:PORT`: SQL of `mxpipe query`, `mxpipe sql` and `/v1/query`
+    /// runs there (`mxpipe query --cluster` overrides it). Unset: in this process.
+    pub url: Option<String>,
 }
 
 /// `[serve]`: the HTTP service.

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use datafusion::prelude::SessionContext;
 use mxpipe_queries::as_of::AsOf;
-use mxpipe_queries::{QueryError, Site, open_sites_as_of, parse_site};
+use mxpipe_queries::cluster::Engine;
+use mxpipe_queries::{QueryError, Site, open_sites_on, parse_site};
 use mxpipe_store::{LocalState, Store, local_folder};
 
 use crate::config::Config;
@@ -181,14 +182,35 @@ impl Context {
         allow_missing_sites: bool,
         as_of: &AsOf,
     ) -> AppResult<(SessionContext, Vec<String>)> {
+        self.session_on(allow_missing_sites, as_of, &Engine::Local)
+            .await
+    }
+
+    /// Where SQL runs: the cluster named by `flag` (`--cluster`), else `[cluster] url`, else in
+    /// this process. A malformed URL is a usage error.
+    pub fn engine(&self, flag: Option<&str>) -> AppResult<Engine> {
+        match flag.or(self.config.cluster.url.as_deref()) {
+            None => Ok(Engine::Local),
+            Some(url) => Engine::cluster(url).map_err(AppError::Usage),
+        }
+    }
+
+    /// [`Context::session_as_of`] planning for `engine`.
+    pub async fn session_on(
+        &self,
+        allow_missing_sites: bool,
+        as_of: &AsOf,
+        engine: &Engine,
+    ) -> AppResult<(SessionContext, Vec<String>)> {
         let sites = self.sites()?;
         let options = self.config.storage_options();
-        open_sites_as_of(&sites, &options, allow_missing_sites, as_of)
+        open_sites_on(&sites, &options, allow_missing_sites, as_of, engine)
             .await
             .map_err(|e| match e {
                 e @ (QueryError::Site { .. }
                 | QueryError::NotAStore { .. }
-                | QueryError::AsOf(_)) => AppError::usage(e),
+                | QueryError::AsOf(_)
+                | QueryError::Cluster { .. }) => AppError::usage(e),
                 e => AppError::failed(e),
             })
     }

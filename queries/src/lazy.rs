@@ -30,6 +30,8 @@ fn state_of(state: &StateRef) -> Result<SessionState> {
 /// One site's Delta tables (`site_<i>`), each opened on first use.
 pub(crate) struct SiteTables {
     store: Store,
+    /// Parquet listing tables of the snapshots (for a cluster) instead of Delta providers.
+    listing: bool,
     state: StateRef,
     opened: Mutex<HashMap<String, Arc<dyn TableProvider>>>,
 }
@@ -41,9 +43,10 @@ impl std::fmt::Debug for SiteTables {
 }
 
 impl SiteTables {
-    pub(crate) fn new(store: Store, ctx: &SessionContext) -> SiteTables {
+    pub(crate) fn new(store: Store, ctx: &SessionContext, listing: bool) -> SiteTables {
         SiteTables {
             store,
+            listing,
             state: state_ref(ctx),
             opened: Mutex::default(),
         }
@@ -64,12 +67,17 @@ impl SchemaProvider for SiteTables {
             return Ok(Some(t.clone()));
         }
         let state = state_of(&self.state)?;
-        let delta = self
-            .store
-            .provider(def, &state)
-            .await
-            .map_err(|e| DataFusionError::External(Box::new(e)))?;
-        let provider: Arc<dyn TableProvider> = Arc::new(FiltersKept(delta));
+        let external = |e| DataFusionError::External(Box::new(e));
+        let provider: Arc<dyn TableProvider> = if self.listing {
+            // As it is: a wrapper would not travel to the executors.
+            self.store
+                .listing_provider(def, &state)
+                .await
+                .map_err(external)?
+        } else {
+            let delta = self.store.provider(def, &state).await.map_err(external)?;
+            Arc::new(FiltersKept(delta))
+        };
         self.opened
             .lock()
             .expect("not poisoned")

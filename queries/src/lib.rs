@@ -7,6 +7,7 @@
 //! `reflection_sets`, `ssx_runs`, …), documented with examples in `docs/queries.md`.
 
 pub mod as_of;
+pub mod cluster;
 pub mod encode;
 pub mod isolation;
 mod lazy;
@@ -68,6 +69,16 @@ pub enum QueryError {
         /// Location.
         location: String,
     },
+    /// The Ballista scheduler could not be used.
+    #[error(
+        "cluster {url}: {reason} (is the scheduler running? `scripts/cluster start` starts one on loopback)"
+    )]
+    Cluster {
+        /// The `df://` URL.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// SQL or planning error.
     #[error("{0}")]
     Sql(#[from] datafusion::error::DataFusionError),
@@ -127,7 +138,25 @@ pub async fn open_sites_as_of(
     allow_missing: bool,
     as_of: &as_of::AsOf,
 ) -> Result<(SessionContext, Vec<String>), QueryError> {
-    let ctx = SessionContext::new_with_config(session_config());
+    open_sites_on(
+        sites,
+        options,
+        allow_missing,
+        as_of,
+        &cluster::Engine::Local,
+    )
+    .await
+}
+
+/// [`open_sites_as_of`] planning for `engine` (this process, or a Ballista cluster).
+pub async fn open_sites_on(
+    sites: &[Site],
+    options: &HashMap<String, String>,
+    allow_missing: bool,
+    as_of: &as_of::AsOf,
+    engine: &cluster::Engine,
+) -> Result<(SessionContext, Vec<String>), QueryError> {
+    let ctx = engine.session().await?;
     let mut warnings = Vec::new();
     let mut opened: Vec<(usize, &Site)> = Vec::new();
     let mut legacy = std::collections::HashSet::new();
@@ -178,7 +207,7 @@ pub async fn open_sites_as_of(
                     hint: String::new(),
                 });
             }
-            register_site(&ctx, i, &store)?;
+            register_site(&ctx, i, &store, engine.lists_files())?;
             // Through the site's schema: the tables it opens stay open for the queries.
             mxpipe_store::current::needs_backfill_in(&ctx, &format!("site_{i}."))
                 .await
@@ -217,7 +246,7 @@ pub async fn open_stores(stores: &[Store]) -> Result<SessionContext, QueryError>
     let mut opened = Vec::new();
     let mut legacy = std::collections::HashSet::new();
     for (i, (store, site)) in stores.iter().zip(&sites).enumerate() {
-        register_site(&ctx, i, store)?;
+        register_site(&ctx, i, store, false)?;
         let old = mxpipe_store::current::needs_backfill_in(&ctx, &format!("site_{i}."))
             .await
             .map_err(|e| QueryError::Site {
@@ -346,11 +375,17 @@ fn default_catalog(
     })
 }
 
-/// Site `i`'s tables as the schema `site_<i>`, each opened when a query first names it.
-fn register_site(ctx: &SessionContext, i: usize, store: &Store) -> Result<(), QueryError> {
+/// Site `i`'s tables as the schema `site_<i>`, each opened when a query first names it (as
+/// Parquet listing tables of the current snapshots with `listing`, for a cluster).
+fn register_site(
+    ctx: &SessionContext,
+    i: usize,
+    store: &Store,
+    listing: bool,
+) -> Result<(), QueryError> {
     default_catalog(ctx)?.register_schema(
         &format!("site_{i}"),
-        Arc::new(lazy::SiteTables::new(store.clone(), ctx)),
+        Arc::new(lazy::SiteTables::new(store.clone(), ctx, listing)),
     )?;
     Ok(())
 }

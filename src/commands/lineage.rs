@@ -108,7 +108,7 @@ async fn graph(
     around: Option<&str>,
     as_of: Option<&str>,
 ) -> Result<Graph, u8> {
-    let session = crate::commands::query::session(ctx, allow_missing_sites, as_of).await?;
+    let session = crate::commands::query::session(ctx, allow_missing_sites, as_of, None).await?;
     mxpipe_app::lineage::graph(&session, around)
         .await
         .map_err(fail)

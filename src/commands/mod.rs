@@ -1,5 +1,6 @@
 //! One module per command: its clap arguments and its `run`.
 
+pub mod cluster;
 pub mod export;
 pub mod generate;
 pub mod import;

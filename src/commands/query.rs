@@ -38,6 +38,10 @@ pub struct QueryArgs {
     /// at a time (RFC 3339, e.g. 2026-03-01T12:00:00Z) or at the end of a day (YYYY-MM-DD, UTC).
     #[arg(long, value_name = "INGEST_ID|TIME")]
     as_of: Option<String>,
+    /// Run on an Apache Ballista cluster: its scheduler, df://HOST:PORT (default: [cluster] url
+    /// of the configuration, else in this process). See docs/cluster.md.
+    #[arg(long, value_name = "df://HOST:PORT")]
+    cluster: Option<String>,
 }
 
 /// The examples of `mxpipe query --help`, with the views listed from the registry.
@@ -51,6 +55,7 @@ fn query_help() -> String {
   mxpipe query --site ESRF=/data/esrf-store --site MAXIV=s3://mx/store \\
       \"SELECT site, avg(hit_rate) FROM ssx_runs GROUP BY site\"
   mxpipe query --format parquet --out best.parquet \"SELECT * FROM reflection_sets\"
+  mxpipe query --cluster df://127.0.0.1:50050 \"SELECT site, count(*) FROM sweeps GROUP BY site\"
 
 Sites come from --site NAME=LOCATION (repeatable), else the [sites] table of the configuration,
 else the one store (--store). s3:// credentials come from the environment.
@@ -77,6 +82,9 @@ pub struct SqlArgs {
     /// Answer as the stores were then (an ingest id, an RFC 3339 time or a date), as `query`.
     #[arg(long, value_name = "INGEST_ID|TIME")]
     as_of: Option<String>,
+    /// Run on an Apache Ballista cluster (df://HOST:PORT), as `query`.
+    #[arg(long, value_name = "df://HOST:PORT")]
+    cluster: Option<String>,
 }
 
 /// Open the context's sites (as of a moment when given), printing the warnings for skipped ones.
@@ -84,13 +92,15 @@ pub async fn session(
     ctx: &Context,
     allow_missing_sites: bool,
     as_of: Option<&str>,
+    cluster: Option<&str>,
 ) -> Result<SessionContext, u8> {
     let as_of = match as_of.map(|t| AsOf::parse(t.trim())).transpose() {
         Ok(a) => a.unwrap_or_default(),
         Err(e) => return Err(fail(AppError::Usage(format!("--as-of {e}")))),
     };
+    let engine = ctx.engine(cluster).map_err(fail)?;
     let (session, warnings) = ctx
-        .session_as_of(allow_missing_sites, &as_of)
+        .session_on(allow_missing_sites, &as_of, &engine)
         .await
         .map_err(fail)?;
     for w in warnings {
@@ -104,7 +114,14 @@ pub async fn run(args: QueryArgs, ctx: &Context) -> u8 {
     if args.format == QueryFormat::Parquet && args.out.is_none() {
         return fail(AppError::usage("--format parquet needs --out FILE"));
     }
-    let session = match session(ctx, args.allow_missing_sites, args.as_of.as_deref()).await {
+    let session = match session(
+        ctx,
+        args.allow_missing_sites,
+        args.as_of.as_deref(),
+        args.cluster.as_deref(),
+    )
+    .await
+    {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -125,7 +142,14 @@ pub async fn run(args: QueryArgs, ctx: &Context) -> u8 {
 
 /// `mxpipe sql`: statements from a terminal (line editing, history) or standard input.
 pub async fn shell(args: SqlArgs, ctx: &Context) -> u8 {
-    let session = match session(ctx, args.allow_missing_sites, args.as_of.as_deref()).await {
+    let session = match session(
+        ctx,
+        args.allow_missing_sites,
+        args.as_of.as_deref(),
+        args.cluster.as_deref(),
+    )
+    .await
+    {
         Ok(c) => c,
         Err(code) => return code,
     };

@@ -17,6 +17,7 @@ pub mod append;
 pub mod catalogue_ids;
 pub mod current;
 pub mod links;
+pub mod listing;
 pub mod maintenance;
 pub mod neighbourhood;
 pub mod prepare;

@@ -4,6 +4,7 @@ mod anisotropy;
 mod attack;
 mod cif_dials;
 mod cli;
+mod cluster;
 mod common;
 mod conformance;
 mod current;

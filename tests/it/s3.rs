@@ -10,9 +10,9 @@ use crate::common::*;
 use crate::queries::ingest;
 
 /// A running s3s-fs, stopped when dropped.
-struct S3Server {
+pub(crate) struct S3Server {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl Drop for S3Server {
@@ -22,12 +22,12 @@ impl Drop for S3Server {
     }
 }
 
-const KEY: &str = "mxpipe-test-key";
-const SECRET: &str = "mxpipe-test-secret";
+pub(crate) const KEY: &str = "mxpipe-test-key";
+pub(crate) const SECRET: &str = "mxpipe-test-secret";
 
 /// The s3s-fs binary: $MXPIPE_S3S_FS, else on PATH or in ~/.cargo/bin; None with a loud skip
 /// (a failure under scripts/test, which installs it).
-fn s3s_fs() -> Option<PathBuf> {
+pub(crate) fn s3s_fs() -> Option<PathBuf> {
     let candidates = std::env::var_os("MXPIPE_S3S_FS")
         .map(PathBuf::from)
         .into_iter()
@@ -53,7 +53,7 @@ fn s3s_fs() -> Option<PathBuf> {
     None
 }
 
-fn start(bin: &Path, root: &Path) -> S3Server {
+pub(crate) fn start(bin: &Path, root: &Path) -> S3Server {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -1,0 +1,95 @@
+//! Where a session's plans run: in this process (DataFusion), or on an Apache Ballista cluster
+//! (`mxpipe query --cluster df://HOST:PORT`, `[cluster] url`). On a cluster the client plans
+//! (the same views, the same SQL) and the scheduler and executors run the plan; each site's Delta
+//! tables reach them as Parquet listing tables of their current snapshots
+//! ([`mxpipe_store::Store::listing_provider`]), which Ballista's stock codecs carry, so the
+//! executors need no mxpipe code. See `docs/cluster.md`.
+
+use ballista::prelude::SessionContextExt;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::prelude::SessionContext;
+
+use crate::QueryError;
+
+/// The engine a session plans for.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Engine {
+    /// DataFusion in this process, reading the Delta tables directly.
+    #[default]
+    Local,
+    /// An Apache Ballista scheduler (`df://HOST:PORT`, as given).
+    Cluster(String),
+}
+
+impl Engine {
+    /// `df://HOST:PORT` → a cluster engine; anything else is refused with what was expected.
+    pub fn cluster(url: &str) -> Result<Engine, String> {
+        let expected =
+            "expected df://HOST:PORT (the Ballista scheduler, e.g. df://127.0.0.1:50050)";
+        let parsed =
+            url::Url::parse(url).map_err(|e| format!("--cluster {url:?}: {e}; {expected}"))?;
+        if parsed.scheme() != "df" || parsed.host_str().is_none_or(str::is_empty) {
+            return Err(format!("--cluster {url:?}: {expected}"));
+        }
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(format!(
+                "--cluster: a cluster URL carries no credentials (object-store keys are the executors' environment); {expected}"
+            ));
+        }
+        if parsed.path().trim_matches('/') != "" || parsed.query().is_some() {
+            return Err(format!("--cluster {url:?}: {expected}"));
+        }
+        Ok(Engine::Cluster(url.to_owned()))
+    }
+
+    /// Does this engine read Delta tables as Parquet listing tables?
+    pub fn lists_files(&self) -> bool {
+        matches!(self, Engine::Cluster(_))
+    }
+
+    /// A session with the settings of [`crate::session_config`], planning for this engine.
+    pub async fn session(&self) -> Result<SessionContext, QueryError> {
+        match self {
+            Engine::Local => Ok(SessionContext::new_with_config(crate::session_config())),
+            Engine::Cluster(url) => {
+                let state = SessionStateBuilder::new()
+                    .with_config(crate::session_config())
+                    .with_default_features()
+                    .build();
+                SessionContext::remote_with_state(url, state)
+                    .await
+                    .map_err(|e| QueryError::Cluster {
+                        url: url.clone(),
+                        reason: e.to_string(),
+                    })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Engine;
+
+    #[test]
+    fn only_a_df_url_names_a_cluster() {
+        assert_eq!(
+            Engine::cluster("df://127.0.0.1:50050"),
+            Ok(Engine::Cluster("df://127.0.0.1:50050".into()))
+        );
+        for bad in [
+            "http://127.0.0.1:50050",
+            "df://",
+            "127.0.0.1:50050",
+            "df://key:secret@host:1",
+            "df://host:1/x",
+        ] {
+            let e = Engine::cluster(bad).unwrap_err();
+            assert!(e.contains("df://HOST:PORT"), "{bad}: {e}");
+            assert!(
+                !e.contains("secret"),
+                "the URL's password is not echoed: {e}"
+            );
+        }
+    }
+}
