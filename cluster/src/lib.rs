@@ -66,6 +66,7 @@ pub fn run_executor(args: Vec<OsString>) -> Result<(), String> {
         let mut config: ExecutorProcessConfig = opt.try_into().map_err(|e| format!("{e}"))?;
         config.override_config_producer = Some(Arc::new(session_config_with_s3_support));
         config.override_runtime_producer = Some(Arc::new(runtime_env_with_s3_support));
+        config.override_function_registry = Some(Arc::new(functions()));
         let health = config.health.clone();
         let (stop_health, health_stopped) = tokio::sync::oneshot::channel();
         let health_server =
@@ -75,6 +76,21 @@ pub fn run_executor(args: Vec<OsString>) -> Result<(), String> {
         let _ = health_server.await;
         result.map_err(|e| format!("{e}"))
     })
+}
+
+/// The functions an executor knows: Ballista's (DataFusion's scalar, aggregate, window and
+/// higher-order defaults) and DataFusion's array functions, which Ballista 55's executor registry
+/// leaves out although its scheduler and clients have them — a plan calling `range` (the
+/// `image_index` view) was refused by every stock executor.
+fn functions() -> ballista_core::registry::BallistaFunctionRegistry {
+    let mut registry = ballista_core::registry::BallistaFunctionRegistry::default();
+    for f in datafusion::functions_nested::all_default_nested_functions() {
+        registry
+            .scalar_functions
+            .entry(f.name().to_owned())
+            .or_insert(f);
+    }
+    registry
 }
 
 /// Logs on standard output at the stock binaries' levels (`RUST_LOG` first).
@@ -93,6 +109,7 @@ fn parse<T: clap::Parser>(args: Vec<OsString>) -> Result<T, String> {
         if !e.use_stderr() {
             e.exit()
         }
-        e.to_string()
+        let text = e.to_string();
+        text.strip_prefix("error: ").unwrap_or(&text).trim_end().to_owned()
     })
 }

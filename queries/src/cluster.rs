@@ -11,6 +11,13 @@ use datafusion::prelude::SessionContext;
 
 use crate::QueryError;
 
+/// Ballista settings of every cluster session. Ballista 55's adaptive planner (its default) hung
+/// a job for good on three of mxpipe's views — the scheduler refused a task status whose operator
+/// metrics did not line up with the stage's, and never finished the stage — and tripped a
+/// DataFusion assertion (a top-k sort restricted to no partition); its static planner runs every
+/// view (`docs/cluster.md`).
+pub const BALLISTA_SETTINGS: &[(&str, &str)] = &[("ballista.planner.adaptive.enabled", "false")];
+
 /// The engine a session plans for.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Engine {
@@ -56,12 +63,19 @@ impl Engine {
                     .with_config(crate::session_config())
                     .with_default_features()
                     .build();
-                SessionContext::remote_with_state(url, state)
+                let failed = |e: datafusion::error::DataFusionError| QueryError::Cluster {
+                    url: url.clone(),
+                    reason: e.to_string(),
+                };
+                let ctx = SessionContext::remote_with_state(url, state)
                     .await
-                    .map_err(|e| QueryError::Cluster {
-                        url: url.clone(),
-                        reason: e.to_string(),
-                    })
+                    .map_err(failed)?;
+                for (key, value) in BALLISTA_SETTINGS {
+                    ctx.sql(&format!("SET {key} = {value}"))
+                        .await
+                        .map_err(failed)?;
+                }
+                Ok(ctx)
             }
         }
     }

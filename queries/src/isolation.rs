@@ -78,6 +78,8 @@ pub struct ConfinedSession {
     pub ctx: SessionContext,
     /// The objects the proposals may see (for answers built outside SQL, e.g. MXLIMS exports).
     pub visible: Arc<HashSet<String>>,
+    /// The same, by kind (to confine a cluster session, [`confine_on_cluster`]).
+    pub kinds: Arc<Visible>,
 }
 
 /// The visits of proposals: `visit = 'P'` or `P-<number>` for each proposal code `P` (so the
@@ -293,7 +295,75 @@ pub async fn confine(admin: &SessionContext, proposals: &[String]) -> Result<Con
     Ok(ConfinedSession {
         ctx,
         visible: Arc::new(all),
+        kinds: Arc::new(visible),
     })
+}
+
+/// No limit, as a LIMIT the engine keeps: `i64::MAX` rows (a larger count is not a limit once
+/// serialised, and the planner would drop it).
+const NO_LIMIT: usize = i64::MAX as usize;
+
+/// A session on a Ballista cluster in which every row belongs to the objects `visible` may see:
+/// the cluster's counterpart of [`confine`]. `admin` is a cluster session of
+/// [`crate::open_sites_on`]; the result is a fresh session of `engine` holding the user views
+/// only.
+///
+/// A [`ConfinedTable`] cannot travel to executors, so the same barrier is built from plan nodes
+/// Ballista carries: each `store.` table is semi-joined with the visible uuids (a `VALUES` list)
+/// under a `LIMIT` of `i64::MAX` rows. The optimiser moves no filter and no expression of the
+/// user's query below a limit, so the user's predicates, casts and joins still meet only visible
+/// rows — planned here, before distribution, and run as planned on every executor.
+pub async fn confine_on_cluster(
+    admin: &SessionContext,
+    engine: &crate::cluster::Engine,
+    visible: &Visible,
+) -> Result<SessionContext> {
+    let all = visible.all();
+    let ctx = engine
+        .session()
+        .await
+        .map_err(|e| DataFusionError::External(Box::new(e)))?;
+    // The engine and its version are the server's business.
+    ctx.deregister_udf("version");
+    ctx.sql("CREATE SCHEMA store").await?;
+    let key = "__visible_uuid";
+    for def in tables::ALL {
+        let df = admin.table(format!("store.{}", def.name).as_str()).await?;
+        let confined = match rule(def.name, visible, &all) {
+            Some((column, set)) if !set.is_empty() => {
+                let mut list: Vec<&str> = set.iter().map(String::as_str).collect();
+                list.sort_unstable();
+                let rows: Vec<Vec<Expr>> = list
+                    .into_iter()
+                    .map(|u| vec![datafusion::prelude::lit(u)])
+                    .collect();
+                let keys = LogicalPlanBuilder::values(rows)?
+                    .project(vec![datafusion::prelude::col("column1").alias(key)])?
+                    .build()?;
+                let keys = DataFrame::new(admin.state(), keys);
+                df.join(keys, JoinType::LeftSemi, &[column], &[key], None)?
+                    .limit(0, Some(NO_LIMIT))?
+            }
+            _ => df.limit(0, Some(0))?,
+        };
+        ctx.register_table(
+            format!("store.{}", def.name).as_str(),
+            confined.into_view(),
+        )?;
+    }
+    for v in views::VIEWS {
+        ctx.sql(&format!("CREATE VIEW {} AS {}", v.name, v.sql))
+            .await
+            .map_err(|e| e.context(format!("defining view {}", v.name)))?;
+    }
+    for name in tables::ALL.iter().map(|d| d.name).chain(
+        views::VIEWS
+            .iter()
+            .filter_map(|v| v.name.strip_prefix("store.")),
+    ) {
+        ctx.deregister_table(format!("store.{name}").as_str())?;
+    }
+    Ok(ctx)
 }
 
 /// A table whose rows come from a fixed plan that the user's query cannot reach into: no filter

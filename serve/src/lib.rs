@@ -80,6 +80,8 @@ pub struct ServeConfig {
     /// Runs appended to a table before the compactor compacts it (default 20).
     pub compact_every: usize,
     pub max_in_flight_per_token: usize,
+    /// Where `/v1/query` runs (`[cluster] url`): in this process, or on a Ballista cluster.
+    pub cluster: mxpipe_queries::cluster::Engine,
 }
 
 impl ServeConfig {
@@ -106,6 +108,7 @@ impl ServeConfig {
             max_connections: 1024,
             header_read_timeout: std::time::Duration::from_secs(10),
             max_in_flight_per_token: 32,
+            cluster: Default::default(),
             compact_every: commit::COMPACT_EVERY,
         }
     }
@@ -150,6 +153,8 @@ struct AppState {
     opening: std::sync::atomic::AtomicBool,
     /// Sessions of tokens limited to proposals: (proposals, commit stamp, session).
     confined: std::sync::Mutex<std::collections::VecDeque<ConfinedEntry>>,
+    /// The unrestricted cluster session (`[cluster] url`) with the commit it was opened at.
+    cluster_session: tokio::sync::Mutex<Option<(Option<u64>, datafusion::prelude::SessionContext)>>,
     /// The threads queries run on.
     queries: limits::QueryRuntime,
     /// Queries running at once.
@@ -321,6 +326,7 @@ fn app(config: ServeConfig) -> Result<(Router, Shared), String> {
         ingests: Default::default(),
         answered: Default::default(),
         confined: Default::default(),
+        cluster_session: Default::default(),
         queries,
         in_flight: Default::default(),
         stopping: tokio::sync::watch::channel(false).0,

@@ -91,6 +91,21 @@ pub(crate) async fn scope_for(
     ),
     String,
 > {
+    let (ctx, confined) = confined_scope(s, proposals).await?;
+    Ok((ctx, confined.map(|c| c.visible)))
+}
+
+/// [`scope_for`] with the confined session whole (its objects by kind as well).
+async fn confined_scope(
+    s: &crate::AppState,
+    proposals: &[String],
+) -> Result<
+    (
+        SessionContext,
+        Option<mxpipe_queries::isolation::ConfinedSession>,
+    ),
+    String,
+> {
     let (stamp, admin, latest) = session_at(s).await?;
     if proposals.is_empty() {
         return Ok((admin, None));
@@ -104,7 +119,7 @@ pub(crate) async fn scope_for(
         .find(|(k, _, _)| *k == key)
         && *at == stamp
     {
-        return Ok((c.ctx.clone(), Some(c.visible.clone())));
+        return Ok((c.ctx.clone(), Some(c.clone())));
     }
     let confined = mxpipe_queries::isolation::confine(&admin, &key)
         .await
@@ -112,7 +127,7 @@ pub(crate) async fn scope_for(
     if !latest {
         // Built over the last session while a newer is opened: used once, not kept (keeping it
         // would push out what was built at the newer commit).
-        return Ok((confined.ctx, Some(confined.visible)));
+        return Ok((confined.ctx.clone(), Some(confined)));
     }
     let mut cache = s.confined.lock().expect("confined lock");
     cache.retain(|(k, at, _)| *k != key && *at == stamp);
@@ -120,7 +135,45 @@ pub(crate) async fn scope_for(
     while cache.len() > CONFINED_SESSIONS {
         cache.pop_front();
     }
-    Ok((confined.ctx, Some(confined.visible)))
+    Ok((confined.ctx.clone(), Some(confined)))
+}
+
+/// The session `/v1/query` runs on with `[cluster] url` set: the store's tables as listing
+/// tables of their snapshots on the cluster (opened once per commit), confined for a limited
+/// token to the objects its local confined session allows
+/// ([`mxpipe_queries::isolation::confine_on_cluster`]: filtered before distribution).
+async fn cluster_scope(s: &crate::AppState, proposals: &[String]) -> Result<SessionContext, String> {
+    let engine = &s.config.cluster;
+    let (stamp, _, _) = session_at(s).await?;
+    let admin = {
+        let mut cached = s.cluster_session.lock().await;
+        match cached.as_ref() {
+            Some((at, ctx)) if *at == stamp => ctx.clone(),
+            _ => {
+                let site = mxpipe_queries::Site {
+                    name: s.config.site.clone(),
+                    location: s.config.store.clone(),
+                };
+                let (ctx, _) = mxpipe_queries::open_sites_on(
+                    &[site],
+                    &s.config.storage_options,
+                    stamp.is_none(),
+                    &AsOf::Now,
+                    engine,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+                *cached = Some((stamp, ctx.clone()));
+                ctx
+            }
+        }
+    };
+    let Some(confined) = confined_scope(s, proposals).await?.1 else {
+        return Ok(admin);
+    };
+    mxpipe_queries::isolation::confine_on_cluster(&admin, engine, &confined.kinds)
+        .await
+        .map_err(|e| crate::limits::public_error(&e, 0).1)
 }
 
 /// An `as_of` parameter: 400 when it is not of the documented shape
@@ -199,7 +252,14 @@ pub(crate) async fn run_query(
 ) -> Result<Rows, QueryFailure> {
     let bad = |m: String| (StatusCode::BAD_REQUEST, m);
     crate::limits::check_sql(sql).map_err(bad)?;
+    let on_cluster = as_of.is_none() && s.config.cluster.lists_files();
+    if on_cluster {
+        crate::limits::check_cluster_sql(sql).map_err(bad)?;
+    }
     let ctx = match as_of {
+        None if on_cluster => cluster_scope(s, proposals)
+            .await
+            .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e))?,
         None => session_for(s, proposals)
             .await
             .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e))?,

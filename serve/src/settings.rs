@@ -77,6 +77,8 @@ pub fn serve_config(ctx: &Context, store: &Store, secure: bool) -> AppResult<Ser
     }
     let mut s = ServeConfig::new(ctx.location(), ctx.site(), tokens_file(ctx, store));
     s.storage_options = ctx.config.storage_options();
+    // `[cluster] url`: `/v1/query` runs there.
+    s.cluster = ctx.engine(None)?;
     s.secure_cookies = secure;
     s.pid = ctx.pid()?;
     s.public_fields = public_fields;
