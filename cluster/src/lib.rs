@@ -110,6 +110,9 @@ fn parse<T: clap::Parser>(args: Vec<OsString>) -> Result<T, String> {
             e.exit()
         }
         let text = e.to_string();
-        text.strip_prefix("error: ").unwrap_or(&text).trim_end().to_owned()
+        text.strip_prefix("error: ")
+            .unwrap_or(&text)
+            .trim_end()
+            .to_owned()
     })
 }

@@ -43,7 +43,7 @@ impl Engine {
                 "--cluster: a cluster URL carries no credentials (object-store keys are the executors' environment); {expected}"
             ));
         }
-        if parsed.path().trim_matches('/') != "" || parsed.query().is_some() {
+        if !parsed.path().trim_matches('/').is_empty() || parsed.query().is_some() {
             return Err(format!("--cluster {url:?}: {expected}"));
         }
         Ok(Engine::Cluster(url.to_owned()))

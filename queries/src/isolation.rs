@@ -346,10 +346,7 @@ pub async fn confine_on_cluster(
             }
             _ => df.limit(0, Some(0))?,
         };
-        ctx.register_table(
-            format!("store.{}", def.name).as_str(),
-            confined.into_view(),
-        )?;
+        ctx.register_table(format!("store.{}", def.name).as_str(), confined.into_view())?;
     }
     for v in views::VIEWS {
         ctx.sql(&format!("CREATE VIEW {} AS {}", v.name, v.sql))

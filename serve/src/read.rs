@@ -142,7 +142,10 @@ async fn confined_scope(
 /// tables of their snapshots on the cluster (opened once per commit), confined for a limited
 /// token to the objects its local confined session allows
 /// ([`mxpipe_queries::isolation::confine_on_cluster`]: filtered before distribution).
-async fn cluster_scope(s: &crate::AppState, proposals: &[String]) -> Result<SessionContext, String> {
+async fn cluster_scope(
+    s: &crate::AppState,
+    proposals: &[String],
+) -> Result<SessionContext, String> {
     let engine = &s.config.cluster;
     let (stamp, _, _) = session_at(s).await?;
     let admin = {

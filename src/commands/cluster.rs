@@ -42,9 +42,12 @@ pub enum ClusterCommand {
     },
 }
 
+/// A process's `main`: its command line (program name first) to its end.
+type ProcessMain = fn(Vec<OsString>) -> Result<(), String>;
+
 /// Run the process until it stops; exit status 0, or 1 with the reason.
 pub fn run(command: ClusterCommand) -> u8 {
-    let (name, flags, run): (&str, _, fn(Vec<OsString>) -> Result<(), String>) = match command {
+    let (name, flags, run): (&str, _, ProcessMain) = match command {
         ClusterCommand::Scheduler { flags } => (
             "mxpipe cluster scheduler",
             flags,

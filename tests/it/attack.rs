@@ -13,12 +13,12 @@ use serde_json::{Value, json};
 use crate::common::*;
 use crate::serve::{Server, new_token, serve_config, start, token_for};
 
-const A: &str = "mxA111";
-const B: &str = "mxB999";
+pub(crate) const A: &str = "mxA111";
+pub(crate) const B: &str = "mxB999";
 
 /// An MXLIMS message: for each (proposal, visit, experiment uuid, sample uuid, sample name, pin
 /// barcode, sweep path) one experiment on a pin holding the sample, with one sweep.
-fn message(jobs: &[(&str, u32, &str, &str, &str, &str, &str)]) -> Value {
+pub(crate) fn message(jobs: &[(&str, u32, &str, &str, &str, &str, &str)]) -> Value {
     let mut m = json!({"version": "0.6.13", "MxExperiment": {}, "CollectionSweep": {}, "Pin": {}, "MacromoleculeSample": {}});
     for (i, (proposal, visit, exp, sample, name, barcode, path)) in jobs.iter().enumerate() {
         let n = i + 1;
@@ -49,7 +49,7 @@ fn message(jobs: &[(&str, u32, &str, &str, &str, &str, &str)]) -> Value {
 }
 
 /// A deterministic uuid for a name.
-fn uuid_of(name: &str) -> String {
+pub(crate) fn uuid_of(name: &str) -> String {
     let h = hex::encode(sha2_like(name));
     format!(
         "{}-{}-4{}-8{}-{}",
@@ -75,7 +75,7 @@ fn sha2_like(name: &str) -> Vec<u8> {
     out
 }
 
-fn ingest(store: &Path, dir: &Path, name: &str, m: &Value) {
+pub(crate) fn ingest(store: &Path, dir: &Path, name: &str, m: &Value) {
     let f = dir.join(name);
     std::fs::write(&f, m.to_string()).unwrap();
     let o = mxpipe_store(store, &["ingest", f.to_str().unwrap()]);
@@ -113,7 +113,12 @@ pub(crate) fn http(
     })
 }
 
-fn query(rt: &tokio::runtime::Runtime, server: &Server, token: &str, sql: &str) -> (u16, String) {
+pub(crate) fn query(
+    rt: &tokio::runtime::Runtime,
+    server: &Server,
+    token: &str,
+    sql: &str,
+) -> (u16, String) {
     let (s, _, body) = http(
         rt,
         "POST",

@@ -170,7 +170,9 @@ fn canonical(rows: &[Value]) -> Vec<String> {
                 Value::String(format!("{:.11e}", n.as_f64().unwrap_or_default()))
             }
             Value::Array(a) => Value::Array(a.iter().map(round).collect()),
-            Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), round(v))).collect()),
+            Value::Object(o) => {
+                Value::Object(o.iter().map(|(k, v)| (k.clone(), round(v))).collect())
+            }
             v => v.clone(),
         }
     }
@@ -314,12 +316,13 @@ fn a_two_executor_cluster_answers_as_the_local_engine_over_a_local_and_an_s3_sit
     );
 
     // An executor killed mid-query: a clean failure, or Ballista's retry with the right answer.
+    // ~4·10⁸ pairs of frames of the same job and block of 2 000: several seconds on the cluster.
     let heavy = "SELECT count(*) AS pairs FROM store.ssx_frames a JOIN store.ssx_frames b \
-                 ON a.processing_uuid = b.processing_uuid AND a.frame_index <> b.frame_index";
+                 ON a.processing_uuid = b.processing_uuid AND a.frame_index / 2000 = b.frame_index / 2000";
     let want = rt.block_on(rows(&here, heavy)).unwrap();
     let pids = cluster.pids();
     assert_eq!(pids.len(), 3, "a scheduler and two executors: {pids:?}");
-    let child = Command::new(env!("CARGO_BIN_EXE_mxpipe"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mxpipe"))
         .args(["--site", &dls, "--site", "ESRF=s3://mxdata/esrf"])
         .args([
             "query",
@@ -334,7 +337,11 @@ fn a_two_executor_cluster_answers_as_the_local_engine_over_a_local_and_an_s3_sit
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_millis(2000));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the query is still running when the executor is killed"
+    );
     let killed = Command::new("kill")
         .args(["-9", &pids[2].to_string()])
         .status()
@@ -367,4 +374,134 @@ fn a_two_executor_cluster_answers_as_the_local_engine_over_a_local_and_an_s3_sit
     let out = cli(&["query", "--cluster", &cluster.url, "--format", "json", sql]);
     assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
     drop(server);
+}
+
+/// `mxpipe serve` with `[cluster] url`: `/v1/query` runs on the cluster, and a token limited to
+/// proposal A meets only A's rows there too — in answers, in aggregates inside views and in
+/// error messages of casts that would fail on B's rows — because its tables are confined before
+/// the plan is distributed.
+#[test]
+fn a_limited_token_meets_only_its_proposals_rows_on_the_cluster() {
+    use crate::attack::{A, B, ingest as ingest_message, message, query, uuid_of};
+    use crate::serve::{new_token, serve_config, start};
+    let tmp = tempfile::tempdir().unwrap();
+    let cluster = Cluster::start(&tmp.path().join("cluster"), 1, &[]);
+    let (dir, config) = serve_config(&format!("[cluster]\nurl = \"{}\"\n", cluster.url));
+    let store = dir.path().join("store");
+    let shared = uuid_of("shared-sample");
+    let (ea, eb, eb2, sb2) = (uuid_of("ea"), uuid_of("eb"), uuid_of("eb2"), uuid_of("sb2"));
+    ingest_message(
+        &store,
+        dir.path(),
+        "a.json",
+        &message(&[(A, 1, &ea, &shared, "sampleA", "PIN-A1", "/data/a1")]),
+    );
+    ingest_message(
+        &store,
+        dir.path(),
+        "b.json",
+        &message(&[
+            (
+                B,
+                12,
+                &eb,
+                &shared,
+                "sampleA",
+                "SHARE-1",
+                "/data/secretB_path1",
+            ),
+            (
+                B,
+                12,
+                &eb2,
+                &sb2,
+                "secretB_sample",
+                "SECRET-B2",
+                "/data/secretB_path2",
+            ),
+        ]),
+    );
+    let a = new_token(&config, &["--scope", "read", "--proposal", A]);
+    let all = new_token(&config, &["--scope", "read"]);
+    let server = start(&config, &store);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let b_marks = |text: &str| -> Vec<String> {
+        [B, "secretB", "SHARE-1", "SECRET-B2", &eb, &eb2, &sb2]
+            .iter()
+            .filter(|m| text.contains(*m))
+            .map(|m| m.to_string())
+            .collect()
+    };
+    // The positive control: the unlimited token sees B's rows through the cluster.
+    let (s, body) = query(&rt, &server, &all, "SELECT name, barcodes FROM samples");
+    assert_eq!(s, 200, "{body}");
+    assert!(
+        body.contains("SHARE-1") && body.contains("secretB_sample"),
+        "{body}"
+    );
+    // A's token: A's rows, and aggregates inside views over A's rows only.
+    let (s, body) = query(
+        &rt,
+        &server,
+        &a,
+        &format!("SELECT sample_uuid, barcodes FROM samples WHERE sample_uuid = '{shared}'"),
+    );
+    assert_eq!(s, 200, "{body}");
+    assert!(body.contains("PIN-A1"), "{body}");
+    assert!(b_marks(&body).is_empty(), "{:?} in {body}", b_marks(&body));
+    let (s, body) = query(&rt, &server, &a, "SELECT count(*) AS n FROM sweeps");
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()[0]["n"],
+        1,
+        "{body}"
+    );
+    for sql in [
+        "SELECT * FROM samples",
+        "SELECT * FROM sweeps",
+        "SELECT * FROM experiments",
+        "SELECT * FROM samples WHERE cast(CASE WHEN name LIKE 'secret%' THEN concat(name,'|',sample_uuid) ELSE '1' END AS int)=1",
+        "SELECT sweep_uuid FROM sweeps WHERE cast(path AS int)=1",
+        "SELECT * FROM experiments e JOIN sweeps w ON cast(w.path AS int) = 1",
+        "WITH x AS (SELECT path FROM sweeps) SELECT cast(path AS int) FROM x",
+        "SELECT count(*) FROM sweeps GROUP BY path HAVING cast(max(path) AS int) = 1",
+    ] {
+        let (s, body) = query(&rt, &server, &a, sql);
+        assert!(s == 200 || s == 400, "{sql}: {s} {body}");
+        assert!(
+            b_marks(&body).is_empty(),
+            "{sql}: {:?} in {body}",
+            b_marks(&body)
+        );
+    }
+    // The division oracle answers alike whether B's visit exists; it does fail on B's row for
+    // the unlimited token (the barrier is what keeps it from A's).
+    let oracle = |token: &str, visit: &str| {
+        query(
+            &rt,
+            &server,
+            token,
+            &format!(
+                "SELECT count(*) AS n FROM experiments WHERE 1/(CASE WHEN visit='{visit}' THEN 0 ELSE 1 END)=1"
+            ),
+        )
+    };
+    assert_eq!(oracle(&a, &format!("{B}-12")), oracle(&a, "mxZ000-1"));
+    assert_eq!(oracle(&all, &format!("{B}-12")).0, 400);
+    // Functions whose answers the executors cannot bound are refused, named.
+    let (s, body) = query(
+        &rt,
+        &server,
+        &a,
+        "SELECT repeat('x', 1000000000) FROM sweeps",
+    );
+    assert_eq!(s, 400, "{body}");
+    assert!(
+        body.contains("repeat") && body.contains("cluster"),
+        "{body}"
+    );
+    // The answers came from the cluster: without it, /v1/query cannot answer.
+    drop(cluster);
+    let (s, body) = query(&rt, &server, &a, "SELECT count(*) AS n FROM samples");
+    assert!(s == 503 || s == 400, "{s} {body}");
 }
