@@ -138,7 +138,8 @@ impl PidSection {
 #[serde(deny_unknown_fields)]
 pub struct ClusterConfig {
     /// The scheduler, `df://HOST:PORT`: SQL of `mxpipe query`, `mxpipe sql` and `/v1/query`
-    /// runs there (`mxpipe query --cluster` overrides it). Unset: in this process.
+    /// runs there (`mxpipe query --cluster` overrides it); other commands (exports, lineage, the
+    /// web view) read by keys in this process. Unset: everything in this process.
     pub url: Option<String>,
 }
 

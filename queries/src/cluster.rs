@@ -33,18 +33,20 @@ impl Engine {
     pub fn cluster(url: &str) -> Result<Engine, String> {
         let expected =
             "expected df://HOST:PORT (the Ballista scheduler, e.g. df://127.0.0.1:50050)";
-        let parsed =
-            url::Url::parse(url).map_err(|e| format!("--cluster {url:?}: {e}; {expected}"))?;
-        if parsed.scheme() != "df" || parsed.host_str().is_none_or(str::is_empty) {
-            return Err(format!("--cluster {url:?}: {expected}"));
-        }
-        if !parsed.username().is_empty() || parsed.password().is_some() {
+        // A URL with credentials is never echoed (keys belong in the executors' environment).
+        if url.contains('@') {
             return Err(format!(
-                "--cluster: a cluster URL carries no credentials (object-store keys are the executors' environment); {expected}"
+                "cluster URL: a cluster URL carries no credentials (object-store keys are the executors' environment); {expected}"
             ));
         }
-        if !parsed.path().trim_matches('/').is_empty() || parsed.query().is_some() {
-            return Err(format!("--cluster {url:?}: {expected}"));
+        let parsed =
+            url::Url::parse(url).map_err(|e| format!("cluster URL {url:?}: {e}; {expected}"))?;
+        if parsed.scheme() != "df"
+            || parsed.host_str().is_none_or(str::is_empty)
+            || !parsed.path().trim_matches('/').is_empty()
+            || parsed.query().is_some()
+        {
+            return Err(format!("cluster URL {url:?}: {expected}"));
         }
         Ok(Engine::Cluster(url.to_owned()))
     }

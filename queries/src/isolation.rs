@@ -310,9 +310,12 @@ const NO_LIMIT: usize = i64::MAX as usize;
 ///
 /// A [`ConfinedTable`] cannot travel to executors, so the same barrier is built from plan nodes
 /// Ballista carries: each `store.` table is semi-joined with the visible uuids (a `VALUES` list)
-/// under a `LIMIT` of `i64::MAX` rows. The optimiser moves no filter and no expression of the
-/// user's query below a limit, so the user's predicates, casts and joins still meet only visible
-/// rows — planned here, before distribution, and run as planned on every executor.
+/// under a `LIMIT` of `i64::MAX` rows. The logical optimiser moves no filter and no expression of
+/// the user's query below a limit; the physical planner (here and, again, on the scheduler) pushes
+/// the limit's count into the join's output and would pass only dynamic filters down, which this
+/// session turns off. The user's predicates, casts and joins meet only visible rows on every
+/// executor (`tests/it/cluster.rs` tries casts, joins, aggregates and a top-k on another
+/// proposal's values).
 pub async fn confine_on_cluster(
     admin: &SessionContext,
     engine: &crate::cluster::Engine,
@@ -325,6 +328,17 @@ pub async fn confine_on_cluster(
         .map_err(|e| DataFusionError::External(Box::new(e)))?;
     // The engine and its version are the server's business.
     ctx.deregister_udf("version");
+    // Dynamic filters (a top-k threshold, a join's build-side bounds) are evaluated in scans, below
+    // the barrier: none are made here.
+    for setting in [
+        "enable_dynamic_filter_pushdown",
+        "enable_topk_dynamic_filter_pushdown",
+        "enable_join_dynamic_filter_pushdown",
+        "enable_aggregate_dynamic_filter_pushdown",
+    ] {
+        ctx.sql(&format!("SET datafusion.optimizer.{setting} = false"))
+            .await?;
+    }
     ctx.sql("CREATE SCHEMA store").await?;
     let key = "__visible_uuid";
     for def in tables::ALL {

@@ -13,6 +13,7 @@
 mod answer;
 mod api;
 mod auth;
+mod cluster;
 pub mod commit;
 mod guard;
 mod idempotency;
@@ -153,8 +154,16 @@ struct AppState {
     opening: std::sync::atomic::AtomicBool,
     /// Sessions of tokens limited to proposals: (proposals, commit stamp, session).
     confined: std::sync::Mutex<std::collections::VecDeque<ConfinedEntry>>,
-    /// The unrestricted cluster session (`[cluster] url`) with the commit it was opened at.
+    /// The unrestricted cluster session (`[cluster] url`) with the commit it was opened at, and
+    /// the confined ones built over it: (proposals, commit stamp, session).
     cluster_session: tokio::sync::Mutex<Option<(Option<u64>, datafusion::prelude::SessionContext)>>,
+    cluster_confined: std::sync::Mutex<
+        std::collections::VecDeque<(
+            Vec<String>,
+            Option<u64>,
+            datafusion::prelude::SessionContext,
+        )>,
+    >,
     /// The threads queries run on.
     queries: limits::QueryRuntime,
     /// Queries running at once.
@@ -327,6 +336,7 @@ fn app(config: ServeConfig) -> Result<(Router, Shared), String> {
         answered: Default::default(),
         confined: Default::default(),
         cluster_session: Default::default(),
+        cluster_confined: Default::default(),
         queries,
         in_flight: Default::default(),
         stopping: tokio::sync::watch::channel(false).0,

@@ -185,32 +185,6 @@ pub(crate) fn limited(
     Ok(limited)
 }
 
-/// On a Ballista cluster the functions that multiply their input run on the executors, where the
-/// size checks of [`Bounded`] do not travel (a plan names a function, and an executor calls its
-/// own): a statement calling one is refused there, naming it.
-pub(crate) fn check_cluster_sql(sql: &str) -> Result<(), String> {
-    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize() else {
-        return Ok(());
-    };
-    let mut words = tokens
-        .iter()
-        .filter(|t| !matches!(t, Token::Whitespace(_)))
-        .peekable();
-    while let Some(t) = words.next() {
-        if let Token::Word(w) = t
-            && matches!(words.peek(), Some(Token::LParen))
-            && let Some((name, _)) = GROWING
-                .iter()
-                .find(|(name, _)| w.value.eq_ignore_ascii_case(name))
-        {
-            return Err(format!(
-                "{name}() is not available when queries run on the cluster ([cluster] url): its answer's size cannot be bounded on the executors"
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// One call of a function that multiplies its input may build at most this share of the query's
 /// memory: expression results are not counted by DataFusion's pool, and a value is copied by the
 /// operators above it.
@@ -218,7 +192,7 @@ const FUNCTION_SHARE: usize = 8;
 
 /// How a function's answer grows with its arguments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Growth {
+pub(crate) enum Growth {
     /// `repeat(text, n)`: len(text) × n.
     Repeat,
     /// `lpad(text, n [, fill])`: n characters (≤ 4 bytes each).
@@ -238,7 +212,7 @@ enum Growth {
     Concat,
 }
 
-const GROWING: &[(&str, Growth)] = &[
+pub(crate) const GROWING: &[(&str, Growth)] = &[
     ("repeat", Growth::Repeat),
     ("lpad", Growth::Pad),
     ("rpad", Growth::Pad),

@@ -76,7 +76,7 @@ pub(crate) async fn session(s: &crate::AppState) -> Result<SessionContext, Strin
 }
 
 /// Confined sessions kept per set of proposals (the least recently built are dropped first).
-const CONFINED_SESSIONS: usize = 64;
+pub(crate) const CONFINED_SESSIONS: usize = 64;
 
 /// What a token limited to proposals sees ([`mxpipe_queries::isolation`]): every table filtered
 /// inside its scan to rows of the proposals' objects, the views defined over those, and the set
@@ -88,21 +88,6 @@ pub(crate) async fn scope_for(
     (
         SessionContext,
         Option<Arc<std::collections::HashSet<String>>>,
-    ),
-    String,
-> {
-    let (ctx, confined) = confined_scope(s, proposals).await?;
-    Ok((ctx, confined.map(|c| c.visible)))
-}
-
-/// [`scope_for`] with the confined session whole (its objects by kind as well).
-async fn confined_scope(
-    s: &crate::AppState,
-    proposals: &[String],
-) -> Result<
-    (
-        SessionContext,
-        Option<mxpipe_queries::isolation::ConfinedSession>,
     ),
     String,
 > {
@@ -119,7 +104,7 @@ async fn confined_scope(
         .find(|(k, _, _)| *k == key)
         && *at == stamp
     {
-        return Ok((c.ctx.clone(), Some(c.clone())));
+        return Ok((c.ctx.clone(), Some(c.visible.clone())));
     }
     let confined = mxpipe_queries::isolation::confine(&admin, &key)
         .await
@@ -127,7 +112,7 @@ async fn confined_scope(
     if !latest {
         // Built over the last session while a newer is opened: used once, not kept (keeping it
         // would push out what was built at the newer commit).
-        return Ok((confined.ctx.clone(), Some(confined)));
+        return Ok((confined.ctx, Some(confined.visible)));
     }
     let mut cache = s.confined.lock().expect("confined lock");
     cache.retain(|(k, at, _)| *k != key && *at == stamp);
@@ -135,48 +120,7 @@ async fn confined_scope(
     while cache.len() > CONFINED_SESSIONS {
         cache.pop_front();
     }
-    Ok((confined.ctx.clone(), Some(confined)))
-}
-
-/// The session `/v1/query` runs on with `[cluster] url` set: the store's tables as listing
-/// tables of their snapshots on the cluster (opened once per commit), confined for a limited
-/// token to the objects its local confined session allows
-/// ([`mxpipe_queries::isolation::confine_on_cluster`]: filtered before distribution).
-async fn cluster_scope(
-    s: &crate::AppState,
-    proposals: &[String],
-) -> Result<SessionContext, String> {
-    let engine = &s.config.cluster;
-    let (stamp, _, _) = session_at(s).await?;
-    let admin = {
-        let mut cached = s.cluster_session.lock().await;
-        match cached.as_ref() {
-            Some((at, ctx)) if *at == stamp => ctx.clone(),
-            _ => {
-                let site = mxpipe_queries::Site {
-                    name: s.config.site.clone(),
-                    location: s.config.store.clone(),
-                };
-                let (ctx, _) = mxpipe_queries::open_sites_on(
-                    &[site],
-                    &s.config.storage_options,
-                    stamp.is_none(),
-                    &AsOf::Now,
-                    engine,
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-                *cached = Some((stamp, ctx.clone()));
-                ctx
-            }
-        }
-    };
-    let Some(confined) = confined_scope(s, proposals).await?.1 else {
-        return Ok(admin);
-    };
-    mxpipe_queries::isolation::confine_on_cluster(&admin, engine, &confined.kinds)
-        .await
-        .map_err(|e| crate::limits::public_error(&e, 0).1)
+    Ok((confined.ctx, Some(confined.visible)))
 }
 
 /// An `as_of` parameter: 400 when it is not of the documented shape
@@ -226,7 +170,7 @@ pub(crate) async fn session_as_of(
 }
 
 /// A token's proposals in one order, once each (the confined sessions' key).
-fn proposal_key(proposals: &[String]) -> Vec<String> {
+pub(crate) fn proposal_key(proposals: &[String]) -> Vec<String> {
     let mut key = proposals.to_vec();
     key.sort();
     key.dedup();
@@ -257,10 +201,10 @@ pub(crate) async fn run_query(
     crate::limits::check_sql(sql).map_err(bad)?;
     let on_cluster = as_of.is_none() && s.config.cluster.lists_files();
     if on_cluster {
-        crate::limits::check_cluster_sql(sql).map_err(bad)?;
+        crate::cluster::check_sql(sql).map_err(bad)?;
     }
     let ctx = match as_of {
-        None if on_cluster => cluster_scope(s, proposals)
+        None if on_cluster => crate::cluster::session_for(s, proposals)
             .await
             .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e))?,
         None => session_for(s, proposals)

@@ -108,7 +108,14 @@ async fn graph(
     around: Option<&str>,
     as_of: Option<&str>,
 ) -> Result<Graph, u8> {
-    let session = crate::commands::query::session(ctx, allow_missing_sites, as_of, None).await?;
+    let session = crate::commands::query::session(
+        ctx,
+        allow_missing_sites,
+        as_of,
+        // The lineage graph reads by keys: in this process, whatever `[cluster] url` says.
+        &mxpipe_queries::cluster::Engine::Local,
+    )
+    .await?;
     mxpipe_app::lineage::graph(&session, around)
         .await
         .map_err(fail)

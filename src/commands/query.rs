@@ -9,6 +9,7 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::prelude::SessionContext;
 use mxpipe_app::{AppError, Context};
 use mxpipe_queries::as_of::AsOf;
+use mxpipe_queries::cluster::Engine;
 use mxpipe_queries::encode;
 
 use crate::cli::{fail, is_broken_pipe};
@@ -92,15 +93,14 @@ pub async fn session(
     ctx: &Context,
     allow_missing_sites: bool,
     as_of: Option<&str>,
-    cluster: Option<&str>,
+    engine: &Engine,
 ) -> Result<SessionContext, u8> {
     let as_of = match as_of.map(|t| AsOf::parse(t.trim())).transpose() {
         Ok(a) => a.unwrap_or_default(),
         Err(e) => return Err(fail(AppError::Usage(format!("--as-of {e}")))),
     };
-    let engine = ctx.engine(cluster).map_err(fail)?;
     let (session, warnings) = ctx
-        .session_on(allow_missing_sites, &as_of, &engine)
+        .session_on(allow_missing_sites, &as_of, engine)
         .await
         .map_err(fail)?;
     for w in warnings {
@@ -114,11 +114,15 @@ pub async fn run(args: QueryArgs, ctx: &Context) -> u8 {
     if args.format == QueryFormat::Parquet && args.out.is_none() {
         return fail(AppError::usage("--format parquet needs --out FILE"));
     }
+    let engine = match ctx.engine(args.cluster.as_deref()) {
+        Ok(e) => e,
+        Err(e) => return fail(e),
+    };
     let session = match session(
         ctx,
         args.allow_missing_sites,
         args.as_of.as_deref(),
-        args.cluster.as_deref(),
+        &engine,
     )
     .await
     {
@@ -142,11 +146,15 @@ pub async fn run(args: QueryArgs, ctx: &Context) -> u8 {
 
 /// `mxpipe sql`: statements from a terminal (line editing, history) or standard input.
 pub async fn shell(args: SqlArgs, ctx: &Context) -> u8 {
+    let engine = match ctx.engine(args.cluster.as_deref()) {
+        Ok(e) => e,
+        Err(e) => return fail(e),
+    };
     let session = match session(
         ctx,
         args.allow_missing_sites,
         args.as_of.as_deref(),
-        args.cluster.as_deref(),
+        &engine,
     )
     .await
     {

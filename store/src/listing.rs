@@ -40,23 +40,49 @@ impl Store {
             table: def.name.into(),
             source,
         };
-        // The schema the local engine reads (Delta's), plus the columns added since it was written.
+        // The schema the local engine reads: Delta's, or mxpipe's table in its own order when the
+        // files predate some of its columns (read as nulls), as [`Store::provider`] does.
         let have = table
             .table_provider()
             .await
             .map_err(StoreError::Query)?
             .schema();
-        let mut fields: Vec<_> = have.fields().iter().cloned().collect();
-        for f in want.fields() {
-            if have.field_with_name(f.name()).is_err() {
-                fields.push(f.clone());
-            }
-        }
-        let schema: SchemaRef = Arc::new(Schema::new(fields));
+        let schema: SchemaRef = if want
+            .fields()
+            .iter()
+            .all(|f| have.field_with_name(f.name()).is_ok())
+        {
+            have
+        } else {
+            let fields: Vec<_> = want
+                .fields()
+                .iter()
+                .map(|f| {
+                    have.field_with_name(f.name())
+                        .map(|h| Arc::new(h.clone()))
+                        .unwrap_or_else(|_| f.clone())
+                })
+                .collect();
+            Arc::new(Schema::new(fields))
+        };
+        // Each file as a full URL (scheme kept, path percent-encoded), read as exactly that
+        // object: no glob, whatever characters the store's folder has.
+        let root = table.table_url().as_str().trim_end_matches('/').to_owned();
         let urls = table
-            .get_file_uris()
+            .snapshot()
             .map_err(delta)?
-            .map(|uri| ListingTableUrl::parse(&uri))
+            .log_data()
+            .into_iter()
+            .map(|add| {
+                let url = format!("{root}/{}", add.object_store_path());
+                let url = url::Url::parse(&url).map_err(|e| {
+                    datafusion::error::DataFusionError::Execution(format!(
+                        "{}: file {url}: {e}",
+                        def.name
+                    ))
+                })?;
+                ListingTableUrl::try_new(url, None)
+            })
             .collect::<datafusion::error::Result<Vec<_>>>()?;
         if urls.is_empty() {
             return empty_relation(&schema);
