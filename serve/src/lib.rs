@@ -157,13 +157,7 @@ struct AppState {
     /// The unrestricted cluster session (`[cluster] url`) with the commit it was opened at, and
     /// the confined ones built over it: (proposals, commit stamp, session).
     cluster_session: tokio::sync::Mutex<Option<(Option<u64>, datafusion::prelude::SessionContext)>>,
-    cluster_confined: std::sync::Mutex<
-        std::collections::VecDeque<(
-            Vec<String>,
-            Option<u64>,
-            datafusion::prelude::SessionContext,
-        )>,
-    >,
+    cluster_confined: std::sync::Mutex<std::collections::VecDeque<ClusterConfinedEntry>>,
     /// The threads queries run on.
     queries: limits::QueryRuntime,
     /// Queries running at once.
@@ -175,6 +169,13 @@ struct AppState {
     /// This store's identity, which every token must carry ([`tokens::TokenRecord::store`]).
     store_id: String,
 }
+
+/// A confined cluster session: the proposals, the commit stamp it was built at, the session.
+type ClusterConfinedEntry = (
+    Vec<String>,
+    Option<u64>,
+    datafusion::prelude::SessionContext,
+);
 
 /// A confined session: the proposals, the commit stamp it was built at, the session.
 type ConfinedEntry = (

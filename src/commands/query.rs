@@ -43,6 +43,10 @@ pub struct QueryArgs {
     /// of the configuration, else in this process). See docs/cluster.md.
     #[arg(long, value_name = "df://HOST:PORT")]
     cluster: Option<String>,
+    /// Give up after this many seconds (exit 1). On a cluster this bounds a job Ballista cannot
+    /// finish (its recovery from a lost executor can stall; docs/cluster.md).
+    #[arg(long, value_name = "SECONDS")]
+    timeout: Option<u64>,
 }
 
 /// The examples of `mxpipe query --help`, with the views listed from the registry.
@@ -129,7 +133,21 @@ pub async fn run(args: QueryArgs, ctx: &Context) -> u8 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let batches = match answer(&session, &args.sql).await {
+    let answered = match args.timeout {
+        None => answer(&session, &args.sql).await,
+        Some(secs) => {
+            let limit = std::time::Duration::from_secs(secs);
+            match tokio::time::timeout(limit, answer(&session, &args.sql)).await {
+                Ok(answered) => answered,
+                Err(_) => {
+                    return fail(AppError::Failed(format!(
+                        "no answer within {secs} s (--timeout); on a cluster, the scheduler's log says where the job stands"
+                    )));
+                }
+            }
+        }
+    };
+    let batches = match answered {
         Ok(b) => b,
         Err(e) => {
             return fail(AppError::Failed(format!(
