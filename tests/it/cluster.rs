@@ -198,8 +198,29 @@ fn a_two_executor_cluster_answers_as_the_local_engine_over_a_local_and_an_s3_sit
     let Some(s3fs) = s3::s3s_fs() else { return };
     let tmp = tempfile::tempdir().unwrap();
     // The S3 site: a generated store (sweeps, SSX frames, reused barcodes) served by s3s-fs.
+    let generated = tmp.path().join("generated");
+    let out = mxpipe(&[
+        "--store",
+        generated.to_str().unwrap(),
+        "generate",
+        "--sweeps",
+        "300",
+        "--ssx-frames",
+        "100000",
+        "--sites",
+        "1",
+        "--seed",
+        "31",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    let site = std::fs::read_dir(&generated)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.join("sweeps").is_dir())
+        .expect("a generated site folder");
     let root = tmp.path().join("s3root");
-    copy_tree(&repo().join("demo-sites/ESRF"), &root.join("mxdata/esrf"));
+    copy_tree(&site, &root.join("mxdata/esrf"));
     let server = s3::start(&s3fs, &root);
     let env = s3_env(&server);
     let local = tmp.path().join("dls");
