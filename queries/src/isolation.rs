@@ -279,12 +279,22 @@ pub async fn confine(admin: &SessionContext, proposals: &[String]) -> Result<Con
             Arc::new(ConfinedTable::new(df)),
         )?;
     }
+    define_views_over_confined(&ctx).await?;
+    Ok(ConfinedSession {
+        ctx,
+        visible: Arc::new(all),
+        kinds: Arc::new(visible),
+    })
+}
+
+/// The views of `ctx` defined over its confined `store.` tables, which then leave the catalogue
+/// (the views hold their plans; a limited token reads the views only).
+async fn define_views_over_confined(ctx: &SessionContext) -> Result<()> {
     for v in views::VIEWS {
         ctx.sql(&format!("CREATE VIEW {} AS {}", v.name, v.sql))
             .await
             .map_err(|e| e.context(format!("defining view {}", v.name)))?;
     }
-    // The views hold their plans; the building blocks leave the catalogue.
     for name in tables::ALL.iter().map(|d| d.name).chain(
         views::VIEWS
             .iter()
@@ -292,11 +302,7 @@ pub async fn confine(admin: &SessionContext, proposals: &[String]) -> Result<Con
     ) {
         ctx.deregister_table(format!("store.{name}").as_str())?;
     }
-    Ok(ConfinedSession {
-        ctx,
-        visible: Arc::new(all),
-        kinds: Arc::new(visible),
-    })
+    Ok(())
 }
 
 /// No limit, as a LIMIT the engine keeps: `i64::MAX` rows (a larger count is not a limit once
@@ -362,18 +368,7 @@ pub async fn confine_on_cluster(
         };
         ctx.register_table(format!("store.{}", def.name).as_str(), confined.into_view())?;
     }
-    for v in views::VIEWS {
-        ctx.sql(&format!("CREATE VIEW {} AS {}", v.name, v.sql))
-            .await
-            .map_err(|e| e.context(format!("defining view {}", v.name)))?;
-    }
-    for name in tables::ALL.iter().map(|d| d.name).chain(
-        views::VIEWS
-            .iter()
-            .filter_map(|v| v.name.strip_prefix("store.")),
-    ) {
-        ctx.deregister_table(format!("store.{name}").as_str())?;
-    }
+    define_views_over_confined(&ctx).await?;
     Ok(ctx)
 }
 

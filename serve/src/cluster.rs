@@ -10,7 +10,7 @@ use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 use mxpipe_queries::as_of::AsOf;
 
-use crate::read::{CONFINED_SESSIONS, proposal_key, session_at};
+use crate::read::{keep, proposal_key, session_at};
 
 /// What a client is told when the cluster cannot answer.
 const UNAVAILABLE: &str =
@@ -46,12 +46,12 @@ pub(crate) async fn session_for(
     let ctx = mxpipe_queries::isolation::confine_on_cluster(&admin, &s.config.cluster, &visible)
         .await
         .map_err(|e| unavailable(e.to_string()))?;
-    let mut cache = s.cluster_confined.lock().expect("cluster confined lock");
-    cache.retain(|(k, at, _)| *k != key && *at == stamp);
-    cache.push_back((key, stamp, ctx.clone()));
-    while cache.len() > CONFINED_SESSIONS {
-        cache.pop_front();
-    }
+    keep(
+        &mut s.cluster_confined.lock().expect("cluster confined lock"),
+        key,
+        stamp,
+        ctx.clone(),
+    );
     Ok(ctx)
 }
 

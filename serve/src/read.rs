@@ -76,7 +76,7 @@ pub(crate) async fn session(s: &crate::AppState) -> Result<SessionContext, Strin
 }
 
 /// Confined sessions kept per set of proposals (the least recently built are dropped first).
-pub(crate) const CONFINED_SESSIONS: usize = 64;
+const CONFINED_SESSIONS: usize = 64;
 
 /// What a token limited to proposals sees ([`mxpipe_queries::isolation`]): every table filtered
 /// inside its scan to rows of the proposals' objects, the views defined over those, and the set
@@ -114,13 +114,28 @@ pub(crate) async fn scope_for(
         // would push out what was built at the newer commit).
         return Ok((confined.ctx, Some(confined.visible)));
     }
-    let mut cache = s.confined.lock().expect("confined lock");
+    keep(
+        &mut s.confined.lock().expect("confined lock"),
+        key,
+        stamp,
+        confined.clone(),
+    );
+    Ok((confined.ctx, Some(confined.visible)))
+}
+
+/// Keep a session confined to `key` at commit `stamp` in `cache`: other commits' entries and the
+/// key's older one go, then the least recently built beyond [`CONFINED_SESSIONS`].
+pub(crate) fn keep<T>(
+    cache: &mut std::collections::VecDeque<(Vec<String>, Option<u64>, T)>,
+    key: Vec<String>,
+    stamp: Option<u64>,
+    value: T,
+) {
     cache.retain(|(k, at, _)| *k != key && *at == stamp);
-    cache.push_back((key, stamp, confined.clone()));
+    cache.push_back((key, stamp, value));
     while cache.len() > CONFINED_SESSIONS {
         cache.pop_front();
     }
-    Ok((confined.ctx, Some(confined.visible)))
 }
 
 /// An `as_of` parameter: 400 when it is not of the documented shape

@@ -113,20 +113,27 @@ pub async fn session(
     Ok(session)
 }
 
+/// [`session`] on the cluster named by `--cluster` (else `[cluster] url`), else in this process.
+async fn session_on_cluster_or_here(
+    ctx: &Context,
+    allow_missing_sites: bool,
+    as_of: Option<&str>,
+    cluster: Option<&str>,
+) -> Result<SessionContext, u8> {
+    let engine = ctx.engine(cluster).map_err(fail)?;
+    session(ctx, allow_missing_sites, as_of, &engine).await
+}
+
 /// Run the query; exit status 0, 1 (SQL error) or 2 (sites, usage, output).
 pub async fn run(args: QueryArgs, ctx: &Context) -> u8 {
     if args.format == QueryFormat::Parquet && args.out.is_none() {
         return fail(AppError::usage("--format parquet needs --out FILE"));
     }
-    let engine = match ctx.engine(args.cluster.as_deref()) {
-        Ok(e) => e,
-        Err(e) => return fail(e),
-    };
-    let session = match session(
+    let session = match session_on_cluster_or_here(
         ctx,
         args.allow_missing_sites,
         args.as_of.as_deref(),
-        &engine,
+        args.cluster.as_deref(),
     )
     .await
     {
@@ -164,15 +171,11 @@ pub async fn run(args: QueryArgs, ctx: &Context) -> u8 {
 
 /// `mxpipe sql`: statements from a terminal (line editing, history) or standard input.
 pub async fn shell(args: SqlArgs, ctx: &Context) -> u8 {
-    let engine = match ctx.engine(args.cluster.as_deref()) {
-        Ok(e) => e,
-        Err(e) => return fail(e),
-    };
-    let session = match session(
+    let session = match session_on_cluster_or_here(
         ctx,
         args.allow_missing_sites,
         args.as_of.as_deref(),
-        &engine,
+        args.cluster.as_deref(),
     )
     .await
     {

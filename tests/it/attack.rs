@@ -16,6 +16,16 @@ use crate::serve::{Server, new_token, serve_config, start, token_for};
 pub(crate) const A: &str = "mxA111";
 pub(crate) const B: &str = "mxB999";
 
+/// Statements whose casts fail on another proposal's values (names, paths), in filters, joins,
+/// subqueries and aggregates: their errors must carry none of them.
+pub(crate) const CAST_LEAKS: &[&str] = &[
+    "SELECT * FROM samples WHERE cast(CASE WHEN name LIKE 'secret%' THEN concat(name,'|',sample_uuid) ELSE '1' END AS int)=1",
+    "SELECT sweep_uuid FROM sweeps WHERE cast(path AS int)=1",
+    "SELECT * FROM experiments e JOIN sweeps w ON cast(w.path AS int) = 1",
+    "WITH x AS (SELECT path FROM sweeps) SELECT cast(path AS int) FROM x",
+    "SELECT count(*) FROM sweeps GROUP BY path HAVING cast(max(path) AS int) = 1",
+];
+
 /// An MXLIMS message: for each (proposal, visit, experiment uuid, sample uuid, sample name, pin
 /// barcode, sweep path) one experiment on a pin holding the sample, with one sweep.
 pub(crate) fn message(jobs: &[(&str, u32, &str, &str, &str, &str, &str)]) -> Value {
@@ -279,13 +289,7 @@ fn another_proposals_rows_never_reach_a_limited_token() {
     assert_eq!(s, 200, "the unlimited token reads it: {body}");
 
     // 3. Errors carry no row of B; the yes/no oracle answers the same whether B's visit exists.
-    for sql in [
-        "SELECT * FROM samples WHERE cast(CASE WHEN name LIKE 'secret%' THEN concat(name,'|',sample_uuid) ELSE '1' END AS int)=1",
-        "SELECT sweep_uuid FROM sweeps WHERE cast(path AS int)=1",
-        "SELECT * FROM experiments e JOIN sweeps w ON cast(w.path AS int) = 1",
-        "WITH x AS (SELECT path FROM sweeps) SELECT cast(path AS int) FROM x",
-        "SELECT count(*) FROM sweeps GROUP BY path HAVING cast(max(path) AS int) = 1",
-    ] {
+    for sql in CAST_LEAKS {
         let (s, body) = query(&rt, &server, &a, sql);
         assert!(s == 200 || s == 400, "{sql}: {s} {body}");
         assert!(
